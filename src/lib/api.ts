@@ -1,0 +1,83 @@
+/**
+ * The one fetch wrapper the app uses: adds the admin token, parses JSON, and turns every
+ * failure into an `ApiFailure` carrying the SPEC §7 error (code, message, field errors).
+ */
+import { z } from 'zod';
+import { apiErrorSchema, type ApiError } from './schema/api-error';
+import {
+	integrationSchema,
+	type Integration,
+	type IntegrationCreate,
+	type IntegrationUpdate
+} from './schema/integration';
+import { mailboxSchema, type Mailbox, type MailboxCreate, type MailboxUpdate } from './schema/mailbox';
+import { readToken } from './auth';
+
+export class ApiFailure extends Error {
+	constructor(
+		readonly status: number,
+		readonly error: ApiError
+	) {
+		super(error.message);
+		this.name = 'ApiFailure';
+	}
+
+	get fields(): Record<string, string> {
+		return this.error.fields ?? {};
+	}
+}
+
+async function request<T>(
+	schema: z.ZodType<T>,
+	method: string,
+	path: string,
+	body?: unknown
+): Promise<T> {
+	const headers: Record<string, string> = { accept: 'application/json' };
+	const token = readToken();
+	if (token) headers.authorization = `Bearer ${token}`;
+	if (body !== undefined) headers['content-type'] = 'application/json';
+	let response: Response;
+	try {
+		response = await fetch(path, {
+			method,
+			headers,
+			body: body === undefined ? undefined : JSON.stringify(body),
+			cache: 'no-store'
+		});
+	} catch {
+		throw new ApiFailure(0, { code: 'network', message: 'The server could not be reached. Check your connection.' });
+	}
+	const payload: unknown = await response.json().catch(() => undefined);
+	if (!response.ok) {
+		const parsed = apiErrorSchema.safeParse(payload);
+		throw new ApiFailure(
+			response.status,
+			parsed.success
+				? parsed.data.error
+				: { code: 'http_' + response.status, message: `The server answered ${response.status}.` }
+		);
+	}
+	return schema.parse(payload);
+}
+
+const list = <T>(item: z.ZodType<T>) => z.object({ items: z.array(item) });
+const nothing = z.unknown();
+
+export const api = {
+	listIntegrations: async () => (await request(list(integrationSchema), 'GET', '/api/integrations')).items,
+	createIntegration: (input: IntegrationCreate): Promise<Integration> =>
+		request(integrationSchema, 'POST', '/api/integrations', input),
+	updateIntegration: (id: string, input: IntegrationUpdate): Promise<Integration> =>
+		request(integrationSchema, 'PATCH', `/api/integrations/${encodeURIComponent(id)}`, input),
+	deleteIntegration: (id: string) => request(nothing, 'DELETE', `/api/integrations/${encodeURIComponent(id)}`),
+
+	listMailboxes: async () => (await request(list(mailboxSchema), 'GET', '/api/mailboxes')).items,
+	getMailbox: (id: string): Promise<Mailbox> =>
+		request(mailboxSchema, 'GET', `/api/mailboxes/${encodeURIComponent(id)}`),
+	createMailbox: (input: MailboxCreate): Promise<Mailbox> =>
+		request(mailboxSchema, 'POST', '/api/mailboxes', input),
+	updateMailbox: (id: string, input: MailboxUpdate): Promise<Mailbox> =>
+		request(mailboxSchema, 'PATCH', `/api/mailboxes/${encodeURIComponent(id)}`, input),
+	deleteMailbox: (id: string) => request(nothing, 'DELETE', `/api/mailboxes/${encodeURIComponent(id)}`)
+};

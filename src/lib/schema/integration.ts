@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { idSchema, requiredText, timestampSchema, versionSchema } from './fields';
+
+/** Limit on an integration's name: it labels a select option and a list column. */
+export const MAX_INTEGRATION_NAME_LENGTH = 100;
+
+const nameSchema = requiredText({ what: 'integration name', label: 'The name', max: MAX_INTEGRATION_NAME_LENGTH });
+
+/** `POST /api/integrations`; `id` is optional and makes a retried create idempotent. */
+export const integrationCreateSchema = z.object({ id: idSchema.optional(), name: nameSchema });
+
+/** `PATCH /api/integrations/:id`; `version`, when sent, makes a stale rename a 409. */
+export const integrationUpdateSchema = z.object({ name: nameSchema, version: versionSchema.optional() });
+
+/** An integration as the API returns it. */
+export const integrationSchema = z.object({
+	id: z.string(),
+	name: z.string(),
+	version: z.number().int(),
+	createdAt: timestampSchema,
+	updatedAt: timestampSchema
+});
+
+export type IntegrationCreate = z.infer<typeof integrationCreateSchema>;
+export type IntegrationUpdate = z.infer<typeof integrationUpdateSchema>;
+export type Integration = z.infer<typeof integrationSchema>;

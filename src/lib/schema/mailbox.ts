@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { checkServiceAddress } from './address';
+import { checkServerAddress } from './host';
+import { idSchema, requiredText, timestampSchema, versionSchema } from './fields';
+
+/** SPEC §3 limits. */
+export const MAX_MAILBOX_NAME_LENGTH = 100;
+export const MAX_DESCRIPTION_LENGTH = 500;
+/** RFC 4954 allows long SASL strings; a password longer than this is a paste mistake. */
+export const MAX_PASSWORD_LENGTH = 1024;
+/** RFC 5321 §4.5.3.1.3 path length; SMTP logins are usually addresses. */
+export const MAX_USERNAME_LENGTH = 320;
+
+/** SPEC §3, verbatim: the reason port 25 is refused. */
+export const PORT_25_MESSAGE =
+	'port 25 is blocked for security reasons; use 587 with STARTTLS or 465 with SSL/TLS';
+export const SUGGESTED_PORTS = [587, 465] as const;
+
+export const encryptionValues = ['tls', 'starttls', 'none'] as const;
+export type Encryption = (typeof encryptionValues)[number];
+/** The labels the form shows for each encryption value (SPEC §3). */
+export const encryptionLabels: Record<Encryption, string> = {
+	tls: 'SSL/TLS',
+	starttls: 'STARTTLS',
+	none: 'None'
+};
+/** The port each encryption setting usually goes with. */
+export const usualPort: Partial<Record<Encryption, number>> = { tls: 465, starttls: 587 };
+
+export const manualForwardValues = ['reject', 'accept'] as const;
+
+const portMessage = 'The port is a whole number from 1 to 65535';
+export const portSchema = z
+	.number({ error: (issue) => (issue.input === undefined ? 'Enter the port' : portMessage) })
+	.int({ error: portMessage })
+	.min(1, { error: portMessage })
+	.max(65535, { error: portMessage })
+	.refine((port) => port !== 25, { error: PORT_25_MESSAGE });
+
+const hostSchema = z
+	.string({ error: 'Enter the SMTP server address' })
+	.trim()
+	.superRefine((value, ctx) => {
+		const problem = checkServerAddress(value);
+		if (problem) ctx.addIssue({ code: 'custom', message: problem });
+	});
+
+const addressSchema = z
+	.string({ error: 'Enter the service email address' })
+	.trim()
+	.superRefine((value, ctx) => {
+		const problem = checkServiceAddress(value);
+		if (problem) ctx.addIssue({ code: 'custom', message: problem });
+	});
+
+const passwordSchema = z
+	.string({ error: 'The password must be text' })
+	.max(MAX_PASSWORD_LENGTH, { error: `The password is at most ${MAX_PASSWORD_LENGTH} characters` });
+
+/** SMTP settings as the admin enters them. An empty password means "keep the stored one". */
+export const smtpSettingsSchema = z.object({
+	host: hostSchema,
+	port: portSchema,
+	username: requiredText({ what: 'SMTP account', label: 'The account', max: MAX_USERNAME_LENGTH }),
+	password: passwordSchema.optional(),
+	encryption: z.enum(encryptionValues, { error: 'Choose SSL/TLS, STARTTLS or None' })
+});
+
+/** Every mailbox field the admin edits (SPEC §3 and §7). */
+export const mailboxFieldsSchema = z.object({
+	integrationId: z
+		.string({ error: 'Choose a channel integration' })
+		.min(1, { error: 'Choose a channel integration' }),
+	name: requiredText({ what: 'mailbox name', label: 'The mailbox name', max: MAX_MAILBOX_NAME_LENGTH }),
+	description: z
+		.string({ error: 'The description must be text' })
+		.trim()
+		.max(MAX_DESCRIPTION_LENGTH, { error: `The description is at most ${MAX_DESCRIPTION_LENGTH} characters` })
+		.default(''),
+	address: addressSchema,
+	smtp: smtpSettingsSchema,
+	manualForward: z.enum(manualForwardValues, { error: 'Choose reject or accept' }).default('reject')
+});
+
+/** `POST /api/mailboxes`: the password is required on create. */
+export const mailboxCreateSchema = mailboxFieldsSchema.extend({
+	id: idSchema.optional(),
+	smtp: smtpSettingsSchema.extend({
+		password: passwordSchema.min(1, { error: 'Enter the SMTP password' })
+	})
+});
+
+/** `PATCH /api/mailboxes/:id`: any subset of the fields, plus the version being edited. */
+export const mailboxUpdateSchema = mailboxFieldsSchema
+	.extend({ smtp: smtpSettingsSchema.partial() })
+	.partial()
+	.extend({ version: versionSchema });
+
+/** The latest SMTP sending test shown with a mailbox (filled in by the SMTP test). */
+export const smtpTestSummarySchema = z.object({
+	ok: z.boolean(),
+	stage: z.string(),
+	category: z.string().nullable(),
+	at: timestampSchema
+});
+
+/** A mailbox as the API returns it: the password is replaced by `hasPassword`. */
+export const mailboxSchema = mailboxFieldsSchema.extend({
+	id: z.string(),
+	version: z.number().int(),
+	smtp: smtpSettingsSchema.omit({ password: true }).extend({ hasPassword: z.boolean() }),
+	createdAt: timestampSchema,
+	updatedAt: timestampSchema,
+	lastSmtpTest: smtpTestSummarySchema.nullable()
+});
+
+export type MailboxFields = z.infer<typeof mailboxFieldsSchema>;
+export type MailboxCreate = z.infer<typeof mailboxCreateSchema>;
+export type MailboxUpdate = z.infer<typeof mailboxUpdateSchema>;
+export type Mailbox = z.infer<typeof mailboxSchema>;
+export type SmtpTestSummary = z.infer<typeof smtpTestSummarySchema>;

@@ -1,0 +1,33 @@
+import adapter from '@sveltejs/adapter-cloudflare';
+import { vitePreprocess } from '@sveltejs/vite-plugin-svelte';
+
+/** @type {import('@sveltejs/kit').Config} */
+const config = {
+	preprocess: vitePreprocess(),
+	kit: {
+		// The adapter writes the static app to .svelte-kit/cloudflare. It reads its own small
+		// wrangler file because, given ../wrangler.toml, it would overwrite worker/index.ts
+		// (the real entry) with SvelteKit's server Worker, which a browser-only app has no use for.
+		adapter: adapter({ config: 'worker/adapter.wrangler.toml' }),
+		// SvelteKit hashes its inline bootstrap script into a <meta> CSP on every prerendered page.
+		csp: {
+			mode: 'hash',
+			directives: {
+				'default-src': ['self'],
+				'script-src': ['self'],
+				'style-src': ['self', 'unsafe-inline'],
+				'img-src': ['self', 'data:'],
+				'font-src': ['self'],
+				'connect-src': ['self'],
+				'manifest-src': ['self'],
+				'worker-src': ['self'],
+				'frame-src': ['self'],
+				'object-src': ['none'],
+				'base-uri': ['self'],
+				'form-action': ['self']
+			}
+		}
+	}
+};
+
+export default config;
