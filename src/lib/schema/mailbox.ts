@@ -58,28 +58,39 @@ const passwordSchema = z
 	.max(MAX_PASSWORD_LENGTH, { error: `The password is at most ${MAX_PASSWORD_LENGTH} characters` });
 
 /** SMTP settings as the admin enters them. An empty password means "keep the stored one". */
-export const smtpSettingsSchema = z.object({
+export const smtpSettingsSchema = z.object(
+	{
 	host: hostSchema,
 	port: portSchema,
 	username: requiredText({ what: 'SMTP account', label: 'The account', max: MAX_USERNAME_LENGTH }),
 	password: passwordSchema.optional(),
 	encryption: z.enum(encryptionValues, { error: 'Choose SSL/TLS, STARTTLS or None' })
-});
+	},
+	{ error: 'Enter the SMTP sending settings' }
+);
 
-/** Every mailbox field the admin edits (SPEC §3 and §7). */
-export const mailboxFieldsSchema = z.object({
+const descriptionSchema = z
+	.string({ error: 'The description must be text' })
+	.trim()
+	.max(MAX_DESCRIPTION_LENGTH, { error: `The description is at most ${MAX_DESCRIPTION_LENGTH} characters` });
+const manualForwardSchema = z.enum(manualForwardValues, { error: 'Choose reject or accept' });
+
+/** Every mailbox field, without defaults (an update must not reset what it does not name). */
+const mailboxFieldsBase = z.object({
 	integrationId: z
 		.string({ error: 'Choose a channel integration' })
 		.min(1, { error: 'Choose a channel integration' }),
 	name: requiredText({ what: 'mailbox name', label: 'The mailbox name', max: MAX_MAILBOX_NAME_LENGTH }),
-	description: z
-		.string({ error: 'The description must be text' })
-		.trim()
-		.max(MAX_DESCRIPTION_LENGTH, { error: `The description is at most ${MAX_DESCRIPTION_LENGTH} characters` })
-		.default(''),
+	description: descriptionSchema,
 	address: addressSchema,
 	smtp: smtpSettingsSchema,
-	manualForward: z.enum(manualForwardValues, { error: 'Choose reject or accept' }).default('reject')
+	manualForward: manualForwardSchema
+});
+
+/** Every mailbox field the admin edits (SPEC §3 and §7). */
+export const mailboxFieldsSchema = mailboxFieldsBase.extend({
+	description: descriptionSchema.default(''),
+	manualForward: manualForwardSchema.default('reject')
 });
 
 /** `POST /api/mailboxes`: the password is required on create. */
@@ -91,7 +102,7 @@ export const mailboxCreateSchema = mailboxFieldsSchema.extend({
 });
 
 /** `PATCH /api/mailboxes/:id`: any subset of the fields, plus the version being edited. */
-export const mailboxUpdateSchema = mailboxFieldsSchema
+export const mailboxUpdateSchema = mailboxFieldsBase
 	.extend({ smtp: smtpSettingsSchema.partial() })
 	.partial()
 	.extend({ version: versionSchema });

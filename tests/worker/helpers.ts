@@ -1,0 +1,77 @@
+import { SELF } from 'cloudflare:test';
+import type { Integration } from '../../src/lib/schema/integration';
+import type { Mailbox } from '../../src/lib/schema/mailbox';
+
+export const TOKEN = 'test-admin-token-0123456789abcdef';
+export const ORIGIN = 'https://mailgate.test';
+
+export interface Answer<T = any> {
+	status: number;
+	body: T;
+	headers: Headers;
+	text: string;
+}
+
+/** Calls the real Worker (its default export's fetch) the way the app does. */
+export async function call<T = any>(
+	method: string,
+	path: string,
+	options: { body?: unknown; token?: string | null; headers?: Record<string, string>; raw?: BodyInit } = {}
+): Promise<Answer<T>> {
+	const headers: Record<string, string> = { ...options.headers };
+	const token = options.token === undefined ? TOKEN : options.token;
+	if (token !== null) headers.authorization = `Bearer ${token}`;
+	let body: BodyInit | undefined = options.raw;
+	if (options.body !== undefined) {
+		body = JSON.stringify(options.body);
+		headers['content-type'] ??= 'application/json';
+	}
+	const response = await SELF.fetch(`${ORIGIN}${path}`, { method, headers, body });
+	const text = await response.text();
+	let parsed: any;
+	try {
+		parsed = text ? JSON.parse(text) : undefined;
+	} catch {
+		parsed = undefined;
+	}
+	return { status: response.status, body: parsed, headers: response.headers, text };
+}
+
+let counter = 0;
+/** A name no other test uses, so files can share one database. */
+export function unique(prefix: string): string {
+	counter += 1;
+	return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function createIntegration(name = unique('Acme')): Promise<Integration> {
+	const answer = await call<Integration>('POST', '/api/integrations', { body: { name } });
+	if (answer.status !== 201) throw new Error(`integration not created: ${answer.status} ${answer.text}`);
+	return answer.body;
+}
+
+export function mailboxInput(integrationId: string, overrides: Record<string, unknown> = {}) {
+	const { smtp, ...rest } = overrides as { smtp?: Record<string, unknown> };
+	return {
+		integrationId,
+		name: 'Acme Support',
+		description: 'Customer questions for Acme EU',
+		address: `${unique('support')}@acme.example.com`,
+		...rest,
+		smtp: {
+			host: 'smtp.acme.example.com',
+			port: 587,
+			username: 'support@acme.example.com',
+			password: 'correct horse battery staple',
+			encryption: 'starttls',
+			...smtp
+		}
+	};
+}
+
+export async function createMailbox(overrides: Record<string, unknown> = {}): Promise<Mailbox> {
+	const integration = await createIntegration();
+	const answer = await call<Mailbox>('POST', '/api/mailboxes', { body: mailboxInput(integration.id, overrides) });
+	if (answer.status !== 201) throw new Error(`mailbox not created: ${answer.status} ${answer.text}`);
+	return answer.body;
+}

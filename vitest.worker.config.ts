@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+/** Worker tests run inside workerd, against local D1 built from the real migrations. */
+export default defineConfig(async () => {
+	const migrations = await readD1Migrations(path.join(import.meta.dirname, 'worker/migrations'));
+	return {
+		plugins: [
+			cloudflareTest(({ inject }) => ({
+				wrangler: { configPath: './wrangler.toml' },
+				miniflare: {
+					bindings: {
+						TEST_MIGRATIONS: migrations,
+						ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+						// 32 bytes of 0x2a, base64: a fixed test key (production keys come from `npm start` or `wrangler secret put`).
+						SMTP_ENCRYPTION_KEY: 'KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=',
+						ACCESS_JWKS_ORIGIN: inject('accessJwksOrigin'),
+						ACCESS_TEST_PRIVATE_JWK: inject('accessPrivateJwk')
+					}
+				}
+			}))
+		],
+		test: {
+			include: ['tests/worker/**/*.test.ts'],
+			setupFiles: ['tests/worker/setup.ts'],
+			globalSetup: ['tests/worker/global-setup.ts']
+		}
+	};
+});

@@ -1,0 +1,113 @@
+/** JSON responses and request bodies for /api, in the SPEC §7 error shape. */
+import type { z } from 'zod';
+import { fieldErrors, type FieldErrors } from '../../src/lib/schema/api-error';
+
+/**
+ * Largest request body accepted. A mailbox is well under 4 KiB even with a 500-character
+ * description and a 1,024-character password; anything near this limit is not a form.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const API_HEADERS = {
+	'content-type': 'application/json; charset=utf-8',
+	// Responses carry configuration; never let a browser or proxy cache them.
+	'cache-control': 'no-store',
+	'x-content-type-options': 'nosniff',
+	'content-security-policy': "default-src 'none'; frame-ancestors 'none'"
+};
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+	return new Response(JSON.stringify(body), { status, headers: { ...API_HEADERS, ...headers } });
+}
+
+export function noContent(): Response {
+	return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+}
+
+/** An answer other than success. Thrown inside handlers, turned into JSON by the router. */
+export class HttpError extends Error {
+	constructor(
+		readonly status: number,
+		readonly code: string,
+		message: string,
+		readonly extra: { fields?: FieldErrors; current?: unknown; headers?: Record<string, string> } = {}
+	) {
+		super(message);
+		this.name = 'HttpError';
+	}
+
+	toResponse(): Response {
+		const { fields, current, headers } = this.extra;
+		return json({ error: { code: this.code, message: this.message, fields, current } }, this.status, headers);
+	}
+}
+
+export const validationFailed = (fields: FieldErrors) =>
+	new HttpError(422, 'validation_failed', 'Some fields need attention.', { fields });
+
+/**
+ * Reads a JSON body within MAX_BODY_BYTES, counting bytes as they stream in (a client can
+ * omit or understate Content-Length).
+ */
+export async function readJson(request: Request): Promise<unknown> {
+	const type = request.headers.get('content-type') ?? '';
+	// Requiring JSON also stops cross-site HTML forms, which cannot send this type without a
+	// CORS preflight that this API never grants.
+	if (!/^application\/json\s*(;|$)/i.test(type)) {
+		throw new HttpError(415, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.');
+	}
+	const declared = Number(request.headers.get('content-length') ?? '0');
+	if (declared > MAX_BODY_BYTES) throw tooLarge();
+	if (!request.body) throw new HttpError(400, 'invalid_json', 'The request body is empty; send a JSON object.');
+	const reader = request.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > MAX_BODY_BYTES) {
+			await reader.cancel();
+			throw tooLarge();
+		}
+		chunks.push(value);
+	}
+	const bytes = new Uint8Array(size);
+	let offset = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	let text: string;
+	try {
+		text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+	} catch {
+		throw new HttpError(400, 'invalid_json', 'The request body is not valid UTF-8.');
+	}
+	try {
+		return JSON.parse(text);
+	} catch (error) {
+		throw new HttpError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}`);
+	}
+}
+
+/** A body must be a JSON object before a schema looks at it. */
+export function requireObject(body: unknown): Record<string, unknown> {
+	if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+		throw new HttpError(422, 'validation_failed', 'The request body must be a JSON object.', {
+			fields: { _: 'Expected a JSON object' }
+		});
+	}
+	return body as Record<string, unknown>;
+}
+
+function tooLarge(): HttpError {
+	return new HttpError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+}
+
+/** Validates a request body against a shared schema; failures become field errors. */
+export async function readBody<T>(request: Request, schema: z.ZodType<T>): Promise<T> {
+	const result = schema.safeParse(requireObject(await readJson(request)));
+	if (!result.success) throw validationFailed(fieldErrors(result.error.issues));
+	return result.data;
+}

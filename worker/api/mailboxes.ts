@@ -1,0 +1,129 @@
+/** /api/mailboxes: request -> schema -> repository -> response. The password never leaves. */
+import {
+	mailboxCreateSchema,
+	mailboxUpdateSchema,
+	type Mailbox
+} from '../../src/lib/schema/mailbox';
+import { findIntegration } from '../db/integrations';
+import * as db from '../db/mailboxes';
+import type { StoredMailbox } from '../db/mailboxes';
+import { isUniqueViolation } from '../db/errors';
+import { EncryptionKeyError, encryptSecret } from '../crypto/secret-box';
+import { HttpError, json, noContent, readBody, validationFailed } from './http';
+import type { Handler } from './route';
+
+/** The API shape: the sealed password becomes `hasPassword`. */
+export function toPublicMailbox(mailbox: StoredMailbox): Mailbox {
+	const { sealedPassword, smtp, ...rest } = mailbox;
+	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '' }, lastSmtpTest: null };
+}
+
+const notFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
+
+const addressTaken = () =>
+	new HttpError(409, 'address_taken', 'Another mailbox already uses this service email address.', {
+		fields: { address: 'Another mailbox already uses this service email address' }
+	});
+
+export const list: Handler = async ({ env }) =>
+	json({ items: (await db.listMailboxes(env.DB)).map(toPublicMailbox) });
+
+export const read: Handler = async ({ env, params }) => {
+	const mailbox = await db.findMailbox(env.DB, params.id!);
+	if (!mailbox) throw notFound();
+	return json(toPublicMailbox(mailbox));
+};
+
+export const create: Handler = async ({ request, env, now }) => {
+	const input = await readBody(request, mailboxCreateSchema);
+	if (input.id) {
+		// A retried create (SPEC §6): the first attempt already made it.
+		const existing = await db.findMailbox(env.DB, input.id);
+		if (existing) return json(toPublicMailbox(existing), 200);
+	}
+	await requireIntegration(env, input.integrationId);
+	if (await db.findMailboxByAddress(env.DB, input.address)) throw addressTaken();
+	const id = input.id ?? crypto.randomUUID();
+	const at = now().toISOString();
+	const { password, ...smtp } = input.smtp;
+	const mailbox: StoredMailbox = {
+		id,
+		version: 1,
+		integrationId: input.integrationId,
+		name: input.name,
+		description: input.description,
+		address: input.address,
+		smtp,
+		sealedPassword: await seal(env, password, id),
+		manualForward: input.manualForward,
+		createdAt: at,
+		updatedAt: at
+	};
+	try {
+		await db.insertMailbox(env.DB, mailbox);
+	} catch (error) {
+		if (isUniqueViolation(error)) throw addressTaken();
+		throw error;
+	}
+	return json(toPublicMailbox(mailbox), 201, { location: `/api/mailboxes/${id}` });
+};
+
+export const update: Handler = async ({ request, env, params, now }) => {
+	const input = await readBody(request, mailboxUpdateSchema);
+	const current = await db.findMailbox(env.DB, params.id!);
+	if (!current) throw notFound();
+	if (input.version !== current.version) throw versionConflict(current);
+	const { version, smtp: smtpPatch = {}, ...patch } = input;
+	const { password, ...smtp } = smtpPatch;
+	const next: StoredMailbox = {
+		...current,
+		...patch,
+		smtp: { ...current.smtp, ...smtp },
+		// SPEC §3: leaving the password empty on edit keeps the stored one.
+		sealedPassword: password ? await seal(env, password, current.id) : current.sealedPassword,
+		updatedAt: now().toISOString()
+	};
+	if (next.integrationId !== current.integrationId) await requireIntegration(env, next.integrationId);
+	if (next.address !== current.address && (await db.findMailboxByAddress(env.DB, next.address, current.id))) {
+		throw addressTaken();
+	}
+	let saved: boolean;
+	try {
+		saved = await db.updateMailbox(env.DB, next, version);
+	} catch (error) {
+		if (isUniqueViolation(error)) throw addressTaken();
+		throw error;
+	}
+	const stored = await db.findMailbox(env.DB, current.id);
+	if (!stored) throw notFound();
+	if (!saved) throw versionConflict(stored);
+	return json(toPublicMailbox(stored));
+};
+
+export const remove: Handler = async ({ env, params }) => {
+	if (!(await db.deleteMailbox(env.DB, params.id!))) throw notFound();
+	return noContent();
+};
+
+async function requireIntegration(env: Env, id: string): Promise<void> {
+	if (!(await findIntegration(env.DB, id))) {
+		throw validationFailed({ integrationId: 'This channel integration does not exist; choose another one' });
+	}
+}
+
+async function seal(env: Env, plain: string, id: string): Promise<string> {
+	try {
+		return await encryptSecret({ plain, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${id}` });
+	} catch (error) {
+		if (error instanceof EncryptionKeyError) {
+			throw new HttpError(503, 'server_misconfigured', error.message);
+		}
+		throw error;
+	}
+}
+
+function versionConflict(current: StoredMailbox): HttpError {
+	return new HttpError(409, 'version_conflict', 'This mailbox was changed meanwhile; compare and choose.', {
+		current: toPublicMailbox(current)
+	});
+}

@@ -1,0 +1,77 @@
+/**
+ * Who may call /api (SPEC §7): the admin's bearer token, or a Cloudflare Access JWT when
+ * ACCESS_TEAM_DOMAIN and ACCESS_AUD are set. Outcomes are values; nothing here throws.
+ */
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+export type AuthResult =
+	| { ok: true; principal: 'admin-token' | `access:${string}` }
+	| { ok: false; reason: string };
+
+/** Access puts its JWT in this header on every request it lets through. */
+const ACCESS_HEADER = 'cf-access-jwt-assertion';
+
+export async function authenticate(request: Request, env: Env): Promise<AuthResult> {
+	const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+	if (bearer && env.ADMIN_TOKEN && (await equalInConstantTime(bearer, env.ADMIN_TOKEN))) {
+		return { ok: true, principal: 'admin-token' };
+	}
+	const assertion = request.headers.get(ACCESS_HEADER);
+	if (assertion && env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD) {
+		const identity = await verifyAccessJwt(assertion, env.ACCESS_TEAM_DOMAIN, env.ACCESS_AUD);
+		if (identity) return { ok: true, principal: `access:${identity}` };
+		return { ok: false, reason: 'The Cloudflare Access token is not valid for this application.' };
+	}
+	if (!env.ADMIN_TOKEN && !(env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD)) {
+		return { ok: false, reason: 'No ADMIN_TOKEN is configured on the Worker; set it as a secret.' };
+	}
+	return {
+		ok: false,
+		reason: bearer ? 'The admin token is not valid.' : 'Sign in: send Authorization: Bearer <admin token>.'
+	};
+}
+
+/**
+ * Compares two secrets without leaking where they differ: both are hashed first, so the
+ * comparison runs over equal-length digests whatever the input lengths.
+ */
+export async function equalInConstantTime(a: string, b: string): Promise<boolean> {
+	const encoder = new TextEncoder();
+	const [left, right] = await Promise.all([
+		crypto.subtle.digest('SHA-256', encoder.encode(a)),
+		crypto.subtle.digest('SHA-256', encoder.encode(b))
+	]);
+	return crypto.subtle.timingSafeEqual(left, right);
+}
+
+/** The team's public keys, fetched and cached (and refreshed on unknown `kid`) by jose. */
+const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+/**
+ * `teamDomain` is `myteam.cloudflareaccess.com`; a full origin (`http://127.0.0.1:8788`) is
+ * also accepted so tests can serve keys from loopback.
+ */
+export function accessIssuer(teamDomain: string): string {
+	const trimmed = teamDomain.trim().replace(/\/+$/, '');
+	return /^https?:\/\//.test(trimmed) ? trimmed : `https://${trimmed}`;
+}
+
+async function verifyAccessJwt(token: string, teamDomain: string, audience: string): Promise<string | null> {
+	const issuer = accessIssuer(teamDomain);
+	let keySet = keySets.get(issuer);
+	if (!keySet) {
+		keySet = createRemoteJWKSet(new URL(`${issuer}/cdn-cgi/access/certs`));
+		keySets.set(issuer, keySet);
+	}
+	try {
+		const { payload } = await jwtVerify(token, keySet, {
+			issuer,
+			audience,
+			algorithms: ['RS256'],
+			clockTolerance: 60
+		});
+		return typeof payload.email === 'string' ? payload.email : (payload.sub ?? 'unknown');
+	} catch {
+		return null;
+	}
+}

@@ -1,0 +1,115 @@
+/** All SQL for mailboxes; rows become `StoredMailbox` domain objects here. */
+import type { Encryption, Mailbox } from '../../src/lib/schema/mailbox';
+
+/** A mailbox as stored: the API shape minus derived fields, plus the sealed password. */
+export interface StoredMailbox {
+	id: string;
+	version: number;
+	integrationId: string;
+	name: string;
+	description: string;
+	address: string;
+	smtp: { host: string; port: number; username: string; encryption: Encryption };
+	/** AES-GCM ciphertext (worker/crypto/secret-box.ts); never leaves the Worker. */
+	sealedPassword: string;
+	manualForward: Mailbox['manualForward'];
+	createdAt: string;
+	updatedAt: string;
+}
+
+interface MailboxRow {
+	id: string;
+	integration_id: string;
+	name: string;
+	description: string;
+	address: string;
+	smtp_host: string;
+	smtp_port: number;
+	smtp_username: string;
+	smtp_password: string;
+	smtp_encryption: Encryption;
+	manual_forward: Mailbox['manualForward'];
+	version: number;
+	created_at: string;
+	updated_at: string;
+}
+
+const COLUMNS =
+	'id, integration_id, name, description, address, smtp_host, smtp_port, smtp_username, smtp_password, ' +
+	'smtp_encryption, manual_forward, version, created_at, updated_at';
+
+const toMailbox = (row: MailboxRow): StoredMailbox => ({
+	id: row.id,
+	version: row.version,
+	integrationId: row.integration_id,
+	name: row.name,
+	description: row.description,
+	address: row.address,
+	smtp: { host: row.smtp_host, port: row.smtp_port, username: row.smtp_username, encryption: row.smtp_encryption },
+	sealedPassword: row.smtp_password,
+	manualForward: row.manual_forward,
+	createdAt: row.created_at,
+	updatedAt: row.updated_at
+});
+
+export async function listMailboxes(db: D1Database): Promise<StoredMailbox[]> {
+	const { results } = await db
+		.prepare(`SELECT ${COLUMNS} FROM mailboxes ORDER BY address COLLATE NOCASE, id`)
+		.all<MailboxRow>();
+	return results.map(toMailbox);
+}
+
+export async function findMailbox(db: D1Database, id: string): Promise<StoredMailbox | null> {
+	const row = await db.prepare(`SELECT ${COLUMNS} FROM mailboxes WHERE id = ?1`).bind(id).first<MailboxRow>();
+	return row ? toMailbox(row) : null;
+}
+
+/** The mailbox whose service address is `address` (case-insensitively), other than `exceptId`. */
+export async function findMailboxByAddress(db: D1Database, address: string, exceptId = ''): Promise<StoredMailbox | null> {
+	const row = await db
+		.prepare(`SELECT ${COLUMNS} FROM mailboxes WHERE address = ?1 COLLATE NOCASE AND id <> ?2`)
+		.bind(address, exceptId)
+		.first<MailboxRow>();
+	return row ? toMailbox(row) : null;
+}
+
+const values = (m: StoredMailbox) => [
+	m.integrationId,
+	m.name,
+	m.description,
+	m.address,
+	m.smtp.host,
+	m.smtp.port,
+	m.smtp.username,
+	m.sealedPassword,
+	m.smtp.encryption,
+	m.manualForward
+];
+
+export async function insertMailbox(db: D1Database, mailbox: StoredMailbox): Promise<void> {
+	await db
+		.prepare(`INSERT INTO mailboxes (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`)
+		.bind(mailbox.id, ...values(mailbox), mailbox.version, mailbox.createdAt, mailbox.updatedAt)
+		.run();
+}
+
+/**
+ * Writes `mailbox` as version `expectedVersion + 1` when the stored version is still
+ * `expectedVersion`; false when another edit got there first.
+ */
+export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expectedVersion: number): Promise<boolean> {
+	const result = await db
+		.prepare(
+			'UPDATE mailboxes SET integration_id = ?1, name = ?2, description = ?3, address = ?4, smtp_host = ?5, ' +
+				'smtp_port = ?6, smtp_username = ?7, smtp_password = ?8, smtp_encryption = ?9, manual_forward = ?10, ' +
+				'version = ?11, updated_at = ?12 WHERE id = ?13 AND version = ?14'
+		)
+		.bind(...values(mailbox), expectedVersion + 1, mailbox.updatedAt, mailbox.id, expectedVersion)
+		.run();
+	return result.meta.changes === 1;
+}
+
+export async function deleteMailbox(db: D1Database, id: string): Promise<boolean> {
+	const result = await db.prepare('DELETE FROM mailboxes WHERE id = ?1').bind(id).run();
+	return result.meta.changes === 1;
+}
