@@ -1,0 +1,197 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { decryptSecret } from '../../worker/crypto/secret-box';
+import { call, createIntegration, createMailbox, mailboxInput, unique } from './helpers';
+
+const PASSWORD = 'correct horse battery staple';
+
+async function storedRow(id: string) {
+	return env.DB.prepare('SELECT * FROM mailboxes WHERE id = ?1').bind(id).first<Record<string, unknown>>();
+}
+
+describe('mailboxes API (SPEC §7)', () => {
+	it('creates, reads, lists, updates and deletes', async () => {
+		const integration = await createIntegration();
+		const input = mailboxInput(integration.id, { manualForward: 'accept' });
+		const created = await call('POST', '/api/mailboxes', { body: input });
+		expect(created.status).toBe(201);
+		expect(created.headers.get('location')).toBe(`/api/mailboxes/${created.body.id}`);
+		expect(created.body).toMatchObject({
+			integrationId: integration.id,
+			name: input.name,
+			description: input.description,
+			address: input.address,
+			smtp: { host: 'smtp.acme.example.com', port: 587, username: input.smtp.username, encryption: 'starttls', hasPassword: true },
+			manualForward: 'accept',
+			version: 1,
+			lastSmtpTest: null
+		});
+		expect(created.body.createdAt).toBe(created.body.updatedAt);
+
+		const read = await call('GET', `/api/mailboxes/${created.body.id}`);
+		expect(read.body).toEqual(created.body);
+		const list = await call('GET', '/api/mailboxes');
+		expect(list.body.items).toContainEqual(created.body);
+
+		const updated = await call('PATCH', `/api/mailboxes/${created.body.id}`, {
+			body: { version: 1, name: 'Acme EU', smtp: { port: 465, encryption: 'tls' } }
+		});
+		expect(updated.status).toBe(200);
+		expect(updated.body).toMatchObject({
+			name: 'Acme EU',
+			description: input.description,
+			manualForward: 'accept',
+			smtp: { host: 'smtp.acme.example.com', port: 465, encryption: 'tls', hasPassword: true },
+			version: 2
+		});
+
+		expect((await call('DELETE', `/api/mailboxes/${created.body.id}`)).status).toBe(204);
+		expect((await call('GET', `/api/mailboxes/${created.body.id}`)).status).toBe(404);
+		expect((await call('DELETE', `/api/mailboxes/${created.body.id}`)).status).toBe(404);
+	});
+
+	it('defaults manual forwarding to reject and description to empty', async () => {
+		const integration = await createIntegration();
+		const { description: _omit, ...input } = mailboxInput(integration.id);
+		const created = await call('POST', '/api/mailboxes', { body: input });
+		expect(created.body.manualForward).toBe('reject');
+		expect(created.body.description).toBe('');
+	});
+
+	it('refuses a second mailbox with the same address in another case', async () => {
+		const first = await createMailbox();
+		const integration = await createIntegration();
+		const second = await call('POST', '/api/mailboxes', {
+			body: mailboxInput(integration.id, { address: first.address.toUpperCase() })
+		});
+		expect(second.status).toBe(409);
+		expect(second.body.error.code).toBe('address_taken');
+		expect(second.body.error.fields.address).toMatch(/already uses this service email address/);
+	});
+
+	it('refuses renaming an address onto another mailbox, and allows changing its own case', async () => {
+		const a = await createMailbox();
+		const b = await createMailbox();
+		const clash = await call('PATCH', `/api/mailboxes/${b.id}`, { body: { version: 1, address: a.address } });
+		expect(clash.status).toBe(409);
+		expect(clash.body.error.fields.address).toBeDefined();
+		const recase = await call('PATCH', `/api/mailboxes/${a.id}`, { body: { version: 1, address: a.address.toUpperCase() } });
+		expect(recase.status).toBe(200);
+		expect(recase.body.address).toBe(a.address.toUpperCase());
+	});
+
+	it('answers a stale version with 409 and the current copy, and changes nothing', async () => {
+		const mailbox = await createMailbox();
+		const first = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, name: 'First edit' } });
+		expect(first.body.version).toBe(2);
+		const stale = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, name: 'Second edit' } });
+		expect(stale.status).toBe(409);
+		expect(stale.body.error.code).toBe('version_conflict');
+		expect(stale.body.error.current).toEqual(first.body);
+		expect((await call('GET', `/api/mailboxes/${mailbox.id}`)).body.name).toBe('First edit');
+	});
+
+	it('requires the version on update', async () => {
+		const mailbox = await createMailbox();
+		const answer = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { name: 'No version' } });
+		expect(answer.status).toBe(422);
+		expect(answer.body.error.fields.version).toBeDefined();
+	});
+
+	it('moves a mailbox to another integration only if it exists', async () => {
+		const mailbox = await createMailbox();
+		const other = await createIntegration();
+		const missing = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, integrationId: 'gone' } });
+		expect(missing.status).toBe(422);
+		expect(missing.body.error.fields.integrationId).toContain('does not exist');
+		const moved = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, integrationId: other.id } });
+		expect(moved.body.integrationId).toBe(other.id);
+	});
+
+	it('makes a retried create with the same client id idempotent', async () => {
+		const integration = await createIntegration();
+		const id = crypto.randomUUID();
+		const body = { ...mailboxInput(integration.id), id };
+		const first = await call('POST', '/api/mailboxes', { body });
+		const retry = await call('POST', '/api/mailboxes', { body });
+		expect(first.status).toBe(201);
+		expect(retry.status).toBe(200);
+		expect(retry.body).toEqual(first.body);
+		const count = await env.DB.prepare('SELECT COUNT(*) AS n FROM mailboxes WHERE id = ?1').bind(id).first<{ n: number }>();
+		expect(count?.n).toBe(1);
+	});
+
+	it('answers 404 for unknown and absurd ids', async () => {
+		expect((await call('GET', '/api/mailboxes/nope')).status).toBe(404);
+		expect((await call('PATCH', '/api/mailboxes/nope', { body: { version: 1 } })).status).toBe(404);
+		expect((await call('GET', `/api/mailboxes/${'x'.repeat(500)}`)).status).toBe(404);
+	});
+});
+
+describe('the SMTP password is write-only and encrypted at rest', () => {
+	it('never returns the password in any response', async () => {
+		const mailbox = await createMailbox({ smtp: { password: PASSWORD } });
+		for (const answer of [
+			await call('GET', `/api/mailboxes/${mailbox.id}`),
+			await call('GET', '/api/mailboxes'),
+			await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, name: 'Renamed' } }),
+			await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, name: 'Stale' } })
+		]) {
+			expect(answer.text).not.toContain(PASSWORD);
+			expect(answer.text).not.toMatch(/"password"/);
+		}
+		expect(JSON.stringify(mailbox)).not.toContain(PASSWORD);
+		expect(mailbox.smtp).not.toHaveProperty('password');
+	});
+
+	it('stores AES-GCM ciphertext bound to the mailbox, decryptable only with the Worker secret', async () => {
+		const mailbox = await createMailbox({ smtp: { password: PASSWORD } });
+		const row = await storedRow(mailbox.id);
+		const sealed = String(row?.smtp_password);
+		expect(JSON.stringify(row)).not.toContain(PASSWORD);
+		expect(sealed).toMatch(/^v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+$/);
+		await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` })).resolves.toBe(PASSWORD);
+		// Bound to its row: the same ciphertext does not open for another mailbox.
+		await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: 'mailbox:other' })).rejects.toThrow();
+		// And not with another key.
+		const otherKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+		await expect(decryptSecret({ sealed, secret: otherKey, boundTo: `mailbox:${mailbox.id}` })).rejects.toThrow();
+	});
+
+	it('uses a fresh IV: the same password twice gives two ciphertexts', async () => {
+		const a = await createMailbox({ smtp: { password: PASSWORD } });
+		const b = await createMailbox({ smtp: { password: PASSWORD } });
+		expect((await storedRow(a.id))?.smtp_password).not.toBe((await storedRow(b.id))?.smtp_password);
+	});
+
+	it('keeps the stored password when an update leaves it empty or out, and replaces it when given', async () => {
+		const mailbox = await createMailbox({ smtp: { password: PASSWORD } });
+		const before = (await storedRow(mailbox.id))?.smtp_password;
+		const empty = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, smtp: { password: '', port: 465 } } });
+		expect(empty.body.smtp.hasPassword).toBe(true);
+		const omitted = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 2, name: 'Still secret' } });
+		expect(omitted.status).toBe(200);
+		expect((await storedRow(mailbox.id))?.smtp_password).toBe(before);
+
+		const replaced = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 3, smtp: { password: 'new secret' } } });
+		expect(replaced.status).toBe(200);
+		const after = String((await storedRow(mailbox.id))?.smtp_password);
+		expect(after).not.toBe(before);
+		await expect(decryptSecret({ sealed: after, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` })).resolves.toBe('new secret');
+	});
+
+	it('refuses to store a password when the encryption key is missing, with 503 not 500', async () => {
+		const { default: worker } = await import('../../worker/index');
+		const integration = await createIntegration();
+		const request = new Request('https://mailgate.test/api/mailboxes', {
+			method: 'POST',
+			headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' },
+			body: JSON.stringify(mailboxInput(integration.id, { address: `${unique('nokey')}@acme.example.com` }))
+		});
+		const response = await worker.fetch(request, { ...env, SMTP_ENCRYPTION_KEY: undefined } as Env);
+		expect(response.status).toBe(503);
+		const body = (await response.json()) as { error: { code: string; message: string } };
+		expect(body.error.code).toBe('server_misconfigured');
+		expect(body.error.message).toContain('SMTP_ENCRYPTION_KEY');
+	});
+});
