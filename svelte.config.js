@@ -9,6 +9,14 @@ const config = {
 		// wrangler file because, given ../wrangler.toml, it would overwrite worker/index.ts
 		// (the real entry) with SvelteKit's server Worker, which a browser-only app has no use for.
 		adapter: adapter({ config: 'worker/adapter.wrangler.toml' }),
+		typescript: {
+			// Worker code and its workerd tests are checked by worker/ and tests/worker/ tsconfigs,
+			// which have the Workers runtime types instead of the DOM's.
+			config(tsconfig) {
+				tsconfig.exclude = [...(tsconfig.exclude ?? []), '../tests/worker/**', '../worker/**'];
+				return tsconfig;
+			}
+		},
 		// SvelteKit hashes its inline bootstrap script into a <meta> CSP on every prerendered page.
 		csp: {
 			mode: 'hash',

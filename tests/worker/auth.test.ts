@@ -5,9 +5,8 @@
 import { env } from 'cloudflare:test';
 import { SignJWT, generateKeyPair, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import worker from '../../worker/index';
 import { equalInConstantTime } from '../../worker/auth/authenticate';
-import { TOKEN, call } from './helpers';
+import { TOKEN, call, fetchWithEnv } from './helpers';
 
 const ROUTES: Array<[string, string]> = [
 	['GET', '/api/integrations'],
@@ -50,9 +49,9 @@ describe('admin token', () => {
 	});
 
 	it('refuses everything when no ADMIN_TOKEN is configured, and says why', async () => {
-		const response = await worker.fetch(
+		const response = await fetchWithEnv(
 			new Request('https://mailgate.test/api/mailboxes', { headers: { authorization: 'Bearer ' } }),
-			{ ...env, ADMIN_TOKEN: undefined } as Env
+			{ ADMIN_TOKEN: undefined }
 		);
 		expect(response.status).toBe(401);
 		expect(JSON.stringify(await response.json())).toContain('No ADMIN_TOKEN is configured');
@@ -67,7 +66,7 @@ describe('admin token', () => {
 
 describe('Cloudflare Access JWT', () => {
 	const AUD = 'mailgate-test-audience';
-	const accessEnv = () => ({ ...env, ACCESS_TEAM_DOMAIN: env.ACCESS_JWKS_ORIGIN, ACCESS_AUD: AUD }) as Env;
+	const accessEnv = { ACCESS_TEAM_DOMAIN: env.ACCESS_JWKS_ORIGIN, ACCESS_AUD: AUD };
 
 	async function sign(claims: { aud?: string; iss?: string; exp?: string | number; key?: CryptoKey; kid?: string } = {}) {
 		const jwk = JSON.parse(env.ACCESS_TEST_PRIVATE_JWK);
@@ -82,11 +81,11 @@ describe('Cloudflare Access JWT', () => {
 			.sign(key);
 	}
 
-	async function withAssertion(assertion: string, configured = accessEnv()) {
+	async function withAssertion(assertion: string, configured: Record<string, string> = accessEnv) {
 		const request = new Request('https://mailgate.test/api/integrations', {
 			headers: { 'cf-access-jwt-assertion': assertion }
 		});
-		return worker.fetch(request, configured);
+		return fetchWithEnv(request, configured);
 	}
 
 	it('accepts a JWT signed by the team key for this application', async () => {
@@ -120,7 +119,7 @@ describe('Cloudflare Access JWT', () => {
 
 	it('ignores Access JWTs unless both ACCESS_TEAM_DOMAIN and ACCESS_AUD are set', async () => {
 		const token = await sign();
-		expect((await withAssertion(token, { ...env, ACCESS_TEAM_DOMAIN: env.ACCESS_JWKS_ORIGIN, ACCESS_AUD: '' } as Env)).status).toBe(401);
-		expect((await withAssertion(token, { ...env, ACCESS_TEAM_DOMAIN: '', ACCESS_AUD: AUD } as Env)).status).toBe(401);
+		expect((await withAssertion(token, { ACCESS_TEAM_DOMAIN: env.ACCESS_JWKS_ORIGIN, ACCESS_AUD: '' })).status).toBe(401);
+		expect((await withAssertion(token, { ACCESS_TEAM_DOMAIN: '', ACCESS_AUD: AUD })).status).toBe(401);
 	});
 });

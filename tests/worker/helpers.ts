@@ -1,4 +1,4 @@
-import { SELF } from 'cloudflare:test';
+import { SELF, env } from 'cloudflare:test';
 import type { Integration } from '../../src/lib/schema/integration';
 import type { Mailbox } from '../../src/lib/schema/mailbox';
 
@@ -74,4 +74,11 @@ export async function createMailbox(overrides: Record<string, unknown> = {}): Pr
 	const answer = await call<Mailbox>('POST', '/api/mailboxes', { body: mailboxInput(integration.id, overrides) });
 	if (answer.status !== 201) throw new Error(`mailbox not created: ${answer.status} ${answer.text}`);
 	return answer.body;
+}
+
+/** Runs the Worker's fetch with some configuration changed (Access on, a secret missing…). */
+export async function fetchWithEnv(request: Request, overrides: Partial<Record<keyof Env, unknown>>): Promise<Response> {
+	const { default: worker } = await import('../../worker/index');
+	const incoming = request as unknown as Request<unknown, IncomingRequestCfProperties>;
+	return worker.fetch(incoming, { ...env, ...overrides } as Env);
 }

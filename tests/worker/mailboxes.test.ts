@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { decryptSecret } from '../../worker/crypto/secret-box';
-import { call, createIntegration, createMailbox, mailboxInput, unique } from './helpers';
+import { call, createIntegration, createMailbox, fetchWithEnv, mailboxInput, unique } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -181,14 +181,13 @@ describe('the SMTP password is write-only and encrypted at rest', () => {
 	});
 
 	it('refuses to store a password when the encryption key is missing, with 503 not 500', async () => {
-		const { default: worker } = await import('../../worker/index');
 		const integration = await createIntegration();
 		const request = new Request('https://mailgate.test/api/mailboxes', {
 			method: 'POST',
 			headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' },
 			body: JSON.stringify(mailboxInput(integration.id, { address: `${unique('nokey')}@acme.example.com` }))
 		});
-		const response = await worker.fetch(request, { ...env, SMTP_ENCRYPTION_KEY: undefined } as Env);
+		const response = await fetchWithEnv(request, { SMTP_ENCRYPTION_KEY: undefined });
 		expect(response.status).toBe(503);
 		const body = (await response.json()) as { error: { code: string; message: string } };
 		expect(body.error.code).toBe('server_misconfigured');

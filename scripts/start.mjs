@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// `npm start` (SPEC §8): complete .dev.vars, build the app, apply the D1 migrations to the local
+// database, then serve app, API and email handler with `wrangler dev` and print the sign-in link.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const PORT = process.env.PORT || '8787';
+const HOST = '127.0.0.1';
+const DEV_VARS = '.dev.vars';
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+/** The keys a local run needs, each with how to make a value when .dev.vars lacks it. */
+const REQUIRED = {
+	ADMIN_TOKEN: () => randomBytes(24).toString('base64url'),
+	SMTP_ENCRYPTION_KEY: () => randomBytes(32).toString('base64'),
+	// Lets the SMTP test reach servers on this machine; never set in production.
+	ALLOW_PRIVATE_SMTP_HOSTS: () => 'true'
+};
+
+export function completeDevVars(text) {
+	const present = new Set(
+		text
+			.split(/\r?\n/)
+			.map((line) => /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1])
+			.filter(Boolean)
+	);
+	const added = Object.entries(REQUIRED)
+		.filter(([key]) => !present.has(key))
+		.map(([key, make]) => `${key}=${make()}`);
+	if (added.length === 0) return { text, added: [] };
+	const base = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+	return { text: `${base}${added.join('\n')}\n`, added: added.map((line) => line.split('=')[0]) };
+}
+
+export function readVar(text, key) {
+	for (const line of text.split(/\r?\n/)) {
+		const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+		if (match?.[1] === key) return match[2].trim().replace(/^"(.*)"$/, '$1');
+	}
+	return undefined;
+}
+
+function run(command, args) {
+	const result = spawnSync(command, args, { stdio: 'inherit' });
+	if (result.status !== 0) {
+		console.error(`\n✗ ${command} ${args.join(' ')} failed (exit ${result.status}).`);
+		process.exit(result.status ?? 1);
+	}
+}
+
+async function waitUntilServing(url, child) {
+	for (let i = 0; i < 600 && child.exitCode === null; i++) {
+		try {
+			await fetch(url);
+			return true;
+		} catch {
+			await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+	}
+	return false;
+}
+
+async function main() {
+	const before = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, 'utf8') : '';
+	const { text, added } = completeDevVars(before);
+	if (added.length > 0) {
+		writeFileSync(DEV_VARS, text, { mode: 0o600 });
+		console.log(`• ${existsSync(DEV_VARS) && before ? 'Completed' : 'Created'} ${DEV_VARS} with ${added.join(', ')}`);
+	}
+	const token = readVar(text, 'ADMIN_TOKEN');
+
+	console.log('• Building the app…');
+	run('npm', ['run', 'build', '--silent']);
+	console.log('• Applying D1 migrations to the local database…');
+	run(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local']);
+
+	console.log(`• Starting wrangler dev on http://${HOST}:${PORT} …`);
+	const child = spawn(npx, ['wrangler', 'dev', '--ip', HOST, '--port', PORT], { stdio: 'inherit' });
+	for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+	child.on('exit', (code) => process.exit(code ?? 0));
+
+	if (await waitUntilServing(`http://${HOST}:${PORT}/`, child)) {
+		const link = `http://${HOST}:${PORT}/login#token=${encodeURIComponent(token ?? '')}`;
+		console.log(`\n  Mailgate is running. Sign in by opening:\n\n    ${link}\n`);
+	}
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
