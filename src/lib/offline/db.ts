@@ -1,0 +1,84 @@
+/**
+ * The app's IndexedDB (idb): drafts of integrations and mailboxes, the outbox of operations
+ * waiting for the network, and the key that seals draft passwords (SPEC §6).
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { Integration } from '../schema/integration';
+import type { Mailbox } from '../schema/mailbox';
+import type { SealedSecret } from './secret';
+
+/** SPEC §6 states: saved locally, syncing, synced, conflict, rejected. */
+export type SyncState = 'local' | 'syncing' | 'synced' | 'conflict' | 'rejected';
+
+export type IntegrationDraft = { name: string };
+export type MailboxDraft = Omit<Mailbox, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'lastSmtpTest' | 'smtp'> & {
+	smtp: Omit<Mailbox['smtp'], 'hasPassword'>;
+};
+
+interface LocalRecord<Server, Draft> {
+	id: string;
+	/** The last copy the server confirmed, or null before the first sync of a create. */
+	server: Server | null;
+	/** What the admin wants the record to be. */
+	draft: Draft;
+	/** The server version the draft was made from (null: never synced). */
+	baseVersion: number | null;
+	state: SyncState;
+	/** Field errors from the server's last answer, keyed by dotted path. */
+	fieldErrors: Record<string, string>;
+	/** The server's words when the last operation was refused. */
+	message: string | null;
+	/** On a version conflict: the server's copy, shown beside the draft. */
+	conflict: Server | null;
+	/** A delete is waiting to be synced. */
+	deleted: boolean;
+	/** Bumped on every local edit, so a sync that raced an edit does not mark it synced. */
+	revision: number;
+	touchedAt: string;
+}
+
+export type LocalIntegration = LocalRecord<Integration, IntegrationDraft>;
+export type LocalMailbox = LocalRecord<Mailbox, MailboxDraft> & {
+	/** A new SMTP password waiting to be sent, sealed with the device key (never plain text). */
+	sealedPassword: SealedSecret | null;
+};
+
+export type Entity = 'integration' | 'mailbox';
+
+export interface OutboxOperation {
+	seq?: number;
+	entity: Entity;
+	id: string;
+	op: 'create' | 'update' | 'delete';
+	attempts: number;
+	enqueuedAt: string;
+}
+
+interface MailgateDB extends DBSchema {
+	integrations: { key: string; value: LocalIntegration };
+	mailboxes: { key: string; value: LocalMailbox };
+	outbox: { key: number; value: OutboxOperation; indexes: { byRecord: [string, string] } };
+	keys: { key: string; value: CryptoKey };
+	meta: { key: string; value: unknown };
+}
+
+export type Database = IDBPDatabase<MailgateDB>;
+
+const NAME = 'mailgate';
+const VERSION = 1;
+
+let opening: Promise<Database> | null = null;
+
+export function openDatabase(): Promise<Database> {
+	opening ??= openDB<MailgateDB>(NAME, VERSION, {
+		upgrade(db) {
+			db.createObjectStore('integrations', { keyPath: 'id' });
+			db.createObjectStore('mailboxes', { keyPath: 'id' });
+			const outbox = db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
+			outbox.createIndex('byRecord', ['entity', 'id']);
+			db.createObjectStore('keys');
+			db.createObjectStore('meta');
+		}
+	});
+	return opening;
+}
