@@ -1,6 +1,18 @@
 import adapter from '@sveltejs/adapter-cloudflare';
 import { vitePreprocess } from '@sveltejs/vite-plugin-svelte';
 
+/**
+ * The app reads no `platform` (it is browser-only), so it needs no emulated Cloudflare platform.
+ * The adapter's emulation starts a workerd through wrangler's getPlatformProxy, which prerendering
+ * never disposes: every `npm run build` would leave an orphaned workerd process behind.
+ * @param {import('@sveltejs/kit').Adapter} cloudflare
+ * @returns {import('@sveltejs/kit').Adapter}
+ */
+function withoutPlatformEmulation(cloudflare) {
+	const { emulate: _emulate, ...rest } = cloudflare;
+	return rest;
+}
+
 /** @type {import('@sveltejs/kit').Config} */
 const config = {
 	preprocess: vitePreprocess(),
@@ -8,7 +20,7 @@ const config = {
 		// The adapter writes the static app to .svelte-kit/cloudflare. It reads its own small
 		// wrangler file because, given ../wrangler.toml, it would overwrite worker/index.ts
 		// (the real entry) with SvelteKit's server Worker, which a browser-only app has no use for.
-		adapter: adapter({ config: 'worker/adapter.wrangler.toml' }),
+		adapter: withoutPlatformEmulation(adapter({ config: 'worker/adapter.wrangler.toml' })),
 		typescript: {
 			// Worker code and its workerd tests are checked by worker/ and tests/worker/ tsconfigs,
 			// which have the Workers runtime types instead of the DOM's.

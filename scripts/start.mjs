@@ -18,29 +18,41 @@ const REQUIRED = {
 	ALLOW_PRIVATE_SMTP_HOSTS: () => 'true'
 };
 
+/**
+ * @param {string} text the current .dev.vars ('' when there is none)
+ * @returns {{ text: string, added: string[] }}
+ */
 export function completeDevVars(text) {
 	const present = new Set(
 		text
 			.split(/\r?\n/)
-			.map((line) => /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1])
+			.map((/** @type {string} */ line) => /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1])
 			.filter(Boolean)
 	);
-	const added = Object.entries(REQUIRED)
-		.filter(([key]) => !present.has(key))
-		.map(([key, make]) => `${key}=${make()}`);
-	if (added.length === 0) return { text, added: [] };
+	const missing = Object.entries(REQUIRED).filter(([key]) => !present.has(key));
+	if (missing.length === 0) return { text, added: [] };
 	const base = text === '' || text.endsWith('\n') ? text : `${text}\n`;
-	return { text: `${base}${added.join('\n')}\n`, added: added.map((line) => line.split('=')[0]) };
+	const lines = missing.map(([key, make]) => `${key}=${make()}\n`).join('');
+	return { text: `${base}${lines}`, added: missing.map(([key]) => key) };
 }
 
+/**
+ * @param {string} text
+ * @param {string} key
+ * @returns {string | undefined}
+ */
 export function readVar(text, key) {
 	for (const line of text.split(/\r?\n/)) {
 		const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-		if (match?.[1] === key) return match[2].trim().replace(/^"(.*)"$/, '$1');
+		if (match && match[1] === key) return (match[2] ?? '').trim().replace(/^"(.*)"$/, '$1');
 	}
 	return undefined;
 }
 
+/**
+ * @param {string} command
+ * @param {string[]} args
+ */
 function run(command, args) {
 	const result = spawnSync(command, args, { stdio: 'inherit' });
 	if (result.status !== 0) {
@@ -49,6 +61,10 @@ function run(command, args) {
 	}
 }
 
+/**
+ * @param {string} url
+ * @param {import('node:child_process').ChildProcess} child
+ */
 async function waitUntilServing(url, child) {
 	for (let i = 0; i < 600 && child.exitCode === null; i++) {
 		try {
@@ -77,7 +93,7 @@ async function main() {
 
 	console.log(`• Starting wrangler dev on http://${HOST}:${PORT} …`);
 	const child = spawn(npx, ['wrangler', 'dev', '--ip', HOST, '--port', PORT], { stdio: 'inherit' });
-	for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+	for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(signal, () => child.kill(signal));
 	child.on('exit', (code) => process.exit(code ?? 0));
 
 	if (await waitUntilServing(`http://${HOST}:${PORT}/`, child)) {

@@ -13,6 +13,18 @@ import {
 import { mailboxSchema, type Mailbox, type MailboxCreate, type MailboxUpdate } from './schema/mailbox';
 import { readToken } from './auth';
 
+type Listener = () => void;
+const unauthorizedListeners = new Set<Listener>();
+
+/**
+ * Calls `listener` whenever the API answers 401, wherever the call came from, so the app can
+ * say once that the sign-in is not valid any more. Returns the unsubscribe function.
+ */
+export function onUnauthorized(listener: Listener): () => void {
+	unauthorizedListeners.add(listener);
+	return () => unauthorizedListeners.delete(listener);
+}
+
 export class ApiFailure extends Error {
 	constructor(
 		readonly status: number,
@@ -50,6 +62,7 @@ async function request<T>(
 	}
 	const payload: unknown = await response.json().catch(() => undefined);
 	if (!response.ok) {
+		if (response.status === 401) for (const listener of unauthorizedListeners) listener();
 		const parsed = apiErrorSchema.safeParse(payload);
 		throw new ApiFailure(
 			response.status,

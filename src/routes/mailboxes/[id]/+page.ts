@@ -1,0 +1,3 @@
+// Mailbox ids are only known at run time: the SPA shell (wrangler's single-page-application
+// fallback) serves this route and the page loads the mailbox in the browser.
+export const prerender = false;

@@ -1,0 +1,118 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, describedBy, launchBrowser, newPage, seedIntegration, seedMailbox, signIn, unique } from './helpers';
+
+let browser: Browser;
+beforeAll(async () => {
+	browser = await launchBrowser();
+});
+afterAll(async () => {
+	await browser?.close();
+});
+
+async function openIntegrations(page: Page) {
+	await signIn(page);
+	await page.getByRole('link', { name: 'Channel integrations' }).click();
+	await page.getByRole('heading', { level: 1, name: 'Channel integrations' }).waitFor();
+}
+
+async function addIntegration(page: Page, name: string) {
+	await page.getByLabel('Integration name', { exact: true }).fill(name);
+	await page.getByRole('button', { name: 'Add integration' }).click();
+	await page.getByRole('listitem').filter({ hasText: name }).waitFor();
+}
+
+async function integrationNamed(name: string) {
+	const { body } = await callApi('GET', '/api/integrations');
+	return (body.items as { id: string; name: string }[]).find((item) => item.name === name);
+}
+
+describe('channel integrations', () => {
+	it('creates, renames, refuses to delete one in use, and deletes an unused one', async () => {
+		const { context, page } = await newPage(browser);
+		await openIntegrations(page);
+
+		const name = unique('Acme EU support');
+		await addIntegration(page, name);
+		const created = await integrationNamed(name);
+		expect(created).toBeDefined();
+
+		// Rename inline; Escape first cancels without saving.
+		await page.getByRole('button', { name: `Rename ${name}` }).click();
+		const renameField = page.getByLabel(`New name for ${name}`, { exact: true });
+		await renameField.fill('Something else');
+		await renameField.press('Escape');
+		await renameField.waitFor({ state: 'detached' });
+		expect(await page.getByRole('button', { name: `Rename ${name}` }).evaluate((b) => b === document.activeElement)).toBe(true);
+		expect((await integrationNamed(name))?.id).toBe(created!.id);
+
+		const renamed = unique('Acme Europe');
+		await page.getByRole('button', { name: `Rename ${name}` }).click();
+		await page.getByLabel(`New name for ${name}`, { exact: true }).fill(renamed);
+		await page.getByRole('button', { name: 'Save name' }).click();
+		await page.getByRole('listitem').filter({ hasText: renamed }).waitFor();
+		expect(await page.getByRole('listitem').filter({ hasText: name }).count()).toBe(0);
+		expect((await integrationNamed(renamed))?.id).toBe(created!.id);
+
+		// In use by a mailbox: the server refuses, the page says why, nothing is deleted.
+		await seedMailbox(created!.id);
+		await page.reload();
+		await page.getByRole('button', { name: `Delete ${renamed}` }).click();
+		const dialog = page.getByRole('dialog', { name: `Delete “${renamed}”?` });
+		await dialog.waitFor();
+		await dialog.getByRole('button', { name: 'Delete integration' }).click();
+		await page
+			.getByRole('alert')
+			.filter({ hasText: 'This integration is used by mailboxes; move or delete them first' })
+			.waitFor();
+		await expect.poll(() => dialog.isVisible()).toBe(false);
+		expect(await integrationNamed(renamed)).toBeDefined();
+
+		// An unused one goes.
+		const unused = unique('Unused');
+		await addIntegration(page, unused);
+		await page.getByRole('button', { name: `Delete ${unused}` }).click();
+		await page.getByRole('dialog').getByRole('button', { name: 'Delete integration' }).click();
+		await page.getByRole('listitem').filter({ hasText: unused }).waitFor({ state: 'detached' });
+		expect(await integrationNamed(unused)).toBeUndefined();
+		await context.close();
+	});
+
+	it('Cancel in the delete dialog keeps the integration', async () => {
+		const seeded = await seedIntegration();
+		const { context, page } = await newPage(browser);
+		await openIntegrations(page);
+		await page.getByRole('button', { name: `Delete ${seeded.name}` }).click();
+		await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+		await page.getByRole('dialog').waitFor({ state: 'hidden' });
+		expect(await integrationNamed(seeded.name)).toBeDefined();
+		await context.close();
+	});
+
+	it('shows the server’s name_taken error under the field (names are unique regardless of case)', async () => {
+		const existing = await seedIntegration(unique('Acme US'));
+		const { context, page } = await newPage(browser);
+		await openIntegrations(page);
+		const field = page.getByLabel('Integration name', { exact: true });
+		await field.fill(existing.name.toUpperCase());
+		await page.getByRole('button', { name: 'Add integration' }).click();
+		await expect.poll(() => field.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(field)).toContain('Another channel integration already has this name');
+		await context.close();
+	});
+
+	it('refuses an empty name without calling the API', async () => {
+		const { context, page } = await newPage(browser);
+		await openIntegrations(page);
+		let posted = false;
+		page.on('request', (request) => {
+			if (request.method() === 'POST') posted = true;
+		});
+		await page.getByRole('button', { name: 'Add integration' }).click();
+		const field = page.getByLabel('Integration name', { exact: true });
+		await expect.poll(() => field.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(field)).toContain('Enter the integration name');
+		expect(posted).toBe(false);
+		await context.close();
+	});
+});

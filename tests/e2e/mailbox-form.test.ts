@@ -1,0 +1,321 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+	callApi,
+	describedBy,
+	maybeScreenshot,
+	getMailbox,
+	launchBrowser,
+	newPage,
+	recordApiCalls,
+	seedIntegration,
+	seedMailbox,
+	signIn,
+	tabTo,
+	unique,
+	uniqueAddress
+} from './helpers';
+
+/** SPEC §3, verbatim. */
+const PORT_25_MESSAGE = 'port 25 is blocked for security reasons; use 587 with STARTTLS or 465 with SSL/TLS';
+
+let browser: Browser;
+beforeAll(async () => {
+	browser = await launchBrowser();
+});
+afterAll(async () => {
+	await browser?.close();
+});
+
+const field = (page: Page, label: string) => page.getByLabel(label, { exact: true });
+
+async function openNewForm(page: Page) {
+	await signIn(page);
+	await page.getByRole('link', { name: 'Add', exact: true }).click();
+	await page.waitForURL((url) => url.pathname === '/mailboxes/new');
+	await page.getByRole('group', { name: 'Basic settings' }).waitFor();
+}
+
+interface FormInput {
+	integration?: string;
+	name?: string;
+	description?: string;
+	address?: string;
+	host?: string;
+	port?: string;
+	account?: string;
+	password?: string;
+}
+
+async function fillForm(page: Page, input: FormInput) {
+	if (input.integration !== undefined) {
+		await field(page, 'Associated channel integration').selectOption({ label: input.integration });
+	}
+	if (input.name !== undefined) await field(page, 'Mailbox name').fill(input.name);
+	if (input.description !== undefined) await field(page, 'Description').fill(input.description);
+	if (input.address !== undefined) await field(page, 'Service email address').fill(input.address);
+	if (input.host !== undefined) await field(page, 'Server address').fill(input.host);
+	if (input.port !== undefined) await field(page, 'Port').fill(input.port);
+	if (input.account !== undefined) await field(page, 'Account').fill(input.account);
+	if (input.password !== undefined) await field(page, 'Password').fill(input.password);
+}
+
+async function mailboxByAddress(address: string) {
+	const { body } = await callApi('GET', '/api/mailboxes');
+	return (body.items as { address: string; id: string }[]).find((item) => item.address === address);
+}
+
+describe('mailbox form', () => {
+	it('creates a mailbox through the form and shows it in the list', async () => {
+		const integration = await seedIntegration();
+		const address = uniqueAddress();
+		const { context, page } = await newPage(browser);
+		await openNewForm(page);
+
+		for (const legend of ['Basic settings', 'Receiving settings', 'SMTP sending settings']) {
+			expect(await page.getByRole('group', { name: legend }).count()).toBe(1);
+		}
+		expect(await field(page, 'Port').inputValue()).toBe('587');
+		expect(await field(page, 'Port').getAttribute('inputmode')).toBe('numeric');
+		expect(await describedBy(field(page, 'Port'))).toContain('Usually 587 (STARTTLS) or 465 (SSL/TLS)');
+		const encryption = field(page, 'Encryption');
+		expect(await encryption.evaluate((select: HTMLSelectElement) => select.selectedOptions[0]?.textContent)).toBe('STARTTLS');
+		expect(await encryption.locator('option').allTextContents()).toEqual(['SSL/TLS', 'STARTTLS', 'None']);
+		expect(await field(page, 'Manually forwarded mail').locator('option').allTextContents()).toEqual([
+			'Reject (recommended)',
+			'Accept and flag'
+		]);
+		expect(await field(page, 'Password').getAttribute('type')).toBe('password');
+		expect(await field(page, 'Password').getAttribute('autocomplete')).toBe('new-password');
+
+		await fillForm(page, {
+			integration: integration.name,
+			name: 'Acme Support EU',
+			description: 'European customers',
+			address,
+			host: 'smtp.acme.example',
+			account: address,
+			password: 's3cret-app-password'
+		});
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+
+		const row = page.getByRole('row').filter({ hasText: address });
+		await row.waitFor();
+		const text = await row.textContent();
+		expect(text).toContain(integration.name);
+		expect(text).toContain('Acme Support EU');
+		expect(text).toContain('Not tested yet');
+		expect(await row.getByRole('link', { name: `Edit ${address}` }).getAttribute('href')).toMatch(/^\/mailboxes\/.+/);
+
+		const saved = await getMailbox((await mailboxByAddress(address))!.id);
+		expect(saved).toMatchObject({
+			integrationId: integration.id,
+			name: 'Acme Support EU',
+			description: 'European customers',
+			manualForward: 'reject',
+			smtp: { host: 'smtp.acme.example', port: 587, username: address, encryption: 'starttls', hasPassword: true }
+		});
+		await context.close();
+	});
+
+	it('edits a mailbox, keeping the stored password when Password is left empty', async () => {
+		const integration = await seedIntegration();
+		const mailbox = await seedMailbox(integration.id, { name: 'Before' });
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		const patches: unknown[] = [];
+		page.on('request', (request) => {
+			if (request.method() === 'PATCH') patches.push(request.postDataJSON());
+		});
+
+		await page.getByRole('link', { name: `Edit ${mailbox.address}` }).click();
+		await page.waitForURL((url) => url.pathname === `/mailboxes/${mailbox.id}`);
+		await page.getByText('No SMTP test has run yet').waitFor();
+		expect(await field(page, 'Mailbox name').inputValue()).toBe('Before');
+		expect(await field(page, 'Password').inputValue()).toBe('');
+		expect(await describedBy(field(page, 'Password'))).toContain('A password is stored. Leave empty to keep it.');
+
+		await fillForm(page, { name: 'After', port: '2525' });
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+		const row = page.getByRole('row').filter({ hasText: mailbox.address });
+		await row.filter({ hasText: 'After' }).waitFor();
+
+		const saved = await getMailbox(mailbox.id);
+		expect(saved.name).toBe('After');
+		expect(saved.smtp.port).toBe(2525);
+		expect(saved.smtp.hasPassword).toBe(true);
+		expect(saved.version).toBe(mailbox.version + 1);
+		expect(patches).toHaveLength(1);
+		expect(patches[0]).toMatchObject({ version: mailbox.version, name: 'After', smtp: { port: 2525 } });
+		expect((patches[0] as { smtp: object }).smtp).not.toHaveProperty('password');
+		await context.close();
+	});
+
+	it('shows field errors as you type, on every field on Save, and does not send', async () => {
+		const integration = await seedIntegration();
+		const { context, page } = await newPage(browser);
+		await openNewForm(page);
+		const calls = recordApiCalls(page);
+
+		const port = field(page, 'Port');
+		await port.fill('25');
+		await port.press('Tab');
+		await expect.poll(() => port.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(port)).toContain(PORT_25_MESSAGE);
+		// Once left, the field is checked on every keystroke, while it still has focus.
+		await port.fill('2525');
+		await expect.poll(() => port.getAttribute('aria-invalid')).toBeNull();
+		expect(await describedBy(port)).not.toContain(PORT_25_MESSAGE);
+		await port.fill('25');
+		await expect.poll(() => port.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(port)).toContain(PORT_25_MESSAGE);
+
+		const address = field(page, 'Service email address');
+		await address.fill('support+eu@acme.com');
+		await address.press('Tab');
+		await expect.poll(() => address.getAttribute('aria-invalid')).toBe('true');
+		expect((await describedBy(address)).some((text) => text.includes('Aliases are not supported'))).toBe(true);
+
+		const host = field(page, 'Server address');
+		await host.fill('smtp://mail.acme.com');
+		await host.press('Tab');
+		await expect.poll(() => host.getAttribute('aria-invalid')).toBe('true');
+		expect((await describedBy(host)).some((text) => text.includes('smtp://'))).toBe(true);
+
+		// Mailbox name stays untouched: no error until Save, then it has one too.
+		const name = field(page, 'Mailbox name');
+		expect(await name.getAttribute('aria-invalid')).toBeNull();
+		await fillForm(page, { integration: integration.name, account: 'support@acme.com', password: 'pw' });
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.getByRole('alert').filter({ hasText: 'fields need attention' }).waitFor();
+		expect(await name.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(name)).toContain('Enter the mailbox name');
+		await maybeScreenshot(page, 'desktop-form-errors');
+		// Focus goes to the first field that needs attention.
+		expect(await name.evaluate((element) => element === document.activeElement)).toBe(true);
+		expect(calls.filter((call) => !call.startsWith('GET '))).toEqual([]);
+		expect(new URL(page.url()).pathname).toBe('/mailboxes/new');
+		await context.close();
+	});
+
+	it('warns about encryption choices without blocking them', async () => {
+		const { context, page } = await newPage(browser);
+		await openNewForm(page);
+		const encryption = field(page, 'Encryption');
+		expect((await describedBy(encryption)).join(' ')).not.toMatch(/usually/i);
+		await encryption.selectOption({ label: 'SSL/TLS' });
+		await expect.poll(async () => (await describedBy(encryption)).join(' ')).toMatch(/SSL\/TLS usually uses port 465/);
+		await field(page, 'Port').fill('465');
+		await expect.poll(async () => (await describedBy(encryption)).join(' ')).not.toMatch(/usually/);
+		await encryption.selectOption({ label: 'None' });
+		await expect.poll(async () => (await describedBy(encryption)).join(' ')).toMatch(/unencrypted/);
+		expect(await encryption.getAttribute('aria-invalid')).toBeNull();
+		await context.close();
+	});
+
+	it('shows the server’s address_taken error on Service email address (addresses are unique regardless of case)', async () => {
+		const integration = await seedIntegration();
+		const local = unique('desk');
+		await seedMailbox(integration.id, { address: `${local.toUpperCase()}@Acme.example` });
+		const { context, page } = await newPage(browser);
+		await openNewForm(page);
+		await fillForm(page, {
+			integration: integration.name,
+			name: 'Second desk',
+			address: `${local}@acme.example`,
+			host: 'smtp.acme.example',
+			account: 'desk@acme.example',
+			password: 'pw'
+		});
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		const address = field(page, 'Service email address');
+		await expect.poll(() => address.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(address)).toContain('Another mailbox already uses this service email address');
+		expect(new URL(page.url()).pathname).toBe('/mailboxes/new');
+		expect(await field(page, 'Mailbox name').getAttribute('aria-invalid')).toBeNull();
+		// The server's verdict goes away once the admin changes the address.
+		await address.fill(uniqueAddress('desk'));
+		await expect.poll(() => address.getAttribute('aria-invalid')).toBeNull();
+		await context.close();
+	});
+
+	it('is usable with the keyboard alone', async () => {
+		const integration = await seedIntegration(unique('Keyboard desk'));
+		const address = uniqueAddress('keyboard');
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+
+		await tabTo(page, page.getByRole('link', { name: 'Add', exact: true }));
+		await page.keyboard.press('Enter');
+		await page.waitForURL((url) => url.pathname === '/mailboxes/new');
+
+		const select = field(page, 'Associated channel integration');
+		await tabTo(page, select);
+		for (let i = 0; i < 200 && (await select.inputValue()) !== integration.id; i++) {
+			await page.keyboard.press('ArrowDown');
+		}
+		expect(await select.inputValue()).toBe(integration.id);
+		const typing: [string, string][] = [
+			['Mailbox name', 'Keyboard Support'],
+			['Service email address', address],
+			['Server address', 'smtp.acme.example'],
+			['Account', address],
+			['Password', 'typed-by-keyboard']
+		];
+		for (const [label, text] of typing) {
+			await tabTo(page, field(page, label));
+			await page.keyboard.type(text);
+		}
+		await tabTo(page, page.getByRole('button', { name: 'Save', exact: true }));
+		await page.keyboard.press('Enter');
+		await page.waitForURL((url) => url.pathname === '/');
+		await page.getByRole('row').filter({ hasText: address }).filter({ hasText: 'Keyboard Support' }).waitFor();
+		await context.close();
+	});
+
+	it('on a version conflict, says someone else changed the mailbox and loads their copy', async () => {
+		const integration = await seedIntegration();
+		const mailbox = await seedMailbox(integration.id, { name: 'Original' });
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await field(page, 'Mailbox name').fill('Mine');
+
+		const theirs = await callApi('PATCH', `/api/mailboxes/${mailbox.id}`, { version: mailbox.version, name: 'Theirs' });
+		expect(theirs.status).toBe(200);
+
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.getByRole('alert').filter({ hasText: 'Someone else changed this mailbox' }).waitFor();
+		expect(new URL(page.url()).pathname).toBe(`/mailboxes/${mailbox.id}`);
+		expect((await getMailbox(mailbox.id)).name).toBe('Theirs');
+
+		await page.getByRole('button', { name: 'Load their copy' }).click();
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Theirs');
+		await field(page, 'Mailbox name').fill('Mine after all');
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+		expect((await getMailbox(mailbox.id)).name).toBe('Mine after all');
+		await context.close();
+	});
+
+	it('deletes a mailbox after confirming in a dialog', async () => {
+		const integration = await seedIntegration();
+		const mailbox = await seedMailbox(integration.id);
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await page.getByRole('button', { name: 'Delete mailbox' }).click();
+		const dialog = page.getByRole('dialog', { name: 'Delete this mailbox?' });
+		await dialog.waitFor();
+		await maybeScreenshot(page, 'desktop-delete-dialog', { viewportOnly: true });
+		await dialog.getByRole('button', { name: 'Delete mailbox' }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+		expect(await page.getByRole('row').filter({ hasText: mailbox.address }).count()).toBe(0);
+		expect((await callApi('GET', `/api/mailboxes/${mailbox.id}`)).status).toBe(404);
+		await context.close();
+	});
+});

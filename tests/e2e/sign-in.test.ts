@@ -1,0 +1,76 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, launchBrowser, newPage, signIn } from './helpers';
+
+let browser: Browser;
+beforeAll(async () => {
+	browser = await launchBrowser();
+});
+afterAll(async () => {
+	await browser?.close();
+});
+
+describe('signing in', () => {
+	it('signs in through /login#token=…, drops the token from the address bar and shows the list', async () => {
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		expect(page.url()).not.toContain('token');
+		expect(new URL(page.url()).hash).toBe('');
+		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+		await page.getByRole('link', { name: 'Add', exact: true }).waitFor();
+		expect(await page.evaluate(() => localStorage.getItem('mailgate.adminToken'))).toBe(adminToken);
+		await context.close();
+	});
+
+	it('without a token, explains how to sign in', async () => {
+		const { context, page } = await newPage(browser);
+		await page.goto('/integrations');
+		await page.getByRole('heading', { name: 'You are not signed in' }).waitFor();
+		expect(await page.getByRole('main').textContent()).toContain('npm start');
+		await page.getByRole('link', { name: 'Go to the sign-in page' }).click();
+		await page.waitForURL((url) => url.pathname === '/login');
+		await context.close();
+	});
+
+	it('signs in with a token pasted on /login', async () => {
+		const { context, page } = await newPage(browser);
+		await page.goto('/login');
+		await page.getByLabel('Admin token', { exact: true }).fill(adminToken);
+		await page.getByRole('button', { name: 'Sign in' }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+		await context.close();
+	});
+
+	it('refuses a wrong pasted token on /login', async () => {
+		const { context, page } = await newPage(browser);
+		await page.goto('/login');
+		const field = page.getByLabel('Admin token', { exact: true });
+		await field.fill(`wrong-${adminToken}`);
+		await page.getByRole('button', { name: 'Sign in' }).click();
+		await page.getByText('The server refused this token').waitFor();
+		expect(await field.getAttribute('aria-invalid')).toBe('true');
+		expect(new URL(page.url()).pathname).toBe('/login');
+		expect(await page.evaluate(() => localStorage.getItem('mailgate.adminToken'))).toBeNull();
+		await context.close();
+	});
+
+	it('says the sign-in is not valid any more when the API answers 401', async () => {
+		const { context, page } = await newPage(browser);
+		await signIn(page, `stale-${adminToken}`);
+		await page.getByRole('heading', { name: 'Your sign-in is not valid any more' }).waitFor();
+		expect(await page.getByRole('link', { name: 'Sign in again' }).getAttribute('href')).toBe('/login');
+		await context.close();
+	});
+
+	it('signs out', async () => {
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.getByRole('button', { name: 'Sign out' }).click();
+		await page.waitForURL((url) => url.pathname === '/login');
+		expect(await page.evaluate(() => localStorage.getItem('mailgate.adminToken'))).toBeNull();
+		await page.goto('/');
+		await page.getByRole('heading', { name: 'You are not signed in' }).waitFor();
+		await context.close();
+	});
+});

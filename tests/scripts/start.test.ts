@@ -1,0 +1,29 @@
+// `npm start` creates .dev.vars or completes it with the keys it lacks, never touching the
+// values a developer already set (SPEC §8).
+import { describe, expect, it } from 'vitest';
+import { completeDevVars, readVar } from '../../scripts/start.mjs';
+
+describe('completeDevVars', () => {
+	it('creates every key from nothing, with random secrets of the right size', () => {
+		const { text, added } = completeDevVars('');
+		expect(added).toEqual(['ADMIN_TOKEN', 'SMTP_ENCRYPTION_KEY', 'ALLOW_PRIVATE_SMTP_HOSTS']);
+		expect(Buffer.from(readVar(text, 'SMTP_ENCRYPTION_KEY') ?? '', 'base64')).toHaveLength(32);
+		expect(readVar(text, 'ADMIN_TOKEN')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+		expect(readVar(text, 'ALLOW_PRIVATE_SMTP_HOSTS')).toBe('true');
+		expect(readVar(completeDevVars('').text, 'ADMIN_TOKEN')).not.toBe(readVar(text, 'ADMIN_TOKEN'));
+	});
+
+	it('keeps existing values and comments, and adds only what is missing', () => {
+		const before = '# mine\nADMIN_TOKEN=keep-me\nOTHER="x"';
+		const { text, added } = completeDevVars(before);
+		expect(added).toEqual(['SMTP_ENCRYPTION_KEY', 'ALLOW_PRIVATE_SMTP_HOSTS']);
+		expect(text.startsWith(`${before}\n`)).toBe(true);
+		expect(readVar(text, 'ADMIN_TOKEN')).toBe('keep-me');
+		expect(readVar(text, 'OTHER')).toBe('x');
+	});
+
+	it('changes nothing when every key is there', () => {
+		const full = completeDevVars('').text;
+		expect(completeDevVars(full)).toEqual({ text: full, added: [] });
+	});
+});
