@@ -16,7 +16,10 @@ export default defineConfig(async () => {
 						// 32 bytes of 0x2a, base64: a fixed test key (production keys come from `npm start` or `wrangler secret put`).
 						SMTP_ENCRYPTION_KEY: 'KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=',
 						ACCESS_JWKS_ORIGIN: inject('accessJwksOrigin'),
-						ACCESS_TEST_PRIVATE_JWK: inject('accessPrivateJwk')
+						ACCESS_TEST_PRIVATE_JWK: inject('accessPrivateJwk'),
+						// The SMTP test cases connect to servers on loopback (tests/worker/smtp-servers.ts).
+						ALLOW_PRIVATE_SMTP_HOSTS: 'true',
+						SMTP_TEST_PORTS: inject('smtpPorts')
 					}
 				}
 			}))
@@ -24,7 +27,7 @@ export default defineConfig(async () => {
 		test: {
 			include: ['tests/worker/**/*.test.ts'],
 			setupFiles: ['tests/worker/setup.ts'],
-			globalSetup: ['tests/worker/global-setup.ts']
+			globalSetup: ['tests/worker/global-setup.ts', 'tests/worker/smtp-servers.ts']
 		}
 	};
 });

@@ -6,6 +6,7 @@ declare global {
 			TEST_MIGRATIONS: D1Migration[];
 			ACCESS_JWKS_ORIGIN: string;
 			ACCESS_TEST_PRIVATE_JWK: string;
+			SMTP_TEST_PORTS: string;
 		}
 	}
 }

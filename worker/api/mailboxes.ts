@@ -2,8 +2,10 @@
 import {
 	mailboxCreateSchema,
 	mailboxUpdateSchema,
-	type Mailbox
+	type Mailbox,
+	type SmtpTestSummary
 } from '../../src/lib/schema/mailbox';
+import { latestSmtpTests } from '../db/smtp-tests';
 import { findIntegration } from '../db/integrations';
 import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
@@ -12,10 +14,15 @@ import { EncryptionKeyError, encryptSecret } from '../crypto/secret-box';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 
-/** The API shape: the sealed password becomes `hasPassword`. */
-export function toPublicMailbox(mailbox: StoredMailbox): Mailbox {
+/** The API shape: the sealed password becomes `hasPassword`; the latest SMTP test is attached. */
+export function toPublicMailbox(mailbox: StoredMailbox, lastSmtpTest: SmtpTestSummary | null = null): Mailbox {
 	const { sealedPassword, smtp, ...rest } = mailbox;
-	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '' }, lastSmtpTest: null };
+	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '' }, lastSmtpTest };
+}
+
+async function withLastTest(env: Env, mailbox: StoredMailbox): Promise<Mailbox> {
+	const latest = await latestSmtpTests(env.DB, mailbox.id);
+	return toPublicMailbox(mailbox, latest.get(mailbox.id) ?? null);
 }
 
 const notFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
@@ -25,13 +32,15 @@ const addressTaken = () =>
 		fields: { address: 'Another mailbox already uses this service email address' }
 	});
 
-export const list: Handler = async ({ env }) =>
-	json({ items: (await db.listMailboxes(env.DB)).map(toPublicMailbox) });
+export const list: Handler = async ({ env }) => {
+	const [mailboxes, latest] = await Promise.all([db.listMailboxes(env.DB), latestSmtpTests(env.DB)]);
+	return json({ items: mailboxes.map((m) => toPublicMailbox(m, latest.get(m.id) ?? null)) });
+};
 
 export const read: Handler = async ({ env, params }) => {
 	const mailbox = await db.findMailbox(env.DB, params.id!);
 	if (!mailbox) throw notFound();
-	return json(toPublicMailbox(mailbox));
+	return json(await withLastTest(env, mailbox));
 };
 
 export const create: Handler = async ({ request, env, now }) => {
@@ -39,7 +48,7 @@ export const create: Handler = async ({ request, env, now }) => {
 	if (input.id) {
 		// A retried create (SPEC §6): the first attempt already made it.
 		const existing = await db.findMailbox(env.DB, input.id);
-		if (existing) return json(toPublicMailbox(existing), 200);
+		if (existing) return json(await withLastTest(env, existing), 200);
 	}
 	await requireIntegration(env, input.integrationId);
 	if (await db.findMailboxByAddress(env.DB, input.address)) throw addressTaken();
@@ -72,7 +81,7 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	const input = await readBody(request, mailboxUpdateSchema);
 	const current = await db.findMailbox(env.DB, params.id!);
 	if (!current) throw notFound();
-	if (input.version !== current.version) throw versionConflict(current);
+	if (input.version !== current.version) throw versionConflict(await withLastTest(env, current));
 	const { version, smtp: smtpPatch = {}, ...patch } = input;
 	const { password, ...smtp } = smtpPatch;
 	const next: StoredMailbox = {
@@ -96,8 +105,8 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	}
 	const stored = await db.findMailbox(env.DB, current.id);
 	if (!stored) throw notFound();
-	if (!saved) throw versionConflict(stored);
-	return json(toPublicMailbox(stored));
+	if (!saved) throw versionConflict(await withLastTest(env, stored));
+	return json(await withLastTest(env, stored));
 };
 
 export const remove: Handler = async ({ env, params }) => {
@@ -122,8 +131,6 @@ async function seal(env: Env, plain: string, id: string): Promise<string> {
 	}
 }
 
-function versionConflict(current: StoredMailbox): HttpError {
-	return new HttpError(409, 'version_conflict', 'This mailbox was changed meanwhile; compare and choose.', {
-		current: toPublicMailbox(current)
-	});
+function versionConflict(current: Mailbox): HttpError {
+	return new HttpError(409, 'version_conflict', 'This mailbox was changed meanwhile; compare and choose.', { current });
 }

@@ -6,6 +6,7 @@ import { authenticate } from '../auth/authenticate';
 import { HttpError, json } from './http';
 import * as integrations from './integrations';
 import * as mailboxes from './mailboxes';
+import * as smtpTests from './smtp-tests';
 import type { Handler } from './route';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -32,7 +33,10 @@ const routes: Route[] = [
 		DELETE: integrations.remove
 	}),
 	route('/api/mailboxes', { GET: mailboxes.list, POST: mailboxes.create }),
-	route(`/api/mailboxes/${ID}`, { GET: mailboxes.read, PATCH: mailboxes.update, DELETE: mailboxes.remove })
+	route(`/api/mailboxes/${ID}`, { GET: mailboxes.read, PATCH: mailboxes.update, DELETE: mailboxes.remove }),
+	route(`/api/mailboxes/${ID}/smtp-test`, { POST: smtpTests.testSaved }),
+	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: smtpTests.history }),
+	route('/api/smtp-test', { POST: smtpTests.testDraft })
 ];
 
 export async function handleApi(request: Request, env: Env, now: () => Date = () => new Date()): Promise<Response> {

@@ -112,6 +112,8 @@ export const smtpTestSummarySchema = z.object({
 	ok: z.boolean(),
 	stage: z.string(),
 	category: z.string().nullable(),
+	/** Whether the saved settings or unsaved ones on the form were tested. */
+	settings: z.enum(['saved', 'form']).optional(),
 	at: timestampSchema
 });
 

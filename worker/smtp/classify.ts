@@ -1,0 +1,240 @@
+/**
+ * Turns what an SMTP sending test ran into into a category and a hint (SPEC §4): by the stage
+ * reached first, then by the reply code, the enhanced status code and the server's words.
+ * Pure: plain values in, plain values out.
+ */
+import type { Encryption } from '../../src/lib/schema/mailbox';
+import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
+
+export interface SmtpReply {
+	code: number;
+	/** RFC 3463 enhanced status code, e.g. "5.7.8". */
+	enhancedCode?: string;
+	/** The reply text without codes, lines joined by a space. */
+	text: string;
+	/** The reply as the server sent it. */
+	raw: string;
+}
+
+/** What went wrong, as seen from the client. */
+export type Failure =
+	| { kind: 'reply'; reply: SmtpReply }
+	| { kind: 'timeout' }
+	/** The socket failed (refused, reset, TLS error surfaced by the runtime). */
+	| { kind: 'socket'; message: string }
+	/** The server's capabilities cannot work with these settings. */
+	| { kind: 'no-starttls' }
+	| { kind: 'starttls-required' }
+	| { kind: 'no-auth-method'; offered: string[] };
+
+/** After a failed SSL/TLS connect: what a plain TCP connection to the same port found. */
+export type Probe = 'closed' | 'plain-greeting' | 'silent';
+
+export interface Situation {
+	stage: SmtpStage;
+	failure: Failure;
+	encryption: Encryption;
+	port: number;
+	host: string;
+	probe?: Probe;
+	timeoutSeconds: number;
+}
+
+export interface Verdict {
+	category: SmtpCategory;
+	hint: string;
+}
+
+/** Parses a (possibly multi-line) SMTP reply: RFC 5321 §4.2, RFC 3463 enhanced codes. */
+export function parseReply(raw: string): SmtpReply | null {
+	const lines = raw.split(/\r?\n/).filter((line) => line.length > 0);
+	const last = lines.at(-1);
+	const match = last && /^(\d{3})[ -]?/.exec(last);
+	if (!match) return null;
+	const code = Number(match[1]);
+	let enhancedCode: string | undefined;
+	const texts = lines.map((line) => {
+		let rest = line.replace(/^\d{3}[ -]?/, '');
+		const enhanced = /^([245]\.\d{1,3}\.\d{1,3})\s*/.exec(rest);
+		if (enhanced) {
+			enhancedCode ??= enhanced[1];
+			rest = rest.slice(enhanced[0].length);
+		}
+		return rest.trim();
+	});
+	return { code, enhancedCode, text: texts.filter(Boolean).join(' '), raw: raw.trimEnd() };
+}
+
+const PAIRING = 'Port 465 uses SSL/TLS from the first byte; port 587 uses STARTTLS.';
+
+const TLS_WORDS = /\b(starttls|tls|ssl|encrypt(ed|ion)?|secure connection)\b/i;
+/** Big providers' words for "basic authentication is off: use an app password or OAuth". */
+const MODERN_AUTH_WORDS =
+	/oauth|basic auth(entication)? is disabled|smtpclientauthentication is disabled|application-specific password|app password|web login required|please log in (via|with) your web browser/i;
+const CREDENTIAL_WORDS = /credential|password|username|authenticat|login|log in|535/i;
+const RELAY_WORDS = /relay/i;
+const UNKNOWN_USER_WORDS = /user unknown|does not exist|no such user|unknown user|mailbox unavailable|recipient (address )?rejected|invalid recipient/i;
+
+export function classify(situation: Situation): Verdict {
+	const { stage, failure } = situation;
+	if (failure.kind === 'timeout') return classifyTimeout(situation);
+	if (failure.kind === 'no-starttls') {
+		return {
+			category: 'tls',
+			hint: `The server does not offer STARTTLS on port ${situation.port}. ${PAIRING} Check the port, or choose SSL/TLS if the server expects it.`
+		};
+	}
+	if (failure.kind === 'starttls-required') {
+		return {
+			category: 'tls',
+			hint: 'The server only allows logging in over an encrypted connection. Set Encryption to STARTTLS (usually port 587) or SSL/TLS (usually 465).'
+		};
+	}
+	if (failure.kind === 'no-auth-method') {
+		return {
+			category: 'auth',
+			hint: `The server offers no login method Mailgate supports (it offers ${failure.offered.join(', ') || 'none'}; Mailgate uses PLAIN or LOGIN). Check with your provider whether SMTP login with a password is enabled.`
+		};
+	}
+	if (stage === 'connect' || situation.probe || (stage === 'greeting' && failure.kind === 'socket')) {
+		return classifyConnect(situation);
+	}
+	if (stage === 'tls') return classifyTls(situation);
+
+	const reply = failure.kind === 'reply' ? failure.reply : null;
+	const words = failure.kind === 'reply' ? `${failure.reply.enhancedCode ?? ''} ${failure.reply.text}` : failure.message;
+	if (reply?.code === 421) {
+		return {
+			category: 'rejected',
+			hint: 'The server is busy or is limiting connections right now (421) and closed the session. Try again in a few minutes; if it persists, ask your provider whether they limit connections from Cloudflare.'
+		};
+	}
+	if (stage === 'greeting' || stage === 'ehlo') {
+		if (TLS_WORDS.test(words)) return tlsSettings(situation);
+		return {
+			category: 'connection',
+			hint: 'The server refused the session before login. Check the server address and port, and that this server accepts mail submission from outside your network.'
+		};
+	}
+	if (stage === 'auth') return classifyAuth(situation, words, reply);
+
+	// mail, rcpt, data: the server refused the sender, the recipient or the message.
+	if (/must issue a starttls|encryption required|tls required|ssl required/i.test(words)) return tlsSettings(situation);
+	if (reply?.code === 530 || reply?.code === 535 || /authentication required|not authenticated/i.test(words)) {
+		return {
+			category: 'auth',
+			hint: 'The server wants a login before it accepts mail. Check the account and password, and whether this server requires logging in on this port.'
+		};
+	}
+	if (stage === 'mail') {
+		return {
+			category: 'rejected',
+			hint: 'The server refused the sender address. The account may not be allowed to send as the service address: check the account, or allow it to send as this address at your provider.'
+		};
+	}
+	if (stage === 'rcpt') {
+		if (RELAY_WORDS.test(words)) {
+			return {
+				category: 'rejected',
+				hint: 'The server refused to relay the message to the test recipient. Log in with an account that may send through this server, or ask your provider to allow relaying for it.'
+			};
+		}
+		if (UNKNOWN_USER_WORDS.test(words) || reply?.enhancedCode === '5.1.1') {
+			return { category: 'rejected', hint: 'The server says the test recipient does not exist. Check the address you are sending the test to.' };
+		}
+		return { category: 'rejected', hint: 'The server refused the test recipient. Check the address you are sending the test to, and the server\'s reason.' };
+	}
+	return {
+		category: 'rejected',
+		hint: 'The server refused the test message itself. Its reason below says why (size, content or sending limits).'
+	};
+}
+
+function classifyTimeout({ stage, encryption, port, timeoutSeconds }: Situation): Verdict {
+	if (stage === 'greeting' && encryption !== 'tls' && port === 465) {
+		return {
+			category: 'tls',
+			hint: `Port 465 waits for SSL/TLS before it says anything. Set Encryption to SSL/TLS, or use port 587 with STARTTLS.`
+		};
+	}
+	if (stage === 'connect') {
+		return {
+			category: 'timeout',
+			hint: `No answer within ${timeoutSeconds} seconds while connecting. Check the server address and port; a firewall may be dropping connections from outside.`
+		};
+	}
+	return {
+		category: 'timeout',
+		hint: `The server accepted the connection but did not answer within ${timeoutSeconds} seconds${stage === 'greeting' ? ' (no greeting)' : ''}. Check the server address and port; if they are right, the server may be overloaded.`
+	};
+}
+
+function classifyConnect(situation: Situation): Verdict {
+	const { encryption, probe, port } = situation;
+	if (encryption === 'tls' && probe === 'plain-greeting') {
+		return {
+			category: 'tls',
+			hint: `The server on port ${port} answered without SSL/TLS, so it does not expect SSL/TLS there. ${PAIRING} Set Encryption to STARTTLS, or use port 465 with SSL/TLS.`
+		};
+	}
+	if (encryption === 'tls' && probe === 'silent') {
+		return {
+			category: 'tls',
+			hint: `The port is open but the SSL/TLS handshake failed. Check that the server's certificate is valid (not expired or self-signed, and issued for ${situation.host}). ${PAIRING}`
+		};
+	}
+	return {
+		category: 'connection',
+		hint: `Could not connect to ${situation.host} on port ${port}. Check the server address and port, and that the server accepts connections from the internet.`
+	};
+}
+
+function classifyTls(situation: Situation): Verdict {
+	const { failure } = situation;
+	if (failure.kind === 'reply') {
+		return {
+			category: 'tls',
+			hint: `The server refused to start TLS (${failure.reply.code}). It may not support STARTTLS on this port. ${PAIRING}`
+		};
+	}
+	return {
+		category: 'tls',
+		hint: `The secure connection could not be set up. Check that the server's certificate is valid (not expired or self-signed, and issued for ${situation.host}), and that the encryption matches the port. ${PAIRING}`
+	};
+}
+
+function tlsSettings(situation: Situation): Verdict {
+	return {
+		category: 'tls',
+		hint:
+			situation.encryption === 'none'
+				? 'The server requires an encrypted connection. Set Encryption to STARTTLS (usually port 587) or SSL/TLS (usually 465).'
+				: `The server did not accept the security settings. ${PAIRING}`
+	};
+}
+
+function classifyAuth(situation: Situation, words: string, reply: SmtpReply | null): Verdict {
+	if (reply && TLS_WORDS.test(words) && !MODERN_AUTH_WORDS.test(words)) return tlsSettings(situation);
+	if (MODERN_AUTH_WORDS.test(words) || reply?.enhancedCode === '5.7.139' || reply?.enhancedCode === '5.7.9') {
+		return {
+			category: 'auth',
+			hint: 'The provider does not accept a plain password for SMTP on this account. Create an app password (Google, Yahoo, iCloud), or enable SMTP AUTH for the mailbox (Microsoft 365), and use it as the password.'
+		};
+	}
+	if (reply && reply.code >= 400 && reply.code < 500) {
+		return {
+			category: 'auth',
+			hint: 'The server could not check the login right now (a temporary error). Try again in a few minutes; if it persists, check the account and password.'
+		};
+	}
+	if (reply && (CREDENTIAL_WORDS.test(words) || reply.code === 535 || reply.code === 534 || reply.enhancedCode === '5.7.8')) {
+		return {
+			category: 'auth',
+			hint: 'The server refused the account or password. Check the Account (often the full email address) and the Password; some providers require an app password.'
+		};
+	}
+	return {
+		category: 'auth',
+		hint: 'Logging in failed. Check the Account and Password, and whether this server allows SMTP login for the account.'
+	};
+}
