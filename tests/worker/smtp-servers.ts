@@ -87,6 +87,8 @@ export default async function setup(project: TestProject) {
 
 	// Success, wrong password and refused recipient share behaviour but not servers.
 	await smtp('plain', {});
+	// Only AUTH LOGIN: the username and password travel as separate base64 lines.
+	await smtp('loginOnly', { authMethods: ['LOGIN'] });
 	await smtp('oauth', {
 		onAuth(_auth, _session, callback) {
 			callback(

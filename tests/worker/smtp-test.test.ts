@@ -57,6 +57,14 @@ describe('SMTP sending test (SPEC §4)', () => {
 		expect(message?.data).toContain('Subject: Mailgate SMTP test');
 	});
 
+	it('redacts both lines of an AUTH LOGIN exchange and the server’s challenges', async () => {
+		const result = await test('loginOnly');
+		expect(result.ok).toBe(true);
+		const auth = result.transcript.slice(result.transcript.indexOf('C: AUTH LOGIN'));
+		expect(auth.slice(0, 5)).toEqual(['C: AUTH LOGIN', 'S: 334 [redacted]', 'C: [redacted]', 'S: 334 [redacted]', 'C: [redacted]']);
+		expect(JSON.stringify(result)).not.toContain(btoa(USER));
+	});
+
 	it('reports a wrong password as auth, with the server’s words verbatim', async () => {
 		const result = await test('plain', { password: 'wrong-password' });
 		expect(result).toMatchObject({ ok: false, stage: 'auth', category: 'auth', code: 535, enhancedCode: '5.7.8' });
