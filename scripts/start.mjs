@@ -4,8 +4,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { LOCAL_SMTP_PASSWORD, startLocalSmtp } from './local-smtp.mjs';
 
 const PORT = process.env.PORT || '8787';
+const SMTP_PORT = Number(process.env.SMTP_PORT || '2525');
 const HOST = '127.0.0.1';
 const DEV_VARS = '.dev.vars';
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
@@ -91,6 +93,13 @@ async function main() {
 	console.log('• Applying D1 migrations to the local database…');
 	run(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local']);
 
+	let smtp = null;
+	try {
+		smtp = await startLocalSmtp({ port: SMTP_PORT });
+	} catch (error) {
+		console.log(`• Local SMTP server not started (port ${SMTP_PORT}: ${/** @type {Error} */ (error).message}); set SMTP_PORT to use another port.`);
+	}
+
 	console.log(`• Starting wrangler dev on http://${HOST}:${PORT} …`);
 	const child = spawn(npx, ['wrangler', 'dev', '--ip', HOST, '--port', PORT], { stdio: 'inherit' });
 	for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(signal, () => child.kill(signal));
@@ -99,6 +108,10 @@ async function main() {
 	if (await waitUntilServing(`http://${HOST}:${PORT}/`, child)) {
 		const link = `http://${HOST}:${PORT}/login#token=${encodeURIComponent(token ?? '')}`;
 		console.log(`\n  Mailgate is running. Sign in by opening:\n\n    ${link}\n`);
+		if (smtp) {
+			console.log('  Try the SMTP sending test against the local test server:');
+			console.log(`    Server address ${HOST}   Port ${smtp.port}   Encryption None   Account (any)   Password ${LOCAL_SMTP_PASSWORD}\n`);
+		}
 	}
 }
 
