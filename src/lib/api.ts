@@ -11,6 +11,7 @@ import {
 	type IntegrationUpdate
 } from './schema/integration';
 import { mailboxSchema, type Mailbox, type MailboxCreate, type MailboxUpdate } from './schema/mailbox';
+import { smtpTestResultSchema, type DraftSmtpTestRequest, type SmtpTestResult } from './schema/smtp-test';
 import { readToken } from './auth';
 
 type Listener = () => void;
@@ -92,5 +93,14 @@ export const api = {
 		request(mailboxSchema, 'POST', '/api/mailboxes', input),
 	updateMailbox: (id: string, input: MailboxUpdate): Promise<Mailbox> =>
 		request(mailboxSchema, 'PATCH', `/api/mailboxes/${encodeURIComponent(id)}`, input),
-	deleteMailbox: (id: string) => request(nothing, 'DELETE', `/api/mailboxes/${encodeURIComponent(id)}`)
+	deleteMailbox: (id: string) => request(nothing, 'DELETE', `/api/mailboxes/${encodeURIComponent(id)}`),
+
+	/** SPEC §4: the SMTP sending test on a mailbox's saved settings. */
+	testSavedSmtp: (id: string, to?: string): Promise<SmtpTestResult> =>
+		request(smtpTestResultSchema, 'POST', `/api/mailboxes/${encodeURIComponent(id)}/smtp-test`, to ? { to } : {}),
+	/** The same on the unsaved settings of the form; an empty password uses the stored one of `mailboxId`. */
+	testDraftSmtp: (input: DraftSmtpTestRequest): Promise<SmtpTestResult> =>
+		request(smtpTestResultSchema, 'POST', '/api/smtp-test', input),
+	smtpTestHistory: async (id: string) =>
+		(await request(list(smtpTestResultSchema), 'GET', `/api/mailboxes/${encodeURIComponent(id)}/smtp-tests`)).items
 };
