@@ -1,16 +1,10 @@
 /**
- * Runs once before the browser tests: makes sure the app is built, applies the real
- * migrations to a fresh local D1 in a temporary directory, and starts `wrangler dev` on a free
- * port with its own random ADMIN_TOKEN and SMTP_ENCRYPTION_KEY. Hands the base URL and token to
- * the tests; stops the server and removes the directory afterwards.
+ * Runs once before the browser tests: starts the app and the real Worker under `wrangler dev` on
+ * a fresh local D1 (scripts/local-harness.mjs, shared with the benchmarks), hands the base URL
+ * and token to the tests, and stops the server and removes its directory afterwards.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startLocalServer } from '../../scripts/local-harness.mjs';
 
 declare module 'vitest' {
 	export interface ProvidedContext {
@@ -19,182 +13,9 @@ declare module 'vitest' {
 	}
 }
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BUILT_APP = path.join(ROOT, '.svelte-kit/cloudflare/index.html');
-/** wrangler dev compiles the Worker and boots workerd; on a slow CI machine this takes a while. */
-const STARTUP_TIMEOUT_MS = 120_000;
-const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
-
 export default async function setup(project: TestProject) {
-	ensureBuilt();
-
-	const dir = mkdtempSync(path.join(tmpdir(), 'mailgate-e2e-'));
-	const state = path.join(dir, 'state');
-	const adminToken = randomBytes(24).toString('base64url');
-	// With --env-file, wrangler loads this file instead of the developer's .dev.vars
-	// (and ignores process.env unless CLOUDFLARE_INCLUDE_PROCESS_ENV is set, which we clear).
-	const envFile = path.join(dir, 'e2e.env');
-	writeFileSync(
-		envFile,
-		[`ADMIN_TOKEN=${adminToken}`, `SMTP_ENCRYPTION_KEY=${randomBytes(32).toString('base64')}`, ''].join('\n'),
-		{ mode: 0o600 }
-	);
-	const env = {
-		...process.env,
-		CI: 'true',
-		NO_COLOR: '1',
-		WRANGLER_SEND_METRICS: 'false',
-		CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true',
-		CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false'
-	};
-
-	const migrate = spawnSync(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
-		cwd: ROOT,
-		env,
-		encoding: 'utf8'
-	});
-	if (migrate.status !== 0) {
-		rmSync(dir, { recursive: true, force: true });
-		throw new Error(`Applying the D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
-	}
-
-	const port = await freePort();
-	const inspectorPort = await freePort();
-	const baseUrl = `http://127.0.0.1:${port}`;
-	const logPath = path.join(dir, 'wrangler.log');
-	const log = openSync(logPath, 'a');
-	const server = spawn(
-		npx,
-		[
-			'wrangler', 'dev',
-			'--ip', '127.0.0.1',
-			'--port', String(port),
-			'--inspector-port', String(inspectorPort),
-			'--persist-to', state,
-			'--env-file', envFile,
-			'--show-interactive-dev-session=false',
-			'--live-reload=false'
-		],
-		// Its own process group, so teardown stops wrangler and the workerd it starts.
-		{ cwd: ROOT, env, detached: true, stdio: ['ignore', log, log] }
-	);
-	closeSync(log);
-
-	const stop = async () => {
-		await stopGroup(server.pid);
-		rmSync(dir, { recursive: true, force: true });
-	};
-
-	try {
-		await waitForApi(baseUrl, adminToken, () => server.exitCode !== null);
-		await assertOurTokenIsInForce(baseUrl, adminToken);
-	} catch (error) {
-		const output = existsSync(logPath) ? readFileSync(logPath, 'utf8').slice(-4000) : '';
-		await stop();
-		throw new Error(`${(error as Error).message}\n--- wrangler dev output (tail) ---\n${output}`);
-	}
-
-	project.provide('e2eBaseUrl', baseUrl);
-	project.provide('e2eAdminToken', adminToken);
-	return stop;
-}
-
-/** Builds the app when it is missing or older than its sources. */
-function ensureBuilt() {
-	if (existsSync(BUILT_APP)) {
-		const builtAt = statSync(BUILT_APP).mtimeMs;
-		const sources = [path.join(ROOT, 'src'), path.join(ROOT, 'static'), path.join(ROOT, 'svelte.config.js')];
-		if (!sources.some((source) => newerThan(source, builtAt))) return;
-	}
-	const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-	if (build.status !== 0) throw new Error('`npm run build` failed; the browser tests need the built app.');
-}
-
-function newerThan(file: string, time: number): boolean {
-	if (!existsSync(file)) return false;
-	const stat = statSync(file);
-	if (!stat.isDirectory()) return stat.mtimeMs > time;
-	return readdirSync(file).some((entry) => newerThan(path.join(file, entry), time));
-}
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const probe = createServer();
-		probe.once('error', reject);
-		probe.listen(0, '127.0.0.1', () => {
-			const address = probe.address();
-			const port = typeof address === 'object' && address ? address.port : 0;
-			probe.close(() => resolve(port));
-		});
-	});
-}
-
-async function waitForApi(baseUrl: string, token: string, exited: () => boolean) {
-	const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-	let last = 'no answer';
-	while (Date.now() < deadline) {
-		if (exited()) throw new Error('wrangler dev exited before it answered.');
-		try {
-			const response = await fetch(`${baseUrl}/api/integrations`, {
-				headers: { authorization: `Bearer ${token}` }
-			});
-			if (response.ok) return;
-			if (response.status === 401) {
-				throw new Error('wrangler dev refused the test ADMIN_TOKEN: another value (a .dev.vars?) is in force.');
-			}
-			last = `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`;
-		} catch (error) {
-			if ((error as Error).message.startsWith('wrangler dev refused')) throw error;
-			last = (error as Error).message;
-		}
-		await new Promise((resolve) => setTimeout(resolve, 300));
-	}
-	throw new Error(`wrangler dev did not serve /api within ${STARTUP_TIMEOUT_MS / 1000}s (last: ${last}).`);
-}
-
-/** The token the tests use must be the one the Worker checks, not a developer's .dev.vars. */
-async function assertOurTokenIsInForce(baseUrl: string, token: string) {
-	const wrong = await fetch(`${baseUrl}/api/integrations`, {
-		headers: { authorization: `Bearer not-${token}` }
-	});
-	if (wrong.status !== 401) throw new Error(`A wrong admin token got HTTP ${wrong.status}, not 401.`);
-	// The developer's own token (npm start writes it to .dev.vars) must not open this server.
-	const devVars = path.join(ROOT, '.dev.vars');
-	const developerToken = existsSync(devVars)
-		? /^\s*ADMIN_TOKEN\s*=\s*"?([^"\r\n]*)"?\s*$/m.exec(readFileSync(devVars, 'utf8'))?.[1]
-		: undefined;
-	if (developerToken && developerToken !== token) {
-		const developer = await fetch(`${baseUrl}/api/integrations`, {
-			headers: { authorization: `Bearer ${developerToken}` }
-		});
-		if (developer.status !== 401) throw new Error('The ADMIN_TOKEN from .dev.vars opens the test server.');
-	}
-	const shell = await fetch(`${baseUrl}/`);
-	if (!shell.ok || !(await shell.text()).includes('<html')) throw new Error('wrangler dev does not serve the app.');
-}
-
-/** SIGTERM to the whole process group, then SIGKILL if it lingers. */
-async function stopGroup(pid: number | undefined) {
-	if (!pid) return;
-	const alive = () => {
-		try {
-			process.kill(-pid, 0);
-			return true;
-		} catch {
-			return false;
-		}
-	};
-	try {
-		process.kill(-pid, 'SIGTERM');
-	} catch {
-		return;
-	}
-	for (let i = 0; i < 50 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-	if (alive()) {
-		try {
-			process.kill(-pid, 'SIGKILL');
-		} catch {
-			// Already gone.
-		}
-	}
+	const server = await startLocalServer();
+	project.provide('e2eBaseUrl', server.baseUrl);
+	project.provide('e2eAdminToken', server.adminToken);
+	return server.stop;
 }

@@ -3,30 +3,32 @@
  * seeding records straight through the API (the same API the app calls).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject, onTestFinished } from 'vitest';
 import type { Integration } from '../../src/lib/schema/integration';
 import type { Mailbox } from '../../src/lib/schema/mailbox';
+import { chromiumOptions } from '../../scripts/local-harness.mjs';
 
 export const baseUrl = inject('e2eBaseUrl');
 export const adminToken = inject('e2eAdminToken');
 
-/** Debian's Chromium (Playwright cannot download its own browsers here). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 export function launchBrowser(): Promise<Browser> {
-	return chromium.launch({
-		executablePath: CHROMIUM,
-		args: [
-			'--no-sandbox',
-			'--disable-gpu',
-			'--disable-quic',
-			'--disable-background-networking',
-			'--disable-component-update',
-			'--disable-sync',
-			'--no-first-run'
-		]
+	return chromium.launch(chromiumOptions);
+}
+
+/** One Chromium for the tests of a file: launched before them, closed after. Read `.current`. */
+export function useBrowser(): { readonly current: Browser } {
+	const holder = {} as { current: Browser };
+	beforeAll(async () => {
+		holder.current = await launchBrowser();
 	});
+	afterAll(async () => {
+		await holder.current?.close();
+	});
+	return holder;
 }
 
 export const PHONE = { width: 360, height: 740 };
@@ -160,4 +162,123 @@ export async function maybeScreenshot(page: Page, name: string, options: { viewp
 			clip: { x: 0, y, width, height: Math.min(height, total - y) }
 		});
 	}
+}
+
+/**
+ * Waits until the app's service worker controls the page, i.e. the app shell is precached and
+ * the page would open with no network.
+ */
+export async function waitForServiceWorker(page: Page): Promise<void> {
+	await page.evaluate(async () => {
+		await navigator.serviceWorker.ready;
+		if (navigator.serviceWorker.controller) return;
+		await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+	});
+}
+
+/**
+ * A signed-in browser profile whose app shell is installed (ready to go offline), on the list.
+ * With `integration`, it also waits until that integration is on the device (pulled from the
+ * server), so that forms filled offline can choose it.
+ */
+export async function installedPage(
+	browser: Browser,
+	options: { integration?: string } = {}
+): Promise<{ context: BrowserContext; page: Page }> {
+	const { context, page } = await newPage(browser);
+	await signIn(page);
+	await waitForServiceWorker(page);
+	if (options.integration) {
+		await page.getByRole('link', { name: 'Channel integrations' }).click();
+		await page.getByRole('listitem').filter({ hasText: options.integration }).waitFor();
+		await page.getByRole('link', { name: 'Mailboxes', exact: true }).first().click();
+	}
+	await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+	return { context, page };
+}
+
+/** The list row of the mailbox with `address`. */
+export function mailboxRow(page: Page, address: string): Locator {
+	return page.getByRole('row').filter({ hasText: address });
+}
+
+/** The sync state a row or form shows ("Saved on this device", "Synced", …). */
+export function syncBadge(scope: Page | Locator): Locator {
+	return scope.locator('[data-sync-state]');
+}
+
+export interface MailboxFormInput {
+	integration?: string;
+	name?: string;
+	description?: string;
+	address?: string;
+	host?: string;
+	port?: string;
+	account?: string;
+	password?: string;
+}
+
+export const field = (page: Page, label: string) => page.getByLabel(label, { exact: true });
+
+/** Fills the mailbox form by its labels (SPEC §3), leaving out what `input` does not name. */
+export async function fillMailboxForm(page: Page, input: MailboxFormInput): Promise<void> {
+	if (input.integration !== undefined) {
+		await field(page, 'Associated channel integration').selectOption({ label: input.integration });
+	}
+	if (input.name !== undefined) await field(page, 'Mailbox name').fill(input.name);
+	if (input.description !== undefined) await field(page, 'Description').fill(input.description);
+	if (input.address !== undefined) await field(page, 'Service email address').fill(input.address);
+	if (input.host !== undefined) await field(page, 'Server address').fill(input.host);
+	if (input.port !== undefined) await field(page, 'Port').fill(input.port);
+	if (input.account !== undefined) await field(page, 'Account').fill(input.account);
+	if (input.password !== undefined) await field(page, 'Password').fill(input.password);
+}
+
+/** Adds a mailbox through the form (from the list's Add button) and saves it. */
+export async function addMailboxThroughForm(page: Page, input: MailboxFormInput & { integration: string; address: string }) {
+	await page.getByRole('link', { name: 'Add', exact: true }).click();
+	await page.waitForURL((url) => url.pathname === '/mailboxes/new');
+	await fillMailboxForm(page, {
+		name: 'Support desk',
+		host: 'smtp.acme.example',
+		account: input.address,
+		password: 'offline-app-password',
+		...input
+	});
+	await page.getByRole('button', { name: 'Save', exact: true }).click();
+}
+
+/** Every mailbox on the server with `address` (addresses compare without case, as the Worker does). */
+export async function serverMailboxesAt(address: string): Promise<Mailbox[]> {
+	const { body } = await callApi('GET', '/api/mailboxes');
+	return (body.items as Mailbox[]).filter((item) => item.address.toLowerCase() === address.toLowerCase());
+}
+
+/**
+ * A browser profile on disk for one test: what survives closing a browser launched on it is what
+ * survives closing the browser or rebooting. Chrome also treats only such profiles as able to
+ * install apps (a fresh `newContext` is off the record). When the test ends, however it ends,
+ * its browsers are closed and the directory removed.
+ */
+export function temporaryProfile(): { launch: (options?: { offline?: boolean }) => Promise<BrowserContext> } {
+	const dir = mkdtempSync(path.join(tmpdir(), 'mailgate-profile-'));
+	const open = new Set<BrowserContext>();
+	onTestFinished(async () => {
+		for (const context of open) await context.close().catch(() => {});
+		rmSync(dir, { recursive: true, force: true });
+	});
+	return {
+		async launch(options = {}) {
+			const context = await chromium.launchPersistentContext(dir, {
+				...chromiumOptions,
+				baseURL: baseUrl,
+				viewport: DESKTOP,
+				offline: options.offline ?? false
+			});
+			open.add(context);
+			context.on('close', () => open.delete(context));
+			context.setDefaultTimeout(10_000);
+			return context;
+		}
+	};
 }

@@ -1,14 +1,8 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, describedBy, launchBrowser, newPage, seedIntegration, seedMailbox, signIn, unique } from './helpers';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { callApi, describedBy, newPage, seedIntegration, seedMailbox, signIn, unique, useBrowser } from './helpers';
 
-let browser: Browser;
-beforeAll(async () => {
-	browser = await launchBrowser();
-});
-afterAll(async () => {
-	await browser?.close();
-});
+const browser = useBrowser();
 
 async function openIntegrations(page: Page) {
 	await signIn(page);
@@ -19,7 +13,7 @@ async function openIntegrations(page: Page) {
 async function addIntegration(page: Page, name: string) {
 	await page.getByLabel('Integration name', { exact: true }).fill(name);
 	await page.getByRole('button', { name: 'Add integration' }).click();
-	await page.getByRole('listitem').filter({ hasText: name }).waitFor();
+	await page.getByRole('listitem').filter({ hasText: name }).filter({ hasText: 'Synced' }).waitFor();
 }
 
 async function integrationNamed(name: string) {
@@ -29,7 +23,7 @@ async function integrationNamed(name: string) {
 
 describe('channel integrations', () => {
 	it('creates, renames, refuses to delete one in use, and deletes an unused one', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openIntegrations(page);
 
 		const name = unique('Acme EU support');
@@ -50,7 +44,7 @@ describe('channel integrations', () => {
 		await page.getByRole('button', { name: `Rename ${name}` }).click();
 		await page.getByLabel(`New name for ${name}`, { exact: true }).fill(renamed);
 		await page.getByRole('button', { name: 'Save name' }).click();
-		await page.getByRole('listitem').filter({ hasText: renamed }).waitFor();
+		await page.getByRole('listitem').filter({ hasText: renamed }).filter({ hasText: 'Synced' }).waitFor();
 		expect(await page.getByRole('listitem').filter({ hasText: name }).count()).toBe(0);
 		expect((await integrationNamed(renamed))?.id).toBe(created!.id);
 
@@ -63,7 +57,7 @@ describe('channel integrations', () => {
 		await dialog.getByRole('button', { name: 'Delete integration' }).click();
 		await page
 			.getByRole('alert')
-			.filter({ hasText: 'This integration is used by mailboxes; move or delete them first' })
+			.filter({ hasText: '1 mailbox uses this channel integration; move them to another integration or delete them first' })
 			.waitFor();
 		await expect.poll(() => dialog.isVisible()).toBe(false);
 		expect(await integrationNamed(renamed)).toBeDefined();
@@ -74,13 +68,13 @@ describe('channel integrations', () => {
 		await page.getByRole('button', { name: `Delete ${unused}` }).click();
 		await page.getByRole('dialog').getByRole('button', { name: 'Delete integration' }).click();
 		await page.getByRole('listitem').filter({ hasText: unused }).waitFor({ state: 'detached' });
-		expect(await integrationNamed(unused)).toBeUndefined();
+		await expect.poll(() => integrationNamed(unused)).toBeUndefined();
 		await context.close();
 	});
 
 	it('Cancel in the delete dialog keeps the integration', async () => {
 		const seeded = await seedIntegration();
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openIntegrations(page);
 		await page.getByRole('button', { name: `Delete ${seeded.name}` }).click();
 		await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
@@ -91,7 +85,7 @@ describe('channel integrations', () => {
 
 	it('shows the server’s name_taken error under the field (names are unique regardless of case)', async () => {
 		const existing = await seedIntegration(unique('Acme US'));
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openIntegrations(page);
 		const field = page.getByLabel('Integration name', { exact: true });
 		await field.fill(existing.name.toUpperCase());
@@ -102,7 +96,7 @@ describe('channel integrations', () => {
 	});
 
 	it('refuses an empty name without calling the API', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openIntegrations(page);
 		let posted = false;
 		page.on('request', (request) => {

@@ -1,11 +1,12 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import {
 	callApi,
 	describedBy,
+	field,
+	fillMailboxForm,
 	maybeScreenshot,
 	getMailbox,
-	launchBrowser,
 	newPage,
 	recordApiCalls,
 	seedIntegration,
@@ -13,51 +14,20 @@ import {
 	signIn,
 	tabTo,
 	unique,
-	uniqueAddress
+	uniqueAddress,
+	useBrowser
 } from './helpers';
 
 /** SPEC §3, verbatim. */
 const PORT_25_MESSAGE = 'port 25 is blocked for security reasons; use 587 with STARTTLS or 465 with SSL/TLS';
 
-let browser: Browser;
-beforeAll(async () => {
-	browser = await launchBrowser();
-});
-afterAll(async () => {
-	await browser?.close();
-});
-
-const field = (page: Page, label: string) => page.getByLabel(label, { exact: true });
+const browser = useBrowser();
 
 async function openNewForm(page: Page) {
 	await signIn(page);
 	await page.getByRole('link', { name: 'Add', exact: true }).click();
 	await page.waitForURL((url) => url.pathname === '/mailboxes/new');
 	await page.getByRole('group', { name: 'Basic settings' }).waitFor();
-}
-
-interface FormInput {
-	integration?: string;
-	name?: string;
-	description?: string;
-	address?: string;
-	host?: string;
-	port?: string;
-	account?: string;
-	password?: string;
-}
-
-async function fillForm(page: Page, input: FormInput) {
-	if (input.integration !== undefined) {
-		await field(page, 'Associated channel integration').selectOption({ label: input.integration });
-	}
-	if (input.name !== undefined) await field(page, 'Mailbox name').fill(input.name);
-	if (input.description !== undefined) await field(page, 'Description').fill(input.description);
-	if (input.address !== undefined) await field(page, 'Service email address').fill(input.address);
-	if (input.host !== undefined) await field(page, 'Server address').fill(input.host);
-	if (input.port !== undefined) await field(page, 'Port').fill(input.port);
-	if (input.account !== undefined) await field(page, 'Account').fill(input.account);
-	if (input.password !== undefined) await field(page, 'Password').fill(input.password);
 }
 
 async function mailboxByAddress(address: string) {
@@ -69,7 +39,7 @@ describe('mailbox form', () => {
 	it('creates a mailbox through the form and shows it in the list', async () => {
 		const integration = await seedIntegration();
 		const address = uniqueAddress();
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openNewForm(page);
 
 		for (const legend of ['Basic settings', 'Receiving settings', 'SMTP sending settings']) {
@@ -88,7 +58,7 @@ describe('mailbox form', () => {
 		expect(await field(page, 'Password').getAttribute('type')).toBe('password');
 		expect(await field(page, 'Password').getAttribute('autocomplete')).toBe('new-password');
 
-		await fillForm(page, {
+		await fillMailboxForm(page, {
 			integration: integration.name,
 			name: 'Acme Support EU',
 			description: 'European customers',
@@ -101,7 +71,7 @@ describe('mailbox form', () => {
 		await page.waitForURL((url) => url.pathname === '/');
 
 		const row = page.getByRole('row').filter({ hasText: address });
-		await row.waitFor();
+		await row.filter({ hasText: 'Synced' }).waitFor();
 		const text = await row.textContent();
 		expect(text).toContain(integration.name);
 		expect(text).toContain('Acme Support EU');
@@ -122,7 +92,7 @@ describe('mailbox form', () => {
 	it('edits a mailbox, keeping the stored password when Password is left empty', async () => {
 		const integration = await seedIntegration();
 		const mailbox = await seedMailbox(integration.id, { name: 'Before' });
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page);
 		const patches: unknown[] = [];
 		page.on('request', (request) => {
@@ -136,7 +106,7 @@ describe('mailbox form', () => {
 		expect(await field(page, 'Password').inputValue()).toBe('');
 		expect(await describedBy(field(page, 'Password'))).toContain('A password is stored. Leave empty to keep it.');
 
-		await fillForm(page, { name: 'After', port: '2525' });
+		await fillMailboxForm(page, { name: 'After', port: '2525' });
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
 		await page.waitForURL((url) => url.pathname === '/');
 		const row = page.getByRole('row').filter({ hasText: mailbox.address });
@@ -155,7 +125,7 @@ describe('mailbox form', () => {
 
 	it('shows field errors as you type, on every field on Save, and does not send', async () => {
 		const integration = await seedIntegration();
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openNewForm(page);
 		const calls = recordApiCalls(page);
 
@@ -187,7 +157,7 @@ describe('mailbox form', () => {
 		// Mailbox name stays untouched: no error until Save, then it has one too.
 		const name = field(page, 'Mailbox name');
 		expect(await name.getAttribute('aria-invalid')).toBeNull();
-		await fillForm(page, { integration: integration.name, account: 'support@acme.com', password: 'pw' });
+		await fillMailboxForm(page, { integration: integration.name, account: 'support@acme.com', password: 'pw' });
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
 		await page.getByRole('alert').filter({ hasText: 'fields need attention' }).waitFor();
 		expect(await name.getAttribute('aria-invalid')).toBe('true');
@@ -201,7 +171,7 @@ describe('mailbox form', () => {
 	});
 
 	it('warns about encryption choices without blocking them', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openNewForm(page);
 		const encryption = field(page, 'Encryption');
 		expect((await describedBy(encryption)).join(' ')).not.toMatch(/usually/i);
@@ -219,9 +189,9 @@ describe('mailbox form', () => {
 		const integration = await seedIntegration();
 		const local = unique('desk');
 		await seedMailbox(integration.id, { address: `${local.toUpperCase()}@Acme.example` });
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await openNewForm(page);
-		await fillForm(page, {
+		await fillMailboxForm(page, {
 			integration: integration.name,
 			name: 'Second desk',
 			address: `${local}@acme.example`,
@@ -230,11 +200,14 @@ describe('mailbox form', () => {
 			password: 'pw'
 		});
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		// Saved on this device first, then refused by the server: the draft opens with the verdict.
+		await page.waitForURL((url) => /^\/mailboxes\/[0-9a-f-]{36}$/.test(url.pathname));
 		const address = field(page, 'Service email address');
 		await expect.poll(() => address.getAttribute('aria-invalid')).toBe('true');
 		expect(await describedBy(address)).toContain('Another mailbox already uses this service email address');
-		expect(new URL(page.url()).pathname).toBe('/mailboxes/new');
 		expect(await field(page, 'Mailbox name').getAttribute('aria-invalid')).toBeNull();
+		expect(await field(page, 'Mailbox name').inputValue()).toBe('Second desk');
+		expect(await page.locator('[data-sync-state]').first().textContent()).toBe('Needs attention');
 		// The server's verdict goes away once the admin changes the address.
 		await address.fill(uniqueAddress('desk'));
 		await expect.poll(() => address.getAttribute('aria-invalid')).toBeNull();
@@ -244,7 +217,7 @@ describe('mailbox form', () => {
 	it('is usable with the keyboard alone', async () => {
 		const integration = await seedIntegration(unique('Keyboard desk'));
 		const address = uniqueAddress('keyboard');
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page);
 		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
 
@@ -276,10 +249,10 @@ describe('mailbox form', () => {
 		await context.close();
 	});
 
-	it('on a version conflict, says someone else changed the mailbox and loads their copy', async () => {
+	it('on a version conflict, shows both copies, and saving again after taking theirs works', async () => {
 		const integration = await seedIntegration();
 		const mailbox = await seedMailbox(integration.id, { name: 'Original' });
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page);
 		await page.goto(`/mailboxes/${mailbox.id}`);
 		await field(page, 'Mailbox name').fill('Mine');
@@ -288,11 +261,14 @@ describe('mailbox form', () => {
 		expect(theirs.status).toBe(200);
 
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
-		await page.getByRole('alert').filter({ hasText: 'Someone else changed this mailbox' }).waitFor();
+		const choice = page.getByRole('region', { name: 'This mailbox was changed on the server' });
+		await choice.waitFor();
 		expect(new URL(page.url()).pathname).toBe(`/mailboxes/${mailbox.id}`);
 		expect((await getMailbox(mailbox.id)).name).toBe('Theirs');
+		const nameRow = choice.getByRole('row').filter({ hasText: 'Mailbox name' });
+		expect(await nameRow.getByRole('cell').allTextContents()).toEqual(['Mine', 'Theirs']);
 
-		await page.getByRole('button', { name: 'Load their copy' }).click();
+		await choice.getByRole('button', { name: 'Use the server’s version' }).click();
 		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Theirs');
 		await field(page, 'Mailbox name').fill('Mine after all');
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
@@ -304,7 +280,7 @@ describe('mailbox form', () => {
 	it('deletes a mailbox after confirming in a dialog', async () => {
 		const integration = await seedIntegration();
 		const mailbox = await seedMailbox(integration.id);
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page);
 		await page.goto(`/mailboxes/${mailbox.id}`);
 		await page.getByRole('button', { name: 'Delete mailbox' }).click();
@@ -315,7 +291,7 @@ describe('mailbox form', () => {
 		await page.waitForURL((url) => url.pathname === '/');
 		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
 		expect(await page.getByRole('row').filter({ hasText: mailbox.address }).count()).toBe(0);
-		expect((await callApi('GET', `/api/mailboxes/${mailbox.id}`)).status).toBe(404);
+		await expect.poll(async () => (await callApi('GET', `/api/mailboxes/${mailbox.id}`)).status).toBe(404);
 		await context.close();
 	});
 });

@@ -3,17 +3,11 @@
  * SMTP test results, which arrive with a later issue): the API answers are stubbed in the
  * browser, in the exact shape the Worker returns.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, baseUrl, launchBrowser } from './helpers';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { adminToken, baseUrl, useBrowser } from './helpers';
 
-let browser: Browser;
-beforeAll(async () => {
-	browser = await launchBrowser();
-});
-afterAll(async () => {
-	await browser?.close();
-});
+const browser = useBrowser();
 
 const AT = '2026-03-02T09:30:00.000Z';
 const integration = { id: 'int-1', name: 'Acme EU', version: 1, createdAt: AT, updatedAt: AT };
@@ -36,7 +30,7 @@ function mailbox(id: string, address: string, lastSmtpTest: unknown) {
 
 /** A signed-in page whose /api answers are `answers` (service workers off so routing sees every request). */
 async function stubbedPage(answers: { integrations: unknown[]; mailboxes: unknown[] }): Promise<Page> {
-	const context = await browser.newContext({ baseURL: baseUrl, serviceWorkers: 'block' });
+	const context = await browser.current.newContext({ baseURL: baseUrl, serviceWorkers: 'block' });
 	await context.addInitScript((token) => localStorage.setItem('mailgate.adminToken', token), adminToken);
 	await context.route('**/api/integrations', (route) => route.fulfill({ json: { items: answers.integrations } }));
 	await context.route('**/api/mailboxes', (route) => route.fulfill({ json: { items: answers.mailboxes } }));

@@ -1,18 +1,11 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, launchBrowser, newPage, signIn } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { adminToken, newPage, signIn, useBrowser } from './helpers';
 
-let browser: Browser;
-beforeAll(async () => {
-	browser = await launchBrowser();
-});
-afterAll(async () => {
-	await browser?.close();
-});
+const browser = useBrowser();
 
 describe('signing in', () => {
 	it('signs in through /login#token=…, drops the token from the address bar and shows the list', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page);
 		expect(page.url()).not.toContain('token');
 		expect(new URL(page.url()).hash).toBe('');
@@ -23,7 +16,7 @@ describe('signing in', () => {
 	});
 
 	it('without a token, explains how to sign in', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await page.goto('/integrations');
 		await page.getByRole('heading', { name: 'You are not signed in' }).waitFor();
 		expect(await page.getByRole('main').textContent()).toContain('npm start');
@@ -33,7 +26,7 @@ describe('signing in', () => {
 	});
 
 	it('signs in with a token pasted on /login', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await page.goto('/login');
 		await page.getByLabel('Admin token', { exact: true }).fill(adminToken);
 		await page.getByRole('button', { name: 'Sign in' }).click();
@@ -43,7 +36,7 @@ describe('signing in', () => {
 	});
 
 	it('refuses a wrong pasted token on /login', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await page.goto('/login');
 		const field = page.getByLabel('Admin token', { exact: true });
 		await field.fill(`wrong-${adminToken}`);
@@ -56,7 +49,7 @@ describe('signing in', () => {
 	});
 
 	it('says the sign-in is not valid any more when the API answers 401', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page, `stale-${adminToken}`);
 		await page.getByRole('heading', { name: 'Your sign-in is not valid any more' }).waitFor();
 		expect(await page.getByRole('link', { name: 'Sign in again' }).getAttribute('href')).toBe('/login');
@@ -64,7 +57,7 @@ describe('signing in', () => {
 	});
 
 	it('signs out', async () => {
-		const { context, page } = await newPage(browser);
+		const { context, page } = await newPage(browser.current);
 		await signIn(page);
 		await page.getByRole('button', { name: 'Sign out' }).click();
 		await page.waitForURL((url) => url.pathname === '/login');

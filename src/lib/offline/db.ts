@@ -15,7 +15,7 @@ export type MailboxDraft = Omit<Mailbox, 'id' | 'version' | 'createdAt' | 'updat
 	smtp: Omit<Mailbox['smtp'], 'hasPassword'>;
 };
 
-interface LocalRecord<Server, Draft> {
+export interface LocalRecord<Server, Draft> {
 	id: string;
 	/** The last copy the server confirmed, or null before the first sync of a create. */
 	server: Server | null;
@@ -32,7 +32,12 @@ interface LocalRecord<Server, Draft> {
 	conflict: Server | null;
 	/** A delete is waiting to be synced. */
 	deleted: boolean;
-	/** Bumped on every local edit, so a sync that raced an edit does not mark it synced. */
+	/**
+	 * Bumped whenever the draft changes other than by this device's own sync: a local edit, a
+	 * newer server copy pulled in, a conflict resolved. A sync that raced an edit sees it moved
+	 * and does not mark the record synced; a form that loaded an older revision knows the record
+	 * changed under it.
+	 */
 	revision: number;
 	touchedAt: string;
 }
@@ -52,6 +57,16 @@ export interface OutboxOperation {
 	op: 'create' | 'update' | 'delete';
 	attempts: number;
 	enqueuedAt: string;
+	/**
+	 * Set when the request first leaves: from then on the server may have applied it even if no
+	 * answer came back, so deleting the record locally is no longer the whole story.
+	 */
+	sentAt?: string;
+}
+
+/** The object store that holds an entity's records. */
+export function storeOf(entity: Entity): 'integrations' | 'mailboxes' {
+	return entity === 'mailbox' ? 'mailboxes' : 'integrations';
 }
 
 interface MailgateDB extends DBSchema {

@@ -4,10 +4,12 @@
  * without touching drafts that are not synced yet.
  */
 import { api } from '../api';
+import { readToken } from '../auth';
 import type { Integration } from '../schema/integration';
 import type { Mailbox } from '../schema/mailbox';
 import {
 	openDatabase,
+	storeOf,
 	type Database,
 	type Entity,
 	type IntegrationDraft,
@@ -16,12 +18,30 @@ import {
 	type MailboxDraft
 } from './db';
 import { sealSecret } from './secret';
-import { SyncEngine, mailboxDraftOf } from './sync';
+import { SyncEngine, draftOf, nextOperation, type Transport } from './sync';
 
-/** How often a page with pending changes checks again, beyond the `online` event. */
+/** How often an open app checks for changes that still wait, besides `online` and the backoff. */
 export const PERIODIC_SYNC_MS = 30_000;
+/** `meta` key: when this device last pulled the server lists (it has a copy, maybe empty). */
+const LAST_REFRESH = 'lastRefreshAt';
 
 type Listener = () => void;
+type AnyRecord = LocalIntegration | LocalMailbox;
+
+/**
+ * What a form was loaded from. When the record changed since (another tab saved it, or a newer
+ * server copy came in), the save is sent against the version the admin actually saw, so the
+ * server answers with a conflict instead of the save silently replacing the newer copy.
+ */
+export interface Expected {
+	revision: number;
+	baseVersion: number | null;
+}
+
+export interface Saved {
+	id: string;
+	revision: number;
+}
 
 const now = () => new Date().toISOString();
 
@@ -41,13 +61,23 @@ function fresh<S, T>(id: string, draft: T, server: S | null = null) {
 	};
 }
 
+export interface OfflineStoreOptions {
+	db: Database;
+	transport?: Transport & { listIntegrations(): Promise<Integration[]>; listMailboxes(): Promise<Mailbox[]> };
+	canSync?: () => boolean;
+}
+
 export class OfflineStore {
 	readonly engine: SyncEngine;
+	private readonly db: Database;
+	private readonly transport: NonNullable<OfflineStoreOptions['transport']>;
 	private listeners = new Set<Listener>();
 	private channel: BroadcastChannel | null = null;
 
-	constructor(private readonly db: Database) {
-		this.engine = new SyncEngine(db, api, () => this.emit());
+	constructor({ db, transport = api, canSync }: OfflineStoreOptions) {
+		this.db = db;
+		this.transport = transport;
+		this.engine = new SyncEngine({ db, transport, canSync, changed: () => this.emit() });
 		if (typeof BroadcastChannel !== 'undefined') {
 			// Other tabs of the app hear about changes and re-read.
 			this.channel = new BroadcastChannel('mailgate-store');
@@ -67,7 +97,7 @@ export class OfflineStore {
 
 	async integrations(): Promise<LocalIntegration[]> {
 		const all = await this.db.getAll('integrations');
-		return all.filter((r) => !r.deleted).sort((a, b) => a.draft.name.localeCompare(b.draft.name));
+		return all.filter((r) => !r.deleted).sort((a, b) => a.draft.name.localeCompare(b.draft.name, undefined, { sensitivity: 'base' }));
 	}
 
 	async mailboxes(): Promise<LocalMailbox[]> {
@@ -75,50 +105,61 @@ export class OfflineStore {
 		return all.filter((r) => !r.deleted).sort((a, b) => a.draft.address.localeCompare(b.draft.address));
 	}
 
-	mailbox(id: string): Promise<LocalMailbox | undefined> {
-		return this.db.get('mailboxes', id);
+	/** One record as stored, including one whose delete waits to be synced. */
+	record(entity: Entity, id: string): Promise<AnyRecord | undefined> {
+		return this.db.get(storeOf(entity), id) as Promise<AnyRecord | undefined>;
 	}
 
 	async pendingCount(): Promise<number> {
 		return this.db.count('outbox');
 	}
 
-	/** Saves an integration locally and queues it; returns its id. */
-	async saveIntegration(id: string | null, draft: IntegrationDraft): Promise<string> {
-		const recordId = id ?? crypto.randomUUID();
-		const tx = this.db.transaction('integrations', 'readwrite');
-		const existing = await tx.store.get(recordId);
-		const record: LocalIntegration = existing
-			? { ...existing, draft, state: 'local', fieldErrors: {}, message: null, revision: existing.revision + 1, touchedAt: now() }
-			: fresh<Integration, IntegrationDraft>(recordId, draft);
-		await tx.store.put(record);
-		await tx.done;
-		await this.enqueue('integration', recordId, existing?.server ? 'update' : 'create');
-		return recordId;
+	/** Whether this device has pulled the server lists at least once (so an empty list is real). */
+	async hasServerCopy(): Promise<boolean> {
+		return (await this.db.get('meta', LAST_REFRESH)) !== undefined;
 	}
 
-	/** Saves a mailbox locally and queues it. An empty password keeps the stored (or drafted) one. */
-	async saveMailbox(id: string | null, draft: MailboxDraft, password: string): Promise<string> {
+	/** Saves an integration locally and queues it. */
+	saveIntegration(id: string | null, draft: IntegrationDraft, expected?: Expected): Promise<Saved> {
+		// A client-generated id makes the create idempotent: a retry names the same record.
 		const recordId = id ?? crypto.randomUUID();
+		return this.write('integration', recordId, (existing) =>
+			existing ? edited(existing, draft, expected) : fresh<Integration, IntegrationDraft>(recordId, draft)
+		);
+	}
+
+	/**
+	 * Saves a mailbox locally and queues it. The password is sealed before it is stored; an
+	 * empty one keeps the stored (or already drafted) password.
+	 */
+	async saveMailbox(id: string | null, draft: MailboxDraft, password: string, expected?: Expected): Promise<Saved> {
 		const sealed = password ? await sealSecret(this.db, password) : null;
-		const tx = this.db.transaction('mailboxes', 'readwrite');
-		const existing = await tx.store.get(recordId);
-		const record: LocalMailbox = existing
-			? {
-					...existing,
-					draft,
-					sealedPassword: sealed ?? existing.sealedPassword,
-					state: 'local',
-					fieldErrors: {},
-					message: null,
-					revision: existing.revision + 1,
-					touchedAt: now()
-				}
-			: { ...fresh<Mailbox, MailboxDraft>(recordId, draft), sealedPassword: sealed };
-		await tx.store.put(record);
+		const recordId = id ?? crypto.randomUUID();
+		return this.write('mailbox', recordId, (existing) => {
+			const mailbox = existing as LocalMailbox | undefined;
+			return mailbox
+				? { ...edited(mailbox, draft, expected), sealedPassword: sealed ?? mailbox.sealedPassword }
+				: { ...fresh<Mailbox, MailboxDraft>(recordId, draft), sealedPassword: sealed };
+		});
+	}
+
+	/**
+	 * Writes a record and makes sure an operation will carry it, in one transaction. A queued
+	 * operation reads the draft when it is sent, so it already carries this edit; one already
+	 * in flight is followed up by the engine when it sees the revision moved.
+	 */
+	private async write(entity: Entity, id: string, change: (existing: AnyRecord | undefined) => AnyRecord): Promise<Saved> {
+		const store = storeOf(entity);
+		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
+		const records = tx.objectStore(store);
+		const record = change((await records.get(id)) as AnyRecord | undefined);
+		await records.put(record as never);
+		const outbox = tx.objectStore('outbox');
+		if ((await outbox.index('byRecord').count([entity, id])) === 0) await outbox.add(nextOperation(entity, record));
 		await tx.done;
-		await this.enqueue('mailbox', recordId, existing?.server ? 'update' : 'create');
-		return recordId;
+		this.emit();
+		void this.engine.sync();
+		return { id, revision: record.revision };
 	}
 
 	async deleteIntegration(id: string): Promise<void> {
@@ -136,9 +177,10 @@ export class OfflineStore {
 
 	/** Ends a conflict: keep the local draft (sent again over the server's version) or take theirs. */
 	async resolveConflict(entity: Entity, id: string, choice: 'mine' | 'theirs'): Promise<void> {
-		const store = entity === 'mailbox' ? 'mailboxes' : 'integrations';
-		const tx = this.db.transaction(store, 'readwrite');
-		const record = (await tx.store.get(id)) as LocalIntegration | LocalMailbox | undefined;
+		const store = storeOf(entity);
+		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
+		const records = tx.objectStore(store);
+		const record = (await records.get(id)) as AnyRecord | undefined;
 		if (!record?.conflict) return;
 		const theirs = record.conflict;
 		record.server = theirs as never;
@@ -146,49 +188,92 @@ export class OfflineStore {
 		record.conflict = null;
 		record.message = null;
 		record.fieldErrors = {};
+		record.revision += 1;
+		record.touchedAt = now();
+		const outbox = tx.objectStore('outbox');
 		if (choice === 'theirs') {
-			record.draft = (entity === 'mailbox' ? mailboxDraftOf(theirs as Mailbox) : { name: (theirs as Integration).name }) as never;
+			record.draft = draftOf(entity, theirs) as never;
 			if ('sealedPassword' in record) record.sealedPassword = null;
 			record.state = 'synced';
 		} else {
 			record.state = 'local';
-			record.revision += 1;
+			if ((await outbox.index('byRecord').count([entity, id])) === 0) await outbox.add(nextOperation(entity, record));
 		}
-		await tx.store.put(record as never);
+		await records.put(record as never);
 		await tx.done;
-		if (choice === 'mine') await this.enqueue(entity, id, 'update');
-		else this.emit();
+		this.emit();
+		if (choice === 'mine') void this.engine.sync();
 	}
 
-	/** Brings in the server's records; drafts waiting to sync are left as they are. */
-	async refresh(): Promise<void> {
-		const [integrations, mailboxes] = await Promise.all([api.listIntegrations(), api.listMailboxes()]);
-		await this.merge('integrations', integrations, (i) => ({ name: i.name }));
-		await this.merge('mailboxes', mailboxes, mailboxDraftOf);
+	/**
+	 * Drops a refused draft: back to the server's copy, or gone when the server never had it.
+	 * Only for refused records: they have nothing queued or in flight.
+	 */
+	async discard(entity: Entity, id: string): Promise<void> {
+		const store = storeOf(entity);
+		const tx = this.db.transaction(store, 'readwrite');
+		const record = (await tx.store.get(id)) as AnyRecord | undefined;
+		if (record?.state !== 'rejected') return;
+		if (!record.server) {
+			await tx.store.delete(id);
+		} else {
+			await tx.store.put({
+				...record,
+				draft: draftOf(entity, record.server),
+				...('sealedPassword' in record ? { sealedPassword: null } : {}),
+				state: 'synced',
+				fieldErrors: {},
+				message: null,
+				revision: record.revision + 1,
+				touchedAt: now()
+			} as never);
+		}
+		await tx.done;
 		this.emit();
 	}
 
-	private async merge<S extends Integration | Mailbox>(
-		store: 'integrations' | 'mailboxes',
-		items: S[],
-		draftOf: (item: S) => unknown
-	): Promise<void> {
+	/**
+	 * Brings in the server's records; drafts waiting to sync, refused or in conflict are left as
+	 * they are. Runs under the sync lock, so a list fetched before one of our own syncs landed
+	 * cannot roll its result back.
+	 */
+	async refresh(): Promise<void> {
+		await this.engine.exclusive(async () => {
+			const [integrations, mailboxes] = await Promise.all([this.transport.listIntegrations(), this.transport.listMailboxes()]);
+			await this.merge('integration', integrations);
+			await this.merge('mailbox', mailboxes);
+			await this.db.put('meta', now(), LAST_REFRESH);
+		});
+		this.emit();
+	}
+
+	private async merge(entity: Entity, items: Array<Integration | Mailbox>): Promise<void> {
+		const store = storeOf(entity);
 		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
 		const records = tx.objectStore(store);
-		const pending = new Set((await tx.objectStore('outbox').getAll()).map((op) => op.id));
+		const outbox = tx.objectStore('outbox');
+		const pending = new Set((await outbox.getAll()).filter((op) => op.entity === entity).map((op) => op.id));
 		const seen = new Set<string>();
 		for (const item of items) {
 			seen.add(item.id);
-			const local = (await records.get(item.id)) as LocalIntegration | LocalMailbox | undefined;
+			const local = (await records.get(item.id)) as AnyRecord | undefined;
 			if (!local) {
-				const record = { ...fresh(item.id, draftOf(item), item), baseVersion: item.version, state: 'synced' as const };
-				await records.put((store === 'mailboxes' ? { ...record, sealedPassword: null } : record) as never);
-			} else if (local.state === 'synced' && !pending.has(item.id)) {
-				await records.put({ ...local, server: item, draft: draftOf(item), baseVersion: item.version } as never);
+				const record = { ...fresh(item.id, draftOf(entity, item), item), baseVersion: item.version, state: 'synced' as const };
+				await records.put((entity === 'mailbox' ? { ...record, sealedPassword: null } : record) as never);
+			} else if (local.state === 'synced' && !pending.has(item.id) && JSON.stringify(local.server) !== JSON.stringify(item)) {
+				const newer = item.version !== local.baseVersion;
+				await records.put({
+					...local,
+					server: item,
+					draft: draftOf(entity, item),
+					baseVersion: item.version,
+					// A new version is a change an open form must know about (see Expected).
+					revision: newer ? local.revision + 1 : local.revision
+				} as never);
 			}
 		}
 		// A synced record the server no longer has was deleted elsewhere.
-		for (const local of (await records.getAll()) as Array<LocalIntegration | LocalMailbox>) {
+		for (const local of (await records.getAll()) as AnyRecord[]) {
 			if (!seen.has(local.id) && local.server && local.state === 'synced' && !pending.has(local.id)) {
 				await records.delete(local.id);
 			}
@@ -196,40 +281,27 @@ export class OfflineStore {
 		await tx.done;
 	}
 
+	/**
+	 * Deletes locally at once and queues the delete. A record the server never saw, with no
+	 * request that may have reached it, is simply forgotten.
+	 */
 	private async remove(entity: Entity, id: string): Promise<void> {
-		const store = entity === 'mailbox' ? 'mailboxes' : 'integrations';
+		const store = storeOf(entity);
 		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
 		const records = tx.objectStore(store);
-		const record = (await records.get(id)) as LocalIntegration | LocalMailbox | undefined;
+		const record = (await records.get(id)) as AnyRecord | undefined;
 		if (!record) return;
 		const outbox = tx.objectStore('outbox');
-		for (const op of await outbox.index('byRecord').getAll([entity, id])) {
-			if (record.state !== 'syncing') await outbox.delete(op.seq!);
-		}
-		if (!record.server && record.state !== 'syncing') {
-			// Never reached the server: forgetting it locally is the whole delete.
+		const queued = await outbox.index('byRecord').getAll([entity, id]);
+		const mayBeOnServer = record.server !== null || queued.some((op) => op.sentAt);
+		// Unsent operations are moot; one that may already be on its way stays ahead of the delete.
+		for (const op of queued) if (!op.sentAt || !mayBeOnServer) await outbox.delete(op.seq!);
+		if (!mayBeOnServer) {
 			await records.delete(id);
 		} else {
-			await records.put({ ...record, deleted: true, state: 'local', revision: record.revision + 1 } as never);
-			await outbox.add({ entity, id, op: 'delete', attempts: 0, enqueuedAt: now() });
-		}
-		await tx.done;
-		this.emit();
-		void this.engine.sync();
-	}
-
-	/**
-	 * Queues an operation unless one already queued will carry the latest draft: a queued
-	 * create or update reads the draft when it is sent, so edits coalesce.
-	 */
-	private async enqueue(entity: Entity, id: string, op: 'create' | 'update'): Promise<void> {
-		const tx = this.db.transaction('outbox', 'readwrite');
-		const queued = await tx.store.index('byRecord').getAll([entity, id]);
-		const store = entity === 'mailbox' ? 'mailboxes' : 'integrations';
-		const record = await this.db.get(store, id);
-		const inFlight = record?.state === 'syncing';
-		if (queued.length === 0 || inFlight) {
-			await tx.store.add({ entity, id, op: queued.some((q) => q.op === 'create') ? 'update' : op, attempts: 0, enqueuedAt: now() });
+			const deleted = { ...record, deleted: true, state: 'local' as const, revision: record.revision + 1, touchedAt: now() };
+			await records.put(deleted as never);
+			await outbox.add(nextOperation(entity, deleted));
 		}
 		await tx.done;
 		this.emit();
@@ -237,18 +309,45 @@ export class OfflineStore {
 	}
 }
 
+/** A local edit of an existing record: a new revision waiting to be synced. */
+function edited<R extends AnyRecord>(existing: R, draft: R['draft'], expected: Expected | undefined): R {
+	const stale =
+		expected !== undefined &&
+		existing.revision !== expected.revision &&
+		expected.baseVersion !== null &&
+		existing.baseVersion !== null &&
+		expected.baseVersion < existing.baseVersion;
+	return {
+		...existing,
+		draft,
+		// Sent against what the admin saw, so the server reports the newer copy as a conflict.
+		baseVersion: stale ? expected.baseVersion : existing.baseVersion,
+		state: 'local',
+		fieldErrors: {},
+		message: null,
+		conflict: null,
+		revision: existing.revision + 1,
+		touchedAt: now()
+	};
+}
+
+/** Online as far as the browser knows, and signed in: a sync pass may reach the server. */
+function browserCanSync(): boolean {
+	return navigator.onLine !== false && readToken() !== null;
+}
+
 let instance: Promise<OfflineStore> | null = null;
 
-/** The app's one store; starts syncing on load, on `online`, and periodically while changes wait. */
+/** The app's one store; syncs on start, on `online`, and periodically while changes wait. */
 export function offlineStore(): Promise<OfflineStore> {
 	instance ??= openDatabase().then((db) => {
-		const store = new OfflineStore(db);
-		window.addEventListener('online', () => {
-			void store.refresh().catch(() => {});
-			void store.engine.nudge();
-		});
+		const store = new OfflineStore({ db, canSync: browserCanSync });
+		// Not awaited: another tab may hold the sync lock through a slow request, and the lists
+		// must not wait for it.
+		void store.engine.recover();
+		window.addEventListener('online', () => void store.engine.nudge());
 		setInterval(async () => {
-			if (navigator.onLine && (await store.pendingCount()) > 0) void store.engine.sync();
+			if (browserCanSync() && !store.engine.retryScheduled && (await store.pendingCount()) > 0) void store.engine.sync();
 		}, PERIODIC_SYNC_MS);
 		void store.engine.sync();
 		return store;

@@ -5,9 +5,18 @@
  * never a silent overwrite. A refused operation marks its record and the queue goes on.
  */
 import { ApiFailure } from '../api';
-import type { Integration } from '../schema/integration';
-import type { Mailbox } from '../schema/mailbox';
-import type { Database, Entity, LocalIntegration, LocalMailbox, MailboxDraft, OutboxOperation } from './db';
+import { integrationSchema, type Integration } from '../schema/integration';
+import { mailboxSchema, type Mailbox } from '../schema/mailbox';
+import {
+	storeOf,
+	type Database,
+	type Entity,
+	type IntegrationDraft,
+	type LocalIntegration,
+	type LocalMailbox,
+	type MailboxDraft,
+	type OutboxOperation
+} from './db';
 import { openSecret } from './secret';
 
 /** What the engine needs from the network: the subset of `api` it calls. */
@@ -24,6 +33,11 @@ export interface Transport {
 export const RETRY_BASE_MS = 2_000;
 export const RETRY_MAX_MS = 5 * 60_000;
 
+/** The Web Lock every tab takes to replay the outbox or merge server lists, one at a time. */
+const LOCK_NAME = 'mailgate-sync';
+
+type AnyRecord = LocalIntegration | LocalMailbox;
+type ServerCopy = Integration | Mailbox;
 type Outcome = 'done' | 'refused' | 'retry-later';
 
 export function mailboxDraftOf(mailbox: Mailbox): MailboxDraft {
@@ -38,13 +52,65 @@ export function mailboxDraftOf(mailbox: Mailbox): MailboxDraft {
 	};
 }
 
+export function integrationDraftOf(integration: Integration): IntegrationDraft {
+	return { name: integration.name };
+}
+
+/** The draft a server copy stands for, in the shape the admin edits. */
+export function draftOf(entity: Entity, copy: ServerCopy): IntegrationDraft | MailboxDraft {
+	return entity === 'mailbox' ? mailboxDraftOf(copy as Mailbox) : integrationDraftOf(copy as Integration);
+}
+
+/** Whether two drafts say the same thing (field order aside). */
+export function sameDraft(a: IntegrationDraft | MailboxDraft, b: IntegrationDraft | MailboxDraft): boolean {
+	return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+	return JSON.stringify(value, (_key, inner: unknown) =>
+		inner && typeof inner === 'object' && !Array.isArray(inner)
+			? Object.fromEntries(Object.entries(inner).sort(([x], [y]) => x.localeCompare(y)))
+			: inner
+	);
+}
+
 /** A failure that the network or the server may get over by itself: try again later. */
 function isTransient(error: unknown): boolean {
 	if (!(error instanceof ApiFailure)) return true;
 	return error.status === 0 || error.status === 401 || error.status === 408 || error.status === 429 || error.status >= 500;
 }
 
+function serverCopy(entity: Entity, value: unknown): ServerCopy | null {
+	const parsed = (entity === 'mailbox' ? mailboxSchema : integrationSchema).safeParse(value);
+	return parsed.success ? parsed.data : null;
+}
+
+/** Web Locks where the browser has them (every tab shares the lock); otherwise just run. */
+function webLock<T>(run: () => Promise<T>): Promise<T> {
+	if (typeof navigator !== 'undefined' && navigator.locks) return navigator.locks.request(LOCK_NAME, run);
+	return run();
+}
+
+export interface SyncEngineOptions {
+	db: Database;
+	transport: Transport;
+	/** Called after every change the engine writes, so the pages re-read. */
+	changed: () => void;
+	/** Whether a pass makes sense now (online, signed in). Checked before each pass. */
+	canSync?: () => boolean;
+	/**
+	 * Runs `run` while no other tab replays the outbox or merges server lists: two tabs sending
+	 * the same update would make the second one a false conflict.
+	 */
+	exclusive?: <T>(run: () => Promise<T>) => Promise<T>;
+}
+
 export class SyncEngine {
+	private readonly db: Database;
+	private readonly transport: Transport;
+	private readonly changed: () => void;
+	private readonly canSync: () => boolean;
+	readonly exclusive: <T>(run: () => Promise<T>) => Promise<T>;
 	private running: Promise<void> | null = null;
 	private again = false;
 	private failures = 0;
@@ -53,11 +119,18 @@ export class SyncEngine {
 	unauthorized = false;
 	lastError: string | null = null;
 
-	constructor(
-		private readonly db: Database,
-		private readonly transport: Transport,
-		private readonly changed: () => void
-	) {}
+	constructor(options: SyncEngineOptions) {
+		this.db = options.db;
+		this.transport = options.transport;
+		this.changed = options.changed;
+		this.canSync = options.canSync ?? (() => true);
+		this.exclusive = options.exclusive ?? webLock;
+	}
+
+	/** A retry is scheduled (after a failure), so periodic checks leave the backoff alone. */
+	get retryScheduled(): boolean {
+		return this.timer !== null;
+	}
 
 	/** Replays the outbox; concurrent calls join the running pass and trigger one more. */
 	sync(): Promise<void> {
@@ -68,7 +141,9 @@ export class SyncEngine {
 		this.running = (async () => {
 			do {
 				this.again = false;
-				await this.pass();
+				if (!this.canSync()) return;
+				// After a transient failure the backoff timer decides when to try again.
+				if (!(await this.exclusive(() => this.pass()))) return;
 			} while (this.again);
 		})().finally(() => {
 			this.running = null;
@@ -76,11 +151,10 @@ export class SyncEngine {
 		return this.running;
 	}
 
-	/** Retry now (the `online` event, a manual "Sync now"). */
+	/** Retry now, forgetting the backoff (the `online` event, a manual "Sync now"). */
 	nudge(): Promise<void> {
 		this.failures = 0;
-		if (this.timer) clearTimeout(this.timer);
-		this.timer = null;
+		this.stop();
 		return this.sync();
 	}
 
@@ -89,29 +163,48 @@ export class SyncEngine {
 		this.timer = null;
 	}
 
-	private async pass(): Promise<void> {
+	/**
+	 * A record left "syncing" by a tab that closed mid-request is only waiting: nothing can be in
+	 * flight while we hold the lock.
+	 */
+	recover(): Promise<void> {
+		return this.exclusive(async () => {
+			let changed = false;
+			for (const entity of ['integration', 'mailbox'] as const) {
+				const tx = this.db.transaction(storeOf(entity), 'readwrite');
+				for (const record of (await tx.store.getAll()) as AnyRecord[]) {
+					if (record.state === 'syncing') {
+						record.state = 'local';
+						await tx.store.put(record as never);
+						changed = true;
+					}
+				}
+				await tx.done;
+			}
+			if (changed) this.changed();
+		});
+	}
+
+	/** One pass over the outbox, in order. Returns false when the rest must wait for a retry. */
+	private async pass(): Promise<boolean> {
 		const operations = await this.db.getAll('outbox');
-		const refused = new Set<string>();
 		for (const operation of operations) {
-			const key = `${operation.entity}:${operation.id}`;
-			// An operation after a refused one for the same record would act on a state the
-			// server never accepted; it waits for the admin's decision with it.
-			if (refused.has(key)) continue;
 			const outcome = await this.send(operation);
 			if (outcome === 'retry-later') {
 				this.scheduleRetry();
-				return;
+				return false;
 			}
-			if (outcome === 'refused') refused.add(key);
+			// 'refused' marks only its record; the operations of other records go on.
 		}
 		this.failures = 0;
 		this.lastError = null;
+		return true;
 	}
 
 	private scheduleRetry(): void {
 		this.failures += 1;
 		const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (this.failures - 1));
-		if (this.timer) clearTimeout(this.timer);
+		this.stop();
 		// Jitter keeps many tabs or devices from retrying in lockstep.
 		this.timer = setTimeout(() => {
 			this.timer = null;
@@ -120,37 +213,83 @@ export class SyncEngine {
 	}
 
 	private async send(operation: OutboxOperation): Promise<Outcome> {
-		const store = operation.entity === 'mailbox' ? 'mailboxes' : 'integrations';
-		const record = await this.db.get(store, operation.id);
+		const store = storeOf(operation.entity);
+		// Re-read both: since the pass began, the record may have been deleted or refused.
+		const queued = await this.db.get('outbox', operation.seq!);
+		if (!queued) return 'done';
+		const record = (await this.db.get(store, operation.id)) as AnyRecord | undefined;
 		if (!record) {
 			await this.db.delete('outbox', operation.seq!);
 			return 'done';
 		}
 		const revision = record.revision;
-		await this.update(operation.entity, operation.id, (r) => {
-			r.state = 'syncing';
-		});
+		await this.markSending(queued);
 		try {
-			const result = await this.request(operation, record);
+			const result = await this.request(queued, record);
 			this.unauthorized = false;
-			await this.settle(operation, result, revision);
+			await this.settle(queued, result, revision);
 			return 'done';
 		} catch (error) {
 			if (isTransient(error)) {
 				this.unauthorized = error instanceof ApiFailure && error.status === 401;
 				this.lastError = error instanceof Error ? error.message : String(error);
-				await this.db.put('outbox', { ...operation, attempts: operation.attempts + 1 });
-				await this.update(operation.entity, operation.id, (r) => {
-					r.state = 'local';
-				});
+				await this.putBack(queued);
 				return 'retry-later';
 			}
-			await this.refuse(operation, error as ApiFailure);
+			const failure = error as ApiFailure;
+			if (queued.op === 'delete' && failure.status === 404) {
+				// Already gone on the server: that is what the admin wanted.
+				await this.settle(queued, null, revision);
+				return 'done';
+			}
+			const current = failure.error.code === 'version_conflict' ? serverCopy(queued.entity, failure.error.current) : null;
+			if (current && this.sentWhatServerHas(queued, record, current)) {
+				// Our own earlier attempt landed but its answer was lost; the server holds our draft.
+				await this.settle(queued, current, revision);
+				return 'done';
+			}
+			await this.refuse(queued, failure, current, revision);
 			return 'refused';
 		}
 	}
 
-	private async request(operation: OutboxOperation, record: LocalIntegration | LocalMailbox): Promise<Integration | Mailbox | null> {
+	/**
+	 * The server copy equals the draft we sent, and nothing the copy cannot show (a new password)
+	 * was part of it: a retried update whose first attempt went through.
+	 */
+	private sentWhatServerHas(operation: OutboxOperation, record: AnyRecord, current: ServerCopy): boolean {
+		if (operation.op !== 'update') return false;
+		if ('sealedPassword' in record && record.sealedPassword) return false;
+		return sameDraft(record.draft, draftOf(operation.entity, current));
+	}
+
+	private async markSending(operation: OutboxOperation): Promise<void> {
+		const store = storeOf(operation.entity);
+		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
+		const outbox = tx.objectStore('outbox');
+		if (await outbox.get(operation.seq!)) await outbox.put({ ...operation, sentAt: operation.sentAt ?? new Date().toISOString() });
+		const records = tx.objectStore(store);
+		const record = (await records.get(operation.id)) as AnyRecord | undefined;
+		if (record) await records.put({ ...record, state: 'syncing' } as never);
+		await tx.done;
+		this.changed();
+	}
+
+	/** A transient failure: the operation stays queued (unless deleted meanwhile), the record waits. */
+	private async putBack(operation: OutboxOperation): Promise<void> {
+		const store = storeOf(operation.entity);
+		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
+		const outbox = tx.objectStore('outbox');
+		const queued = await outbox.get(operation.seq!);
+		if (queued) await outbox.put({ ...queued, attempts: queued.attempts + 1 });
+		const records = tx.objectStore(store);
+		const record = (await records.get(operation.id)) as AnyRecord | undefined;
+		if (record?.state === 'syncing') await records.put({ ...record, state: 'local' } as never);
+		await tx.done;
+		this.changed();
+	}
+
+	private async request(operation: OutboxOperation, record: AnyRecord): Promise<ServerCopy | null> {
 		const { id } = operation;
 		if (operation.entity === 'integration') {
 			const draft = (record as LocalIntegration).draft;
@@ -166,18 +305,21 @@ export class SyncEngine {
 			await this.transport.deleteMailbox(id);
 			return null;
 		}
+		// The password is opened only to be sent; an update without one keeps the stored password.
 		const password = mailbox.sealedPassword ? await openSecret(this.db, mailbox.sealedPassword) : undefined;
 		const smtp = password ? { ...mailbox.draft.smtp, password } : mailbox.draft.smtp;
 		if (operation.op === 'create') return this.transport.createMailbox({ id, ...mailbox.draft, smtp });
 		return this.transport.updateMailbox(id, { ...mailbox.draft, smtp, version: record.baseVersion });
 	}
 
-	private async settle(operation: OutboxOperation, result: Integration | Mailbox | null, revision: number): Promise<void> {
-		const store = operation.entity === 'mailbox' ? 'mailboxes' : 'integrations';
+	/** The server accepted the operation (or already had its result): record its copy. */
+	private async settle(operation: OutboxOperation, result: ServerCopy | null, revision: number): Promise<void> {
+		const store = storeOf(operation.entity);
 		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
-		await tx.objectStore('outbox').delete(operation.seq!);
+		const outbox = tx.objectStore('outbox');
+		await outbox.delete(operation.seq!);
 		const records = tx.objectStore(store);
-		const record = (await records.get(operation.id)) as LocalIntegration | LocalMailbox | undefined;
+		const record = (await records.get(operation.id)) as AnyRecord | undefined;
 		if (record) {
 			if (operation.op === 'delete' || !result) {
 				await records.delete(operation.id);
@@ -185,15 +327,18 @@ export class SyncEngine {
 				record.server = result as never;
 				record.baseVersion = result.version;
 				record.conflict = null;
-				if (record.revision === revision) {
+				if (record.revision === revision && !record.deleted) {
 					// Nothing changed locally while this was in flight: the server copy is the truth.
 					record.state = 'synced';
 					record.fieldErrors = {};
 					record.message = null;
-					record.draft = (operation.entity === 'mailbox' ? mailboxDraftOf(result as Mailbox) : { name: (result as Integration).name }) as never;
+					record.draft = draftOf(operation.entity, result) as never;
 					if ('sealedPassword' in record) record.sealedPassword = null;
 				} else {
+					// Edited (or deleted) while in flight: the newer draft still has to go.
 					record.state = 'local';
+					const left = await outbox.index('byRecord').count([operation.entity, operation.id]);
+					if (left === 0) await outbox.add(nextOperation(operation.entity, record));
 				}
 				await records.put(record as never);
 			}
@@ -202,39 +347,62 @@ export class SyncEngine {
 		this.changed();
 	}
 
-	private async refuse(operation: OutboxOperation, failure: ApiFailure): Promise<void> {
-		await this.db.delete('outbox', operation.seq!);
-		if (operation.op === 'delete' && failure.status === 404) {
-			// Already gone on the server: that is what the admin wanted.
-			const store = operation.entity === 'mailbox' ? 'mailboxes' : 'integrations';
-			await this.db.delete(store, operation.id);
-			this.changed();
-			return;
-		}
-		await this.update(operation.entity, operation.id, (record) => {
-			if (failure.error.code === 'version_conflict' && failure.error.current) {
-				record.state = 'conflict';
-				record.conflict = failure.error.current as never;
-				record.message = failure.error.message;
-				return;
-			}
-			record.state = 'rejected';
-			record.fieldErrors = failure.fields;
+	/**
+	 * The server refused the operation for a reason retrying cannot fix. The record keeps the
+	 * admin's draft with the server's verdict; its other queued operations are dropped (they
+	 * would act on a state the server never accepted) until the admin decides.
+	 */
+	private async refuse(operation: OutboxOperation, failure: ApiFailure, current: ServerCopy | null, revision: number): Promise<void> {
+		const store = storeOf(operation.entity);
+		const tx = this.db.transaction([store, 'outbox'], 'readwrite');
+		const outbox = tx.objectStore('outbox');
+		for (const key of await outbox.index('byRecord').getAllKeys([operation.entity, operation.id])) await outbox.delete(key);
+		const records = tx.objectStore(store);
+		const record = (await records.get(operation.id)) as AnyRecord | undefined;
+		if (record?.deleted && failure.status === 404) {
+			// Deleted here and gone there: nothing is left to decide.
+			await records.delete(operation.id);
+		} else if (record) {
+			record.fieldErrors = {};
 			record.message = failure.error.message;
-			// A refused delete puts the record back in the list, with the reason.
-			if (operation.op === 'delete') record.deleted = false;
-		});
-	}
-
-	private async update(entity: Entity, id: string, change: (record: LocalIntegration | LocalMailbox) => void): Promise<void> {
-		const store = entity === 'mailbox' ? 'mailboxes' : 'integrations';
-		const tx = this.db.transaction(store, 'readwrite');
-		const record = await tx.store.get(id);
-		if (record) {
-			change(record);
-			await tx.store.put(record as never);
+			// Whatever was refused, the admin has to look at the record, so it shows in the list.
+			const deleted = record.deleted;
+			record.deleted = false;
+			if (current) {
+				// SPEC §6: the server copy changed meanwhile; the admin sees both and chooses.
+				record.state = 'conflict';
+				record.conflict = current as never;
+			} else if (operation.op === 'update' && failure.status === 404) {
+				// Deleted on another device. Saving again creates it anew (same id); Discard drops it.
+				record.state = 'rejected';
+				record.server = null;
+				record.baseVersion = null;
+				record.message = `${failure.error.message} It was deleted on another device: save to create it again, or discard it.`;
+			} else if (record.revision !== revision && operation.op !== 'delete') {
+				// Edited while in flight: the verdict was about an older draft; send the new one.
+				record.state = 'local';
+				record.message = null;
+				record.deleted = deleted;
+				await outbox.add(nextOperation(operation.entity, record));
+			} else {
+				// A refused delete, too, puts the record back in the list with the reason.
+				record.state = 'rejected';
+				record.fieldErrors = failure.fields;
+			}
+			await records.put(record as never);
 		}
 		await tx.done;
 		this.changed();
 	}
+}
+
+/** The operation that carries a record's current draft to the server. */
+export function nextOperation(entity: Entity, record: AnyRecord): OutboxOperation {
+	return {
+		entity,
+		id: record.id,
+		op: record.deleted ? 'delete' : record.server ? 'update' : 'create',
+		attempts: 0,
+		enqueuedAt: new Date().toISOString()
+	};
 }

@@ -1,10 +1,14 @@
 /**
- * The mailbox form's pure core: what the admin typed, how it becomes an API payload, and the
- * field errors the shared schemas give for it. No DOM, no fetch.
+ * The mailbox form's pure core: what the admin typed, how it becomes a draft, the field errors
+ * the shared schemas give for it, and how a draft compares with the server's copy. No DOM, no
+ * fetch, no IndexedDB.
  */
 import type { z } from 'zod';
+import type { ComparedField } from '$lib/components/ConflictChoice.svelte';
+import type { MailboxDraft } from '$lib/offline/db';
 import { fieldErrors, type FieldErrors } from '$lib/schema/api-error';
 import {
+	encryptionLabels,
 	mailboxCreateSchema,
 	mailboxFieldsSchema,
 	usualPort,
@@ -13,6 +17,7 @@ import {
 	type MailboxCreate,
 	type MailboxFields
 } from '$lib/schema/mailbox';
+import { mailboxDraftOf } from '$lib/offline/sync';
 
 /** Every control's value as text or a choice, exactly as the form holds it. */
 export interface MailboxFormValues {
@@ -60,19 +65,19 @@ export function emptyValues(): MailboxFormValues {
 	};
 }
 
-/** The form for editing a saved mailbox; the password is write-only, so it starts empty. */
-export function valuesFromMailbox(mailbox: Mailbox): MailboxFormValues {
+/** The form for editing a mailbox's draft; the password is write-only, so it starts empty. */
+export function valuesFromDraft(draft: MailboxDraft): MailboxFormValues {
 	return {
-		integrationId: mailbox.integrationId,
-		name: mailbox.name,
-		description: mailbox.description,
-		address: mailbox.address,
-		host: mailbox.smtp.host,
-		port: String(mailbox.smtp.port),
-		username: mailbox.smtp.username,
+		integrationId: draft.integrationId,
+		name: draft.name,
+		description: draft.description,
+		address: draft.address,
+		host: draft.smtp.host,
+		port: String(draft.smtp.port),
+		username: draft.smtp.username,
 		password: '',
-		encryption: mailbox.smtp.encryption,
-		manualForward: mailbox.manualForward
+		encryption: draft.smtp.encryption,
+		manualForward: draft.manualForward
 	};
 }
 
@@ -123,10 +128,66 @@ export function validateEdit(values: MailboxFormValues, hasPassword: boolean): V
 	return hasPassword ? run(mailboxFieldsSchema, toInput(values)) : run(mailboxCreateSchema, toInput(values));
 }
 
-/** The PATCH body: every field, the version edited, and the password only when one was typed. */
-export function toUpdate(data: MailboxFields, version: number) {
-	const { password, ...smtp } = data.smtp;
-	return { ...data, smtp: password ? { ...smtp, password } : smtp, version };
+/**
+ * Validated form data as the offline store keeps it: the draft, and apart from it the password
+ * (sealed before it is stored; empty keeps the stored one).
+ */
+export function splitPassword(data: MailboxFields | MailboxCreate): { draft: MailboxDraft; password: string } {
+	const { password = '', ...smtp } = data.smtp;
+	const draft: MailboxDraft = {
+		integrationId: data.integrationId,
+		name: data.name,
+		description: data.description,
+		address: data.address,
+		smtp,
+		manualForward: data.manualForward
+	};
+	return { draft, password };
+}
+
+const manualForwardLabels: Record<MailboxDraft['manualForward'], string> = {
+	reject: 'Reject (recommended)',
+	accept: 'Accept and flag'
+};
+
+/**
+ * The draft and the server's copy field by field, under the form's labels, for the admin to
+ * compare on a version conflict. The password shows only as "new" versus "stored": neither copy
+ * is readable, and a new one is part of the draft.
+ */
+export function compareMailbox(options: {
+	draft: MailboxDraft;
+	newPassword: boolean;
+	server: Mailbox;
+	integrationName: (id: string) => string;
+}): ComparedField[] {
+	const { draft, newPassword, server, integrationName } = options;
+	const theirs = mailboxDraftOf(server);
+	const shown = (value: string) => (value === '' ? '(empty)' : value);
+	const pair = (label: string, read: (d: MailboxDraft) => string): ComparedField => ({
+		label,
+		mine: shown(read(draft)),
+		theirs: shown(read(theirs))
+	});
+	const fields = [
+		pair('Associated channel integration', (d) => integrationName(d.integrationId)),
+		pair('Mailbox name', (d) => d.name),
+		pair('Description', (d) => d.description),
+		pair('Service email address', (d) => d.address),
+		pair('Manually forwarded mail', (d) => manualForwardLabels[d.manualForward]),
+		pair('Server address', (d) => d.smtp.host),
+		pair('Port', (d) => String(d.smtp.port)),
+		pair('Encryption', (d) => encryptionLabels[d.smtp.encryption]),
+		pair('Account', (d) => d.smtp.username)
+	];
+	if (newPassword) {
+		fields.push({
+			label: 'Password',
+			mine: 'A new password (hidden)',
+			theirs: server.smtp.hasPassword ? 'The stored password (hidden)' : '(none)'
+		});
+	}
+	return fields;
 }
 
 /**

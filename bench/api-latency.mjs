@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// API latency under `wrangler dev` (local workerd and local D1), measured from Node over
+// loopback: create, list, read and update mailboxes, one request at a time. Prints p50/p95/max
+// per route. Figures are for comparing changes on one machine, not production numbers.
+// Run after `npm run build`: node bench/api-latency.mjs [mailboxes=100]
+import { startLocalServer } from '../scripts/local-harness.mjs';
+
+const COUNT = Number(process.argv[2] ?? 100);
+
+const server = await startLocalServer();
+const headers = { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' };
+
+/** @type {Record<string, number[]>} */
+const samples = {};
+/**
+ * @param {string} name
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ */
+async function timed(name, method, path, body) {
+	const started = performance.now();
+	const response = await fetch(`${server.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+	const payload = await response.json();
+	(samples[name] ??= []).push(performance.now() - started);
+	if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(payload)}`);
+	return payload;
+}
+
+try {
+	const integration = await timed('POST /api/integrations', 'POST', '/api/integrations', { name: 'Bench' });
+	/** @type {Array<{ id: string, version: number }>} */
+	const mailboxes = [];
+	for (let i = 0; i < COUNT; i++) {
+		mailboxes.push(
+			await timed('POST /api/mailboxes', 'POST', '/api/mailboxes', {
+				integrationId: integration.id,
+				name: `Support ${i}`,
+				address: `support-${i}@bench.example.com`,
+				smtp: { host: 'smtp.bench.example.com', port: 587, username: `support-${i}@bench.example.com`, password: 'bench-password', encryption: 'starttls' }
+			})
+		);
+	}
+	for (let i = 0; i < 50; i++) await timed(`GET /api/mailboxes (${COUNT} rows)`, 'GET', '/api/mailboxes');
+	for (const mailbox of mailboxes) await timed('GET /api/mailboxes/:id', 'GET', `/api/mailboxes/${mailbox.id}`);
+	for (const mailbox of mailboxes) {
+		await timed('PATCH /api/mailboxes/:id', 'PATCH', `/api/mailboxes/${mailbox.id}`, { version: mailbox.version, name: 'Renamed' });
+	}
+} finally {
+	await server.stop();
+}
+
+const pct = (/** @type {number[]} */ sorted, /** @type {number} */ p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+console.log('route'.padEnd(36), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
+for (const [name, values] of Object.entries(samples)) {
+	const sorted = [...values].sort((a, b) => a - b);
+	console.log(
+		name.padEnd(36),
+		String(sorted.length).padStart(5),
+		pct(sorted, 50).toFixed(1).padStart(8),
+		pct(sorted, 95).toFixed(1).padStart(8),
+		(sorted.at(-1) ?? 0).toFixed(1).padStart(8)
+	);
+}
