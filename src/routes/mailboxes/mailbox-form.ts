@@ -11,6 +11,7 @@ import {
 	encryptionLabels,
 	mailboxCreateSchema,
 	mailboxFieldsSchema,
+	smtpSettingsSchema,
 	usualPort,
 	type Encryption,
 	type Mailbox,
@@ -126,6 +127,11 @@ export function validateNew(values: MailboxFormValues): Validation<MailboxCreate
  */
 export function validateEdit(values: MailboxFormValues, hasPassword: boolean): Validation<MailboxFields> {
 	return hasPassword ? run(mailboxFieldsSchema, toInput(values)) : run(mailboxCreateSchema, toInput(values));
+}
+
+/** The form's SMTP settings for the sending test, validated alone (the rest may be unfinished). */
+export function smtpForTest(values: MailboxFormValues): Validation<MailboxFields['smtp']> {
+	return run(smtpSettingsSchema, toInput(values).smtp);
 }
 
 /**

@@ -1,0 +1,118 @@
+/**
+ * The SMTP sending test in the app (SPEC §4): a real smtp-server on loopback, the real Worker
+ * under wrangler dev, driven from the mailbox form by its labels.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Browser } from 'playwright-core';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PORT_25_MESSAGE } from '../../src/lib/schema/mailbox';
+import { callApi, field, launchBrowser, mailboxRow, maybeScreenshot, newPage, seedIntegration, signIn, uniqueAddress } from './helpers';
+
+const PASSWORD = 'smtp-e2e-password';
+let browser: Browser;
+let smtp: SMTPServer;
+let smtpPort: number;
+
+beforeAll(async () => {
+	browser = await launchBrowser();
+	smtp = new SMTPServer({
+		logger: false,
+		disableReverseLookup: true,
+		allowInsecureAuth: true,
+		hideSTARTTLS: true,
+		authMethods: ['PLAIN', 'LOGIN'],
+		onAuth(auth, _session, callback) {
+			if (auth.password === PASSWORD) return callback(null, { user: auth.username });
+			callback(Object.assign(new Error('5.7.8 Username and Password not accepted'), { responseCode: 535 }));
+		},
+		onData(stream, _session, callback) {
+			stream.resume();
+			stream.on('end', () => callback());
+		}
+	});
+	smtp.on('error', () => {});
+	await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+	smtpPort = (smtp.server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+async function seedTestableMailbox() {
+	const integration = await seedIntegration();
+	const { status, body } = await callApi('POST', '/api/mailboxes', {
+		integrationId: integration.id,
+		name: 'Acme Support',
+		address: uniqueAddress('smtp'),
+		smtp: { host: '127.0.0.1', port: smtpPort, username: 'support@acme.example', password: PASSWORD, encryption: 'none' }
+	});
+	expect(status).toBe(201);
+	return body as { id: string; address: string };
+}
+
+describe('SMTP sending test in the form', () => {
+	it('passes on the saved settings, shows each stage, then explains a wrong unsaved password', async () => {
+		const mailbox = await seedTestableMailbox();
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await expect.poll(() => field(page, 'Send test to').inputValue()).toBe(mailbox.address);
+
+		await page.getByRole('button', { name: 'Send test' }).click();
+		const result = page.getByRole('region', { name: 'SMTP test result' });
+		await result.getByText('Test passed').waitFor();
+		const stages = result.getByRole('list', { name: 'Stages' }).getByRole('listitem');
+		expect(await stages.count()).toBe(7);
+		expect(await stages.allInnerTexts()).toEqual(expect.arrayContaining([expect.stringContaining('Log in')]));
+		await result.getByText(/Show the SMTP transcript/).click();
+		const transcript = await result.locator('pre.transcript').innerText();
+		expect(transcript).toContain('AUTH PLAIN [redacted]');
+		expect(transcript).not.toContain(PASSWORD);
+
+		// Unsaved settings: a wrong password typed into the form, not saved.
+		await field(page, 'Password').fill('not-the-password');
+		await page.getByRole('button', { name: 'Send test' }).click();
+		await result.getByText('Test failed').waitFor();
+		await expect.poll(() => result.innerText()).toContain('Account or password');
+		expect(await result.getByTestId('smtp-server-message').innerText()).toContain('535');
+		expect(await result.getByTestId('smtp-hint').innerText()).toMatch(/account or password/i);
+		expect(await result.locator('[data-stage="auth"]').innerText()).toMatch(/failed/);
+		await maybeScreenshot(page, 'smtp-test-failed');
+
+		// The history lists both, newest first; the list's badge shows the latest.
+		const history = page.getByRole('region', { name: 'SMTP test history' });
+		await expect.poll(() => history.getByRole('listitem').count()).toBe(2);
+		await page.goto('/');
+		await expect.poll(() => mailboxRow(page, mailbox.address).innerText()).toMatch(/Failed/);
+		await context.close();
+	});
+
+	it('refuses port 25 on the form before anything is sent', async () => {
+		const mailbox = await seedTestableMailbox();
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await field(page, 'Port').fill('25');
+		await page.getByRole('button', { name: 'Send test' }).click();
+		await page.getByRole('alert').filter({ hasText: 'SMTP sending settings' }).waitFor();
+		expect(await page.getByText(PORT_25_MESSAGE).count()).toBeGreaterThan(0);
+		await context.close();
+	});
+
+	it('says the test needs the network when offline', async () => {
+		const mailbox = await seedTestableMailbox();
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await page.getByRole('button', { name: 'Send test' }).waitFor();
+		await context.setOffline(true);
+		await page.getByText('The SMTP test needs the network').waitFor();
+		expect(await page.getByRole('button', { name: 'Send test' }).isDisabled()).toBe(true);
+		await context.setOffline(false);
+		await expect.poll(() => page.getByRole('button', { name: 'Send test' }).isDisabled()).toBe(false);
+		await context.close();
+	});
+});
