@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { bundleMailauth } from './tests/worker/bundle-mailauth';
 
 /** Worker tests run inside workerd, against local D1 built from the real migrations. */
 export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, 'worker/migrations'));
+	const mailauth = await bundleMailauth(import.meta.dirname);
 	return {
 		plugins: [
 			cloudflareTest(({ inject }) => ({
@@ -24,6 +26,10 @@ export default defineConfig(async () => {
 				}
 			}))
 		],
+		resolve: {
+			// mailauth as wrangler bundles it (see tests/worker/bundle-mailauth.ts).
+			alias: [{ find: /^mailauth$/, replacement: mailauth }]
+		},
 		test: {
 			include: ['tests/worker/**/*.test.ts'],
 			setupFiles: ['tests/worker/setup.ts'],
