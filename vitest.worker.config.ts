@@ -21,7 +21,11 @@ export default defineConfig(async () => {
 						ACCESS_TEST_PRIVATE_JWK: inject('accessPrivateJwk'),
 						// The SMTP test cases connect to servers on loopback (tests/worker/smtp-servers.ts).
 						ALLOW_PRIVATE_SMTP_HOSTS: 'true',
-						SMTP_TEST_PORTS: inject('smtpPorts')
+						SMTP_TEST_PORTS: inject('smtpPorts'),
+						// DNS for SPF, DKIM, DMARC and ARC from the loopback DoH server (tests/worker/doh-server.ts).
+						DNS_RESOLVER_URL: `${inject('dohOrigin')}/dns-query`,
+						DOH_TEST_ORIGIN: inject('dohOrigin'),
+						TRUSTED_ARC_SEALERS: 'forwarder.trusted.test'
 					}
 				}
 			}))
@@ -33,7 +37,7 @@ export default defineConfig(async () => {
 		test: {
 			include: ['tests/worker/**/*.test.ts'],
 			setupFiles: ['tests/worker/setup.ts'],
-			globalSetup: ['tests/worker/global-setup.ts', 'tests/worker/smtp-servers.ts']
+			globalSetup: ['tests/worker/global-setup.ts', 'tests/worker/smtp-servers.ts', 'tests/worker/doh-server.ts']
 		}
 	};
 });

@@ -7,6 +7,7 @@ declare global {
 			ACCESS_JWKS_ORIGIN: string;
 			ACCESS_TEST_PRIVATE_JWK: string;
 			SMTP_TEST_PORTS: string;
+			DOH_TEST_ORIGIN: string;
 		}
 	}
 }

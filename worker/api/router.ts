@@ -6,6 +6,7 @@ import { authenticate } from '../auth/authenticate';
 import { HttpError, json } from './http';
 import * as integrations from './integrations';
 import * as mailboxes from './mailboxes';
+import * as messages from './messages';
 import * as smtpTests from './smtp-tests';
 import type { Handler } from './route';
 
@@ -36,7 +37,9 @@ const routes: Route[] = [
 	route(`/api/mailboxes/${ID}`, { GET: mailboxes.read, PATCH: mailboxes.update, DELETE: mailboxes.remove }),
 	route(`/api/mailboxes/${ID}/smtp-test`, { POST: smtpTests.testSaved }),
 	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: smtpTests.history }),
-	route('/api/smtp-test', { POST: smtpTests.testDraft })
+	route('/api/smtp-test', { POST: smtpTests.testDraft }),
+	route('/api/messages', { GET: messages.list }),
+	route(`/api/messages/${ID}`, { GET: messages.read })
 ];
 
 export async function handleApi(request: Request, env: Env, now: () => Date = () => new Date()): Promise<Response> {

@@ -1,0 +1,71 @@
+/** /api/messages: the email log with filters and keyset pagination (SPEC §7). */
+import { z } from 'zod';
+import { fieldErrors } from '../../src/lib/schema/api-error';
+import { findMessage, listMessages, type LoggedMessage } from '../db/messages';
+import { normaliseMessageId } from '../inbound/handle-email';
+import { HttpError, json, validationFailed } from './http';
+import type { Handler } from './route';
+
+export const PAGE_SIZE = 50;
+
+const querySchema = z.object({
+	mailboxId: z.string().min(1).max(100).optional(),
+	messageId: z.string().min(1).max(998).optional(),
+	from: z.string().min(1).max(320).optional(),
+	verdict: z.enum(['accepted', 'quarantined', 'rejected'], { error: 'Use accepted, quarantined or rejected' }).optional(),
+	since: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
+	until: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
+	cursor: z.string().max(200).optional()
+});
+
+/** The list item of SPEC §7: the log row without the heavy and evidence-only fields. */
+function toItem(message: LoggedMessage) {
+	const { headers: _h, text: _t, html: _m, attachments: _a, authDetails: _d, forwardingEvidence: _f, ...item } = message;
+	return { ...item, encoding: { charsets: message.encoding.charsets, garbled: message.encoding.garbled, blank: message.encoding.blank } };
+}
+
+const encodeCursor = (m: LoggedMessage) => btoa(JSON.stringify([m.receivedAt, m.id]));
+function decodeCursor(cursor: string): { receivedAt: string; id: string } {
+	try {
+		const [receivedAt, id] = JSON.parse(atob(cursor)) as [unknown, unknown];
+		if (typeof receivedAt === 'string' && typeof id === 'string') return { receivedAt, id };
+	} catch {
+		// fall through
+	}
+	throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
+}
+
+export const list: Handler = async ({ request, env }) => {
+	const params = Object.fromEntries(new URL(request.url).searchParams);
+	const parsed = querySchema.safeParse(params);
+	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
+	const q = parsed.data;
+	const toIso = (value?: string) => (value ? new Date(value).toISOString() : undefined);
+	const items = await listMessages(env.DB, {
+		mailboxId: q.mailboxId,
+		messageId: q.messageId ? (normaliseMessageId(q.messageId) ?? undefined) : undefined,
+		from: q.from,
+		verdict: q.verdict,
+		since: toIso(q.since),
+		until: toIso(q.until),
+		after: q.cursor ? decodeCursor(q.cursor) : undefined,
+		limit: PAGE_SIZE + 1
+	});
+	const page = items.slice(0, PAGE_SIZE);
+	return json({ items: page.map(toItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
+};
+
+export const read: Handler = async ({ env, params }) => {
+	const message = await findMessage(env.DB, params.id!);
+	if (!message) throw new HttpError(404, 'not_found', 'No such message in the email log (it may be older than 30 days).');
+	return json({
+		...toItem(message),
+		authDetails: message.authDetails,
+		forwardingEvidence: message.forwardingEvidence,
+		encodingFindings: message.encoding.findings,
+		headers: message.headers,
+		text: message.text,
+		html: message.html,
+		attachments: message.attachments
+	});
+};
