@@ -60,6 +60,8 @@ export async function startLocalServer() {
 			`SMTP_ENCRYPTION_KEY=${randomBytes(32).toString('base64')}`,
 			// The SMTP sending test's browser tests talk to smtp-server on loopback.
 			'ALLOW_PRIVATE_SMTP_HOSTS=true',
+			// No DNS leaves this machine: lookups fail fast (temperror) unless a test serves DNS.
+			`DNS_RESOLVER_URL=${process.env.MAILGATE_DNS_RESOLVER_URL ?? 'http://127.0.0.1:9/dns-query'}`,
 			''
 		].join('\n'),
 		{ mode: 0o600 }

@@ -32,18 +32,20 @@ export interface InboundMessage {
 	to: string;
 	raw: ReadableStream<Uint8Array>;
 	rawSize: number;
-	setReject(reason: string): void;
+	setReject(reason: string): void | Promise<void>;
 }
 
 export interface InboundDependencies {
 	now?: () => Date;
 }
 
-export async function handleInbound(message: InboundMessage, env: Env, deps: InboundDependencies = {}): Promise<LoggedMessage> {
+export async function handleInbound(message: InboundMessage, env: Env, deps: InboundDependencies = {}): Promise<LoggedMessage | null> {
 	const now = deps.now ?? (() => new Date());
 	const receivedAt = now().toISOString();
 	if (message.rawSize > MAX_MESSAGE_BYTES) {
-		message.setReject(`552 5.3.4 Message too big for this help desk (over ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB)`);
+		// Email Routing never delivers more; refusing without reading keeps the Worker in its memory limit.
+		await message.setReject(`552 5.3.4 Message too big for this help desk (over ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB)`);
+		return null;
 	}
 	const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
 	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
@@ -140,12 +142,16 @@ function toRow(input: RowInput): Omit<LoggedMessage, 'verdict' | 'reason' | 'tex
 	};
 }
 
-/** Logs the refusal first: if that fails the handler throws and the sender's server retries. */
+/**
+ * Refuses the delivery and logs it. If the log write fails the handler still throws, so the
+ * failure is visible; the refusal stands either way. (setReject is awaited because wrangler
+ * dev's simulation records the reason asynchronously; on Cloudflare it returns nothing.)
+ */
 async function refuse(message: InboundMessage, env: Env, input: RowInput & { reason: string }): Promise<LoggedMessage> {
 	const { reason, ...row } = input;
 	const logged: LoggedMessage = { ...toRow(row), verdict: 'rejected', reason, text: null, html: null, attachments: [] };
+	await message.setReject(reason);
 	await insertMessage(env.DB, logged);
-	message.setReject(reason);
 	return logged;
 }
 
