@@ -108,6 +108,8 @@ async function main() {
 	if (await waitUntilServing(`http://${HOST}:${PORT}/`, child)) {
 		const link = `http://${HOST}:${PORT}/login#token=${encodeURIComponent(token ?? '')}`;
 		console.log(`\n  Mailgate is running. Sign in by opening:\n\n    ${link}\n`);
+		console.log('  Simulate inbound mail (see README, "Deploying"):');
+		console.log(`    curl -X POST 'http://${HOST}:${PORT}/cdn-cgi/handler/email?from=customer@example.org&to=<a service address>' --data-binary @tests/fixtures/email/plain.eml\n`);
 		if (smtp) {
 			console.log('  Try the SMTP sending test against the local test server:');
 			console.log(`    Server address ${HOST}   Port ${smtp.port}   Encryption None   Account (any)   Password ${LOCAL_SMTP_PASSWORD}\n`);
