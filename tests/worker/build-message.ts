@@ -16,6 +16,8 @@ export interface PartOptions {
 export interface MessageOptions {
 	/** Trace and extra fields placed above the standard ones, top first (Received, Resent-*, ...). */
 	headers?: Array<[string, string]>;
+	/** Without angle brackets; `test-0001@customer.example` by default. */
+	messageId?: string;
 	from?: string;
 	to?: string;
 	cc?: string;
@@ -28,10 +30,10 @@ export interface MessageOptions {
 const encoder = new TextEncoder();
 
 export function buildMessage(options: MessageOptions = {}): Uint8Array {
-	const { headers = [], from = 'Alice Customer <alice@customer.example>', to = 'support@help.acme.example', subject = 'A question', parts = [] } = options;
+	const { headers = [], messageId = 'test-0001@customer.example', from = 'Alice Customer <alice@customer.example>', to = 'support@help.acme.example', subject = 'A question', parts = [] } = options;
 	const top: Array<[string, string]> = [
 		...headers,
-		['Message-ID', '<test-0001@customer.example>'],
+		['Message-ID', `<${messageId}>`],
 		['Date', 'Tue, 14 Oct 2025 12:00:00 +0000'],
 		['MIME-Version', '1.0'],
 		['From', from],

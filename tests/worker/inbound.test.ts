@@ -9,6 +9,7 @@ import { createScheduledController, env } from 'cloudflare:test';
 import { dkimSign } from 'mailauth';
 import { beforeAll, describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
+import { cloudflareHop, deliver as deliverEmail } from './deliver';
 import { call, createIntegration, mailboxInput } from './helpers';
 
 const ZONE = `z${crypto.randomBytes(4).toString('hex')}.test`;
@@ -48,13 +49,6 @@ beforeAll(async () => {
 	]);
 });
 
-function cloudflareHop(ip: string, helo = 'mail.sender.example') {
-	return (
-		`Received-SPF: none (mx.cloudflare.net: no SPF checked) receiver=mx.cloudflare.net; client-ip=${ip}; helo=${helo};\r\n` +
-		`Received: from ${helo} (${helo} [${ip}]) by mx.cloudflare.net (Postfix) with ESMTPS id 4X2; Tue, 24 Nov 2026 09:00:01 +0000\r\n`
-	);
-}
-
 function message(options: { from: string; to?: string; subject?: string; body?: string; id?: string; extra?: string }) {
 	const id = options.id ?? `${crypto.randomUUID()}@${options.from.split('@')[1]}`;
 	return (
@@ -70,26 +64,8 @@ async function signed(raw: string) {
 	return result.signatures + raw;
 }
 
-async function deliver(raw: string, options: { from: string; to?: string; hopIp?: string }) {
-	const full = cloudflareHop(options.hopIp ?? PERMITTED_IP) + raw;
-	const bytes = new TextEncoder().encode(full);
-	let rejected: string | null = null;
-	const email = {
-		from: options.from,
-		to: options.to ?? serviceAddress,
-		raw: new Response(bytes).body!,
-		rawSize: bytes.byteLength,
-		headers: new Headers(),
-		setReject: (reason: string) => {
-			rejected = reason;
-		},
-		forward: async () => ({}) as never,
-		reply: async () => ({}) as never
-	};
-	await worker.email(email as unknown as ForwardableEmailMessage, env);
-	const id = /Message-ID: <([^>]+)>/.exec(full)?.[1];
-	const logged = await call('GET', `/api/messages?messageId=${encodeURIComponent(`<${id}>`)}`);
-	return { rejected: rejected as string | null, item: logged.body.items[0], id };
+function deliver(raw: string, options: { from: string; to?: string; hopIp?: string }) {
+	return deliverEmail(raw, { from: options.from, to: options.to ?? serviceAddress, hopIp: options.hopIp ?? PERMITTED_IP });
 }
 
 describe('inbound mail (SPEC §5)', () => {

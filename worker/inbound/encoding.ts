@@ -420,7 +420,9 @@ function decodeTransferEncoding(body: string, encoding: string): string {
 	if (encoding === 'base64') {
 		const clean = body.replace(/[^A-Za-z0-9+/]/g, '');
 		try {
-			return atob(clean.slice(0, clean.length - (clean.length % 4)));
+			// The padding went with the other non-alphabet characters; atob decodes an unpadded
+			// tail (forgiving-base64), so only a lone leftover character, which holds no whole byte, is cut.
+			return atob(clean.length % 4 === 1 ? clean.slice(0, -1) : clean);
 		} catch {
 			return '';
 		}
