@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { env } from 'cloudflare:test';
 import { dkimSign, sealMessage } from 'mailauth';
 import { beforeAll, describe, expect, it } from 'vitest';
-import worker from '../../worker/index';
+import { deliver as deliverMessage } from './deliver';
 import { call, createIntegration, mailboxInput } from './helpers';
 
 const ZONE = `a${crypto.randomBytes(4).toString('hex')}.test`;
@@ -73,28 +73,10 @@ async function sign(raw: string, key: KeyPair, selector: string) {
 	return result.signatures + raw;
 }
 
-function hop(ip: string) {
-	return `Received: from mx.sender (mx.sender [${ip}]) by mx.cloudflare.net (Postfix) with ESMTPS; Tue, 24 Nov 2026 09:00:02 +0000\r\n`;
-}
-
 async function deliver(raw: string, options: { ip: string; from: string }) {
-	const bytes = new TextEncoder().encode(hop(options.ip) + raw);
-	let rejected: string | null = null;
-	const email = {
-		from: options.from,
-		to: serviceAddress,
-		raw: new Response(bytes).body!,
-		rawSize: bytes.byteLength,
-		headers: new Headers(),
-		setReject(reason: string) {
-			rejected = reason;
-		}
-	};
-	await worker.email(email as unknown as ForwardableEmailMessage, env);
-	const id = /Message-ID: <([^>]+)>/.exec(raw)![1]!;
-	const list = await call('GET', `/api/messages?messageId=${encodeURIComponent(id)}`);
-	const detail = await call('GET', `/api/messages/${list.body.items[0].id}`);
-	return { rejected: rejected as string | null, message: detail.body };
+	const { rejected, item } = await deliverMessage(raw, { from: options.from, to: serviceAddress, hopIp: options.ip });
+	const detail = await call('GET', `/api/messages/${item.id}`);
+	return { rejected, message: detail.body };
 }
 
 describe('authentication through email()', () => {
