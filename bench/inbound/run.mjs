@@ -76,23 +76,27 @@ try {
 	};
 	const median = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-	console.log('size     empty ms   floor ms   handler ms   handler/floor (overhead subtracted)');
+	console.log('size     empty ms   floor ms   handler ms   handler/floor   without D1 ms   without-D1/floor (overhead subtracted)');
 	for (const { label, bytes, runs } of SIZES) {
 		/** @type {Record<string, number[]>} */
-		const samples = { empty: [], floor: [], handler: [] };
+		const samples = { empty: [], floor: [], handler: [], memory: [] };
 		for (let n = 0; n < runs + 2; n++) {
 			const raw = message(bytes, n);
 			const empty = await time('/empty', raw);
 			const floor = await time('/floor', raw);
 			const handler = await time('/handler', raw);
+			const memory = await time('/handler-without-d1', message(bytes, n + 10_000));
 			if (n < 2) continue; // warm-up
 			samples.empty.push(empty);
 			samples.floor.push(floor);
 			samples.handler.push(handler);
+			samples.memory.push(memory);
 		}
-		const [e, f, h] = [median(samples.empty), median(samples.floor), median(samples.handler)];
-		const ratio = (h - e) / Math.max(0.01, f - e);
-		console.log(`${label.padEnd(8)} ${e.toFixed(1).padStart(8)} ${f.toFixed(1).padStart(10)} ${h.toFixed(1).padStart(12)}   ${ratio.toFixed(2)}×`);
+		const [e, f, h, m] = [median(samples.empty), median(samples.floor), median(samples.handler), median(samples.memory)];
+		const ratio = (/** @type {number} */ x) => `${((x - e) / Math.max(0.01, f - e)).toFixed(2)}×`;
+		console.log(
+			`${label.padEnd(8)} ${e.toFixed(1).padStart(8)} ${f.toFixed(1).padStart(10)} ${h.toFixed(1).padStart(12)} ${ratio(h).padStart(15)} ${m.toFixed(1).padStart(15)} ${ratio(m).padStart(12)}`
+		);
 	}
 } finally {
 	try {
