@@ -19,7 +19,7 @@ export default {
 	},
 
 	async scheduled(controller, env) {
-		const deleted = await purgeOldMessages(env.DB, new Date(controller.scheduledTime));
+		const deleted = await purgeOldMessages(env, new Date(controller.scheduledTime));
 		console.info('retention', { deleted });
 	}
 } satisfies ExportedHandler<Env>;

@@ -2,7 +2,9 @@
 import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
 import { findMessage, listMessages, type LoggedMessage } from '../db/messages';
-import { normaliseMessageId } from '../inbound/handle-email';
+import PostalMime from 'postal-mime';
+import { extractHeaderBlock, normaliseMessageId } from '../inbound/handle-email';
+import { sanitizeHtml } from '../inbound/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
 import type { Handler } from './route';
 
@@ -55,17 +57,56 @@ export const list: Handler = async ({ request, env }) => {
 	return json({ items: page.map(toItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
 };
 
+const notFound = () => new HttpError(404, 'not_found', 'No such message in the email log (it may be older than 30 days).');
+
 export const read: Handler = async ({ env, params }) => {
 	const message = await findMessage(env.DB, params.id!);
-	if (!message) throw new HttpError(404, 'not_found', 'No such message in the email log (it may be older than 30 days).');
+	if (!message) throw notFound();
+	let { headers, text, html } = message;
+	if (message.truncated) {
+		// D1 holds a cut copy (SPEC §5.6); the archived original has it all.
+		const original = await env.MAIL_ARCHIVE.get(message.id);
+		if (original) {
+			const raw = new Uint8Array(await original.arrayBuffer());
+			const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
+			headers = extractHeaderBlock(raw);
+			if (message.verdict !== 'rejected') {
+				text = parsed.text ?? null;
+				html = parsed.html ? await sanitizeHtml(parsed.html) : null;
+			}
+		}
+	}
 	return json({
 		...toItem(message),
 		authDetails: message.authDetails,
 		forwardingEvidence: message.forwardingEvidence,
 		encodingFindings: message.encoding.findings,
-		headers: message.headers,
-		text: message.text,
-		html: message.html,
+		headers,
+		text,
+		html,
 		attachments: message.attachments
 	});
 };
+
+/** `GET /api/messages/:id/raw`: the original, byte for byte, as `<Message-ID>.eml`. */
+export const raw: Handler = async ({ env, params }) => {
+	const message = await findMessage(env.DB, params.id!);
+	if (!message) throw notFound();
+	const original = await env.MAIL_ARCHIVE.get(message.id);
+	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
+	return new Response(original.body, {
+		headers: {
+			'content-type': 'message/rfc822',
+			'content-length': String(original.size),
+			'content-disposition': `attachment; filename="${safeFileName(message.messageId ?? message.id)}.eml"`,
+			'cache-control': 'no-store',
+			'x-content-type-options': 'nosniff'
+		}
+	});
+};
+
+/** A file name every system accepts: the Message-ID's safe characters, at most 100 of them. */
+export function safeFileName(value: string): string {
+	const safe = value.replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^[.]+/, '').slice(0, 100);
+	return safe || 'message';
+}

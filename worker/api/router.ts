@@ -39,7 +39,8 @@ const routes: Route[] = [
 	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: smtpTests.history }),
 	route('/api/smtp-test', { POST: smtpTests.testDraft }),
 	route('/api/messages', { GET: messages.list }),
-	route(`/api/messages/${ID}`, { GET: messages.read })
+	route(`/api/messages/${ID}`, { GET: messages.read }),
+	route(`/api/messages/${ID}/raw`, { GET: messages.raw })
 ];
 
 export async function handleApi(request: Request, env: Env, now: () => Date = () => new Date()): Promise<Response> {

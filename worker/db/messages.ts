@@ -19,6 +19,8 @@ export interface LoggedMessage {
 	headers: string;
 	text: string | null;
 	html: string | null;
+	/** Text, HTML or headers were cut to fit D1; the archived original has them whole. */
+	truncated: boolean;
 	attachments: Array<{ filename: string | null; contentType: string; size: number }>;
 }
 
@@ -50,12 +52,13 @@ interface MessageRow {
 	text: string | null;
 	html: string | null;
 	attachments: string;
+	truncated: number;
 }
 
 const COLUMNS =
 	'id, mailbox_id, message_id, envelope_from, envelope_to, from_address, from_name, subject, received_at, size, verdict, ' +
 	'reason, spf, dkim, dmarc, arc, auth_details, forwarding, forwarding_evidence, charsets, garbled, blank, encoding_findings, ' +
-	'headers, text, html, attachments';
+	'truncated, headers, text, html, attachments';
 /** The list leaves out the heavy columns. */
 const LIST_COLUMNS = COLUMNS.replace(', headers, text, html, attachments', '');
 
@@ -83,6 +86,7 @@ const toMessage = (row: MessageRow): LoggedMessage => ({
 	headers: row.headers ?? '',
 	text: row.text ?? null,
 	html: row.html ?? null,
+	truncated: row.truncated === 1,
 	attachments: row.attachments ? JSON.parse(row.attachments) : []
 });
 
@@ -90,7 +94,7 @@ const toMessage = (row: MessageRow): LoggedMessage => ({
 export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<boolean> {
 	const result = await db
 		.prepare(
-			`INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)`
+			`INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)`
 		)
 		.bind(
 			m.id,
@@ -116,6 +120,7 @@ export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<b
 			m.encoding.garbled ? 1 : 0,
 			m.encoding.blank ? 1 : 0,
 			JSON.stringify(m.encoding.findings),
+			m.truncated ? 1 : 0,
 			m.headers,
 			m.text,
 			m.html,
@@ -167,11 +172,20 @@ export async function findMessage(db: D1Database, id: string): Promise<LoggedMes
 	return row ? toMessage(row) : null;
 }
 
-/** Deletes up to `batch` rows received before `before`; returns how many went. */
-export async function purgeMessagesBefore(db: D1Database, before: string, batch: number): Promise<number> {
-	const result = await db
-		.prepare('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < ?1 LIMIT ?2)')
+/** Ids of up to `batch` rows received before `before`. */
+export async function messageIdsBefore(db: D1Database, before: string, batch: number): Promise<string[]> {
+	const { results } = await db
+		.prepare('SELECT id FROM messages WHERE received_at < ?1 ORDER BY received_at LIMIT ?2')
 		.bind(before, batch)
+		.all<{ id: string }>();
+	return results.map((row) => row.id);
+}
+
+export async function deleteMessages(db: D1Database, ids: readonly string[]): Promise<number> {
+	if (ids.length === 0) return 0;
+	const result = await db
+		.prepare(`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?1))`)
+		.bind(JSON.stringify(ids))
 		.run();
 	return result.meta.changes;
 }

@@ -18,12 +18,14 @@ import { sanitizeHtml } from './sanitize-html';
 /** Email Routing delivers messages up to 25 MiB. */
 export const MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
 /**
- * D1 limits a row, string or BLOB to 1,000,000 bytes in production. Text and HTML are kept up
- * to these sizes each (UTF-8 can take up to 3 bytes a UTF-16 unit), the header block likewise.
+ * D1 limits a row, string or BLOB to 1,000,000 bytes in production (local D1 accepts more, so
+ * only these limits keep a large message from failing in production). The three large
+ * columns share the row: text, HTML and the header block are kept up to these many UTF-8
+ * bytes each, leaving over 150 KB for the rest; what is cut stays whole in MAIL_ARCHIVE.
  */
-export const MAX_STORED_TEXT_CHARS = 100_000;
-export const MAX_STORED_HTML_CHARS = 150_000;
-export const MAX_STORED_HEADER_CHARS = 64_000;
+export const MAX_STORED_TEXT_BYTES = 250_000;
+export const MAX_STORED_HTML_BYTES = 400_000;
+export const MAX_STORED_HEADER_BYTES = 200_000;
 /** Shown as the receiving host in authentication comments. */
 const MTA = 'mailgate';
 
@@ -50,7 +52,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
 	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
 	const headers = parsed.headers.map((header) => ({ key: header.key, value: header.value }));
-	const headerBlock = extractHeaderBlock(raw);
+	const headerBlock = cutToBytes(extractHeaderBlock(raw), MAX_STORED_HEADER_BYTES);
 	const envelopeTo = message.to.trim();
 
 	const base = {
@@ -61,7 +63,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		subject: parsed.subject ?? null,
 		receivedAt,
 		size: raw.byteLength,
-		headers: headerBlock.slice(0, MAX_STORED_HEADER_CHARS)
+		headers: headerBlock.text
 	};
 	const encoding = diagnoseEncoding({ raw, parsed });
 
@@ -72,8 +74,9 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		const reason = localPart.includes('+')
 			? `550 5.1.1 <${envelopeTo}>: aliases (sub-addresses) are not supported; write to the service address itself`
 			: `550 5.1.1 <${envelopeTo}>: this address is not a service address of this help desk`;
-		return refuse(message, env, {
+		return refuse(message, env, raw, {
 			...base,
+			truncated: headerBlock.truncated,
 			mailboxId: null,
 			reason,
 			auth: notChecked(),
@@ -105,23 +108,56 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		verdict = 'rejected';
 		reason = manualForwardRejectReason();
 	}
-	const row = { ...base, mailboxId: mailbox.id, auth, forwarding, encoding };
-	if (verdict === 'rejected') return refuse(message, env, { ...row, reason: reason ?? 'refused' });
+	const row = { ...base, truncated: headerBlock.truncated, mailboxId: mailbox.id, auth, forwarding, encoding };
+	if (verdict === 'rejected') return refuse(message, env, raw, { ...row, reason: reason ?? 'refused' });
 
+	const text = cutToBytes(parsed.text ?? '', MAX_STORED_TEXT_BYTES);
+	const html = cutToBytes(parsed.html ? await sanitizeHtml(parsed.html) : '', MAX_STORED_HTML_BYTES);
 	const logged: LoggedMessage = {
 		...toRow(row),
+		truncated: headerBlock.truncated || text.truncated || html.truncated,
 		verdict,
 		reason,
-		text: parsed.text ? parsed.text.slice(0, MAX_STORED_TEXT_CHARS) : null,
-		html: parsed.html ? (await sanitizeHtml(parsed.html)).slice(0, MAX_STORED_HTML_CHARS) : null,
+		text: parsed.text ? text.text : null,
+		html: parsed.html ? html.text : null,
 		attachments: parsed.attachments.map((attachment) => ({
 			filename: attachment.filename,
 			contentType: attachment.mimeType,
 			size: sizeOf(attachment.content)
 		}))
 	};
-	await insertMessage(env.DB, logged);
+	await store(env, raw, logged);
 	return logged;
+}
+
+/**
+ * SPEC §5.6: the original goes to the archive before the row, so there is never a row without
+ * its original; either write failing fails the handler. A redelivery (same Message-ID, same
+ * mailbox) keeps the first row and its original, and drops the new copy.
+ */
+async function store(env: Env, raw: Uint8Array, logged: LoggedMessage): Promise<void> {
+	await env.MAIL_ARCHIVE.put(logged.id, raw, {
+		httpMetadata: { contentType: 'message/rfc822' },
+		customMetadata: { messageId: logged.messageId ?? '' }
+	});
+	let inserted: boolean;
+	try {
+		inserted = await insertMessage(env.DB, logged);
+	} catch (error) {
+		await env.MAIL_ARCHIVE.delete(logged.id).catch(() => {});
+		throw error;
+	}
+	if (!inserted) await env.MAIL_ARCHIVE.delete(logged.id);
+}
+
+/** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
+export function cutToBytes(text: string, maxBytes: number): { text: string; truncated: boolean } {
+	const bytes = new TextEncoder().encode(text);
+	if (bytes.byteLength <= maxBytes) return { text, truncated: false };
+	let end = maxBytes;
+	// Back up to a character boundary: UTF-8 continuation bytes are 10xxxxxx.
+	while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+	return { text: new TextDecoder().decode(bytes.subarray(0, end)), truncated: true };
 }
 
 type RowInput = Omit<LoggedMessage, 'verdict' | 'reason' | 'text' | 'html' | 'attachments' | 'auth' | 'authDetails' | 'forwarding' | 'forwardingEvidence' | 'encoding'> & {
@@ -147,11 +183,11 @@ function toRow(input: RowInput): Omit<LoggedMessage, 'verdict' | 'reason' | 'tex
  * failure is visible; the refusal stands either way. (setReject is awaited because wrangler
  * dev's simulation records the reason asynchronously; on Cloudflare it returns nothing.)
  */
-async function refuse(message: InboundMessage, env: Env, input: RowInput & { reason: string }): Promise<LoggedMessage> {
+async function refuse(message: InboundMessage, env: Env, raw: Uint8Array, input: RowInput & { reason: string }): Promise<LoggedMessage> {
 	const { reason, ...row } = input;
 	const logged: LoggedMessage = { ...toRow(row), verdict: 'rejected', reason, text: null, html: null, attachments: [] };
 	await message.setReject(reason);
-	await insertMessage(env.DB, logged);
+	await store(env, raw, logged);
 	return logged;
 }
 

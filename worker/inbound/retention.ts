@@ -1,19 +1,25 @@
-/** SPEC §5.7: the email log keeps 30 days; the scheduled job deletes older rows in batches. */
-import { purgeMessagesBefore } from '../db/messages';
+/**
+ * SPEC §5.7: the email log keeps 30 days. The scheduled job deletes older rows in batches,
+ * archived originals first (an object already gone is fine: R2 deletes are idempotent), so no
+ * original outlives its row.
+ */
+import { deleteMessages, messageIdsBefore } from '../db/messages';
 
 export const RETENTION_DAYS = 30;
-/** Rows per DELETE: small enough to stay far below D1's per-query limits and time. */
+/** Rows per batch: R2 deletes up to 1,000 keys per call; D1 binds the ids as one JSON value. */
 export const PURGE_BATCH = 500;
-/** The free plan allows 50 queries per invocation; leave room for everything else. */
-export const MAX_PURGE_BATCHES = 40;
+/** The free plan allows 50 queries per invocation: two per batch, with room to spare. */
+export const MAX_PURGE_BATCHES = 20;
 
-export async function purgeOldMessages(db: D1Database, now: Date): Promise<number> {
+export async function purgeOldMessages(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
 	const before = new Date(now.getTime() - RETENTION_DAYS * 24 * 60 * 60 * 1000).toISOString();
 	let total = 0;
 	for (let batch = 0; batch < MAX_PURGE_BATCHES; batch++) {
-		const deleted = await purgeMessagesBefore(db, before, PURGE_BATCH);
-		total += deleted;
-		if (deleted < PURGE_BATCH) break;
+		const ids = await messageIdsBefore(env.DB, before, PURGE_BATCH);
+		if (ids.length === 0) break;
+		await env.MAIL_ARCHIVE.delete(ids);
+		total += await deleteMessages(env.DB, ids);
+		if (ids.length < PURGE_BATCH) break;
 	}
 	return total;
 }
