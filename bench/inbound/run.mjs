@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The inbound pipeline's cost per message (issue: bench/inbound): for 2 KB, 50 KB, 1 MB and
-// 10 MB messages, the real email() path (handleInbound: parse, authenticate, diagnose, store in
-// local D1) against its bare floor (postal-mime parse + mailauth authenticate on the same
+// 10 MB messages, the real email() path (handleInbound: parse, authenticate, diagnose, archive
+// the original in R2, log in D1; both simulated locally) against its bare floor (postal-mime parse + mailauth authenticate on the same
 // bytes), both run by workerd under `wrangler dev` (bench/inbound/worker.ts) and timed from
 // here over loopback; an empty endpoint measures the HTTP overhead both share, which is
 // subtracted. DNS answers come from a loopback DoH stub (NXDOMAIN for everything), so no
@@ -76,7 +76,7 @@ try {
 	};
 	const median = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-	console.log('size     empty ms   floor ms   handler ms   handler/floor   without D1 ms   without-D1/floor (overhead subtracted)');
+	console.log('size     empty ms   floor ms   handler ms   handler/floor   without storage ms   without-storage/floor (HTTP overhead subtracted)');
 	for (const { label, bytes, runs } of SIZES) {
 		/** @type {Record<string, number[]>} */
 		const samples = { empty: [], floor: [], handler: [], memory: [] };
@@ -85,7 +85,7 @@ try {
 			const empty = await time('/empty', raw);
 			const floor = await time('/floor', raw);
 			const handler = await time('/handler', raw);
-			const memory = await time('/handler-without-d1', message(bytes, n + 10_000));
+			const memory = await time('/handler-without-storage', message(bytes, n + 10_000));
 			if (n < 2) continue; // warm-up
 			samples.empty.push(empty);
 			samples.floor.push(floor);

@@ -36,10 +36,11 @@ export default {
 			await authenticate(Buffer.from(raw), { resolver, ip: '192.0.2.1', helo: 'mail.example.org', sender: 'customer@example.org', mta: 'bench', disableBimi: true });
 			return new Response(parsed.subject ?? '');
 		}
-		if (pathname === '/handler' || pathname === '/handler-without-d1') {
-			// The second variant answers the handler's two queries from memory, to tell the
-			// pipeline's own cost from the local D1 round trips.
-			const bench = pathname === '/handler' ? env : { ...env, DB: await inMemoryDb(env) };
+		if (pathname === '/handler' || pathname === '/handler-without-storage') {
+			// The second variant answers the handler's two D1 queries from memory and drops the
+			// archive write, to tell the pipeline's own work from its storage I/O.
+			const noArchive = { put: async () => null, delete: async () => {} } as unknown as R2Bucket;
+			const bench = pathname === '/handler' ? env : { ...env, DB: await inMemoryDb(env), MAIL_ARCHIVE: noArchive };
 			const logged = await handleInbound(
 				{ from: 'customer@example.org', to: env.BENCH_ADDRESS, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: () => {} },
 				bench
