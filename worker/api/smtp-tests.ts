@@ -8,7 +8,7 @@ import { decryptSecret } from '../crypto/secret-box';
 import { findMailbox, type StoredMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
 import { TOTAL_BUDGET_MS } from '../smtp/limits';
-import { runSmtpTest, type SmtpTestOptions, type SmtpTestSettings } from '../smtp/run-smtp-test';
+import { runSmtpTest, type SmtpTestSettings } from '../smtp/run-smtp-test';
 import { HttpError, json, readBody, validationFailed } from './http';
 import type { Handler, RouteContext } from './route';
 
@@ -19,13 +19,6 @@ export const TESTS_OVERALL = 60;
 export const RATE_WINDOW_MS = 10 * 60_000;
 /** A lease outlives the longest possible test, so a crashed test cannot block the mailbox for long. */
 const LEASE_MS = TOTAL_BUDGET_MS + 5_000;
-
-/** Tests may swap the network layer (the session and probe); production uses the defaults. */
-export type SmtpTestDependencies = Pick<SmtpTestOptions, 'openSession' | 'probe'>;
-let dependencies: SmtpTestDependencies = {};
-export function setSmtpTestDependencies(next: SmtpTestDependencies): void {
-	dependencies = next;
-}
 
 const mailboxNotFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
 
@@ -79,9 +72,8 @@ async function run(
 ): Promise<Response> {
 	const startedAt = now();
 	const windowStart = new Date(startedAt.getTime() - RATE_WINDOW_MS).toISOString();
-	const scopeCount = test.mailboxId ? await db.countSmtpTestsSince(env.DB, windowStart, test.mailboxId) : 0;
-	const overall = await db.countSmtpTestsSince(env.DB, windowStart, null);
-	if (scopeCount >= TESTS_PER_MAILBOX || overall >= TESTS_OVERALL) {
+	const recent = await db.countSmtpTestsSince(env.DB, windowStart, test.mailboxId);
+	if (recent.mailbox >= TESTS_PER_MAILBOX || recent.overall >= TESTS_OVERALL) {
 		throw new HttpError(429, 'rate_limited', 'Too many SMTP tests in the last 10 minutes; wait a few minutes and try again.', {
 			headers: { 'retry-after': String(Math.ceil(RATE_WINDOW_MS / 1000 / 10)) }
 		});
@@ -95,8 +87,7 @@ async function run(
 			settings: test.smtp,
 			from: test.from,
 			to: test.to,
-			allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true',
-			...dependencies
+			allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true'
 		});
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),

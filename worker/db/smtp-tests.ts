@@ -103,13 +103,17 @@ export async function latestSmtpTests(db: D1Database, mailboxId?: string): Promi
 	);
 }
 
-/** How many tests matched `mailboxId` (or all, when null) since `since`. */
-export async function countSmtpTestsSince(db: D1Database, since: string, mailboxId: string | null): Promise<number> {
+/** Tests since `since`: in all, and of `mailboxId` (0 when null), in one query. */
+export async function countSmtpTestsSince(
+	db: D1Database,
+	since: string,
+	mailboxId: string | null
+): Promise<{ overall: number; mailbox: number }> {
 	const row = await db
-		.prepare('SELECT COUNT(*) AS n FROM smtp_tests WHERE at > ?1 AND (?2 IS NULL OR mailbox_id = ?2)')
+		.prepare('SELECT COUNT(*) AS overall, COUNT(CASE WHEN mailbox_id = ?2 THEN 1 END) AS mailbox FROM smtp_tests WHERE at > ?1')
 		.bind(since, mailboxId)
-		.first<{ n: number }>();
-	return row?.n ?? 0;
+		.first<{ overall: number; mailbox: number }>();
+	return { overall: row?.overall ?? 0, mailbox: row?.mailbox ?? 0 };
 }
 
 /** Takes the lease `key` until `expiresAt` (epoch ms) unless a live one exists; true when taken. */
