@@ -12,6 +12,15 @@ import {
 } from './schema/integration';
 import { mailboxSchema, type Mailbox, type MailboxCreate, type MailboxUpdate } from './schema/mailbox';
 import { smtpTestResultSchema, type DraftSmtpTestRequest, type SmtpTestResult } from './schema/smtp-test';
+import {
+	garbledSendersSchema,
+	mailboxHealthListSchema,
+	messageDetailSchema,
+	messagePageSchema,
+	type MessageDetail,
+	type MessageFilters,
+	type MessagePage
+} from './schema/message';
 import { readToken } from './auth';
 
 type Listener = () => void;
@@ -40,15 +49,18 @@ export class ApiFailure extends Error {
 	}
 }
 
+function authHeaders(): Record<string, string> {
+	const token = readToken();
+	return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 async function request<T>(
 	schema: z.ZodType<T>,
 	method: string,
 	path: string,
 	body?: unknown
 ): Promise<T> {
-	const headers: Record<string, string> = { accept: 'application/json' };
-	const token = readToken();
-	if (token) headers.authorization = `Bearer ${token}`;
+	const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
 	if (body !== undefined) headers['content-type'] = 'application/json';
 	let response: Response;
 	try {
@@ -73,6 +85,48 @@ async function request<T>(
 		);
 	}
 	return schema.parse(payload);
+}
+
+/** The query string of the log's filters; empty values are left out. */
+export function filterQuery(filters: MessageFilters & { cursor?: string | null }): string {
+	const params = new URLSearchParams();
+	for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+	const query = params.toString();
+	return query ? `?${query}` : '';
+}
+
+/**
+ * `GET /api/messages/:id/raw` needs the token, so a plain link cannot download it: the bytes are
+ * fetched here and handed to the browser as a file named as the Worker says (`<Message-ID>.eml`).
+ */
+async function downloadOriginal(id: string): Promise<void> {
+	let response: Response;
+	try {
+		response = await fetch(`/api/messages/${encodeURIComponent(id)}/raw`, { headers: authHeaders(), cache: 'no-store' });
+	} catch {
+		throw new ApiFailure(0, { code: 'network', message: 'The server could not be reached. Check your connection.' });
+	}
+	if (!response.ok) {
+		const parsed = apiErrorSchema.safeParse(await response.json().catch(() => undefined));
+		throw new ApiFailure(
+			response.status,
+			parsed.success ? parsed.data.error : { code: 'http_' + response.status, message: `The server answered ${response.status}.` }
+		);
+	}
+	const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'message.eml';
+	saveFile(await response.blob(), name);
+}
+
+/** Hands a blob to the browser as a download named `name`. */
+export function saveFile(blob: Blob, name: string): void {
+	const url = URL.createObjectURL(blob);
+	const link = document.createElement('a');
+	link.href = url;
+	link.download = name;
+	document.body.append(link);
+	link.click();
+	link.remove();
+	setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 const list = <T>(item: z.ZodType<T>) => z.object({ items: z.array(item) });
@@ -102,5 +156,18 @@ export const api = {
 	testDraftSmtp: (input: DraftSmtpTestRequest): Promise<SmtpTestResult> =>
 		request(smtpTestResultSchema, 'POST', '/api/smtp-test', input),
 	smtpTestHistory: async (id: string) =>
-		(await request(list(smtpTestResultSchema), 'GET', `/api/mailboxes/${encodeURIComponent(id)}/smtp-tests`)).items
+		(await request(list(smtpTestResultSchema), 'GET', `/api/mailboxes/${encodeURIComponent(id)}/smtp-tests`)).items,
+
+	/** SPEC §7: one page of the email log, newest first. */
+	listMessages: (filters: MessageFilters, cursor?: string | null): Promise<MessagePage> =>
+		request(messagePageSchema, 'GET', `/api/messages${filterQuery({ ...filters, cursor })}`),
+	getMessage: (id: string): Promise<MessageDetail> =>
+		request(messageDetailSchema, 'GET', `/api/messages/${encodeURIComponent(id)}`),
+	downloadOriginal,
+	/** Verdict counts for 24 hours and 30 days per mailbox, and the most common rejection reason. */
+	mailboxHealth: async (mailboxId?: string) =>
+		(await request(mailboxHealthListSchema, 'GET', `/api/mailbox-health${filterQuery({ mailboxId })}`)).items,
+	/** Senders of garbled mail over the log's 30 days, most first. */
+	garbledSenders: async (mailboxId?: string) =>
+		(await request(garbledSendersSchema, 'GET', `/api/messages/garbled-senders${filterQuery({ mailboxId })}`)).items
 };

@@ -58,7 +58,8 @@ function answerQuestion(zone: ZoneRecord[], qname: string, qtype: string) {
 	return { Status: exists ? 0 : 3, ...(answer.length ? { Answer: answer } : {}) };
 }
 
-export default async function setup(project: TestProject) {
+/** Starts the server on a free loopback port; the browser tests start one too. */
+export async function startDohServer(): Promise<{ origin: string; close: () => Promise<void> }> {
 	const zone: ZoneRecord[] = [];
 	const queries: Array<{ name: string; type: string }> = [];
 	const hanging = new Set<ServerResponse>();
@@ -115,11 +116,18 @@ export default async function setup(project: TestProject) {
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 	const { port } = server.address() as AddressInfo;
-	project.provide('dohOrigin', `http://127.0.0.1:${port}`);
-
-	return async () => {
-		for (const response of hanging) response.destroy();
-		server.closeAllConnections();
-		await new Promise<void>((resolve) => server.close(() => resolve()));
+	return {
+		origin: `http://127.0.0.1:${port}`,
+		close: async () => {
+			for (const response of hanging) response.destroy();
+			server.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		}
 	};
+}
+
+export default async function setup(project: TestProject) {
+	const server = await startDohServer();
+	project.provide('dohOrigin', server.origin);
+	return server.close;
 }

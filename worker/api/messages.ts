@@ -1,7 +1,8 @@
 /** /api/messages: the email log with filters and keyset pagination (SPEC §7). */
 import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
-import { findMessage, listMessages, type LoggedMessage } from '../db/messages';
+import { findMessage, garbledSenders, listMessages, mailboxHealth, type LoggedMessage } from '../db/messages';
+import { RETENTION_DAYS } from '../inbound/retention';
 import PostalMime from 'postal-mime';
 import { extractHeaderBlock, normaliseMessageId } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
@@ -11,6 +12,7 @@ import type { Handler } from './route';
 export const PAGE_SIZE = 50;
 
 const querySchema = z.object({
+	/** `none`: deliveries to addresses that are not service addresses. */
 	mailboxId: z.string().min(1).max(100).optional(),
 	messageId: z.string().min(1).max(998).optional(),
 	from: z.string().min(1).max(320).optional(),
@@ -44,7 +46,7 @@ export const list: Handler = async ({ request, env }) => {
 	const q = parsed.data;
 	const toIso = (value?: string) => (value ? new Date(value).toISOString() : undefined);
 	const items = await listMessages(env.DB, {
-		mailboxId: q.mailboxId,
+		mailboxId: q.mailboxId === 'none' ? null : q.mailboxId,
 		messageId: q.messageId ? (normaliseMessageId(q.messageId) ?? undefined) : undefined,
 		from: q.from,
 		verdict: q.verdict,
@@ -55,6 +57,28 @@ export const list: Handler = async ({ request, env }) => {
 	});
 	const page = items.slice(0, PAGE_SIZE);
 	return json({ items: page.map(toItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
+};
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const scopeSchema = z.object({ mailboxId: z.string().min(1).max(100).optional() });
+
+function scope(request: Request) {
+	const parsed = scopeSchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
+	return parsed.data.mailboxId;
+}
+
+/** `GET /api/mailbox-health`: verdict counts for 24 hours and 30 days, the top rejection reason. */
+export const health: Handler = async ({ request, env, now }) => {
+	const at = now().getTime();
+	const since = { day: new Date(at - DAY_MS).toISOString(), month: new Date(at - RETENTION_DAYS * DAY_MS).toISOString() };
+	return json({ items: await mailboxHealth(env.DB, since, scope(request)), since: since.month });
+};
+
+/** `GET /api/messages/garbled-senders`: who sent garbled mail in the log's 30 days (SPEC §9). */
+export const garbled: Handler = async ({ request, env, now }) => {
+	const since = new Date(now().getTime() - RETENTION_DAYS * DAY_MS).toISOString();
+	return json({ items: await garbledSenders(env.DB, since, scope(request)), since });
 };
 
 const notFound = () => new HttpError(404, 'not_found', 'No such message in the email log (it may be older than 30 days).');

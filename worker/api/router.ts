@@ -38,7 +38,9 @@ const routes: Route[] = [
 	route(`/api/mailboxes/${ID}/smtp-test`, { POST: smtpTests.testSaved }),
 	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: smtpTests.history }),
 	route('/api/smtp-test', { POST: smtpTests.testDraft }),
+	route('/api/mailbox-health', { GET: messages.health }),
 	route('/api/messages', { GET: messages.list }),
+	route('/api/messages/garbled-senders', { GET: messages.garbled }),
 	route(`/api/messages/${ID}`, { GET: messages.read }),
 	route(`/api/messages/${ID}/raw`, { GET: messages.raw })
 ];

@@ -131,8 +131,10 @@ export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<b
 }
 
 export interface MessageFilters {
-	mailboxId?: string;
+	/** A mailbox id, or `null` for deliveries to addresses that are not service addresses. */
+	mailboxId?: string | null;
 	messageId?: string;
+	/** An address (the header From or the envelope sender), or a domain (`example.com`). */
 	from?: string;
 	verdict?: LoggedMessage['verdict'];
 	since?: string;
@@ -142,29 +144,119 @@ export interface MessageFilters {
 	limit: number;
 }
 
+/**
+ * Only the filters given become conditions, so SQLite can pick the index that serves both the
+ * filter and the page order (migration 0005); `?1 IS NULL OR …` would defeat every index.
+ */
 export async function listMessages(db: D1Database, f: MessageFilters): Promise<LoggedMessage[]> {
+	const { sql, values } = listQuery(f);
+	const { results } = await db.prepare(sql).bind(...values).all<MessageRow>();
+	return results.map(toMessage);
+}
+
+/** The list's SQL for these filters (exported so a test can check SQLite's query plan for each shape). */
+export function listQuery(f: MessageFilters): { sql: string; values: unknown[] } {
+	const conditions: string[] = [];
+	const values: unknown[] = [];
+	const where = (sql: string, ...bound: unknown[]) => {
+		conditions.push(sql.replace(/\?/g, () => `?${values.push(bound.shift())}`));
+	};
+	if (f.mailboxId === null) where('mailbox_id IS NULL');
+	else if (f.mailboxId !== undefined) where('mailbox_id = ?', f.mailboxId);
+	if (f.messageId !== undefined) where('message_id = ?', f.messageId);
+	if (f.from !== undefined) {
+		const domain = senderDomain(f.from);
+		if (domain) where('sender_domain = ?', domain);
+		else where('(from_address = ? COLLATE NOCASE OR envelope_from = ? COLLATE NOCASE)', f.from, f.from);
+	}
+	if (f.verdict !== undefined) where('verdict = ?', f.verdict);
+	if (f.since !== undefined) where('received_at >= ?', f.since);
+	if (f.until !== undefined) where('received_at < ?', f.until);
+	if (f.after) where('(received_at, id) < (?, ?)', f.after.receivedAt, f.after.id);
+	const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+	const sql = `SELECT ${LIST_COLUMNS} FROM messages ${filter} ORDER BY received_at DESC, id DESC LIMIT ?${values.push(f.limit)}`;
+	return { sql, values };
+}
+
+/** `example.com` or `@example.com` is a domain filter; an address with a local part is not. */
+export function senderDomain(from: string): string | null {
+	const at = from.indexOf('@');
+	if (at > 0) return null;
+	return from.slice(at + 1).toLowerCase() || null;
+}
+
+type VerdictCounts = Record<LoggedMessage['verdict'], number>;
+
+export interface MailboxHealth {
+	mailboxId: string | null;
+	last24h: VerdictCounts;
+	last30d: VerdictCounts;
+	topRejection: { reason: string; count: number } | null;
+	lastReceivedAt: string | null;
+}
+
+/**
+ * Per mailbox: verdict counts since `day` and since `month`, the most common rejection reason
+ * since `month`, and the last delivery. Two queries, read from indexes (migration 0005).
+ */
+export async function mailboxHealth(db: D1Database, since: { day: string; month: string }, mailboxId?: string): Promise<MailboxHealth[]> {
+	const mine = mailboxId === undefined ? '' : 'AND mailbox_id = ?3';
+	const [counts, reasons] = await db.batch<Record<string, unknown>>([
+		db
+			.prepare(
+				'SELECT mailbox_id, verdict, COUNT(*) AS month, SUM(received_at >= ?2) AS day, MAX(received_at) AS last ' +
+					`FROM messages WHERE received_at >= ?1 ${mine} GROUP BY mailbox_id, verdict`
+			)
+			.bind(since.month, since.day, ...(mailboxId === undefined ? [] : [mailboxId])),
+		db
+			.prepare(
+				"SELECT mailbox_id, reason, COUNT(*) AS count FROM messages WHERE verdict = 'rejected' AND received_at >= ?1 " +
+					`${mine.replace('?3', '?2')} GROUP BY mailbox_id, reason ORDER BY count DESC, reason`
+			)
+			.bind(since.month, ...(mailboxId === undefined ? [] : [mailboxId]))
+	]);
+	const byMailbox = new Map<string | null, MailboxHealth>();
+	const zero = (): VerdictCounts => ({ accepted: 0, quarantined: 0, rejected: 0 });
+	for (const row of counts!.results as Array<{ mailbox_id: string | null; verdict: LoggedMessage['verdict']; month: number; day: number; last: string }>) {
+		let health = byMailbox.get(row.mailbox_id);
+		if (!health) {
+			health = { mailboxId: row.mailbox_id, last24h: zero(), last30d: zero(), topRejection: null, lastReceivedAt: null };
+			byMailbox.set(row.mailbox_id, health);
+		}
+		health.last30d[row.verdict] = row.month;
+		health.last24h[row.verdict] = row.day ?? 0;
+		if (!health.lastReceivedAt || row.last > health.lastReceivedAt) health.lastReceivedAt = row.last;
+	}
+	for (const row of reasons!.results as Array<{ mailbox_id: string | null; reason: string | null; count: number }>) {
+		const health = byMailbox.get(row.mailbox_id);
+		if (health && !health.topRejection) health.topRejection = { reason: row.reason ?? 'No reason recorded', count: row.count };
+	}
+	return [...byMailbox.values()];
+}
+
+export interface GarbledSender {
+	sender: string;
+	count: number;
+	lastReceivedAt: string;
+	charsets: string[];
+}
+
+/** Who sent garbled mail since `since` (SPEC §9: check whether it comes from one sender), most first. */
+export async function garbledSenders(db: D1Database, since: string, mailboxId?: string, limit = 20): Promise<GarbledSender[]> {
 	const { results } = await db
 		.prepare(
-			`SELECT ${LIST_COLUMNS} FROM messages WHERE ` +
-				'(?1 IS NULL OR mailbox_id = ?1) AND (?2 IS NULL OR message_id = ?2) AND ' +
-				"(?3 IS NULL OR from_address = ?3 COLLATE NOCASE OR envelope_from = ?3 COLLATE NOCASE) AND (?4 IS NULL OR verdict = ?4) AND " +
-				'(?5 IS NULL OR received_at >= ?5) AND (?6 IS NULL OR received_at < ?6) AND ' +
-				'(?7 IS NULL OR received_at < ?7 OR (received_at = ?7 AND id < ?8)) ' +
-				'ORDER BY received_at DESC, id DESC LIMIT ?9'
+			'SELECT lower(coalesce(from_address, envelope_from)) AS sender, COUNT(*) AS count, MAX(received_at) AS last, ' +
+				"json_group_array(DISTINCT charsets) AS charsets FROM messages WHERE garbled = 1 AND received_at >= ?1 AND (?2 IS NULL OR mailbox_id = ?2) " +
+				'GROUP BY sender ORDER BY count DESC, last DESC LIMIT ?3'
 		)
-		.bind(
-			f.mailboxId ?? null,
-			f.messageId ?? null,
-			f.from ?? null,
-			f.verdict ?? null,
-			f.since ?? null,
-			f.until ?? null,
-			f.after?.receivedAt ?? null,
-			f.after?.id ?? '',
-			f.limit
-		)
-		.all<MessageRow>();
-	return results.map(toMessage);
+		.bind(since, mailboxId ?? null, limit)
+		.all<{ sender: string; count: number; last: string; charsets: string }>();
+	return results.map((row) => ({
+		sender: row.sender,
+		count: row.count,
+		lastReceivedAt: row.last,
+		charsets: [...new Set((JSON.parse(row.charsets) as string[]).flatMap((list) => JSON.parse(list) as string[]))].sort()
+	}));
 }
 
 export async function findMessage(db: D1Database, id: string): Promise<LoggedMessage | null> {

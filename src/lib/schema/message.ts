@@ -1,0 +1,119 @@
+/**
+ * The email log as the API returns it (SPEC §5.6, §7): list items, the full message with its
+ * evidence, mailbox health and the garbled-sender counts the troubleshooting panels use.
+ */
+import { z } from 'zod';
+
+export const verdictValues = ['accepted', 'quarantined', 'rejected'] as const;
+export type Verdict = (typeof verdictValues)[number];
+
+export const authResultValues = ['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror'] as const;
+export type AuthResult = (typeof authResultValues)[number];
+
+export const forwardingValues = ['none', 'native', 'manual'] as const;
+export type Forwarding = (typeof forwardingValues)[number];
+
+/** Parse results leniently: a value a newer Worker adds shows as it is rather than failing the page. */
+const result = z.string();
+
+export const messageItemSchema = z.object({
+	id: z.string(),
+	mailboxId: z.string().nullable(),
+	messageId: z.string().nullable(),
+	envelope: z.object({ from: z.string(), to: z.string() }),
+	from: z.object({ address: z.string().nullable(), name: z.string().nullable() }),
+	subject: z.string().nullable(),
+	receivedAt: z.string(),
+	size: z.number(),
+	verdict: z.enum(verdictValues),
+	reason: z.string().nullable(),
+	auth: z.object({ spf: result, dkim: result, dmarc: result, arc: result }),
+	forwarding: z.enum(forwardingValues),
+	encoding: z.object({ charsets: z.array(z.string()), garbled: z.boolean(), blank: z.boolean() }),
+	truncated: z.boolean().optional()
+});
+export type MessageItem = z.infer<typeof messageItemSchema>;
+
+export const messagePageSchema = z.object({ items: z.array(messageItemSchema), nextCursor: z.string().nullable() });
+export type MessagePage = z.infer<typeof messagePageSchema>;
+
+export const authDetailsSchema = z.object({
+	spf: z.object({
+		result,
+		domain: z.string().nullable(),
+		clientIp: z.string().nullable(),
+		helo: z.string().nullable(),
+		comment: z.string().nullable()
+	}),
+	dkim: z.array(
+		z.object({
+			domain: z.string().nullable(),
+			selector: z.string().nullable(),
+			result,
+			aligned: z.boolean(),
+			comment: z.string().nullable()
+		})
+	),
+	dmarc: z.object({
+		result,
+		domain: z.string().nullable(),
+		policy: z.enum(['none', 'quarantine', 'reject']).nullable(),
+		spfAligned: z.boolean(),
+		dkimAligned: z.boolean(),
+		comment: z.string().nullable()
+	}),
+	arc: z.object({
+		result,
+		sealer: z.string().nullable(),
+		instance: z.number(),
+		comment: z.string().nullable()
+	})
+});
+export type AuthDetails = z.infer<typeof authDetailsSchema>;
+
+export const attachmentSchema = z.object({ filename: z.string().nullable(), contentType: z.string(), size: z.number() });
+
+export const messageDetailSchema = messageItemSchema.extend({
+	authDetails: authDetailsSchema,
+	forwardingEvidence: z.array(z.string()),
+	encodingFindings: z.array(z.string()),
+	headers: z.string(),
+	text: z.string().nullable(),
+	html: z.string().nullable(),
+	attachments: z.array(attachmentSchema)
+});
+export type MessageDetail = z.infer<typeof messageDetailSchema>;
+
+const verdictCounts = z.object({ accepted: z.number(), quarantined: z.number(), rejected: z.number() });
+export type VerdictCounts = z.infer<typeof verdictCounts>;
+
+/** `GET /api/mailbox-health`: one item per mailbox with mail in 30 days; `mailboxId: null` gathers refused unknown recipients. */
+export const mailboxHealthSchema = z.object({
+	mailboxId: z.string().nullable(),
+	last24h: verdictCounts,
+	last30d: verdictCounts,
+	topRejection: z.object({ reason: z.string(), count: z.number() }).nullable(),
+	lastReceivedAt: z.string().nullable()
+});
+export type MailboxHealth = z.infer<typeof mailboxHealthSchema>;
+export const mailboxHealthListSchema = z.object({ items: z.array(mailboxHealthSchema), since: z.string() });
+
+/** `GET /api/messages/garbled-senders`: who sent garbled mail in the last 30 days, most first. */
+export const garbledSenderSchema = z.object({
+	sender: z.string(),
+	count: z.number(),
+	lastReceivedAt: z.string(),
+	charsets: z.array(z.string())
+});
+export type GarbledSender = z.infer<typeof garbledSenderSchema>;
+export const garbledSendersSchema = z.object({ items: z.array(garbledSenderSchema), since: z.string() });
+
+/** The log's filters, as the page keeps them in its URL and the API takes them. */
+export interface MessageFilters {
+	mailboxId?: string;
+	verdict?: Verdict;
+	from?: string;
+	messageId?: string;
+	since?: string;
+	until?: string;
+}
