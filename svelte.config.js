@@ -36,7 +36,10 @@ const config = {
 				'default-src': ['self'],
 				'script-src': ['self'],
 				'style-src': ['self', 'unsafe-inline'],
-				'img-src': ['self', 'data:'],
+				// A message's HTML is shown in a sandboxed srcdoc frame, which inherits this policy on top
+				// of its own (src/routes/log/[id]/mail-html.ts). Its own policy allows no remote image
+				// until the admin clicks "Show remote images"; then only https ones, which this must allow.
+				'img-src': ['self', 'data:', 'https:'],
 				'font-src': ['self'],
 				'connect-src': ['self'],
 				'manifest-src': ['self'],

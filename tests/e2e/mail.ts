@@ -74,7 +74,7 @@ export interface MailOptions {
 }
 
 /** The raw message as Cloudflare's MX hands it over: its Received hop on top. */
-export function rawMessage(options: MailOptions & { messageId: string }): Uint8Array {
+export function rawMessage(options: MailOptions & { messageId: string }): Uint8Array<ArrayBuffer> {
 	const head =
 		`Received: from mail.sender.example (mail.sender.example [${SENDER_IP}]) by mx.cloudflare.net; Tue, 24 Nov 2026 09:00:01 +0000\r\n` +
 		(options.extraHeaders ?? '') +

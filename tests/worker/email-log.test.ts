@@ -232,6 +232,9 @@ describe('GET /api/mailbox-health', () => {
 		const refused = all.body.items.find((item: { mailboxId: string | null }) => item.mailboxId === null);
 		expect(refused.topRejection.reason).toMatch(/not a service address/);
 		expect(all.body.items.find((item: { mailboxId: string | null }) => item.mailboxId === other.id).topRejection).toBeNull();
+		const none = await call('GET', '/api/mailbox-health?mailboxId=none');
+		expect(none.body.items.map((item: { mailboxId: string | null }) => item.mailboxId)).toEqual([null]);
+		expect(none.body.items[0].last24h.rejected).toBeGreaterThanOrEqual(1);
 	});
 });
 
@@ -243,6 +246,8 @@ describe('GET /api/messages/garbled-senders', () => {
 		const all = await call('GET', '/api/messages/garbled-senders');
 		const senders = all.body.items.map((item: { sender: string }) => item.sender);
 		expect(senders).toEqual(expect.arrayContaining([`legacy@${PASS}`, `gateway@${PASS}`]));
+		const refused = await call('GET', '/api/messages/garbled-senders?mailboxId=none');
+		expect(refused.body.items.map((item: { sender: string }) => item.sender)).not.toContain(`legacy@${PASS}`);
 		const bad = await call('GET', `/api/messages/garbled-senders?mailboxId=${'x'.repeat(101)}`);
 		expect(bad.status).toBe(422);
 	});

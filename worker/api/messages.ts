@@ -62,10 +62,11 @@ export const list: Handler = async ({ request, env }) => {
 const DAY_MS = 24 * 60 * 60 * 1000;
 const scopeSchema = z.object({ mailboxId: z.string().min(1).max(100).optional() });
 
-function scope(request: Request) {
+/** `?mailboxId=`: one mailbox, `none` for refused unknown recipients, or all when absent. */
+function scope(request: Request): string | null | undefined {
 	const parsed = scopeSchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
-	return parsed.data.mailboxId;
+	return parsed.data.mailboxId === 'none' ? null : parsed.data.mailboxId;
 }
 
 /** `GET /api/mailbox-health`: verdict counts for 24 hours and 30 days, the top rejection reason. */
@@ -92,9 +93,10 @@ export const read: Handler = async ({ env, params }) => {
 		const original = await env.MAIL_ARCHIVE.get(message.id);
 		if (original) {
 			const raw = new Uint8Array(await original.arrayBuffer());
-			const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
 			headers = extractHeaderBlock(raw);
+			// Refused mail keeps no content (SPEC §5.6): only its header block is read.
 			if (message.verdict !== 'rejected') {
+				const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
 				text = parsed.text ?? null;
 				html = parsed.html ? await sanitizeHtml(parsed.html) : null;
 			}

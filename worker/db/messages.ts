@@ -199,21 +199,21 @@ export interface MailboxHealth {
  * Per mailbox: verdict counts since `day` and since `month`, the most common rejection reason
  * since `month`, and the last delivery. Two queries, read from indexes (migration 0005).
  */
-export async function mailboxHealth(db: D1Database, since: { day: string; month: string }, mailboxId?: string): Promise<MailboxHealth[]> {
-	const mine = mailboxId === undefined ? '' : 'AND mailbox_id = ?3';
+export async function mailboxHealth(db: D1Database, since: { day: string; month: string }, mailboxId?: string | null): Promise<MailboxHealth[]> {
+	const mine = mailboxScope(mailboxId, 3);
 	const [counts, reasons] = await db.batch<Record<string, unknown>>([
 		db
 			.prepare(
 				'SELECT mailbox_id, verdict, COUNT(*) AS month, SUM(received_at >= ?2) AS day, MAX(received_at) AS last ' +
-					`FROM messages WHERE received_at >= ?1 ${mine} GROUP BY mailbox_id, verdict`
+					`FROM messages WHERE received_at >= ?1 ${mine.sql} GROUP BY mailbox_id, verdict`
 			)
-			.bind(since.month, since.day, ...(mailboxId === undefined ? [] : [mailboxId])),
+			.bind(since.month, since.day, ...mine.values),
 		db
 			.prepare(
 				"SELECT mailbox_id, reason, COUNT(*) AS count FROM messages WHERE verdict = 'rejected' AND received_at >= ?1 " +
-					`${mine.replace('?3', '?2')} GROUP BY mailbox_id, reason ORDER BY count DESC, reason`
+					`${mailboxScope(mailboxId, 2).sql} GROUP BY mailbox_id, reason ORDER BY count DESC, reason`
 			)
-			.bind(since.month, ...(mailboxId === undefined ? [] : [mailboxId]))
+			.bind(since.month, ...mine.values)
 	]);
 	const byMailbox = new Map<string | null, MailboxHealth>();
 	const zero = (): VerdictCounts => ({ accepted: 0, quarantined: 0, rejected: 0 });
@@ -242,14 +242,15 @@ export interface GarbledSender {
 }
 
 /** Who sent garbled mail since `since` (SPEC §9: check whether it comes from one sender), most first. */
-export async function garbledSenders(db: D1Database, since: string, mailboxId?: string, limit = 20): Promise<GarbledSender[]> {
+export async function garbledSenders(db: D1Database, since: string, mailboxId?: string | null, limit = 20): Promise<GarbledSender[]> {
+	const mine = mailboxScope(mailboxId, 3);
 	const { results } = await db
 		.prepare(
 			'SELECT lower(coalesce(from_address, envelope_from)) AS sender, COUNT(*) AS count, MAX(received_at) AS last, ' +
-				"json_group_array(DISTINCT charsets) AS charsets FROM messages WHERE garbled = 1 AND received_at >= ?1 AND (?2 IS NULL OR mailbox_id = ?2) " +
-				'GROUP BY sender ORDER BY count DESC, last DESC LIMIT ?3'
+				`json_group_array(DISTINCT charsets) AS charsets FROM messages WHERE garbled = 1 AND received_at >= ?1 ${mine.sql} ` +
+				'GROUP BY sender ORDER BY count DESC, last DESC LIMIT ?2'
 		)
-		.bind(since, mailboxId ?? null, limit)
+		.bind(since, limit, ...mine.values)
 		.all<{ sender: string; count: number; last: string; charsets: string }>();
 	return results.map((row) => ({
 		sender: row.sender,
@@ -257,6 +258,13 @@ export async function garbledSenders(db: D1Database, since: string, mailboxId?: 
 		lastReceivedAt: row.last,
 		charsets: [...new Set((JSON.parse(row.charsets) as string[]).flatMap((list) => JSON.parse(list) as string[]))].sort()
 	}));
+}
+
+/** The condition for "this mailbox" (`null`: refused unknown recipients; absent: all) with its parameter at `?position`. */
+function mailboxScope(mailboxId: string | null | undefined, position: number): { sql: string; values: string[] } {
+	if (mailboxId === undefined) return { sql: '', values: [] };
+	if (mailboxId === null) return { sql: 'AND mailbox_id IS NULL', values: [] };
+	return { sql: `AND mailbox_id = ?${position}`, values: [mailboxId] };
 }
 
 export async function findMessage(db: D1Database, id: string): Promise<LoggedMessage | null> {
