@@ -37,14 +37,24 @@ export const chromiumOptions = {
  * @typedef {object} LocalServer
  * @property {string} baseUrl
  * @property {string} adminToken
+ * @property {number | null} seedMs how long executing `seedSql` took (wall clock, wrangler's start-up included)
  * @property {() => Promise<void>} stop stops wrangler dev (and its workerd) and removes the directory
  */
 
 /**
+ * @typedef {object} LocalServerOptions
+ * @property {string} [seedSql] a .sql file executed on the fresh local D1 after the migrations, before wrangler dev starts
+ * @property {(d1: (args: string[]) => string) => void} [beforeStart] called after the seed, before wrangler dev
+ *   starts (so nothing else has the SQLite file open), with a function that runs
+ *   `wrangler d1 execute DB --local … --yes` on this D1 with `args` appended and returns its stdout
+ */
+
+/**
  * Starts the app and API on a fresh local D1.
+ * @param {LocalServerOptions} [options]
  * @returns {Promise<LocalServer>}
  */
-export async function startLocalServer() {
+export async function startLocalServer(options = {}) {
 	ensureBuilt();
 
 	const dir = mkdtempSync(path.join(tmpdir(), 'mailgate-local-'));
@@ -75,14 +85,27 @@ export async function startLocalServer() {
 		CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false'
 	};
 
-	const migrate = spawnSync(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
-		cwd: ROOT,
-		env,
-		encoding: 'utf8'
-	});
-	if (migrate.status !== 0) {
+	/** @param {string[]} args */
+	const wrangler = (args) => {
+		const run = spawnSync(npx, ['wrangler', ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+		if (run.status !== 0) throw new Error(`\`wrangler ${args.join(' ')}\` failed:\n${run.stdout}\n${run.stderr}`);
+		return run.stdout;
+	};
+	/** @param {string[]} args */
+	const d1 = (args) => wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, ...args, '--yes']);
+	/** @type {number | null} */
+	let seedMs = null;
+	try {
+		wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
+		if (options.seedSql) {
+			const started = performance.now();
+			d1(['--file', options.seedSql]);
+			seedMs = performance.now() - started;
+		}
+		options.beforeStart?.(d1);
+	} catch (error) {
 		rmSync(dir, { recursive: true, force: true });
-		throw new Error(`Applying the D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+		throw error;
 	}
 
 	const port = await freePort();
@@ -120,7 +143,7 @@ export async function startLocalServer() {
 		await stop();
 		throw new Error(`${/** @type {Error} */ (error).message}\n--- wrangler dev output (tail) ---\n${output}`);
 	}
-	return { baseUrl, adminToken, stop };
+	return { baseUrl, adminToken, seedMs, stop };
 }
 
 /** Builds the app when it is missing or older than its sources. */

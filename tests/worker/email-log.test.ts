@@ -189,6 +189,9 @@ describe('every list shape is served by an index', () => {
 		'mailbox and verdict': { mailboxId: 'm', verdict: 'rejected' },
 		'sender address': { from: 'a@b.example' },
 		'sender domain': { from: 'b.example' },
+		'sender and verdict': { from: 'a@b.example', verdict: 'quarantined' },
+		'sender, mailbox and verdict': { from: 'b.example', mailboxId: 'm', verdict: 'quarantined' },
+		'Message-ID in a mailbox': { messageId: 'x@y', mailboxId: 'm' },
 		'Message-ID': { messageId: 'x@y' },
 		'time window': { since: '2026-11-01T00:00:00.000Z', until: '2026-11-02T00:00:00.000Z' },
 		'a later page': { mailboxId: 'm', after: { receivedAt: '2026-11-01T00:00:00.000Z', id: 'z' } }
@@ -203,6 +206,10 @@ describe('every list shape is served by an index', () => {
 			const expected = name === 'no filter' ? /^SCAN messages USING INDEX messages_received$/ : /^SEARCH messages USING INDEX /;
 			expect(plan.some((step) => expected.test(step)), plan.join('\n')).toBe(true);
 			expect(plan.filter((step) => /^SCAN /.test(step) && name !== 'no filter'), plan.join('\n')).toEqual([]);
+			// The most selective filter leads: a sender or Message-ID, never the verdict or mailbox.
+			if (filters.from || filters.messageId) {
+				expect(plan.filter((step) => /USING INDEX messages_(verdict|mailbox)/.test(step)), plan.join('\n')).toEqual([]);
+			}
 		});
 	}
 });
