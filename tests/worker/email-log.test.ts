@@ -174,6 +174,14 @@ describe('GET /api/messages filters', () => {
 		const bad = await call('GET', '/api/messages?verdict=lost&since=last%20week&until=2026-13-01');
 		expect(bad.status).toBe(422);
 		expect(Object.keys(bad.body.error.fields).sort()).toEqual(['since', 'until', 'verdict']);
+		const backwards = await call('GET', '/api/messages?since=2026-11-21T00:00:00Z&until=2026-11-20T00:00:00Z');
+		expect(backwards.status).toBe(422);
+		expect(backwards.body.error.fields).toEqual({ until: 'Choose a time after the start of the range' });
+		for (const from of ['alice', 'alice@', 'a b@example.com']) {
+			const sender = await call('GET', `/api/messages?from=${encodeURIComponent(from)}`);
+			expect(sender.status, from).toBe(422);
+			expect(sender.body.error.fields.from).toMatch(/address .* or a domain/);
+		}
 		const cursor = await call('GET', '/api/messages?cursor=not-ours');
 		expect(cursor.status).toBe(422);
 		expect(cursor.body.error.fields.cursor).toMatch(/cursor/);

@@ -15,11 +15,19 @@ const querySchema = z.object({
 	/** `none`: deliveries to addresses that are not service addresses. */
 	mailboxId: z.string().min(1).max(100).optional(),
 	messageId: z.string().min(1).max(998).optional(),
-	from: z.string().min(1).max(320).optional(),
+	from: z
+		.string()
+		.trim()
+		.max(320)
+		.regex(/^(?:[^@\s]+@)?@?[^@\s]+\.[^@\s]+$/, { error: 'Enter an address (name@example.com) or a domain (example.com)' })
+		.optional(),
 	verdict: z.enum(['accepted', 'quarantined', 'rejected'], { error: 'Use accepted, quarantined or rejected' }).optional(),
 	since: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
 	until: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
 	cursor: z.string().max(200).optional()
+}).refine((q) => !q.since || !q.until || new Date(q.since) < new Date(q.until), {
+	path: ['until'],
+	error: 'Choose a time after the start of the range'
 });
 
 /** The list item of SPEC §7: the log row without the heavy and evidence-only fields. */

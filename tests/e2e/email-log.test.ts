@@ -1,0 +1,338 @@
+/**
+ * The email log page (SPEC §5.6, §7) on a log filled through the real email() handler: filters
+ * kept in the URL, keyset "Load more", the Worker's field errors by their fields, and the copy
+ * kept on this device for reading the log offline.
+ */
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import {
+	DESKTOP,
+	PHONE,
+	adminToken,
+	baseUrl,
+	callApi,
+	describedBy,
+	field,
+	installedPage,
+	maybeScreenshot,
+	scrollWidth,
+	uniqueAddress,
+	useBrowser
+} from './helpers';
+import { deliverMail, publishZone, seedServiceMailbox } from './mail';
+
+const browser = useBrowser();
+
+const dmarcReason = (domain: string) =>
+	`550 5.7.1 Unauthenticated email from ${domain} is not accepted due to domain's DMARC policy`;
+
+type Delivered = Awaited<ReturnType<typeof deliverMail>>;
+
+let zone: Awaited<ReturnType<typeof publishZone>>;
+let desk: { id: string; address: string };
+let other: { id: string; address: string };
+/** To `desk`, in delivery order (the log lists them the other way round). */
+let accepted: Delivered, rejected: Delivered, quarantined: Delivered;
+let toOther: Delivered;
+let strangerAddress: string;
+let toStranger: Delivered;
+
+beforeAll(async () => {
+	zone = await publishZone();
+	[desk, other] = await Promise.all([seedServiceMailbox('Log desk'), seedServiceMailbox('Other desk')]);
+	// One at a time, so that each is received after the one before.
+	accepted = await deliverMail({ from: `alice@${zone.pass}`, to: desk.address, subject: 'Order 1001 has not arrived' });
+	rejected = await deliverMail({ from: `mallory@${zone.reject}`, to: desk.address, subject: 'Your invoice' });
+	quarantined = await deliverMail({ from: `quinn@${zone.quarantine}`, to: desk.address, subject: '' });
+	toOther = await deliverMail({ from: `bob@${zone.pass}`, to: other.address, subject: 'Refund please' });
+	strangerAddress = uniqueAddress('nobody');
+	toStranger = await deliverMail({ from: `carol@${zone.pass}`, to: strangerAddress, subject: 'Hello?' });
+});
+
+/** Signed in (the token where the sign-in link leaves it); shared by the tests that need nothing of their own. */
+let shared: BrowserContext | null = null;
+async function signedIn(options: { timezoneId?: string } = {}): Promise<BrowserContext> {
+	const context = await browser.current.newContext({ baseURL: baseUrl, viewport: DESKTOP, ...options });
+	context.setDefaultTimeout(10_000);
+	await context.addInitScript((token) => localStorage.setItem('mailgate.adminToken', token), adminToken);
+	return context;
+}
+
+/** A new page on `path` once the log has opened (in the shared context unless given one). */
+async function openLog(path = '/log', context?: BrowserContext): Promise<Page> {
+	shared ??= await signedIn();
+	const page = await (context ?? shared).newPage();
+	onTestFinished(() => page.close().catch(() => {}));
+	await page.goto(path);
+	await page.getByRole('heading', { level: 1, name: 'Email log' }).waitFor();
+	return page;
+}
+
+afterAll(async () => {
+	await shared?.close().catch(() => {});
+});
+
+const rows = (page: Page) => page.locator('[data-log-id]');
+const rowIds = (page: Page) => rows(page).evaluateAll((list) => list.map((row) => row.getAttribute('data-log-id')));
+const row = (page: Page, id: string) => page.locator(`[data-log-id="${id}"]`);
+const status = (page: Page) => page.getByRole('status').filter({ hasText: /deliver|Loading the email log|not on this device|need attention|could not/ });
+const apply = (page: Page) => page.getByRole('button', { name: 'Apply filters' }).click();
+const search = (page: Page) => new URL(page.url()).searchParams;
+
+/** Waits until the log shows exactly these rows, in this order. */
+async function expectRows(page: Page, ids: string[]) {
+	await expect.poll(() => rowIds(page)).toEqual(ids);
+}
+
+describe('email log', () => {
+	it('lists a mailbox’s deliveries newest first, each with its verdict, sender, subject, time, badges and reason', async () => {
+		const page = await openLog();
+		expect(await page.getByRole('link', { name: 'Email log', exact: true }).getAttribute('aria-current')).toBe('page');
+		await field(page, 'Mailbox').selectOption(desk.id);
+		await apply(page);
+		await page.waitForURL((url) => url.searchParams.get('mailboxId') === desk.id);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		await expect.poll(() => status(page).textContent()).toBe('3 deliveries shown, newest first.');
+
+		const refused = row(page, rejected.logId);
+		expect(await refused.locator('[data-verdict]').first().textContent()).toContain('Rejected');
+		expect(await refused.textContent()).toContain(`mallory@${zone.reject}`);
+		expect(await refused.textContent()).toContain('Customer');
+		expect(await refused.textContent()).toContain(desk.address);
+		expect(await refused.locator('[data-auth="dmarc"]').textContent()).toBe('DMARC fail');
+		expect(await refused.locator('.reason').textContent()).toBe(dmarcReason(zone.reject));
+		const link = refused.getByRole('link', { name: 'Your invoice' });
+		expect(await link.getAttribute('href')).toBe(`/log/${rejected.logId}`);
+		const { body } = await fetchItem(rejected.messageId);
+		expect(await refused.locator('time').getAttribute('title')).toBe(body.receivedAt);
+		expect(await refused.locator('time').getAttribute('datetime')).toBe(body.receivedAt);
+
+		const kept = row(page, accepted.logId);
+		expect(await kept.locator('[data-verdict]').first().textContent()).toContain('Accepted');
+		expect(await kept.locator('[data-auth="dmarc"]').textContent()).toBe('DMARC pass');
+		expect(await kept.locator('.reason').count()).toBe(0);
+		const held = row(page, quarantined.logId);
+		expect(await held.locator('[data-verdict]').first().textContent()).toContain('Quarantined');
+		expect(await held.getByRole('link').textContent()).toBe('(no subject)');
+
+		// Verdict on top of the mailbox; both stay in the URL and survive a reload.
+		await field(page, 'Verdict').selectOption('rejected');
+		await apply(page);
+		await page.waitForURL((url) => url.searchParams.get('verdict') === 'rejected');
+		await expectRows(page, [rejected.logId]);
+		await page.reload();
+		await expectRows(page, [rejected.logId]);
+		expect(await field(page, 'Mailbox').inputValue()).toBe(desk.id);
+		expect(await field(page, 'Verdict').inputValue()).toBe('rejected');
+		await expect.poll(() => status(page).textContent()).toBe('1 delivery shown, newest first.');
+	});
+
+	it('filters by sender address (any case) and by sender domain, with or without @', async () => {
+		const page = await openLog(`/log?mailboxId=${desk.id}`);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		await field(page, 'Sender').fill(`MALLORY@${zone.reject.toUpperCase()}`);
+		await apply(page);
+		await expectRows(page, [rejected.logId]);
+
+		await field(page, 'Sender').fill(zone.quarantine);
+		await apply(page);
+		await expectRows(page, [quarantined.logId]);
+
+		// A domain across all mailboxes: the zone is this file's own.
+		await field(page, 'Mailbox').selectOption('');
+		await field(page, 'Sender').fill(`@${zone.pass}`);
+		await apply(page);
+		await expectRows(page, [toStranger.logId, toOther.logId, accepted.logId]);
+		expect(search(page).get('from')).toBe(`@${zone.pass}`);
+		expect(search(page).has('mailboxId')).toBe(false);
+	});
+
+	it('shows deliveries refused because the recipient is not a service address', async () => {
+		const page = await openLog();
+		await field(page, 'Mailbox').selectOption({ label: 'Not a service address' });
+		await field(page, 'Sender').fill(`carol@${zone.pass}`);
+		await apply(page);
+		await expectRows(page, [toStranger.logId]);
+		expect(search(page).get('mailboxId')).toBe('none');
+		const refused = row(page, toStranger.logId);
+		expect(await refused.textContent()).toContain(`${strangerAddress}: not a service address`);
+		expect(await refused.locator('[data-verdict]').first().textContent()).toContain('Rejected');
+	});
+
+	it('finds one message by its Message-ID pasted with or without angle brackets', async () => {
+		const page = await openLog();
+		await field(page, 'Message-ID').fill(`  <${rejected.messageId}>  `);
+		await apply(page);
+		await expectRows(page, [rejected.logId]);
+		expect(search(page).get('messageId')).toBe(rejected.messageId);
+
+		await field(page, 'Message-ID').fill(toOther.messageId);
+		await apply(page);
+		await expectRows(page, [toOther.logId]);
+
+		// A link that carries the brackets finds it too.
+		await page.goto(`/log?messageId=${encodeURIComponent(`<${accepted.messageId}>`)}`);
+		await expectRows(page, [accepted.logId]);
+	});
+
+	it('filters by date and time in the browser’s time zone, sent with its offset', async () => {
+		const context = await signedIn({ timezoneId: 'Asia/Kolkata' });
+		const page = await openLog(`/log?mailboxId=${desk.id}`, context);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		const hourAway = (hours: number) => localInput(new Date(Date.now() + hours * 3_600_000), 'Asia/Kolkata');
+
+		await field(page, 'Received from').fill(hourAway(-1));
+		await field(page, 'Received before').fill(hourAway(1));
+		await apply(page);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		const since = search(page).get('since')!;
+		// India is UTC+05:30 all year: the offset, its "+" (kept by the URL) and its half hour all reach the API.
+		expect(since).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\+05:30$/);
+		expect(Math.abs(new Date(since).getTime() - (Date.now() - 3_600_000))).toBeLessThan(3 * 60_000);
+
+		await field(page, 'Received from').fill(hourAway(1));
+		await field(page, 'Received before').fill(hourAway(2));
+		await apply(page);
+		await page.getByRole('heading', { name: 'No deliveries found' }).waitFor();
+		expect(await rows(page).count()).toBe(0);
+		const empty = await page.locator('.empty').textContent();
+		expect(empty).toContain(`mail to ${desk.address}`);
+		expect(empty).toContain('received from');
+
+		// To the second, through a link: from the rejected message on.
+		const { body } = await fetchItem(rejected.messageId);
+		await page.goto(`/log?mailboxId=${desk.id}&since=${encodeURIComponent(body.receivedAt)}`);
+		await expectRows(page, [quarantined.logId, rejected.logId]);
+		await page.goto(`/log?mailboxId=${desk.id}&until=${encodeURIComponent(body.receivedAt)}`);
+		await expectRows(page, [accepted.logId]);
+		await context.close();
+	});
+
+	it('shows the Worker’s field errors by their fields, and checks the time range before asking', async () => {
+		const page = await openLog('/log?verdict=maybe&since=yesterday');
+		await page.getByRole('alert').filter({ hasText: 'Some filters need attention' }).waitFor();
+		expect(await describedBy(field(page, 'Verdict'))).toContain('Use accepted, quarantined or rejected');
+		expect(await describedBy(field(page, 'Received from'))).toContain('Use an ISO 8601 date and time');
+		expect(await field(page, 'Received from').getAttribute('aria-invalid')).toBe('true');
+		expect(await rows(page).count()).toBe(0);
+
+		// Fixing them clears the errors.
+		await field(page, 'Verdict').selectOption('rejected');
+		await field(page, 'Received from').fill('');
+		await field(page, 'Mailbox').selectOption(desk.id);
+		await apply(page);
+		await expectRows(page, [rejected.logId]);
+		expect(await field(page, 'Verdict').getAttribute('aria-invalid')).toBeNull();
+
+		// "Before" earlier than "from": said by the field, nothing is asked.
+		const url = page.url();
+		await field(page, 'Received from').fill('2026-03-02T10:00');
+		await field(page, 'Received before').fill('2026-03-02T09:00');
+		await apply(page);
+		expect(await describedBy(field(page, 'Received before'))).toContain('Choose a time after “Received from”');
+		expect(page.url()).toBe(url);
+	});
+
+	it('loads 50 at a time and appends the next page with "Load more"', async () => {
+		const busy = await seedServiceMailbox('Busy desk');
+		const delivered: string[] = [];
+		for (let batch = 0; batch < 6; batch++) {
+			const size = batch < 5 ? 10 : 3;
+			const sent = await Promise.all(
+				Array.from({ length: size }, (_, i) =>
+					deliverMail({ from: `customer${batch * 10 + i}@${zone.pass}`, to: busy.address, subject: `Question ${batch * 10 + i}` })
+				)
+			);
+			delivered.push(...sent.map((item) => item.logId));
+		}
+		const page = await openLog(`/log?mailboxId=${busy.id}`);
+		await expect.poll(() => rows(page).count()).toBe(50);
+		await expect.poll(() => status(page).textContent()).toBe('50 deliveries shown, newest first; more can be loaded.');
+		const first = await rowIds(page);
+		await page.getByRole('button', { name: 'Load more' }).click();
+		await expect.poll(() => rows(page).count()).toBe(53);
+		const all = await rowIds(page);
+		expect(all.slice(0, 50)).toEqual(first);
+		expect(new Set(all).size).toBe(53);
+		expect([...all].sort()).toEqual([...delivered].sort());
+		// Newest first all the way down.
+		const times = await rows(page).locator('time').evaluateAll((list) => list.map((time) => time.getAttribute('datetime')!));
+		expect(times).toEqual([...times].sort().reverse());
+		expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+		await expect.poll(() => status(page).textContent()).toBe('53 deliveries shown, newest first.');
+
+		// A new filter starts again at the first page.
+		await field(page, 'Sender').fill(`customer7@${zone.pass}`);
+		await apply(page);
+		await expect.poll(() => rows(page).count()).toBe(1);
+	});
+
+	it('offline, shows the log as last loaded with its time, and says when a view was never loaded', async () => {
+		const { context, page } = await installedPage(browser.current);
+		await page.getByRole('link', { name: 'Email log', exact: true }).click();
+		await field(page, 'Mailbox').selectOption(desk.id);
+		await apply(page);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+
+		await context.setOffline(true);
+		await page.reload();
+		const notice = page.locator('[data-stale]');
+		await notice.waitFor();
+		expect(await notice.innerText()).toMatch(/You’re offline\. Showing the log as loaded at .+; it may be stale\./);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		expect(await field(page, 'Mailbox').inputValue()).toBe(desk.id);
+		await maybeScreenshot(page, 'log-offline');
+
+		// A view this device never loaded.
+		await field(page, 'Verdict').selectOption('quarantined');
+		await apply(page);
+		await page.getByText('has not been loaded on this device yet').waitFor();
+		expect(await rows(page).count()).toBe(0);
+
+		// Back online, the live log replaces the notice.
+		await context.setOffline(false);
+		await expectRows(page, [quarantined.logId]);
+		expect(await notice.count()).toBe(0);
+		await context.close();
+	});
+
+	it('fits a 360px phone without sideways scrolling', async () => {
+		const page = await openLog(`/log?mailboxId=${desk.id}`);
+		await page.setViewportSize(PHONE);
+		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		await maybeScreenshot(page, 'log-phone');
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
+		for (const label of ['Mailbox', 'Verdict', 'Sender', 'Message-ID', 'Received from', 'Received before']) {
+			await expectWithin(field(page, label), PHONE.width);
+		}
+	});
+});
+
+async function expectWithin(control: Locator, width: number) {
+	const box = await control.boundingBox();
+	expect(box!.x + box!.width).toBeLessThanOrEqual(width);
+}
+
+/** The log's list item for a Message-ID, as the API gives it. */
+async function fetchItem(messageId: string): Promise<{ body: { receivedAt: string } }> {
+	const { body } = await callApi('GET', `/api/messages?messageId=${encodeURIComponent(messageId)}`);
+	return { body: body.items[0] };
+}
+
+/** A datetime-local value for `date` as a browser in `timeZone` shows it. */
+function localInput(date: Date, timeZone: string): string {
+	const parts = Object.fromEntries(
+		new Intl.DateTimeFormat('en-GB', {
+			timeZone,
+			year: 'numeric',
+			month: '2-digit',
+			day: '2-digit',
+			hour: '2-digit',
+			minute: '2-digit',
+			hourCycle: 'h23'
+		})
+			.formatToParts(date)
+			.map((part) => [part.type, part.value])
+	);
+	return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}

@@ -1,0 +1,153 @@
+/**
+ * Mailbox health on the list and the mailbox page: the last SMTP test, what became of the
+ * mailbox's inbound mail over 24 hours and 30 days (filled through the real email() handler),
+ * the most common rejection, links into the log; and pages that still work when the counts
+ * cannot be loaded.
+ *
+ * Rows cannot be aged through the handler, so both windows hold the same fresh deliveries here;
+ * the split itself is covered by the Worker tests (tests/worker/email-log.test.ts).
+ */
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, baseUrl, callApi, installedPage, mailboxRow, maybeScreenshot, recordApiCalls, uniqueAddress, useBrowser } from './helpers';
+import { deliverMail, publishZone, seedServiceMailbox } from './mail';
+
+const browser = useBrowser();
+
+const dmarcReason = (domain: string) =>
+	`550 5.7.1 Unauthenticated email from ${domain} is not accepted due to domain's DMARC policy`;
+
+let desk: { id: string; address: string };
+let quiet: { id: string; address: string };
+/** The rejection this file sends twice (the other reason only once). */
+let topReason: string;
+
+beforeAll(async () => {
+	const [zone, otherZone] = await Promise.all([publishZone(), publishZone()]);
+	[desk, quiet] = await Promise.all([seedServiceMailbox('Health desk'), seedServiceMailbox('Quiet desk')]);
+	topReason = dmarcReason(zone.reject);
+	await Promise.all([
+		deliverMail({ from: `ann@${zone.pass}`, to: desk.address }),
+		deliverMail({ from: `ben@${zone.pass}`, to: desk.address }),
+		deliverMail({ from: `quin@${zone.quarantine}`, to: desk.address }),
+		deliverMail({ from: `rex@${zone.reject}`, to: desk.address }),
+		deliverMail({ from: `ray@${zone.reject}`, to: desk.address }),
+		deliverMail({ from: `roy@${otherZone.reject}`, to: desk.address }),
+		deliverMail({ from: `ann@${zone.pass}`, to: uniqueAddress('nobody') })
+	]);
+});
+
+/** A signed-in context (the token where the sign-in link leaves it); options as `newContext` takes them. */
+async function signedInContext(options: { serviceWorkers?: 'block' } = {}): Promise<BrowserContext> {
+	const context = await browser.current.newContext({ baseURL: baseUrl, ...options });
+	context.setDefaultTimeout(10_000);
+	await context.addInitScript((token) => localStorage.setItem('mailgate.adminToken', token), adminToken);
+	return context;
+}
+
+/** An element's text with its runs of white space as single spaces. */
+const textOf = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+const healthOf = (page: Page, address: string) => mailboxRow(page, address).locator('[data-mailbox-health]');
+
+describe('mailbox health', () => {
+	it('the API counts what was delivered, and names the most common rejection', async () => {
+		const { status, body } = await callApi('GET', `/api/mailbox-health?mailboxId=${desk.id}`);
+		expect(status).toBe(200);
+		const counts = { accepted: 2, quarantined: 1, rejected: 3 };
+		expect(body.items).toEqual([
+			{
+				mailboxId: desk.id,
+				last24h: counts,
+				last30d: counts,
+				topRejection: { reason: topReason, count: 2 },
+				lastReceivedAt: expect.any(String)
+			}
+		]);
+	});
+
+	it('shows each row’s counts from one call for the whole list, with links into the log', async () => {
+		const context = await signedInContext();
+		const page = await context.newPage();
+		const calls = recordApiCalls(page);
+		await page.goto('/');
+		const health = healthOf(page, desk.address);
+		await health.locator('[data-window="24h"]').waitFor();
+		expect(await textOf(health.locator('[data-window="24h"]'))).toBe('24 h: 2 accepted, 1 quarantined, 3 rejected');
+		expect(await textOf(health.locator('[data-window="30d"]'))).toBe('30 days: 2 accepted, 1 quarantined, 3 rejected');
+		const top = health.locator('[data-top-rejection]');
+		expect(await textOf(top)).toBe(`Most common rejection (2 times): ${topReason}`);
+		expect(await textOf(healthOf(page, quiet.address).locator('[data-window="24h"]'))).toBe('24 h: no mail');
+		expect(await healthOf(page, quiet.address).locator('[data-top-rejection]').count()).toBe(0);
+		// The SMTP test keeps its own column.
+		expect(await mailboxRow(page, desk.address).getByRole('cell').nth(3).textContent()).toContain('Not tested yet');
+
+		expect(calls.filter((call) => call === 'GET /api/mailbox-health')).toHaveLength(1);
+		await maybeScreenshot(page, 'health-list');
+		// The extra column keeps the table inside the page's content width.
+		const [table, main] = await Promise.all([page.getByRole('table').boundingBox(), page.locator('#main').boundingBox()]);
+		expect(table!.x + table!.width).toBeLessThanOrEqual(main!.x + main!.width);
+		const viewLog = page.getByRole('link', { name: `View log of ${desk.address}` });
+		expect(await viewLog.getAttribute('href')).toBe(`/log?mailboxId=${desk.id}`);
+		// Deliveries to addresses that are not service addresses are pointed out under the list.
+		expect(await page.getByRole('link', { name: 'View them in the email log' }).getAttribute('href')).toBe('/log?mailboxId=none');
+
+		await page.getByRole('link', { name: `View rejections of ${desk.address}` }).click();
+		await page.waitForURL((url) => url.pathname === '/log' && url.search === `?mailboxId=${desk.id}&verdict=rejected`);
+		await expect.poll(() => page.locator('[data-log-id]').count()).toBe(3);
+		expect(await page.locator('[data-log-id][data-verdict="rejected"]').count()).toBe(3);
+		await context.close();
+	});
+
+	it('shows the fuller panel on the mailbox page', async () => {
+		const context = await signedInContext();
+		const page = await context.newPage();
+		await page.goto(`/mailboxes/${desk.id}`);
+		const panel = page.getByRole('region', { name: 'Mailbox health' });
+		await panel.locator('[data-window="24h"]').waitFor();
+		const count = (window: string, verdict: string) =>
+			panel.locator(`[data-window="${window}"] [data-count="${verdict}"] dd`).textContent();
+		for (const window of ['24h', '30d']) {
+			expect([await count(window, 'accepted'), await count(window, 'quarantined'), await count(window, 'rejected')]).toEqual(['2', '1', '3']);
+		}
+		await maybeScreenshot(page, 'health-mailbox');
+		expect(await panel.getByRole('heading', { name: 'Last 24 hours' }).count()).toBe(1);
+		expect(await panel.getByRole('heading', { name: 'Last 30 days' }).count()).toBe(1);
+		expect(await textOf(panel.locator('[data-top-rejection]'))).toBe(`Most common rejection (2 times): ${topReason}`);
+		expect(await panel.textContent()).toContain('No SMTP test has run yet');
+		expect(await panel.textContent()).toContain('Last delivery:');
+		expect(await panel.getByRole('link', { name: 'View log' }).getAttribute('href')).toBe(`/log?mailboxId=${desk.id}`);
+		expect(await panel.getByRole('link', { name: 'View rejections' }).getAttribute('href')).toBe(
+			`/log?mailboxId=${desk.id}&verdict=rejected`
+		);
+
+		// A mailbox with no mail says so.
+		await page.goto(`/mailboxes/${quiet.id}`);
+		await page.getByRole('region', { name: 'Mailbox health' }).getByText('No mail in the last 30 days.').waitFor();
+		await context.close();
+	});
+
+	it('keeps the list and the mailbox page working offline and when the counts fail to load', async () => {
+		const { context, page } = await installedPage(browser.current);
+		await healthOf(page, desk.address).locator('[data-window="24h"]').waitFor();
+		await context.setOffline(true);
+		await page.reload();
+		await mailboxRow(page, desk.address).waitFor();
+		await healthOf(page, desk.address).getByText('Mail counts need the connection.').waitFor();
+		await page.goto(`/mailboxes/${desk.id}`);
+		await page.getByRole('heading', { level: 1, name: `Edit ${desk.address}` }).waitFor();
+		const panel = page.getByRole('region', { name: 'Mailbox health' });
+		await panel.getByText('Mail counts need the connection.').waitFor();
+		expect(await panel.textContent()).toContain('No SMTP test has run yet');
+		await context.close();
+
+		// Online, but the counts fail: the list is there all the same.
+		const failing = await signedInContext({ serviceWorkers: 'block' });
+		await failing.route('**/api/mailbox-health', (route) => route.fulfill({ status: 500, json: { error: { code: 'internal', message: 'Boom' } } }));
+		const listPage = await failing.newPage();
+		await listPage.goto('/');
+		await healthOf(listPage, desk.address).getByText('Mail counts could not be loaded.').waitFor();
+		expect(await listPage.getByRole('link', { name: `Edit ${desk.address}` }).count()).toBe(1);
+		await failing.close();
+	});
+});
