@@ -8,7 +8,18 @@ import { readFile } from 'node:fs/promises';
 import type { Download, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeFileName } from '../../src/routes/log/[id]/message-format';
-import { callApi, DESKTOP, installedPage, maybeScreenshot, newPage, PHONE, scrollWidth, signIn, useBrowser } from './helpers';
+import {
+	callApi,
+	describedBy,
+	DESKTOP,
+	installedPage,
+	maybeScreenshot,
+	newPage,
+	PHONE,
+	scrollWidth,
+	signIn,
+	useBrowser
+} from './helpers';
 import { deliverMail, publishZone, seedServiceMailbox, SENDER_IP } from './mail';
 
 const browser = useBrowser();
@@ -30,6 +41,33 @@ async function openMessage(page: Page, logId: string): Promise<void> {
 
 const section = (page: Page, name: string) => page.getByRole('region', { name, exact: true });
 const problem = (page: Page, name: string) => page.locator(`[data-problem="${name}"]`);
+
+/**
+ * What the app's log cache (IndexedDB `mailgate-log`) holds: how many list views, and when
+ * message `logId` was loaded (null when it is not kept).
+ */
+function logCache(page: Page, logId: string): Promise<{ pages: number; loadedAt: string | null }> {
+	return page.evaluate(async (id) => {
+		// Opening a database that does not exist yet would create it empty, without the app's stores.
+		if (!(await indexedDB.databases()).some((info) => info.name === 'mailgate-log')) return { pages: 0, loadedAt: null };
+		const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
+			new Promise<T>((resolve, reject) => {
+				request.onsuccess = () => resolve(request.result as T);
+				request.onerror = () => reject(request.error);
+			});
+		const db = await done<IDBDatabase>(indexedDB.open('mailgate-log'));
+		try {
+			const tx = db.transaction(['pages', 'messages']);
+			const [pages, message] = await Promise.all([
+				done(tx.objectStore('pages').count()),
+				done<{ loadedAt: string } | undefined>(tx.objectStore('messages').get(id))
+			]);
+			return { pages, loadedAt: message?.loadedAt ?? null };
+		} finally {
+			db.close();
+		}
+	}, logId);
+}
 
 async function downloaded(page: Page, click: () => Promise<void>): Promise<{ download: Download; bytes: Buffer }> {
 	const [download] = await Promise.all([page.waitForEvent('download'), click()]);
@@ -176,6 +214,79 @@ describe('the message page', () => {
 		expect(await offline.innerText()).toContain('You are offline');
 		await context.setOffline(false);
 		await page.getByRole('heading', { level: 1, name: 'Back online' }).waitFor();
+		await context.close();
+	});
+
+	it('offline, shows a message opened before as loaded then, marked stale; one never opened needs the network', async () => {
+		// A mailbox of its own: the garbled test below counts the garbled mail of this file's mailbox.
+		const desk = await seedServiceMailbox('Offline desk');
+		const from = customer(zone.pass);
+		const mislabelled = Buffer.from('Un caf\xe9 na\xefve, s\xe9ance \xe0 10 h.\r\n', 'latin1');
+		const opened = await deliverMail({
+			from,
+			to: desk.address,
+			subject: 'Read on the train',
+			contentType: 'text/plain; charset=utf-8',
+			body: new Uint8Array(mislabelled)
+		});
+		await deliverMail({ from, to: desk.address, subject: 'Never opened here' });
+		const detail = (await callApi('GET', `/api/messages/${opened.logId}`)).body as { headers: string };
+		const { context, page } = await installedPage(browser.current);
+		await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+
+		// Online: the log view, then the message from it; both are kept on the device in the background.
+		const list = `/log?from=${encodeURIComponent(from)}`;
+		await page.goto(list);
+		await page.getByRole('link', { name: 'Read on the train' }).click();
+		await page.getByRole('heading', { level: 1, name: 'Read on the train' }).waitFor();
+		await expect.poll(() => logCache(page, opened.logId)).toEqual({ pages: 1, loadedAt: expect.any(String) });
+		const { loadedAt } = await logCache(page, opened.logId);
+
+		// Offline, the page opens from the installed shell with the message as loaded then.
+		await context.setOffline(true);
+		await page.reload();
+		await page.getByRole('heading', { level: 1, name: 'Read on the train' }).waitFor();
+		const notice = page.locator('[data-stale]');
+		expect(await notice.innerText()).toMatch(/^You’re offline\. Showing this message as loaded at .+; it may be stale\./);
+		expect(await notice.locator('time').getAttribute('datetime')).toBe(loadedAt);
+		expect(await section(page, 'Authentication').locator('[data-check="spf"]').innerText()).toContain(
+			`SPF passed: ${SENDER_IP} is allowed to send for ${zone.pass}.`
+		);
+		const original = section(page, 'Original message');
+		expect(await original.getByTestId('header-block').textContent()).toBe(detail.headers);
+		await original.getByRole('button', { name: 'Copy headers' }).click();
+		await original.getByText('✓ Copied').waitFor();
+		expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(detail.headers);
+		const txt = await downloaded(page, () => original.getByRole('button', { name: 'Download .txt' }).click());
+		expect(txt.bytes.toString('utf8')).toBe(detail.headers);
+		// What needs the server says so instead of failing.
+		const eml = original.getByRole('button', { name: 'Download original (.eml)' });
+		expect(await eml.isDisabled()).toBe(true);
+		expect(await describedBy(eml)).toEqual([expect.stringContaining('downloading the original needs the connection')]);
+		const senders = problem(page, 'garbled').getByTestId('garbled-senders');
+		expect(await senders.innerText()).toContain('Counting the senders of garbled mail needs the connection.');
+		await maybeScreenshot(page, 'message-offline');
+
+		// From the log as kept on this device: a message never opened here needs the network, the other opens.
+		await page.goto(list);
+		await page.locator('[data-stale]').waitFor();
+		await page.getByRole('link', { name: 'Never opened here' }).click();
+		await page.getByRole('status').filter({ has: page.getByRole('heading', { name: 'This message needs the network' }) }).waitFor();
+		await page.goBack();
+		await page.getByRole('link', { name: 'Read on the train' }).click();
+		await page.getByRole('heading', { level: 1, name: 'Read on the train' }).waitFor();
+		expect(await notice.innerText()).toContain('Showing this message as loaded at');
+
+		// Back online, the live message replaces the copy, and what needs the server works again.
+		await context.setOffline(false);
+		await notice.waitFor({ state: 'detached' });
+		expect(await eml.isDisabled()).toBe(false);
+		await senders.getByText(`All 1 garbled message came from this message’s sender, ${from}`, { exact: false }).waitFor();
+
+		// Signing out forgets the copies (they name customers).
+		await page.getByRole('button', { name: 'Sign out' }).click();
+		await page.waitForURL((url) => url.pathname === '/login');
+		await expect.poll(() => logCache(page, opened.logId)).toEqual({ pages: 0, loadedAt: null });
 		await context.close();
 	});
 });

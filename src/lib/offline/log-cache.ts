@@ -1,15 +1,22 @@
 /**
  * The email log as last loaded on this device, so that it can be read offline (SPEC §6): the
- * first page of each filter combination, with the time it was loaded.
+ * first page of each filter combination, and each message opened recently, with the time each
+ * was loaded.
  *
  * It lives in its own IndexedDB database rather than as a store of `mailgate` (db.ts): it is a
  * disposable copy of server data, and a version bump of the drafts database would wait on every
  * tab still running an older app version, which holds `mailgate` open with no `versionchange`
  * handler. Here nothing can block the drafts, and the copy can be dropped wholesale.
  */
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { filterQuery } from '../api';
-import { messageItemSchema, type MessageFilters, type MessageItem } from '../schema/message';
+import {
+	messageDetailSchema,
+	messageItemSchema,
+	type MessageDetail,
+	type MessageFilters,
+	type MessageItem
+} from '../schema/message';
 import { z } from 'zod';
 
 /**
@@ -18,6 +25,18 @@ import { z } from 'zod';
  * (20 first pages of 50 list items).
  */
 export const MAX_CACHED_QUERIES = 20;
+
+/**
+ * How many opened messages are kept (the most recently loaded): the ones an admin is working
+ * through. Unlike a list item, a message can be large: the Worker keeps its text, HTML and
+ * header block up to 250,000, 400,000 and 200,000 UTF-8 bytes (MAX_STORED_*_BYTES in
+ * worker/inbound/handle-email.ts, so that the row fits D1's 1,000,000-byte limit). One detail
+ * is thus under 1 MB as UTF-8, and under 2 MB as the two-byte strings a browser may store it
+ * in: 30 are at worst about 60 MB, well within what current browsers let an origin store,
+ * while ordinary mail of tens of kilobytes keeps the whole store near a megabyte. A write the
+ * quota refuses fails alone; the message page goes on without it.
+ */
+export const MAX_CACHED_MESSAGES = 30;
 
 export interface CachedLog {
 	/** The normalised filter query (see `logCacheKey`). */
@@ -28,8 +47,16 @@ export interface CachedLog {
 	loadedAt: string;
 }
 
+export interface CachedMessage {
+	/** The log id (`detail.id`). */
+	id: string;
+	detail: MessageDetail;
+	loadedAt: string;
+}
+
 interface LogCacheDB extends DBSchema {
 	pages: { key: string; value: CachedLog; indexes: { byLoadedAt: string } };
+	messages: { key: string; value: CachedMessage; indexes: { byLoadedAt: string } };
 }
 
 const NAME = 'mailgate-log';
@@ -42,6 +69,8 @@ function open(): Promise<IDBPDatabase<LogCacheDB>> {
 		upgrade(db) {
 			const pages = db.createObjectStore('pages', { keyPath: 'key' });
 			pages.createIndex('byLoadedAt', 'loadedAt');
+			const messages = db.createObjectStore('messages', { keyPath: 'id' });
+			messages.createIndex('byLoadedAt', 'loadedAt');
 		},
 		// A later version of this cache is opening in another tab: let it, and reopen next time.
 		blocking() {
@@ -90,19 +119,44 @@ export async function cacheLog(
 	const db = await open();
 	const tx = db.transaction('pages', 'readwrite');
 	await tx.store.put({ key: logCacheKey(filters), items: page.items, hasMore: page.hasMore, loadedAt });
-	let excess = (await tx.store.count()) - MAX_CACHED_QUERIES;
-	if (excess > 0) {
-		let cursor = await tx.store.index('byLoadedAt').openCursor();
-		while (cursor && excess > 0) {
-			await cursor.delete();
-			excess -= 1;
-			cursor = await cursor.continue();
-		}
-	}
+	await dropOldest(tx.store, MAX_CACHED_QUERIES);
 	await tx.done;
 }
 
-/** Forgets every cached page (on sign-out: the log names customers). */
+/** The message with log id `id` as last opened here, or null (never opened, or it no longer parses). */
+export async function readCachedMessage(id: string): Promise<{ detail: MessageDetail; loadedAt: string } | null> {
+	const cached = await (await open()).get('messages', id);
+	if (!cached) return null;
+	const detail = messageDetailSchema.safeParse(cached.detail);
+	return detail.success ? { detail: detail.data, loadedAt: cached.loadedAt } : null;
+}
+
+/** Keeps an opened message, dropping the oldest beyond MAX_CACHED_MESSAGES. */
+export async function cacheMessage(detail: MessageDetail, loadedAt = new Date().toISOString()): Promise<void> {
+	const db = await open();
+	const tx = db.transaction('messages', 'readwrite');
+	await tx.store.put({ id: detail.id, detail, loadedAt });
+	await dropOldest(tx.store, MAX_CACHED_MESSAGES);
+	await tx.done;
+}
+
+/** Deletes the entries loaded longest ago until at most `keep` remain. */
+async function dropOldest<Name extends 'pages' | 'messages'>(
+	store: IDBPObjectStore<LogCacheDB, [Name], Name, 'readwrite'>,
+	keep: number
+): Promise<void> {
+	let excess = (await store.count()) - keep;
+	if (excess <= 0) return;
+	let cursor = await store.index('byLoadedAt').openCursor();
+	while (cursor && excess > 0) {
+		await cursor.delete();
+		excess -= 1;
+		cursor = await cursor.continue();
+	}
+}
+
+/** Forgets every cached page and message (on sign-out: the log names customers). */
 export async function clearLogCache(): Promise<void> {
-	await (await open()).clear('pages');
+	const tx = (await open()).transaction(['pages', 'messages'], 'readwrite');
+	await Promise.all([tx.objectStore('pages').clear(), tx.objectStore('messages').clear(), tx.done]);
 }
