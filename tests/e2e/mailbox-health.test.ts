@@ -9,7 +9,18 @@
  */
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, baseUrl, callApi, installedPage, mailboxRow, maybeScreenshot, recordApiCalls, uniqueAddress, useBrowser } from './helpers';
+import {
+	adminToken,
+	baseUrl,
+	callApi,
+	installedPage,
+	mailboxRow,
+	maybeScreenshot,
+	recordApiCalls,
+	signIn,
+	uniqueAddress,
+	useBrowser
+} from './helpers';
 import { deliverMail, publishZone, seedServiceMailbox } from './mail';
 
 const browser = useBrowser();
@@ -49,6 +60,34 @@ async function signedInContext(options: { serviceWorkers?: 'block' } = {}): Prom
 const textOf = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 const healthOf = (page: Page, address: string) => mailboxRow(page, address).locator('[data-mailbox-health]');
+
+/**
+ * The health counts the app keeps on this device (IndexedDB `mailgate-log`, store `health`):
+ * how many records, and the mailbox ids and load time of the 'all' record (null when absent).
+ */
+function cachedHealth(page: Page): Promise<{ records: number; mailboxIds: (string | null)[]; loadedAt: string } | null> {
+	return page.evaluate(async () => {
+		// Opening a database that does not exist yet would create it empty, without the app's stores.
+		if (!(await indexedDB.databases()).some((info) => info.name === 'mailgate-log')) return null;
+		const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
+			new Promise<T>((resolve, reject) => {
+				request.onsuccess = () => resolve(request.result as T);
+				request.onerror = () => reject(request.error);
+			});
+		const db = await done<IDBDatabase>(indexedDB.open('mailgate-log'));
+		try {
+			const store = db.transaction('health').objectStore('health');
+			const [records, all] = await Promise.all([
+				done(store.count()),
+				done<{ items: { mailboxId: string | null }[]; loadedAt: string } | undefined>(store.get('all'))
+			]);
+			if (!all) return records === 0 ? null : { records, mailboxIds: [], loadedAt: '' };
+			return { records, mailboxIds: all.items.map((item) => item.mailboxId), loadedAt: all.loadedAt };
+		} finally {
+			db.close();
+		}
+	});
+}
 
 describe('mailbox health', () => {
 	it('the API counts what was delivered, and names the most common rejection', async () => {
@@ -127,18 +166,70 @@ describe('mailbox health', () => {
 		await context.close();
 	});
 
-	it('keeps the list and the mailbox page working offline and when the counts fail to load', async () => {
+	it('keeps the last loaded counts offline on the list and the mailbox page, and forgets them on sign-out', async () => {
 		const { context, page } = await installedPage(browser.current);
-		await healthOf(page, desk.address).locator('[data-window="24h"]').waitFor();
+		const list = healthOf(page, desk.address);
+		await list.locator('[data-window="24h"]').waitFor();
+		// Online, the whole list's answer is kept on the device in the background, as one record.
+		await expect
+			.poll(async () => (await cachedHealth(page))?.mailboxIds ?? [])
+			.toEqual(expect.arrayContaining([desk.id, null]));
+		const { records, loadedAt } = (await cachedHealth(page))!;
+		expect(records).toBe(1);
+
+		// Offline, the list shows the same counts, with one note for the whole list saying when.
 		await context.setOffline(true);
 		await page.reload();
-		await mailboxRow(page, desk.address).waitFor();
-		await healthOf(page, desk.address).getByText('Mail counts need the connection.').waitFor();
+		await list.locator('[data-window="24h"]').waitFor();
+		expect(await textOf(list.locator('[data-window="24h"]'))).toBe('24 h: 2 accepted, 1 quarantined, 3 rejected');
+		expect(await textOf(list.locator('[data-window="30d"]'))).toBe('30 days: 2 accepted, 1 quarantined, 3 rejected');
+		expect(await textOf(list.locator('[data-top-rejection]'))).toBe(`Most common rejection (2 times): ${topReason}`);
+		expect(await textOf(healthOf(page, quiet.address).locator('[data-window="24h"]'))).toBe('24 h: no mail');
+		const listNote = page.locator('[data-stale]');
+		expect(await listNote.count()).toBe(1);
+		expect(await textOf(listNote)).toMatch(/^Inbound mail counts as of .+, offline\.$/);
+		expect(await listNote.locator('time').getAttribute('datetime')).toBe(loadedAt);
+		expect(await mailboxRow(page, desk.address).locator('[data-stale]').count()).toBe(0);
+		await maybeScreenshot(page, 'health-list-offline');
+
+		// The mailbox page reads its row out of the same copy, and says so inside the panel.
 		await page.goto(`/mailboxes/${desk.id}`);
 		await page.getByRole('heading', { level: 1, name: `Edit ${desk.address}` }).waitFor();
 		const panel = page.getByRole('region', { name: 'Mailbox health' });
-		await panel.getByText('Mail counts need the connection.').waitFor();
+		await panel.locator('[data-window="24h"]').waitFor();
+		const count = (window: string, verdict: string) =>
+			panel.locator(`[data-window="${window}"] [data-count="${verdict}"] dd`).textContent();
+		for (const window of ['24h', '30d']) {
+			expect([await count(window, 'accepted'), await count(window, 'quarantined'), await count(window, 'rejected')]).toEqual(['2', '1', '3']);
+		}
+		expect(await textOf(panel.locator('[data-top-rejection]'))).toBe(`Most common rejection (2 times): ${topReason}`);
+		const panelNote = panel.locator('[data-stale]');
+		expect(await textOf(panelNote)).toMatch(/^Mail counts as of .+, offline\.$/);
+		expect(await panelNote.locator('time').getAttribute('datetime')).toBe(loadedAt);
 		expect(await panel.textContent()).toContain('No SMTP test has run yet');
+		await maybeScreenshot(page, 'health-mailbox-offline');
+
+		// Back online, the live counts replace the copy (and the mailbox page keeps the whole list's copy).
+		await context.setOffline(false);
+		await panelNote.waitFor({ state: 'detached' });
+		expect(await count('24h', 'rejected')).toBe('3');
+		await expect.poll(async () => (await cachedHealth(page))?.loadedAt).not.toBe(loadedAt);
+		expect(await cachedHealth(page)).toMatchObject({ records: 1, mailboxIds: expect.arrayContaining([desk.id, null]) });
+
+		// Signing out forgets them (the rejection reasons name customers' domains).
+		await page.getByRole('button', { name: 'Sign out' }).click();
+		await page.waitForURL((url) => url.pathname === '/login');
+		await expect.poll(() => cachedHealth(page)).toBeNull();
+
+		// Nothing kept: signed in again with no connection, the list and the page do without the counts.
+		await context.setOffline(true);
+		await page.goto('about:blank'); // the sign-in link from another page, not a hash change on /login
+		await signIn(page);
+		await list.getByText('Mail counts need the connection.').waitFor();
+		expect(await page.locator('[data-stale]').count()).toBe(0);
+		await page.goto(`/mailboxes/${desk.id}`);
+		await panel.getByText('Mail counts need the connection.').waitFor();
+		expect(await panel.locator('[data-stale]').count()).toBe(0);
 		await context.close();
 
 		// Online, but the counts fail: the list is there all the same.

@@ -1,7 +1,7 @@
 /**
  * The email log as last loaded on this device, so that it can be read offline (SPEC §6): the
- * first page of each filter combination, and each message opened recently, with the time each
- * was loaded.
+ * first page of each filter combination, each message opened recently, and the mailbox health
+ * counts of all mailboxes, with the time each was loaded.
  *
  * It lives in its own IndexedDB database rather than as a store of `mailgate` (db.ts): it is a
  * disposable copy of server data, and a version bump of the drafts database would wait on every
@@ -11,8 +11,10 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { filterQuery } from '../api';
 import {
+	mailboxHealthSchema,
 	messageDetailSchema,
 	messageItemSchema,
+	type MailboxHealth,
 	type MessageDetail,
 	type MessageFilters,
 	type MessageItem
@@ -54,9 +56,23 @@ export interface CachedMessage {
 	loadedAt: string;
 }
 
+const HEALTH_KEY = 'all';
+
+/**
+ * The mailbox health of every mailbox (`GET /api/mailbox-health` with no filter), as one record:
+ * the list and each mailbox page read their rows out of it, so a page never overwrites it with
+ * fewer mailboxes than the list needs.
+ */
+export interface CachedHealth {
+	key: typeof HEALTH_KEY;
+	items: MailboxHealth[];
+	loadedAt: string;
+}
+
 interface LogCacheDB extends DBSchema {
 	pages: { key: string; value: CachedLog; indexes: { byLoadedAt: string } };
 	messages: { key: string; value: CachedMessage; indexes: { byLoadedAt: string } };
+	health: { key: string; value: CachedHealth };
 }
 
 const NAME = 'mailgate-log';
@@ -71,6 +87,7 @@ function open(): Promise<IDBPDatabase<LogCacheDB>> {
 			pages.createIndex('byLoadedAt', 'loadedAt');
 			const messages = db.createObjectStore('messages', { keyPath: 'id' });
 			messages.createIndex('byLoadedAt', 'loadedAt');
+			db.createObjectStore('health', { keyPath: 'key' });
 		},
 		// A later version of this cache is opening in another tab: let it, and reopen next time.
 		blocking() {
@@ -140,6 +157,19 @@ export async function cacheMessage(detail: MessageDetail, loadedAt = new Date().
 	await tx.done;
 }
 
+/** Keeps the health counts of all mailboxes (the whole answer of `api.mailboxHealth()`, never one mailbox's). */
+export async function cacheHealth(items: MailboxHealth[], loadedAt = new Date().toISOString()): Promise<void> {
+	await (await open()).put('health', { key: HEALTH_KEY, items, loadedAt });
+}
+
+const cachedHealth = z.object({ items: z.array(mailboxHealthSchema), loadedAt: z.string() });
+
+/** The health counts of all mailboxes as last loaded here, or null (never loaded, or they no longer parse). */
+export async function readCachedHealth(): Promise<{ items: MailboxHealth[]; loadedAt: string } | null> {
+	const cached = cachedHealth.safeParse(await (await open()).get('health', HEALTH_KEY));
+	return cached.success ? cached.data : null;
+}
+
 /** Deletes the entries loaded longest ago until at most `keep` remain. */
 async function dropOldest<Name extends 'pages' | 'messages'>(
 	store: IDBPObjectStore<LogCacheDB, [Name], Name, 'readwrite'>,
@@ -155,8 +185,13 @@ async function dropOldest<Name extends 'pages' | 'messages'>(
 	}
 }
 
-/** Forgets every cached page and message (on sign-out: the log names customers). */
+/** Forgets every cached page, message and health count (on sign-out: the log and the rejection reasons name customers). */
 export async function clearLogCache(): Promise<void> {
-	const tx = (await open()).transaction(['pages', 'messages'], 'readwrite');
-	await Promise.all([tx.objectStore('pages').clear(), tx.objectStore('messages').clear(), tx.done]);
+	const tx = (await open()).transaction(['pages', 'messages', 'health'], 'readwrite');
+	await Promise.all([
+		tx.objectStore('pages').clear(),
+		tx.objectStore('messages').clear(),
+		tx.objectStore('health').clear(),
+		tx.done
+	]);
 }
