@@ -49,18 +49,14 @@ export class ApiFailure extends Error {
 	}
 }
 
-function authHeaders(): Record<string, string> {
+/**
+ * Sends one API request and returns the answer when it is a success; anything else becomes an
+ * `ApiFailure` (status 0 when the server could not be reached), and a 401 tells the listeners.
+ */
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
+	const headers: Record<string, string> = { accept: 'application/json' };
 	const token = readToken();
-	return token ? { authorization: `Bearer ${token}` } : {};
-}
-
-async function request<T>(
-	schema: z.ZodType<T>,
-	method: string,
-	path: string,
-	body?: unknown
-): Promise<T> {
-	const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
+	if (token) headers.authorization = `Bearer ${token}`;
 	if (body !== undefined) headers['content-type'] = 'application/json';
 	let response: Response;
 	try {
@@ -73,18 +69,18 @@ async function request<T>(
 	} catch {
 		throw new ApiFailure(0, { code: 'network', message: 'The server could not be reached. Check your connection.' });
 	}
-	const payload: unknown = await response.json().catch(() => undefined);
-	if (!response.ok) {
-		if (response.status === 401) for (const listener of unauthorizedListeners) listener();
-		const parsed = apiErrorSchema.safeParse(payload);
-		throw new ApiFailure(
-			response.status,
-			parsed.success
-				? parsed.data.error
-				: { code: 'http_' + response.status, message: `The server answered ${response.status}.` }
-		);
-	}
-	return schema.parse(payload);
+	if (response.ok) return response;
+	if (response.status === 401) for (const listener of unauthorizedListeners) listener();
+	const parsed = apiErrorSchema.safeParse(await response.json().catch(() => undefined));
+	throw new ApiFailure(
+		response.status,
+		parsed.success ? parsed.data.error : { code: 'http_' + response.status, message: `The server answered ${response.status}.` }
+	);
+}
+
+async function request<T>(schema: z.ZodType<T>, method: string, path: string, body?: unknown): Promise<T> {
+	const response = await send(method, path, body);
+	return schema.parse(await response.json().catch(() => undefined));
 }
 
 /** The query string of the log's filters; empty values are left out. */
@@ -100,19 +96,7 @@ export function filterQuery(filters: MessageFilters & { cursor?: string | null }
  * fetched here and handed to the browser as a file named as the Worker says (`<Message-ID>.eml`).
  */
 async function downloadOriginal(id: string): Promise<void> {
-	let response: Response;
-	try {
-		response = await fetch(`/api/messages/${encodeURIComponent(id)}/raw`, { headers: authHeaders(), cache: 'no-store' });
-	} catch {
-		throw new ApiFailure(0, { code: 'network', message: 'The server could not be reached. Check your connection.' });
-	}
-	if (!response.ok) {
-		const parsed = apiErrorSchema.safeParse(await response.json().catch(() => undefined));
-		throw new ApiFailure(
-			response.status,
-			parsed.success ? parsed.data.error : { code: 'http_' + response.status, message: `The server answered ${response.status}.` }
-		);
-	}
+	const response = await send('GET', `/api/messages/${encodeURIComponent(id)}/raw`);
 	const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'message.eml';
 	saveFile(await response.blob(), name);
 }

@@ -282,3 +282,44 @@ export function temporaryProfile(): { launch: (options?: { offline?: boolean }) 
 		}
 	};
 }
+
+/** One record of the app's log cache, as the tests look at it. */
+export interface LogCacheRecord {
+	key: string;
+	loadedAt: string;
+	/** The mailboxes of a health record. */
+	mailboxIds?: (string | null)[];
+}
+
+/**
+ * What the app keeps of the email log on this device (IndexedDB `mailgate-log`, see
+ * src/lib/offline/log-cache.ts): each store's records by key and load time; null before the app
+ * created the database.
+ */
+export function readLogCache(page: Page): Promise<Record<'pages' | 'messages' | 'health', LogCacheRecord[]> | null> {
+	return page.evaluate(async () => {
+		// Opening a database that does not exist yet would create it empty, without the app's stores.
+		if (!(await indexedDB.databases()).some((info) => info.name === 'mailgate-log')) return null;
+		const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
+			new Promise<T>((resolve, reject) => {
+				request.onsuccess = () => resolve(request.result as T);
+				request.onerror = () => reject(request.error);
+			});
+		const db = await done<IDBDatabase>(indexedDB.open('mailgate-log'));
+		try {
+			const stores = ['pages', 'messages', 'health'] as const;
+			const tx = db.transaction([...stores]);
+			type Stored = { key?: string; id?: string; loadedAt: string; items?: Array<{ mailboxId: string | null }> };
+			const read = async (store: (typeof stores)[number]) =>
+				(await done<Stored[]>(tx.objectStore(store).getAll())).map((row) => ({
+					key: row.key ?? row.id ?? '',
+					loadedAt: row.loadedAt,
+					...(store === 'health' ? { mailboxIds: (row.items ?? []).map((item) => item.mailboxId) } : {})
+				}));
+			const [pages, messages, health] = await Promise.all(stores.map(read));
+			return { pages: pages!, messages: messages!, health: health! };
+		} finally {
+			db.close();
+		}
+	});
+}

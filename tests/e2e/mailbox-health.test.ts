@@ -16,6 +16,7 @@ import {
 	installedPage,
 	mailboxRow,
 	maybeScreenshot,
+	readLogCache,
 	recordApiCalls,
 	signIn,
 	uniqueAddress,
@@ -62,31 +63,24 @@ const textOf = async (locator: Locator) => ((await locator.textContent()) ?? '')
 const healthOf = (page: Page, address: string) => mailboxRow(page, address).locator('[data-mailbox-health]');
 
 /**
- * The health counts the app keeps on this device (IndexedDB `mailgate-log`, store `health`):
- * how many records, and the mailbox ids and load time of the 'all' record (null when absent).
+ * The health counts the app keeps on this device: how many records, and the mailbox ids and load
+ * time of the 'all' record (null when nothing is kept).
  */
-function cachedHealth(page: Page): Promise<{ records: number; mailboxIds: (string | null)[]; loadedAt: string } | null> {
-	return page.evaluate(async () => {
-		// Opening a database that does not exist yet would create it empty, without the app's stores.
-		if (!(await indexedDB.databases()).some((info) => info.name === 'mailgate-log')) return null;
-		const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
-			new Promise<T>((resolve, reject) => {
-				request.onsuccess = () => resolve(request.result as T);
-				request.onerror = () => reject(request.error);
-			});
-		const db = await done<IDBDatabase>(indexedDB.open('mailgate-log'));
-		try {
-			const store = db.transaction('health').objectStore('health');
-			const [records, all] = await Promise.all([
-				done(store.count()),
-				done<{ items: { mailboxId: string | null }[]; loadedAt: string } | undefined>(store.get('all'))
-			]);
-			if (!all) return records === 0 ? null : { records, mailboxIds: [], loadedAt: '' };
-			return { records, mailboxIds: all.items.map((item) => item.mailboxId), loadedAt: all.loadedAt };
-		} finally {
-			db.close();
-		}
-	});
+async function cachedHealth(page: Page): Promise<{ records: number; mailboxIds: (string | null)[]; loadedAt: string } | null> {
+	const health = (await readLogCache(page))?.health ?? [];
+	const all = health.find((record) => record.key === 'all');
+	if (!all) return health.length === 0 ? null : { records: health.length, mailboxIds: [], loadedAt: '' };
+	return { records: health.length, mailboxIds: all.mailboxIds ?? [], loadedAt: all.loadedAt };
+}
+
+/** The mailbox page panel's accepted, quarantined and rejected counts, per window. */
+async function panelCounts(panel: Locator): Promise<Record<string, Array<string | null>>> {
+	const counts: Record<string, Array<string | null>> = {};
+	for (const window of ['24h', '30d']) {
+		const count = (verdict: string) => panel.locator(`[data-window="${window}"] [data-count="${verdict}"] dd`).textContent();
+		counts[window] = [await count('accepted'), await count('quarantined'), await count('rejected')];
+	}
+	return counts;
 }
 
 describe('mailbox health', () => {
@@ -144,11 +138,7 @@ describe('mailbox health', () => {
 		await page.goto(`/mailboxes/${desk.id}`);
 		const panel = page.getByRole('region', { name: 'Mailbox health' });
 		await panel.locator('[data-window="24h"]').waitFor();
-		const count = (window: string, verdict: string) =>
-			panel.locator(`[data-window="${window}"] [data-count="${verdict}"] dd`).textContent();
-		for (const window of ['24h', '30d']) {
-			expect([await count(window, 'accepted'), await count(window, 'quarantined'), await count(window, 'rejected')]).toEqual(['2', '1', '3']);
-		}
+		expect(await panelCounts(panel)).toEqual({ '24h': ['2', '1', '3'], '30d': ['2', '1', '3'] });
 		await maybeScreenshot(page, 'health-mailbox');
 		expect(await panel.getByRole('heading', { name: 'Last 24 hours' }).count()).toBe(1);
 		expect(await panel.getByRole('heading', { name: 'Last 30 days' }).count()).toBe(1);
@@ -197,11 +187,7 @@ describe('mailbox health', () => {
 		await page.getByRole('heading', { level: 1, name: `Edit ${desk.address}` }).waitFor();
 		const panel = page.getByRole('region', { name: 'Mailbox health' });
 		await panel.locator('[data-window="24h"]').waitFor();
-		const count = (window: string, verdict: string) =>
-			panel.locator(`[data-window="${window}"] [data-count="${verdict}"] dd`).textContent();
-		for (const window of ['24h', '30d']) {
-			expect([await count(window, 'accepted'), await count(window, 'quarantined'), await count(window, 'rejected')]).toEqual(['2', '1', '3']);
-		}
+		expect(await panelCounts(panel)).toEqual({ '24h': ['2', '1', '3'], '30d': ['2', '1', '3'] });
 		expect(await textOf(panel.locator('[data-top-rejection]'))).toBe(`Most common rejection (2 times): ${topReason}`);
 		const panelNote = panel.locator('[data-stale]');
 		expect(await textOf(panelNote)).toMatch(/^Mail counts as of .+, offline\.$/);
@@ -212,7 +198,7 @@ describe('mailbox health', () => {
 		// Back online, the live counts replace the copy (and the mailbox page keeps the whole list's copy).
 		await context.setOffline(false);
 		await panelNote.waitFor({ state: 'detached' });
-		expect(await count('24h', 'rejected')).toBe('3');
+		expect((await panelCounts(panel))['24h']![2]).toBe('3');
 		await expect.poll(async () => (await cachedHealth(page))?.loadedAt).not.toBe(loadedAt);
 		expect(await cachedHealth(page)).toMatchObject({ records: 1, mailboxIds: expect.arrayContaining([desk.id, null]) });
 

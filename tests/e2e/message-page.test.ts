@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Download, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { safeFileName } from '../../src/routes/log/[id]/message-format';
+import { safeFileName } from '../../src/lib/schema/message';
 import {
 	callApi,
 	describedBy,
@@ -16,6 +16,7 @@ import {
 	maybeScreenshot,
 	newPage,
 	PHONE,
+	readLogCache,
 	scrollWidth,
 	signIn,
 	useBrowser
@@ -42,31 +43,10 @@ async function openMessage(page: Page, logId: string): Promise<void> {
 const section = (page: Page, name: string) => page.getByRole('region', { name, exact: true });
 const problem = (page: Page, name: string) => page.locator(`[data-problem="${name}"]`);
 
-/**
- * What the app's log cache (IndexedDB `mailgate-log`) holds: how many list views, and when
- * message `logId` was loaded (null when it is not kept).
- */
-function logCache(page: Page, logId: string): Promise<{ pages: number; loadedAt: string | null }> {
-	return page.evaluate(async (id) => {
-		// Opening a database that does not exist yet would create it empty, without the app's stores.
-		if (!(await indexedDB.databases()).some((info) => info.name === 'mailgate-log')) return { pages: 0, loadedAt: null };
-		const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
-			new Promise<T>((resolve, reject) => {
-				request.onsuccess = () => resolve(request.result as T);
-				request.onerror = () => reject(request.error);
-			});
-		const db = await done<IDBDatabase>(indexedDB.open('mailgate-log'));
-		try {
-			const tx = db.transaction(['pages', 'messages']);
-			const [pages, message] = await Promise.all([
-				done(tx.objectStore('pages').count()),
-				done<{ loadedAt: string } | undefined>(tx.objectStore('messages').get(id))
-			]);
-			return { pages, loadedAt: message?.loadedAt ?? null };
-		} finally {
-			db.close();
-		}
-	}, logId);
+/** How many list views the log cache holds, and when message `logId` was kept (null when it is not). */
+async function logCache(page: Page, logId: string): Promise<{ pages: number; loadedAt: string | null }> {
+	const cache = await readLogCache(page);
+	return { pages: cache?.pages.length ?? 0, loadedAt: cache?.messages.find((message) => message.key === logId)?.loadedAt ?? null };
 }
 
 async function downloaded(page: Page, click: () => Promise<void>): Promise<{ download: Download; bytes: Buffer }> {

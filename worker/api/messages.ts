@@ -2,9 +2,10 @@
 import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
 import { findMessage, garbledSenders, listMessages, mailboxHealth, type LoggedMessage } from '../db/messages';
-import { RETENTION_DAYS } from '../inbound/retention';
+import { DAY_MS, retentionStart } from '../inbound/retention';
 import PostalMime from 'postal-mime';
-import { extractHeaderBlock, normaliseMessageId } from '../inbound/handle-email';
+import { normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
+import { extractHeaderBlock } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
 import type { Handler } from './route';
@@ -21,7 +22,7 @@ const querySchema = z.object({
 		.max(320)
 		.regex(/^(?:[^@\s]+@)?@?[^@\s]+\.[^@\s]+$/, { error: 'Enter an address (name@example.com) or a domain (example.com)' })
 		.optional(),
-	verdict: z.enum(['accepted', 'quarantined', 'rejected'], { error: 'Use accepted, quarantined or rejected' }).optional(),
+	verdict: z.enum(verdictValues, { error: 'Use accepted, quarantined or rejected' }).optional(),
 	since: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
 	until: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
 	cursor: z.string().max(200).optional()
@@ -54,7 +55,7 @@ export const list: Handler = async ({ request, env }) => {
 	const q = parsed.data;
 	const toIso = (value?: string) => (value ? new Date(value).toISOString() : undefined);
 	const items = await listMessages(env.DB, {
-		mailboxId: q.mailboxId === 'none' ? null : q.mailboxId,
+		mailboxId: mailboxParam(q.mailboxId),
 		messageId: q.messageId ? (normaliseMessageId(q.messageId) ?? undefined) : undefined,
 		from: q.from,
 		verdict: q.verdict,
@@ -67,26 +68,28 @@ export const list: Handler = async ({ request, env }) => {
 	return json({ items: page.map(toItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
 };
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const scopeSchema = z.object({ mailboxId: z.string().min(1).max(100).optional() });
 
 /** `?mailboxId=`: one mailbox, `none` for refused unknown recipients, or all when absent. */
 function scope(request: Request): string | null | undefined {
 	const parsed = scopeSchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
-	return parsed.data.mailboxId === 'none' ? null : parsed.data.mailboxId;
+	return mailboxParam(parsed.data.mailboxId);
 }
+
+/** `mailboxId=none` names deliveries to addresses that are not service addresses (no mailbox). */
+const mailboxParam = (id: string | undefined): string | null | undefined => (id === 'none' ? null : id);
 
 /** `GET /api/mailbox-health`: verdict counts for 24 hours and 30 days, the top rejection reason. */
 export const health: Handler = async ({ request, env, now }) => {
-	const at = now().getTime();
-	const since = { day: new Date(at - DAY_MS).toISOString(), month: new Date(at - RETENTION_DAYS * DAY_MS).toISOString() };
+	const at = now();
+	const since = { day: new Date(at.getTime() - DAY_MS).toISOString(), month: retentionStart(at) };
 	return json({ items: await mailboxHealth(env.DB, since, scope(request)), since: since.month });
 };
 
 /** `GET /api/messages/garbled-senders`: who sent garbled mail in the log's 30 days (SPEC §9). */
 export const garbled: Handler = async ({ request, env, now }) => {
-	const since = new Date(now().getTime() - RETENTION_DAYS * DAY_MS).toISOString();
+	const since = retentionStart(now());
 	return json({ items: await garbledSenders(env.DB, since, scope(request)), since });
 };
 
@@ -138,9 +141,3 @@ export const raw: Handler = async ({ env, params }) => {
 		}
 	});
 };
-
-/** A file name every system accepts: the Message-ID's safe characters, at most 100 of them. */
-export function safeFileName(value: string): string {
-	const safe = value.replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^[.]+/, '').slice(0, 100);
-	return safe || 'message';
-}

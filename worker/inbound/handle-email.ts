@@ -14,6 +14,7 @@ import { diagnoseEncoding } from './encoding';
 import { classifyForwarding, manualForwardRejectReason } from './forwarding';
 import { applyDmarcPolicy, parseTrustedSealers } from './policy';
 import { sanitizeHtml } from './sanitize-html';
+import { normaliseMessageId } from '../../src/lib/schema/message';
 
 /** Email Routing delivers messages up to 25 MiB. */
 export const MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
@@ -199,12 +200,6 @@ function notChecked(): AuthVerdict {
 		dmarc: { result: 'none', domain: null, policy: null, spfAligned: false, dkimAligned: false, comment },
 		arc: { result: 'none', sealer: null, instance: 0, comment }
 	};
-}
-
-/** RFC 5322 §3.6.4: the id without its angle brackets, as admins paste it either way. */
-export function normaliseMessageId(value: string | undefined | null): string | null {
-	const trimmed = (value ?? '').trim().replace(/^<|>$/g, '').trim();
-	return trimmed || null;
 }
 
 /** The header section as delivered: everything before the first empty line (RFC 5322 §2.1). */

@@ -6,13 +6,17 @@
 import { deleteMessages, messageIdsBefore } from '../db/messages';
 
 export const RETENTION_DAYS = 30;
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The oldest time the log still holds at `now`: rows received before it are purged. */
+export const retentionStart = (now: Date): string => new Date(now.getTime() - RETENTION_DAYS * DAY_MS).toISOString();
 /** Rows per batch: R2 deletes up to 1,000 keys per call; D1 binds the ids as one JSON value. */
 export const PURGE_BATCH = 500;
 /** The free plan allows 50 queries per invocation: two per batch, with room to spare. */
 export const MAX_PURGE_BATCHES = 20;
 
 export async function purgeOldMessages(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
-	const before = new Date(now.getTime() - RETENTION_DAYS * 24 * 60 * 60 * 1000).toISOString();
+	const before = retentionStart(now);
 	let total = 0;
 	for (let batch = 0; batch < MAX_PURGE_BATCHES; batch++) {
 		const ids = await messageIdsBefore(env.DB, before, PURGE_BATCH);

@@ -14,6 +14,7 @@ import {
 	mailboxHealthSchema,
 	messageDetailSchema,
 	messageItemSchema,
+	normaliseFilters,
 	type MailboxHealth,
 	type MessageDetail,
 	type MessageFilters,
@@ -103,18 +104,9 @@ function open(): Promise<IDBPDatabase<LogCacheDB>> {
 
 /** The same search always gives the same key, whatever order or spacing it was typed in. */
 export function logCacheKey(filters: MessageFilters): string {
-	const { mailboxId, verdict, from, messageId, since, until } = filters;
-	return (
-		filterQuery({
-			mailboxId,
-			verdict,
-			// Sender matching ignores case, and a Message-ID is found with or without its brackets.
-			from: from?.trim().toLowerCase(),
-			messageId: messageId?.trim().replace(/^<|>$/g, ''),
-			since,
-			until
-		}) || '?'
-	);
+	const clean = normaliseFilters(filters);
+	// Sender matching ignores case.
+	return filterQuery({ ...clean, from: clean.from?.toLowerCase() }) || '?';
 }
 
 const cachedItems = z.array(messageItemSchema);

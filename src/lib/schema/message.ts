@@ -117,3 +117,30 @@ export interface MessageFilters {
 	since?: string;
 	until?: string;
 }
+
+export const filterKeys = ['mailboxId', 'verdict', 'from', 'messageId', 'since', 'until'] as const satisfies readonly (keyof MessageFilters)[];
+
+/** RFC 5322 §3.6.4: the id without its angle brackets, as admins paste it either way. */
+export function normaliseMessageId(value: string | undefined | null): string | null {
+	const trimmed = (value ?? '').trim().replace(/^<|>$/g, '').trim();
+	return trimmed || null;
+}
+
+/** Trimmed, empty values dropped, the Message-ID without its angle brackets (as the log stores it), in `filterKeys` order. */
+export function normaliseFilters(filters: MessageFilters): MessageFilters {
+	const clean: MessageFilters = {};
+	for (const key of filterKeys) {
+		const value = key === 'messageId' ? normaliseMessageId(filters[key]) : filters[key]?.trim();
+		if (value) (clean as Record<string, string>)[key] = value;
+	}
+	return clean;
+}
+
+/**
+ * A file name every system accepts: the safe characters of `value`, at most 100 of them. The
+ * Worker names `<Message-ID>.eml` with it and the app `<Message-ID>-headers.txt`.
+ */
+export function safeFileName(value: string): string {
+	const safe = value.replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^[.]+/, '').slice(0, 100);
+	return safe || 'message';
+}

@@ -5,9 +5,7 @@
  */
 import { filterQuery } from '$lib/api';
 import { formatDateTime } from '$lib/format';
-import type { MessageFilters } from '$lib/schema/message';
-
-export const filterKeys = ['mailboxId', 'verdict', 'from', 'messageId', 'since', 'until'] as const satisfies readonly (keyof MessageFilters)[];
+import { filterKeys, normaliseFilters, normaliseMessageId, type MessageFilters } from '$lib/schema/message';
 
 /** `mailboxId` of deliveries refused because the recipient is not a service address. */
 export const NOT_A_SERVICE_ADDRESS = 'none';
@@ -25,21 +23,9 @@ export function filtersFromUrl(params: URLSearchParams): MessageFilters {
 	return filters;
 }
 
-/** Trimmed, empty values dropped, the Message-ID without its angle brackets (as the log stores it). */
-export function normaliseFilters(filters: MessageFilters): MessageFilters {
-	const clean: MessageFilters = {};
-	for (const key of filterKeys) {
-		let value = filters[key]?.trim();
-		if (key === 'messageId' && value) value = value.replace(/^<|>$/g, '').trim();
-		if (value) (clean as Record<string, string>)[key] = value;
-	}
-	return clean;
-}
-
 /** `/log?…` for these filters, always in the same order. */
 export function logHref(filters: MessageFilters): string {
-	const { mailboxId, verdict, from, messageId, since, until } = normaliseFilters(filters);
-	return `/log${filterQuery({ mailboxId, verdict, from, messageId, since, until })}`;
+	return `/log${filterQuery(normaliseFilters(filters))}`;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -77,7 +63,7 @@ export function describeFilters(filters: MessageFilters, mailboxLabel: (id: stri
 	else if (filters.mailboxId) parts.push(`${verdict}mail to ${mailboxLabel(filters.mailboxId)}`);
 	else parts.push(`${verdict}mail to all mailboxes`);
 	if (filters.from) parts.push(`from ${filters.from}`);
-	if (filters.messageId) parts.push(`with Message-ID <${filters.messageId.replace(/^<|>$/g, '')}>`);
+	if (filters.messageId) parts.push(`with Message-ID <${normaliseMessageId(filters.messageId)}>`);
 	if (filters.since) parts.push(`received from ${formatDateTime(filters.since)}`);
 	if (filters.until) parts.push(`received before ${formatDateTime(filters.until)}`);
 	return parts.join(' ');

@@ -13,15 +13,6 @@ export function formatSize(bytes: number): string {
 	return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
-/**
- * A file name every system accepts: the safe characters of `value`, at most 100 of them (the
- * same rule the Worker uses for `<Message-ID>.eml`, worker/api/messages.ts `safeFileName`).
- */
-export function safeFileName(value: string): string {
-	const safe = value.replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^[.]+/, '').slice(0, 100);
-	return safe || 'message';
-}
-
 /** The first `Date:` field of a header block (RFC 5322 §3.6.1), unfolded; null when absent. */
 export function dateHeader(headers: string): string | null {
 	const match = /^Date:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)/im.exec(headers);
