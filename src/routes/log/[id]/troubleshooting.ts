@@ -4,7 +4,7 @@
  * always ends with how to ask a provider for help.
  */
 import type { MessageDetail } from '$lib/schema/message';
-import { formatSize } from './message-format';
+import { formatSize } from '$lib/components/message-format';
 
 /** SPEC §5.3: the start of the reason a DMARC p=reject failure is refused with. */
 export const DMARC_REJECTION = '550 5.7.1 Unauthenticated email from';
