@@ -6,7 +6,7 @@
  * capabilities worker-mailer parsed, and listens to its debug logger for the dialogue.
  * Everything version-specific about worker-mailer is in this file.
  */
-import { WorkerMailer, type EmailOptions, type WorkerMailerOptions } from 'worker-mailer';
+import { WorkerMailer, type WorkerMailerOptions } from 'worker-mailer';
 
 /** What the test needs from an SMTP session, one step at a time. */
 export interface SmtpSession {
@@ -15,7 +15,10 @@ export interface SmtpSession {
 	ehlo(): Promise<void>;
 	startTls(): Promise<void>;
 	authenticate(): Promise<void>;
-	send(email: EmailOptions): Promise<void>;
+	/** Writes one command line and returns the server's whole reply (any code). */
+	command(line: string): Promise<string>;
+	/** Writes the (already dot-stuffed, CRLF.CRLF-terminated) message data and returns the reply. */
+	data(payload: string): Promise<string>;
 	quit(): Promise<void>;
 	abort(): void;
 	readonly capabilities: { startTls: boolean; auth: boolean; authMethods: string[] };
@@ -39,8 +42,9 @@ interface MailerInternals {
 	ehlo(): Promise<void>;
 	tls(): Promise<void>;
 	auth(): Promise<void>;
-	start(): Promise<void>;
-	send(email: EmailOptions): Promise<void>;
+	reader: ReadableStreamDefaultReader<Uint8Array>;
+	writeLine(line: string): Promise<void>;
+	write(data: string): Promise<void>;
 	close(error?: Error): Promise<void>;
 }
 
@@ -63,6 +67,26 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 		warn: quiet,
 		error: quiet
 	};
+	/**
+	 * One whole (possibly multi-line, RFC 5321 §4.2.1) reply. worker-mailer's `read` spins
+	 * forever on a closed connection (it skips an empty read without looking at `done`); this
+	 * one reports it. The stage around each call owns the time limit. The reader is looked up
+	 * each time because STARTTLS replaces it.
+	 */
+	const decoder = new TextDecoder();
+	const readReply = async (): Promise<string> => {
+		let text = '';
+		for (;;) {
+			const { value, done } = await mailer.reader.read();
+			if (done) throw new Error('the server closed the connection');
+			const chunk = decoder.decode(value);
+			listener.server(chunk);
+			text += chunk;
+			if (!text.endsWith('\n')) continue;
+			const lines = text.split(/\r?\n/);
+			if (!/^\d{3}-/.test(lines[lines.length - 2] ?? '')) return text;
+		}
+	};
 	return {
 		connected: () => mailer.waitForSocketConnected(),
 		greet: () => mailer.greet(),
@@ -72,10 +96,16 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 			await mailer.ehlo();
 		},
 		authenticate: () => mailer.auth(),
-		async send(email) {
-			mailer.active = true;
-			void mailer.start().catch(() => {});
-			await mailer.send(email);
+		// worker-mailer's own MAIL/RCPT/DATA stop at the first refused recipient and compose the
+		// message themselves; a transaction (smtp/transaction.ts) needs each reply and must send
+		// the stored bytes, so it drives the dialogue with worker-mailer's line primitives.
+		async command(line) {
+			await mailer.writeLine(line);
+			return readReply();
+		},
+		async data(payload) {
+			await mailer.write(payload);
+			return readReply();
 		},
 		quit: () => mailer.close(),
 		abort() {

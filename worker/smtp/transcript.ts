@@ -27,7 +27,7 @@ export class Transcript {
 	client(data: string): void {
 		if (this.inBody) {
 			const lines = data.split(/\r\n/).length - 1;
-			this.push(`C: [test message, ${lines} lines, ${data.length} bytes]`);
+			this.push(`C: [message, ${lines} lines, ${data.length} bytes]`);
 			this.inBody = false;
 			return;
 		}

@@ -7,6 +7,9 @@ import { z } from 'zod';
 export const verdictValues = ['accepted', 'quarantined', 'rejected'] as const;
 export type Verdict = (typeof verdictValues)[number];
 
+export const messageKindValues = ['message', 'bounce', 'probe'] as const;
+export type MessageKind = (typeof messageKindValues)[number];
+
 export const authResultValues = ['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror'] as const;
 export type AuthResult = (typeof authResultValues)[number];
 
@@ -30,7 +33,9 @@ export const messageItemSchema = z.object({
 	auth: z.object({ spf: result, dkim: result, dmarc: result, arc: result }),
 	forwarding: z.enum(forwardingValues),
 	encoding: z.object({ charsets: z.array(z.string()), garbled: z.boolean(), blank: z.boolean() }),
-	truncated: z.boolean().optional()
+	truncated: z.boolean().optional(),
+	/** SPEC §7: a customer's message, a delivery status notification, or a mail flow probe. */
+	kind: z.enum(messageKindValues).optional()
 });
 export type MessageItem = z.infer<typeof messageItemSchema>;
 
@@ -86,6 +91,8 @@ export type MessageDetail = z.infer<typeof messageDetailSchema>;
 
 const verdictCounts = z.object({ accepted: z.number(), quarantined: z.number(), rejected: z.number() });
 export type VerdictCounts = z.infer<typeof verdictCounts>;
+const outboundCounts = z.object({ sent: z.number(), failed: z.number(), bounced: z.number() });
+export type OutboundCounts = z.infer<typeof outboundCounts>;
 
 /** `GET /api/mailbox-health`: one item per mailbox with mail in 30 days; `mailboxId: null` gathers refused unknown recipients. */
 export const mailboxHealthSchema = z.object({
@@ -93,7 +100,11 @@ export const mailboxHealthSchema = z.object({
 	last24h: verdictCounts,
 	last30d: verdictCounts,
 	topRejection: z.object({ reason: z.string(), count: z.number() }).nullable(),
-	lastReceivedAt: z.string().nullable()
+	lastReceivedAt: z.string().nullable(),
+	/** SPEC §10: replies sent, failed and bounced (optional: an older Worker leaves it out). */
+	outbound: z
+		.object({ last24h: outboundCounts, last30d: outboundCounts, lastSentAt: z.string().nullable() })
+		.optional()
 });
 export type MailboxHealth = z.infer<typeof mailboxHealthSchema>;
 export const mailboxHealthListSchema = z.object({ items: z.array(mailboxHealthSchema), since: z.string() });

@@ -1,0 +1,161 @@
+/**
+ * Composes an outbound message once, at request time (SPEC §10 "The message"): what is stored
+ * in MAIL_ARCHIVE is exactly what leaves. The multipart structure (alternative when there is
+ * HTML, mixed with attachments) and the part headers come from mimetext (pinned); this file
+ * adds what mimetext leaves to its caller: base64 bodies wrapped at 76 columns (RFC 2045
+ * §6.8), RFC 2047 encoded words of at most 75 characters, folded (mimetext writes one
+ * unbounded word), and the threading headers. Bcc never appears in the headers.
+ * Pure: plain values in, the message text out.
+ */
+import { createMimeMessage } from 'mimetext/browser';
+
+export interface ComposeInput {
+	from: { name: string; address: string };
+	to: string[];
+	cc: string[];
+	subject: string;
+	text: string;
+	html?: string | null;
+	attachments: Array<{ filename: string; contentType: string; content: string }>;
+	/** Without angle brackets. */
+	messageId: string;
+	inReplyTo: string | null;
+	references: string[];
+	date: Date;
+}
+
+export interface ComposedMessage {
+	raw: string;
+	/** The header section, as sent. */
+	headers: string;
+	size: number;
+}
+
+/** RFC 2045 §6.8: encoded lines are at most 76 characters. */
+const BASE64_LINE = 76;
+/** RFC 2047 §2: an encoded word is at most 75 characters. */
+const MAX_ENCODED_WORD = 75;
+/** RFC 5322 §2.1.1: lines SHOULD be at most 78 characters; folded headers keep to it. */
+const FOLD_WIDTH = 78;
+const CRLF = '\r\n';
+
+export function composeMessage(input: ComposeInput): ComposedMessage {
+	const message = createMimeMessage();
+	message.setSender({ addr: input.from.address, name: input.from.name });
+	message.setTo(input.to.map((addr) => ({ addr })));
+	if (input.cc.length > 0) message.setCc(input.cc.map((addr) => ({ addr })));
+	message.setSubject(input.subject);
+	message.setHeader('Message-ID', `<${input.messageId}>`);
+	message.setHeader('Date', formatDate(input.date));
+	if (input.inReplyTo) message.setHeader('In-Reply-To', `<${input.inReplyTo}>`);
+	if (input.references.length > 0) message.setHeader('References', fold(input.references.map((id) => `<${id}>`), 'References: '.length));
+
+	// mimetext B-encodes the display name and subject as one word of any length; RFC 2047 §2
+	// caps a word at 75 characters, so these two are written by encodeWords instead.
+	for (const field of message.headers.fields) {
+		if (field.name === 'From') field.dump = () => formatMailbox(input.from);
+		if (field.name === 'Subject') field.dump = () => encodeWords(input.subject, 'Subject: '.length);
+	}
+
+	message.addMessage({ contentType: 'text/plain', data: wrapBase64(utf8Base64(input.text)), encoding: 'base64' });
+	if (input.html) message.addMessage({ contentType: 'text/html', data: wrapBase64(utf8Base64(input.html)), encoding: 'base64' });
+	for (const attachment of input.attachments) {
+		message.addAttachment({
+			filename: parameterValue(attachment.filename),
+			contentType: attachment.contentType,
+			data: wrapBase64(attachment.content.replace(/\s+/g, '')),
+			encoding: 'base64'
+		});
+	}
+
+	const raw = message.asRaw() + CRLF;
+	const end = raw.indexOf(CRLF + CRLF);
+	return { raw, headers: raw.slice(0, end + CRLF.length), size: new TextEncoder().encode(raw).byteLength };
+}
+
+/**
+ * SPEC §10: `"Mailbox name" <address>`. An ASCII name travels as a quoted string (RFC 5322
+ * §3.2.4, so commas and dots in it are safe); any other as RFC 2047 words, which may not
+ * stand inside quotes (RFC 2047 §5).
+ */
+export function formatMailbox(mailbox: { name: string; address: string }): string {
+	if (!mailbox.name) return `<${mailbox.address}>`;
+	const name = /^[\x20-\x7e]*$/.test(mailbox.name)
+		? `"${mailbox.name.replace(/["\\]/g, '\\$&')}"`
+		: encodeWords(mailbox.name, 'From: '.length);
+	return `${name} <${mailbox.address}>`;
+}
+
+/** RFC 5322 §3.3 date-time, e.g. "Mon, 30 Nov 2026 09:05:04 +0000". */
+export function formatDate(date: Date): string {
+	return date.toUTCString().replace(/GMT$/, '+0000');
+}
+
+function utf8Base64(text: string): string {
+	const bytes = new TextEncoder().encode(text);
+	let binary = '';
+	for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+	return btoa(binary);
+}
+
+function wrapBase64(base64: string): string {
+	const lines: string[] = [];
+	for (let i = 0; i < base64.length; i += BASE64_LINE) lines.push(base64.slice(i, i + BASE64_LINE));
+	return lines.join(CRLF);
+}
+
+/**
+ * A header value as it may travel: plain printable ASCII stays as it is (folded at spaces);
+ * anything else becomes RFC 2047 "B" words of at most 75 characters, never splitting a
+ * character, one word per folded line.
+ */
+export function encodeWords(value: string, offset: number): string {
+	if (/^[\x20-\x7e]*$/.test(value) && !/=\?/.test(value)) return fold(value.split(' '), offset, ' ');
+	const prefix = '=?UTF-8?B?';
+	const suffix = '?=';
+	// Base64 of n bytes is 4 * ceil(n / 3) characters.
+	const maxBytes = Math.floor((MAX_ENCODED_WORD - prefix.length - suffix.length) / 4) * 3;
+	const words: string[] = [];
+	let chunk = '';
+	let chunkBytes = 0;
+	for (const char of value) {
+		const size = new TextEncoder().encode(char).byteLength;
+		if (chunkBytes + size > maxBytes) {
+			words.push(prefix + utf8Base64(chunk) + suffix);
+			chunk = '';
+			chunkBytes = 0;
+		}
+		chunk += char;
+		chunkBytes += size;
+	}
+	if (chunk) words.push(prefix + utf8Base64(chunk) + suffix);
+	return words.join(`${CRLF} `);
+}
+
+/** Joins `parts` with `separator`, folding (CRLF + space) before a part that would pass 78 columns. */
+function fold(parts: string[], offset: number, separator = ' '): string {
+	let out = '';
+	let column = offset;
+	parts.forEach((part, index) => {
+		if (index > 0 && column + separator.length + part.length > FOLD_WIDTH) {
+			out += `${CRLF} `;
+			column = 1;
+		} else if (index > 0) {
+			out += separator;
+			column += separator.length;
+		}
+		out += part;
+		column += part.length;
+	});
+	return out;
+}
+
+/**
+ * A file name inside mimetext's quoted `name="…"` and `filename="…"` parameters: quotes and
+ * backslashes escaped (RFC 2045 §5.1 quoted-string); a non-ASCII name as RFC 2047 words,
+ * which Outlook, Gmail and Thunderbird write and read in these parameters.
+ */
+function parameterValue(filename: string): string {
+	if (/^[\x20-\x7e]*$/.test(filename)) return filename.replace(/["\\]/g, '\\$&');
+	return encodeWords(filename, 0).replace(/\r\n /g, ' ');
+}
