@@ -20,6 +20,8 @@ declare module 'vitest' {
 
 interface Received {
 	server: string;
+	/** smtp-server's id of the connection (one per SMTP session). */
+	session: string;
 	from: string;
 	to: string[];
 	data: string;
@@ -52,6 +54,7 @@ export default async function setup(project: TestProject) {
 				stream.on('end', () => {
 					received.push({
 						server: name,
+						session: session.id,
 						from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
 						to: session.envelope.rcptTo.map((r) => r.address),
 						data: Buffer.concat(chunks).toString('utf8')
@@ -115,6 +118,68 @@ export default async function setup(project: TestProject) {
 	await raw('silent', () => {});
 	// RFC 5321 §3.8: a server that cannot serve answers 421 and closes.
 	await raw('busy', (socket) => socket.end('421 4.3.2 mx.acme.test Service not available, too many connections\r\n'));
+	// Replies (SPEC §10): accepts everything but refuses recipients at refused.example.
+	await smtp('outbound', {
+		onRcptTo(address, _session, callback) {
+			if (address.address.endsWith('@refused.example')) {
+				return callback(Object.assign(new Error('5.1.1 <' + address.address + '>: Recipient address rejected: User unknown in virtual mailbox table'), { responseCode: 550 }));
+			}
+			callback();
+		}
+	});
+	// Answers each message's first DATA with a temporary failure, then accepts it.
+	const seen = new Set<string>();
+	await smtp('tempfail', {
+		onData(stream, session, callback) {
+			const chunks: Buffer[] = [];
+			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+			stream.on('end', () => {
+				const data = Buffer.concat(chunks).toString('utf8');
+				const id = /^Message-ID: *(\S+)/im.exec(data)?.[1] ?? '';
+				if (!seen.has(id)) {
+					seen.add(id);
+					return callback(Object.assign(new Error('4.7.0 Temporary server error. Please try again later. PRX4 Submission rate limit exceeded'), { responseCode: 451 }));
+				}
+				received.push({ server: 'tempfail', session: session.id, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data });
+				callback();
+			});
+		}
+	});
+	// Refuses every message for good.
+	await smtp('permfail', {
+		onData(stream, _session, callback) {
+			stream.resume();
+			stream.on('end', () => callback(Object.assign(new Error('5.7.1 Message rejected as spam by Content Filtering.'), { responseCode: 554 })));
+		}
+	});
+	// Takes the whole message and hangs up without a word: it may or may not have been delivered.
+	await raw('dropAfterData', (socket) => {
+		let buffer = '';
+		let inData = false;
+		socket.write('220 drop.test ESMTP\r\n');
+		socket.on('data', (chunk) => {
+			buffer += chunk.toString('latin1');
+			for (;;) {
+				if (inData) {
+					const end = buffer.indexOf('\r\n.\r\n');
+					if (end < 0) return;
+					received.push({ server: 'dropAfterData', session: 'raw', from: '', to: [], data: buffer.slice(0, end) });
+					socket.destroy();
+					return;
+				}
+				const line = buffer.indexOf('\r\n');
+				if (line < 0) return;
+				const command = buffer.slice(0, line);
+				buffer = buffer.slice(line + 2);
+				if (/^EHLO/i.test(command)) socket.write('250-drop.test\r\n250 AUTH PLAIN LOGIN\r\n');
+				else if (/^DATA/i.test(command)) {
+					inData = true;
+					socket.write('354 go ahead\r\n');
+				} else if (/^AUTH PLAIN/i.test(command)) socket.write('235 2.7.0 Authentication successful\r\n');
+				else socket.write('250 2.0.0 OK\r\n');
+			}
+		});
+	});
 	// A port that was open a moment ago and is closed now.
 	const probe = net.createServer();
 	ports.closed = await listen(probe);

@@ -49,7 +49,7 @@ export const validationFailed = (fields: FieldErrors) =>
  * Reads a JSON body within MAX_BODY_BYTES, counting bytes as they stream in (a client can
  * omit or understate Content-Length).
  */
-export async function readJson(request: Request): Promise<unknown> {
+export async function readJson(request: Request, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
 	const type = request.headers.get('content-type') ?? '';
 	// Requiring JSON also stops cross-site HTML forms, which cannot send this type without a
 	// CORS preflight that this API never grants.
@@ -57,7 +57,7 @@ export async function readJson(request: Request): Promise<unknown> {
 		throw new HttpError(415, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.');
 	}
 	const declared = Number(request.headers.get('content-length') ?? '0');
-	if (declared > MAX_BODY_BYTES) throw tooLarge();
+	if (declared > maxBytes) throw tooLarge(maxBytes);
 	if (!request.body) throw new HttpError(400, 'invalid_json', 'The request body is empty; send a JSON object.');
 	const reader = request.body.getReader();
 	const chunks: Uint8Array[] = [];
@@ -66,9 +66,9 @@ export async function readJson(request: Request): Promise<unknown> {
 		const { done, value } = await reader.read();
 		if (done) break;
 		size += value.byteLength;
-		if (size > MAX_BODY_BYTES) {
+		if (size > maxBytes) {
 			await reader.cancel();
-			throw tooLarge();
+			throw tooLarge(maxBytes);
 		}
 		chunks.push(value);
 	}
@@ -101,13 +101,13 @@ export function requireObject(body: unknown): Record<string, unknown> {
 	return body as Record<string, unknown>;
 }
 
-function tooLarge(): HttpError {
-	return new HttpError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+function tooLarge(maxBytes: number): HttpError {
+	return new HttpError(413, 'payload_too_large', `The request body is larger than ${maxBytes} bytes.`);
 }
 
 /** Validates a request body against a shared schema; failures become field errors. */
-export async function readBody<T>(request: Request, schema: z.ZodType<T>): Promise<T> {
-	const result = schema.safeParse(requireObject(await readJson(request)));
+export async function readBody<T>(request: Request, schema: z.ZodType<T>, maxBytes = MAX_BODY_BYTES): Promise<T> {
+	const result = schema.safeParse(requireObject(await readJson(request, maxBytes)));
 	if (!result.success) throw validationFailed(fieldErrors(result.error.issues));
 	return result.data;
 }

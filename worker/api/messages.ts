@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
 import { findMessage, garbledSenders, listMessages, mailboxHealth, type LoggedMessage } from '../db/messages';
 import { DAY_MS, retentionStart } from '../inbound/retention';
+import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
 import { normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
 import { extractHeaderBlock } from '../inbound/handle-email';
@@ -84,7 +85,28 @@ const mailboxParam = (id: string | undefined): string | null | undefined => (id 
 export const health: Handler = async ({ request, env, now }) => {
 	const at = now();
 	const since = { day: new Date(at.getTime() - DAY_MS).toISOString(), month: retentionStart(at) };
-	return json({ items: await mailboxHealth(env.DB, since, scope(request)), since: since.month });
+	const mailboxId = scope(request);
+	const [inbound, replies] = await Promise.all([
+		mailboxHealth(env.DB, since, mailboxId),
+		mailboxId === null ? Promise.resolve([]) : outboundHealth(env.DB, since, mailboxId)
+	]);
+	// SPEC §10: sent, failed and bounced counts beside the inbound ones; a mailbox that only sent
+	// (no inbound mail in 30 days) still gets an item.
+	const empty = () => ({ accepted: 0, quarantined: 0, rejected: 0 });
+	const items = inbound.map((item) => ({ ...item, outbound: undefined as OutboundHealth | undefined }));
+	for (const { mailboxId: id, ...counts } of replies) {
+		const item = items.find((i) => i.mailboxId === id);
+		if (item) item.outbound = { mailboxId: id, ...counts };
+		else items.push({ mailboxId: id, last24h: empty(), last30d: empty(), topRejection: null, lastReceivedAt: null, outbound: { mailboxId: id, ...counts } });
+	}
+	const zero = { sent: 0, failed: 0, bounced: 0 };
+	return json({
+		items: items.map(({ outbound, ...item }) => ({
+			...item,
+			outbound: item.mailboxId === null ? undefined : { last24h: outbound?.last24h ?? zero, last30d: outbound?.last30d ?? zero, lastSentAt: outbound?.lastSentAt ?? null }
+		})),
+		since: since.month
+	});
 };
 
 /** `GET /api/messages/garbled-senders`: who sent garbled mail in the log's 30 days (SPEC §9). */

@@ -7,6 +7,7 @@ import { HttpError, json } from './http';
 import * as integrations from './integrations';
 import * as mailboxes from './mailboxes';
 import * as messages from './messages';
+import * as outbound from './outbound';
 import * as smtpTests from './smtp-tests';
 import type { Handler } from './route';
 
@@ -42,7 +43,12 @@ const routes: Route[] = [
 	route('/api/messages', { GET: messages.list }),
 	route('/api/messages/garbled-senders', { GET: messages.garbled }),
 	route(`/api/messages/${ID}`, { GET: messages.read }),
-	route(`/api/messages/${ID}/raw`, { GET: messages.raw })
+	route(`/api/messages/${ID}/raw`, { GET: messages.raw }),
+	route(`/api/mailboxes/${ID}/outbound`, { POST: outbound.create }),
+	route('/api/outbound', { GET: outbound.list }),
+	route(`/api/outbound/${ID}`, { GET: outbound.read }),
+	route(`/api/outbound/${ID}/raw`, { GET: outbound.raw }),
+	route(`/api/outbound/${ID}/retry`, { POST: outbound.retry })
 ];
 
 export async function handleApi(request: Request, env: Env, now: () => Date = () => new Date()): Promise<Response> {

@@ -22,6 +22,8 @@ export interface LoggedMessage {
 	/** Text, HTML or headers were cut to fit D1; the archived original has them whole. */
 	truncated: boolean;
 	attachments: Array<{ filename: string | null; contentType: string; size: number }>;
+	/** SPEC §7: a customer's message, a bounce (SPEC §10) or a mail flow probe (SPEC §13). */
+	kind: 'message' | 'bounce' | 'probe';
 }
 
 interface MessageRow {
@@ -53,12 +55,13 @@ interface MessageRow {
 	html: string | null;
 	attachments: string;
 	truncated: number;
+	kind: LoggedMessage['kind'];
 }
 
 const COLUMNS =
 	'id, mailbox_id, message_id, envelope_from, envelope_to, from_address, from_name, subject, received_at, size, verdict, ' +
 	'reason, spf, dkim, dmarc, arc, auth_details, forwarding, forwarding_evidence, charsets, garbled, blank, encoding_findings, ' +
-	'truncated, headers, text, html, attachments';
+	'truncated, kind, headers, text, html, attachments';
 /** The list leaves out the heavy columns. */
 const LIST_COLUMNS = COLUMNS.replace(', headers, text, html, attachments', '');
 
@@ -87,14 +90,15 @@ const toMessage = (row: MessageRow): LoggedMessage => ({
 	text: row.text ?? null,
 	html: row.html ?? null,
 	truncated: row.truncated === 1,
-	attachments: row.attachments ? JSON.parse(row.attachments) : []
+	attachments: row.attachments ? JSON.parse(row.attachments) : [],
+	kind: row.kind ?? 'message'
 });
 
 /** Stores a log row; false when the same Message-ID was already logged for this mailbox. */
 export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<boolean> {
 	const result = await db
 		.prepare(
-			`INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)`
+			`INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)`
 		)
 		.bind(
 			m.id,
@@ -121,6 +125,7 @@ export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<b
 			m.encoding.blank ? 1 : 0,
 			JSON.stringify(m.encoding.findings),
 			m.truncated ? 1 : 0,
+			m.kind,
 			m.headers,
 			m.text,
 			m.html,
@@ -269,6 +274,15 @@ function mailboxScope(mailboxId: string | null | undefined, position: number): {
 	if (mailboxId === undefined) return { sql: '', values: [] };
 	if (mailboxId === null) return { sql: 'AND mailbox_id IS NULL', values: [] };
 	return { sql: `AND mailbox_id = ?${position}`, values: [mailboxId] };
+}
+
+/** The logged message with this Message-ID, preferring one delivered to `mailboxId`. */
+export async function findMessageByMessageId(db: D1Database, messageId: string, mailboxId: string): Promise<LoggedMessage | null> {
+	const row = await db
+		.prepare(`SELECT ${COLUMNS} FROM messages WHERE message_id = ?1 ORDER BY mailbox_id = ?2 DESC, received_at DESC LIMIT 1`)
+		.bind(messageId, mailboxId)
+		.first<MessageRow>();
+	return row ? toMessage(row) : null;
 }
 
 export async function findMessage(db: D1Database, id: string): Promise<LoggedMessage | null> {

@@ -6,7 +6,7 @@
  */
 import PostalMime from 'postal-mime';
 import { findMailboxByAddress } from '../db/mailboxes';
-import { insertMessage, type LoggedMessage } from '../db/messages';
+import { findMessageByMessageId, insertMessage, type LoggedMessage } from '../db/messages';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, toMailauthResolver } from '../dns/doh-resolver';
 import { authenticateMessage, dkimSummary, type AuthVerdict } from './authenticate';
 import { findCloudflareHop } from './cloudflare-hop';
@@ -14,6 +14,8 @@ import { diagnoseEncoding } from './encoding';
 import { classifyForwarding, manualForwardRejectReason } from './forwarding';
 import { applyDmarcPolicy, parseTrustedSealers } from './policy';
 import { sanitizeHtml } from './sanitize-html';
+import { recognizeBounce } from './bounce';
+import { applyBounce } from './apply-bounce';
 import { normaliseMessageId } from '../../src/lib/schema/message';
 
 /** Email Routing delivers messages up to 25 MiB. */
@@ -64,7 +66,8 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		subject: parsed.subject ?? null,
 		receivedAt,
 		size: raw.byteLength,
-		headers: headerBlock.text
+		headers: headerBlock.text,
+		kind: 'message' as LoggedMessage['kind']
 	};
 	const encoding = diagnoseEncoding({ raw, parsed });
 
@@ -95,13 +98,19 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		mta: MTA
 	});
 	const policy = applyDmarcPolicy(auth, parseTrustedSealers(env.TRUSTED_ARC_SEALERS));
-	const forwarding = classifyForwarding({
-		envelopeFrom: message.from,
-		envelopeTo,
-		headers,
-		parsed,
-		serviceAddresses: [mailbox.address]
-	});
+	// SPEC §10: a bounce carries the returned message as message/rfc822 from a mailer, never a
+	// person: it is not a manual forward, and its null or MAILER-DAEMON sender is never refused.
+	const bounce = recognizeBounce({ raw, parsed, envelopeFrom: message.from });
+	if (bounce) base.kind = 'bounce';
+	const forwarding = bounce
+		? { class: 'none' as const, evidence: [] }
+		: classifyForwarding({
+				envelopeFrom: message.from,
+				envelopeTo,
+				headers,
+				parsed,
+				serviceAddresses: [mailbox.address]
+			});
 
 	let verdict = policy.verdict;
 	let reason = policy.reason;
@@ -127,7 +136,13 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 			size: sizeOf(attachment.content)
 		}))
 	};
-	await store(env, raw, logged);
+	const inserted = await store(env, raw, logged);
+	if (bounce) {
+		// A redelivered bounce (its row already logged) is applied again with the first row's id,
+		// so a failure between the two writes is mended by Email Routing's retry; applying is idempotent.
+		const logId = inserted ? logged.id : ((await findMessageByMessageId(env.DB, logged.messageId ?? '', mailbox.id))?.id ?? logged.id);
+		await applyBounce(env.DB, { report: bounce, logId, mailboxId: mailbox.id, at: receivedAt });
+	}
 	return logged;
 }
 
@@ -136,7 +151,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
  * its original; either write failing fails the handler. A redelivery (same Message-ID, same
  * mailbox) keeps the first row and its original, and drops the new copy.
  */
-async function store(env: Env, raw: Uint8Array, logged: LoggedMessage): Promise<void> {
+async function store(env: Env, raw: Uint8Array, logged: LoggedMessage): Promise<boolean> {
 	await env.MAIL_ARCHIVE.put(logged.id, raw, {
 		httpMetadata: { contentType: 'message/rfc822' },
 		customMetadata: { messageId: logged.messageId ?? '' }
@@ -149,6 +164,7 @@ async function store(env: Env, raw: Uint8Array, logged: LoggedMessage): Promise<
 		throw error;
 	}
 	if (!inserted) await env.MAIL_ARCHIVE.delete(logged.id);
+	return inserted;
 }
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */

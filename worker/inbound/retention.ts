@@ -4,6 +4,7 @@
  * original outlives its row.
  */
 import { deleteMessages, messageIdsBefore } from '../db/messages';
+import { deleteOutbound, outboundIdsBefore } from '../db/outbound';
 
 export const RETENTION_DAYS = 30;
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -16,13 +17,30 @@ export const PURGE_BATCH = 500;
 export const MAX_PURGE_BATCHES = 20;
 
 export async function purgeOldMessages(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
+	return purge(env, now, { idsBefore: messageIdsBefore, deleteRows: deleteMessages, key: (id) => id });
+}
+
+/** SPEC §10: replies (and their composed messages under outbound/<id>) are kept as long as the log. */
+export async function purgeOldOutbound(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
+	return purge(env, now, { idsBefore: outboundIdsBefore, deleteRows: deleteOutbound, key: (id) => `outbound/${id}` });
+}
+
+async function purge(
+	env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket },
+	now: Date,
+	table: {
+		idsBefore: (db: D1Database, before: string, batch: number) => Promise<string[]>;
+		deleteRows: (db: D1Database, ids: readonly string[]) => Promise<number>;
+		key: (id: string) => string;
+	}
+): Promise<number> {
 	const before = retentionStart(now);
 	let total = 0;
-	for (let batch = 0; batch < MAX_PURGE_BATCHES; batch++) {
-		const ids = await messageIdsBefore(env.DB, before, PURGE_BATCH);
+	for (let batch = 0; batch < MAX_PURGE_BATCHES / 2; batch++) {
+		const ids = await table.idsBefore(env.DB, before, PURGE_BATCH);
 		if (ids.length === 0) break;
-		await env.MAIL_ARCHIVE.delete(ids);
-		total += await deleteMessages(env.DB, ids);
+		await env.MAIL_ARCHIVE.delete(ids.map(table.key));
+		total += await table.deleteRows(env.DB, ids);
 		if (ids.length < PURGE_BATCH) break;
 	}
 	return total;

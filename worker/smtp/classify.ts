@@ -73,6 +73,23 @@ const MODERN_AUTH_WORDS =
 	/oauth|basic auth(entication)? is disabled|smtpclientauthentication is disabled|application-specific password|app password|web login required|please log in (via|with) your web browser/i;
 const CREDENTIAL_WORDS = /credential|password|username|authenticat|login|log in|535/i;
 const RELAY_WORDS = /relay/i;
+/**
+ * SPEC §4: the Account may not send as the service address. Microsoft 365 answers
+ * `554 5.2.252 SendAsDenied` (at DATA) or `550 5.7.60` (client does not have permission to
+ * send as this sender); Postfix and Fastmail `553 … not owned by user`; many `Sender address
+ * rejected`.
+ */
+const SEND_AS_WORDS = /sendasdenied|not allowed to send as|not owned by( auth)? user|sender address rejected|send as this sender|not authorized to send (on behalf|as)/i;
+const SEND_AS_CODES = new Set(['5.2.252', '5.7.60']);
+/**
+ * A provider limiting how fast the account sends: temporary, whatever the reply class says
+ * (Gmail `4.7.0 … too many messages`, Microsoft `4.7.0 … submission rate`, Yahoo `4.7.0
+ * [TS03]`, Gmail's daily quota `5.4.5`).
+ */
+export const RATE_LIMIT_WORDS = /submission rate|too many (messages|emails|mails|recipients)|rate limit|sending (quota|limit)|quota exceeded|daily (user )?sending|throttl/i;
+/** Microsoft 365's basic-auth shutdown for SMTP client submission (SPEC §12). */
+const BASIC_AUTH_OFF_CODES = new Set(['5.7.30', '5.7.139']);
+
 const UNKNOWN_USER_WORDS = /user unknown|does not exist|no such user|unknown user|mailbox unavailable|recipient (address )?rejected|invalid recipient/i;
 
 export function classify(situation: Situation): Verdict {
@@ -103,10 +120,22 @@ export function classify(situation: Situation): Verdict {
 
 	const reply = failure.kind === 'reply' ? failure.reply : null;
 	const words = failure.kind === 'reply' ? `${failure.reply.enhancedCode ?? ''} ${failure.reply.text}` : failure.message;
+	if (reply?.enhancedCode === '5.7.30' || (reply && /basic authentication is not supported/i.test(words))) {
+		return {
+			category: 'auth',
+			hint: 'Microsoft 365 no longer accepts a password (basic authentication) for SMTP on this mailbox. Sign in with Microsoft 365 (OAuth) instead, or ask your Microsoft 365 admin to enable SMTP AUTH for it.'
+		};
+	}
 	if (reply?.code === 421) {
 		return {
 			category: 'rejected',
 			hint: 'The server is busy or is limiting connections right now (421) and closed the session. Try again in a few minutes; if it persists, ask your provider whether they limit connections from Cloudflare.'
+		};
+	}
+	if (reply && isRateLimit(reply)) {
+		return {
+			category: 'rejected',
+			hint: 'The provider is limiting how many messages this account may send right now (a sending rate or quota). This is temporary: replies are retried by themselves; if it keeps happening, ask your provider about the account\'s sending limits.'
 		};
 	}
 	if (stage === 'greeting' || stage === 'ehlo') {
@@ -119,6 +148,12 @@ export function classify(situation: Situation): Verdict {
 	if (stage === 'auth') return classifyAuth(situation, words, reply);
 
 	// mail, rcpt, data: the server refused the sender, the recipient or the message.
+	if (reply && (SEND_AS_CODES.has(reply.enhancedCode ?? '') || SEND_AS_WORDS.test(words) || (reply.code === 553 && stage === 'mail'))) {
+		return {
+			category: 'rejected',
+			hint: 'The server refused to send as the service address: the Account may not send as this address. Give the account "Send As" permission for the address (in Microsoft 365: the mailbox\'s Send As delegation), or log in with the address\'s own account.'
+		};
+	}
 	if (/must issue a starttls|encryption required|tls required|ssl required/i.test(words)) return tlsSettings(situation);
 	if (reply?.code === 530 || reply?.code === 535 || /authentication required|not authenticated/i.test(words)) {
 		return {
@@ -136,17 +171,17 @@ export function classify(situation: Situation): Verdict {
 		if (RELAY_WORDS.test(words)) {
 			return {
 				category: 'rejected',
-				hint: 'The server refused to relay the message to the test recipient. Log in with an account that may send through this server, or ask your provider to allow relaying for it.'
+				hint: 'The server refused to relay the message to the recipient. Log in with an account that may send through this server, or ask your provider to allow relaying for it.'
 			};
 		}
 		if (UNKNOWN_USER_WORDS.test(words) || reply?.enhancedCode === '5.1.1') {
-			return { category: 'rejected', hint: 'The server says the test recipient does not exist. Check the address you are sending the test to.' };
+			return { category: 'rejected', hint: 'The server says the recipient does not exist. Check the address for typos.' };
 		}
-		return { category: 'rejected', hint: 'The server refused the test recipient. Check the address you are sending the test to, and the server\'s reason.' };
+		return { category: 'rejected', hint: 'The server refused the recipient. Check the address and the server\'s reason.' };
 	}
 	return {
 		category: 'rejected',
-		hint: 'The server refused the test message itself. Its reason below says why (size, content or sending limits).'
+		hint: 'The server refused the message itself. Its reason below says why (size, content or sending limits).'
 	};
 }
 
@@ -211,6 +246,12 @@ function tlsSettings(situation: Situation): Verdict {
 				? 'The server requires an encrypted connection. Set Encryption to STARTTLS (usually port 587) or SSL/TLS (usually 465).'
 				: `The server did not accept the security settings. ${PAIRING}`
 	};
+}
+
+/** A reply that says the provider is limiting the sending rate or quota (temporary, SPEC §10). */
+export function isRateLimit(reply: SmtpReply): boolean {
+	if (reply.enhancedCode === '5.4.5') return true;
+	return (reply.code >= 400 && reply.code < 500 && reply.code !== 421 && reply.enhancedCode === '4.7.0' && !/tls|starttls|auth/i.test(reply.text)) || (reply.code !== 421 && RATE_LIMIT_WORDS.test(reply.text) && reply.code >= 400);
 }
 
 function classifyAuth(situation: Situation, words: string, reply: SmtpReply | null): Verdict {

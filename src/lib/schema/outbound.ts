@@ -88,9 +88,8 @@ const metadataSchema = z
 		error: `At most ${MAX_METADATA_PAIRS} metadata pairs`
 	});
 
-/** `POST /api/mailboxes/:id/outbound` (SPEC §10). */
-export const outboundRequestSchema = z
-	.object({
+/** Every field of `POST /api/mailboxes/:id/outbound` (SPEC §10), before the cross-field rules. */
+const outboundFieldsSchema = z.object({
 		id: idSchema.optional(),
 		to: recipientList.min(1, { error: 'Add at least one recipient' }),
 		cc: recipientList.optional(),
@@ -115,8 +114,10 @@ export const outboundRequestSchema = z
 			.optional(),
 		attachments: z.array(outboundAttachmentSchema, { error: 'A list of attachments' }).max(100, { error: 'At most 100 attachments' }).optional(),
 		metadata: metadataSchema.optional()
-	})
-	.superRefine((value, ctx) => {
+	});
+
+/** `POST /api/mailboxes/:id/outbound` (SPEC §10). */
+export const outboundRequestSchema = outboundFieldsSchema.superRefine((value, ctx) => {
 		const total = value.to.length + (value.cc?.length ?? 0) + (value.bcc?.length ?? 0);
 		if (total > MAX_RECIPIENTS) {
 			ctx.addIssue({ code: 'custom', path: ['to'], message: `At most ${MAX_RECIPIENTS} recipients in all (To, Cc and Bcc)` });
@@ -125,7 +126,7 @@ export const outboundRequestSchema = z
 export type OutboundRequest = z.infer<typeof outboundRequestSchema>;
 
 /** The reply written on an inbound message's page (SPEC §10 "In the app"): plain text. */
-export const replyDraftSchema = outboundRequestSchema.pick({ id: true, to: true, subject: true, text: true, inReplyTo: true });
+export const replyDraftSchema = outboundFieldsSchema.pick({ id: true, to: true, subject: true, text: true, inReplyTo: true });
 
 const stage = z.enum(smtpStageValues);
 const category = z.enum(smtpCategoryValues);

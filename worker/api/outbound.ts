@@ -1,0 +1,109 @@
+/** Outbound mail over HTTP (SPEC §10 "Request" and "Read it"). */
+import { z } from 'zod';
+import { fieldErrors } from '../../src/lib/schema/api-error';
+import { safeFileName } from '../../src/lib/schema/message';
+import { MAX_OUTBOUND_BODY_BYTES, outboundRequestSchema, outboundStatusValues } from '../../src/lib/schema/outbound';
+import { findMailbox } from '../db/mailboxes';
+import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
+import { extractHeaderBlock } from '../inbound/handle-email';
+import { sanitizeHtml } from '../inbound/sanitize-html';
+import { archiveKey, createOutbound, enqueue } from '../outbound/create';
+import PostalMime from 'postal-mime';
+import { HttpError, json, readBody, validationFailed } from './http';
+import type { Handler } from './route';
+
+export const PAGE_SIZE = 50;
+
+const notFound = () => new HttpError(404, 'not_found', 'No such outbound message (it may be older than 30 days).');
+
+/** `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the first. */
+export const create: Handler = async ({ request, env, params, now }) => {
+	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
+	const mailbox = await findMailbox(env.DB, params.id!);
+	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
+	const result = await createOutbound(env, { mailbox, request: input, now: now() });
+	if (!result.ok) throw new HttpError(result.status, result.code, result.message, { fields: result.fields });
+	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
+};
+
+const querySchema = z.object({
+	mailboxId: z.string().min(1).max(100).optional(),
+	status: z.enum(outboundStatusValues, { error: `Use ${outboundStatusValues.join(', ')}` }).optional(),
+	cursor: z.string().max(200).optional()
+});
+
+const encodeCursor = (m: StoredOutbound) => btoa(JSON.stringify([m.createdAt, m.id]));
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+	try {
+		const [createdAt, id] = JSON.parse(atob(cursor)) as [unknown, unknown];
+		if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
+	} catch {
+		// fall through
+	}
+	throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
+}
+
+/** `GET /api/outbound`: newest first, 50 a page, by keyset cursor. */
+export const list: Handler = async ({ request, env }) => {
+	const parsed = querySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
+	const q = parsed.data;
+	const items = await listOutbound(env.DB, {
+		mailboxId: q.mailboxId,
+		status: q.status,
+		after: q.cursor ? decodeCursor(q.cursor) : undefined,
+		limit: PAGE_SIZE + 1
+	});
+	const page = items.slice(0, PAGE_SIZE);
+	return json({ items: page.map(toOutboundItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
+};
+
+/** `GET /api/outbound/:id`: the item with its text, sanitised HTML, header block and attachments. */
+export const read: Handler = async ({ env, params }) => {
+	const outbound = await findOutbound(env.DB, params.id!);
+	if (!outbound) throw notFound();
+	let { headers, text, html } = outbound;
+	if (outbound.truncated) {
+		// D1 holds a cut copy; the composed message has it all.
+		const original = await env.MAIL_ARCHIVE.get(archiveKey(outbound.id));
+		if (original) {
+			const raw = new Uint8Array(await original.arrayBuffer());
+			const parsed = await PostalMime.parse(raw);
+			headers = extractHeaderBlock(raw);
+			text = parsed.text ?? text;
+			html = parsed.html ? await sanitizeHtml(parsed.html) : html;
+		}
+	}
+	return json({ ...toOutboundItem(outbound), text, html, headers, attachments: outbound.attachments });
+};
+
+/** `GET /api/outbound/:id/raw`: exactly the bytes that left (or will leave), as `<Message-ID>.eml`. */
+export const raw: Handler = async ({ env, params }) => {
+	const outbound = await findOutbound(env.DB, params.id!);
+	if (!outbound) throw notFound();
+	const original = await env.MAIL_ARCHIVE.get(archiveKey(outbound.id));
+	if (!original) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
+	return new Response(original.body, {
+		headers: {
+			'content-type': 'message/rfc822',
+			'content-length': String(original.size),
+			'content-disposition': `attachment; filename="${safeFileName(outbound.messageId)}.eml"`,
+			'cache-control': 'no-store',
+			'x-content-type-options': 'nosniff'
+		}
+	});
+};
+
+/** `POST /api/outbound/:id/retry`: a failed or bounced message is queued again (409 otherwise). */
+export const retry: Handler = async ({ env, params }) => {
+	const outbound = await requeueOutbound(env.DB, params.id!);
+	if (!outbound) {
+		const current = await findOutbound(env.DB, params.id!);
+		if (!current) throw notFound();
+		throw new HttpError(409, 'not_retryable', `This message is ${current.status}; only a failed or bounced message can be retried.`, {
+			current: toOutboundItem(current)
+		});
+	}
+	await enqueue(env, outbound.id);
+	return json(toOutboundItem(outbound), 202);
+};

@@ -1,0 +1,351 @@
+/**
+ * All SQL for outbound mail (SPEC §10); rows become `OutboundItem` values here. Status moves
+ * are conditional updates, so two consumers (a redelivered queue message, the sweep) can never
+ * both own one message: whoever's UPDATE changed the row owns it.
+ */
+import type {
+	OutboundAttempt,
+	OutboundBounce,
+	OutboundDetail,
+	OutboundItem,
+	OutboundStatus,
+	RefusedRecipient
+} from '../../src/lib/schema/outbound';
+
+export interface StoredOutbound extends Omit<OutboundDetail, 'html'> {
+	html: string | null;
+	replyToLogId: string | null;
+	references: string[];
+	truncated: boolean;
+	claimedAt: string | null;
+	dataStartedAt: string | null;
+}
+
+interface OutboundRow {
+	id: string;
+	mailbox_id: string | null;
+	message_id: string;
+	status: OutboundStatus;
+	from_name: string;
+	from_address: string;
+	to_addresses: string;
+	cc_addresses: string;
+	bcc_addresses: string;
+	subject: string;
+	in_reply_to: string | null;
+	reply_to_log_id: string | null;
+	text: string;
+	html: string | null;
+	headers: string;
+	attachments: string;
+	truncated: number;
+	size: number;
+	metadata: string;
+	created_at: string;
+	sent_at: string | null;
+	next_attempt_at: string | null;
+	attempts: string;
+	refused: string;
+	bounce: string | null;
+	warnings: string;
+	claimed_at: string | null;
+	data_started_at: string | null;
+}
+
+const COLUMNS =
+	'id, mailbox_id, message_id, status, from_name, from_address, to_addresses, cc_addresses, bcc_addresses, subject, ' +
+	'in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at, sent_at, ' +
+	'next_attempt_at, attempts, refused, bounce, warnings, claimed_at, data_started_at';
+/** The list leaves out the bodies. */
+const LIST_COLUMNS = COLUMNS.replace('text, html, headers, ', "'' AS text, NULL AS html, '' AS headers, ");
+
+const toOutbound = (row: OutboundRow): StoredOutbound => ({
+	id: row.id,
+	mailboxId: row.mailbox_id,
+	messageId: row.message_id,
+	status: row.status,
+	from: { name: row.from_name, address: row.from_address },
+	to: JSON.parse(row.to_addresses),
+	cc: JSON.parse(row.cc_addresses),
+	bcc: JSON.parse(row.bcc_addresses),
+	subject: row.subject,
+	inReplyTo: row.in_reply_to,
+	replyToLogId: row.reply_to_log_id,
+	references: [],
+	createdAt: row.created_at,
+	sentAt: row.sent_at,
+	nextAttemptAt: row.next_attempt_at,
+	attempts: JSON.parse(row.attempts),
+	refused: JSON.parse(row.refused),
+	bounce: row.bounce ? JSON.parse(row.bounce) : null,
+	warnings: JSON.parse(row.warnings),
+	metadata: JSON.parse(row.metadata),
+	size: row.size,
+	text: row.text ?? '',
+	html: row.html ?? null,
+	headers: row.headers ?? '',
+	attachments: row.attachments ? JSON.parse(row.attachments) : [],
+	truncated: row.truncated === 1,
+	claimedAt: row.claimed_at,
+	dataStartedAt: row.data_started_at
+});
+
+/** The API's view: the stored record without the consumer's bookkeeping. */
+export function toOutboundItem(stored: StoredOutbound): OutboundItem {
+	const { id, mailboxId, messageId, status, from, to, cc, bcc, subject, inReplyTo, createdAt, sentAt, nextAttemptAt, attempts, refused, bounce, warnings, metadata, size } =
+		stored;
+	return { id, mailboxId, messageId, status, from, to, cc, bcc, subject, inReplyTo, createdAt, sentAt, nextAttemptAt, attempts, refused, bounce, warnings, metadata, size };
+}
+
+export interface NewOutbound {
+	id: string;
+	mailboxId: string;
+	messageId: string;
+	from: { name: string; address: string };
+	to: string[];
+	cc: string[];
+	bcc: string[];
+	subject: string;
+	inReplyTo: string | null;
+	replyToLogId: string | null;
+	text: string;
+	html: string | null;
+	headers: string;
+	attachments: Array<{ filename: string; contentType: string; size: number }>;
+	truncated: boolean;
+	size: number;
+	metadata: Record<string, string>;
+	createdAt: string;
+}
+
+/** Stores a new outbound message as `queued`; false when a record with this id already exists. */
+export async function insertOutbound(db: D1Database, m: NewOutbound): Promise<boolean> {
+	const result = await db
+		.prepare(
+			'INSERT OR IGNORE INTO outbound (id, mailbox_id, message_id, status, from_name, from_address, to_addresses, cc_addresses, ' +
+				'bcc_addresses, subject, in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at) ' +
+				"VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+		)
+		.bind(
+			m.id,
+			m.mailboxId,
+			m.messageId,
+			m.from.name,
+			m.from.address,
+			JSON.stringify(m.to),
+			JSON.stringify(m.cc),
+			JSON.stringify(m.bcc),
+			m.subject,
+			m.inReplyTo,
+			m.replyToLogId,
+			m.text,
+			m.html,
+			m.headers,
+			JSON.stringify(m.attachments),
+			m.truncated ? 1 : 0,
+			m.size,
+			JSON.stringify(m.metadata),
+			m.createdAt
+		)
+		.run();
+	return result.meta.changes === 1;
+}
+
+export async function findOutbound(db: D1Database, id: string): Promise<StoredOutbound | null> {
+	const row = await db.prepare(`SELECT ${COLUMNS} FROM outbound WHERE id = ?1`).bind(id).first<OutboundRow>();
+	return row ? toOutbound(row) : null;
+}
+
+export interface OutboundListFilters {
+	mailboxId?: string;
+	/** Restricts to these mailboxes (an API key's integration); an empty list matches nothing. */
+	mailboxIds?: string[];
+	status?: OutboundStatus;
+	after?: { createdAt: string; id: string };
+	limit: number;
+}
+
+/** Newest first; only the filters given become conditions, so an index serves filter and order. */
+export async function listOutbound(db: D1Database, f: OutboundListFilters): Promise<StoredOutbound[]> {
+	const conditions: string[] = [];
+	const values: unknown[] = [];
+	const where = (sql: string, ...bound: unknown[]) => {
+		conditions.push(sql.replace(/\?/g, () => `?${values.push(bound.shift())}`));
+	};
+	if (f.mailboxId !== undefined) where('mailbox_id = ?', f.mailboxId);
+	if (f.mailboxIds !== undefined) where('mailbox_id IN (SELECT value FROM json_each(?))', JSON.stringify(f.mailboxIds));
+	if (f.status !== undefined) where('status = ?', f.status);
+	if (f.after) where('(created_at, id) < (?, ?)', f.after.createdAt, f.after.id);
+	const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+	const { results } = await db
+		.prepare(`SELECT ${LIST_COLUMNS} FROM outbound ${filter} ORDER BY created_at DESC, id DESC LIMIT ?${values.push(f.limit)}`)
+		.bind(...values)
+		.all<OutboundRow>();
+	return results.map(toOutbound);
+}
+
+const CLAIM_EARLY_MS = 30_000;
+
+/**
+ * Takes a message for sending: only a `queued` or `deferred` one, so a redelivered queue
+ * message finds a `sent` (or `sending`) one and leaves it alone. Returns it when this caller
+ * owns it now.
+ */
+export async function claimOutbound(db: D1Database, id: string, at: Date): Promise<StoredOutbound | null> {
+	// A deferred message is not taken before its time (a duplicate queue message may come early);
+	// a little early is fine, the queue's delays are not to the second. On a queued one,
+	// next_attempt_at only marks when the sweep may look at it again.
+	const due = new Date(at.getTime() + CLAIM_EARLY_MS).toISOString();
+	const row = await db
+		.prepare(
+			"UPDATE outbound SET status = 'sending', claimed_at = ?2, data_started_at = NULL, next_attempt_at = NULL " +
+				`WHERE id = ?1 AND (status = 'queued' OR (status = 'deferred' AND (next_attempt_at IS NULL OR next_attempt_at <= ?3))) RETURNING ${COLUMNS}`
+		)
+		.bind(id, at.toISOString(), due)
+		.first<OutboundRow>();
+	return row ? toOutbound(row) : null;
+}
+
+/** Recorded right before the message data goes out (SPEC §10: a cut-off send is known as such). */
+export async function markDataStarted(db: D1Database, id: string, at: string): Promise<void> {
+	await db.prepare("UPDATE outbound SET data_started_at = ?2 WHERE id = ?1 AND status = 'sending'").bind(id, at).run();
+}
+
+export interface AttemptOutcome {
+	status: Extract<OutboundStatus, 'sent' | 'deferred' | 'failed' | 'queued'>;
+	attempt: OutboundAttempt | null;
+	sentAt?: string | null;
+	nextAttemptAt?: string | null;
+	refused?: RefusedRecipient[];
+}
+
+/** Most attempts kept per message: the retry table's seven plus room for the admin's retries. */
+export const MAX_KEPT_ATTEMPTS = 30;
+
+/** Ends an attempt this consumer owns (status `sending`): the new status and the attempt record. */
+export function finishAttemptStatement(db: D1Database, id: string, outcome: AttemptOutcome): D1PreparedStatement {
+	return db
+		.prepare(
+			'UPDATE outbound SET status = ?2, sent_at = coalesce(?3, sent_at), next_attempt_at = ?4, ' +
+				"attempts = CASE WHEN ?5 IS NULL THEN attempts ELSE json_insert(CASE WHEN json_array_length(attempts) >= ?7 THEN json_remove(attempts, '$[0]') ELSE attempts END, '$[#]', json(?5)) END, " +
+				'refused = coalesce(?6, refused), claimed_at = NULL, data_started_at = NULL ' +
+				"WHERE id = ?1 AND status = 'sending'"
+		)
+		.bind(
+			id,
+			outcome.status,
+			outcome.sentAt ?? null,
+			outcome.nextAttemptAt ?? null,
+			outcome.attempt ? JSON.stringify(outcome.attempt) : null,
+			outcome.refused ? JSON.stringify(outcome.refused) : null,
+			MAX_KEPT_ATTEMPTS
+		);
+}
+
+/** `POST /api/outbound/:id/retry`: a failed or bounced message goes back to the queue. */
+export async function requeueOutbound(db: D1Database, id: string): Promise<StoredOutbound | null> {
+	const row = await db
+		.prepare(
+			"UPDATE outbound SET status = 'queued', next_attempt_at = NULL, claimed_at = NULL, data_started_at = NULL " +
+				`WHERE id = ?1 AND status IN ('failed', 'bounced') RETURNING ${COLUMNS}`
+		)
+		.bind(id)
+		.first<OutboundRow>();
+	return row ? toOutbound(row) : null;
+}
+
+/** The outbound messages a bounce may concern, by the returned Message-IDs. */
+export async function findOutboundByMessageIds(db: D1Database, messageIds: string[]): Promise<StoredOutbound[]> {
+	if (messageIds.length === 0) return [];
+	const { results } = await db
+		.prepare(`SELECT ${LIST_COLUMNS} FROM outbound WHERE message_id IN (SELECT value FROM json_each(?1))`)
+		.bind(JSON.stringify(messageIds))
+		.all<OutboundRow>();
+	return results.map(toOutbound);
+}
+
+/**
+ * SPEC §10: a bounce for a sent message makes it `bounced` (the caller merges a later bounce's
+ * recipients into the earlier ones). A message still `sending`, `queued` or `deferred` keeps
+ * its status (its own attempt decides), but the bounce is recorded.
+ */
+export function recordBounceStatement(db: D1Database, id: string, bounce: OutboundBounce): D1PreparedStatement {
+	return db
+		.prepare("UPDATE outbound SET status = CASE WHEN status IN ('sent', 'failed', 'bounced') THEN 'bounced' ELSE status END, bounce = ?2 WHERE id = ?1")
+		.bind(id, JSON.stringify(bounce));
+}
+
+/** A delay notice: recorded as a warning, the status unchanged (SPEC §10). */
+export function addWarningStatement(db: D1Database, id: string, warning: OutboundItem['warnings'][number]): D1PreparedStatement {
+	return db.prepare("UPDATE outbound SET warnings = json_insert(warnings, '$[#]', json(?2)) WHERE id = ?1").bind(id, JSON.stringify(warning));
+}
+
+/** What the scheduled sweep must look at: messages whose queue message may be lost. */
+export async function findStranded(
+	db: D1Database,
+	before: { queued: string; due: string; sending: string },
+	limit: number
+): Promise<Array<Pick<StoredOutbound, 'id' | 'status' | 'dataStartedAt'>>> {
+	const { results } = await db
+		.prepare(
+			"SELECT id, status, data_started_at FROM outbound WHERE (status = 'queued' AND created_at < ?1 AND next_attempt_at IS NULL) " +
+				"OR (status IN ('queued', 'deferred') AND next_attempt_at < ?2) OR (status = 'sending' AND claimed_at < ?3) LIMIT ?4"
+		)
+		.bind(before.queued, before.due, before.sending, limit)
+		.all<{ id: string; status: OutboundStatus; data_started_at: string | null }>();
+	return results.map((row) => ({ id: row.id, status: row.status, dataStartedAt: row.data_started_at }));
+}
+
+/** Marks a queued or deferred message as handed to the queue again (so the sweep does not repeat it at once). */
+export async function touchDue(db: D1Database, id: string, nextAttemptAt: string): Promise<void> {
+	await db.prepare("UPDATE outbound SET next_attempt_at = ?2 WHERE id = ?1 AND status IN ('queued', 'deferred')").bind(id, nextAttemptAt).run();
+}
+
+type OutboundCounts = { sent: number; failed: number; bounced: number };
+export interface OutboundHealth {
+	mailboxId: string;
+	last24h: OutboundCounts;
+	last30d: OutboundCounts;
+	lastSentAt: string | null;
+}
+
+/** Mailbox health's sent, failed and bounced counts (SPEC §10), by the time each message was created. */
+export async function outboundHealth(db: D1Database, since: { day: string; month: string }, mailboxId?: string): Promise<OutboundHealth[]> {
+	const { results } = await db
+		.prepare(
+			'SELECT mailbox_id, status, COUNT(*) AS month, SUM(created_at >= ?2) AS day, MAX(sent_at) AS last FROM outbound ' +
+				`WHERE created_at >= ?1 AND mailbox_id IS NOT NULL ${mailboxId === undefined ? '' : 'AND mailbox_id = ?3'} GROUP BY mailbox_id, status`
+		)
+		.bind(since.month, since.day, ...(mailboxId === undefined ? [] : [mailboxId]))
+		.all<{ mailbox_id: string; status: OutboundStatus; month: number; day: number; last: string | null }>();
+	const byMailbox = new Map<string, OutboundHealth>();
+	const zero = (): OutboundCounts => ({ sent: 0, failed: 0, bounced: 0 });
+	for (const row of results) {
+		let health = byMailbox.get(row.mailbox_id);
+		if (!health) {
+			health = { mailboxId: row.mailbox_id, last24h: zero(), last30d: zero(), lastSentAt: null };
+			byMailbox.set(row.mailbox_id, health);
+		}
+		if (row.status === 'sent' || row.status === 'failed' || row.status === 'bounced') {
+			health.last30d[row.status] = row.month;
+			health.last24h[row.status] = row.day ?? 0;
+		}
+		if (row.last && (!health.lastSentAt || row.last > health.lastSentAt)) health.lastSentAt = row.last;
+	}
+	return [...byMailbox.values()];
+}
+
+/** Ids of up to `batch` outbound messages created before `before` (retention). */
+export async function outboundIdsBefore(db: D1Database, before: string, batch: number): Promise<string[]> {
+	const { results } = await db
+		.prepare('SELECT id FROM outbound WHERE created_at < ?1 ORDER BY created_at LIMIT ?2')
+		.bind(before, batch)
+		.all<{ id: string }>();
+	return results.map((row) => row.id);
+}
+
+export async function deleteOutbound(db: D1Database, ids: readonly string[]): Promise<number> {
+	if (ids.length === 0) return 0;
+	const result = await db.prepare('DELETE FROM outbound WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).run();
+	return result.meta.changes;
+}

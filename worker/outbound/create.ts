@@ -1,0 +1,183 @@
+/**
+ * Accepting a reply (SPEC §10 "Request" and "The message"): thread it from the log, compose it
+ * once, keep it, and hand its id to the queue. The row is written first: its primary key
+ * decides a retried request (the same client id) atomically, before anything else is stored.
+ */
+import type { OutboundRequest } from '../../src/lib/schema/outbound';
+import { MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbound';
+import { normaliseMessageId } from '../../src/lib/schema/message';
+import type { StoredMailbox } from '../db/mailboxes';
+import { findMessage, findMessageByMessageId } from '../db/messages';
+import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertOutbound, type StoredOutbound } from '../db/outbound';
+import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../inbound/handle-email';
+import { sanitizeHtml } from '../inbound/sanitize-html';
+import { composeMessage } from './compose';
+
+/** Where a composed message is kept (SPEC §10). */
+export const archiveKey = (id: string) => `outbound/${id}`;
+
+/** RFC 5322 §3.6.4 advises keeping References short; the oldest ids after the first are dropped past this. */
+const MAX_REFERENCES = 50;
+
+export type CreateResult =
+	| { ok: true; outbound: StoredOutbound; created: boolean }
+	| { ok: false; status: 409 | 422; code: string; message: string; fields?: Record<string, string> };
+
+export async function createOutbound(
+	env: Env,
+	input: { mailbox: StoredMailbox; request: OutboundRequest; now: Date }
+): Promise<CreateResult> {
+	const { mailbox, request, now } = input;
+	const id = request.id ?? crypto.randomUUID();
+	if (request.id) {
+		const existing = await findOutbound(env.DB, id);
+		if (existing) return sameRequest(existing, mailbox.id);
+	}
+
+	const thread = request.inReplyTo ? await findThread(env.DB, request.inReplyTo, mailbox.id) : null;
+	const subject = request.subject ?? (thread?.subject ? reSubject(thread.subject) : null);
+	if (!subject) {
+		return invalid({
+			subject: request.inReplyTo
+				? 'Enter a subject: the message inReplyTo names is not in the email log, so its subject is unknown'
+				: 'Enter a subject'
+		});
+	}
+
+	const domain = mailbox.address.split('@').pop()!;
+	const messageId = `${crypto.randomUUID()}@${domain}`;
+	const composed = composeMessage({
+		from: { name: mailbox.name, address: mailbox.address },
+		to: request.to,
+		cc: request.cc ?? [],
+		subject,
+		text: request.text,
+		html: request.html,
+		attachments: request.attachments ?? [],
+		messageId,
+		inReplyTo: thread?.messageId ?? null,
+		references: thread?.references ?? [],
+		date: now
+	});
+	if (composed.size > MAX_OUTBOUND_MESSAGE_BYTES) {
+		const mib = (composed.size / 1024 / 1024).toFixed(1);
+		return invalid({ attachments: `The message would be ${mib} MiB encoded; the limit is ${MAX_OUTBOUND_MESSAGE_BYTES / 1024 / 1024} MiB` });
+	}
+
+	const text = cutToBytes(request.text, MAX_STORED_TEXT_BYTES);
+	const html = request.html ? cutToBytes(await sanitizeHtml(request.html), MAX_STORED_HTML_BYTES) : null;
+	const headers = cutToBytes(composed.headers, MAX_STORED_HEADER_BYTES);
+	const inserted = await insertOutbound(env.DB, {
+		id,
+		mailboxId: mailbox.id,
+		messageId,
+		from: { name: mailbox.name, address: mailbox.address },
+		to: request.to,
+		cc: request.cc ?? [],
+		bcc: request.bcc ?? [],
+		subject,
+		inReplyTo: thread?.messageId ?? null,
+		replyToLogId: thread?.logId ?? null,
+		text: text.text,
+		html: html?.text ?? null,
+		headers: headers.text,
+		attachments: (request.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, size: base64Size(a.content) })),
+		truncated: text.truncated || Boolean(html?.truncated) || headers.truncated,
+		size: composed.size,
+		metadata: request.metadata ?? {},
+		createdAt: now.toISOString()
+	});
+	if (!inserted) {
+		// The same client id arrived twice at once: the other request's row stands.
+		const existing = await findOutbound(env.DB, id);
+		if (existing) return sameRequest(existing, mailbox.id);
+		throw new Error('outbound row neither inserted nor found');
+	}
+	try {
+		await env.MAIL_ARCHIVE.put(archiveKey(id), composed.raw, {
+			httpMetadata: { contentType: 'message/rfc822' },
+			customMetadata: { messageId }
+		});
+	} catch (error) {
+		// Without its bytes the row could never be sent: take it back so the help desk's retry starts clean.
+		await deleteOutbound(env.DB, [id]).catch(() => {});
+		throw error;
+	}
+	await enqueue(env, id);
+	return { ok: true, outbound: (await findOutbound(env.DB, id))!, created: true };
+}
+
+/**
+ * Hands an id to the queue. A failed send is not the request's failure: the row is `queued`,
+ * and the scheduled sweep enqueues what has waited too long (outbound/sweep.ts).
+ */
+export async function enqueue(env: Env, id: string, delaySeconds?: number): Promise<boolean> {
+	try {
+		await env.OUTBOUND_QUEUE.send({ id }, delaySeconds ? { delaySeconds } : undefined);
+		return true;
+	} catch (error) {
+		console.error('outbound_enqueue_failed', { id, error: error instanceof Error ? error.message : String(error) });
+		return false;
+	}
+}
+
+function sameRequest(existing: StoredOutbound, mailboxId: string): CreateResult {
+	if (existing.mailboxId !== mailboxId) {
+		return { ok: false, status: 409, code: 'id_taken', message: 'This id belongs to a message from another mailbox; use a new UUID.' };
+	}
+	return { ok: true, outbound: existing, created: false };
+}
+
+const invalid = (fields: Record<string, string>): CreateResult => ({
+	ok: false,
+	status: 422,
+	code: 'validation_failed',
+	message: 'Some fields need attention.',
+	fields
+});
+
+interface Thread {
+	messageId: string;
+	references: string[];
+	subject: string | null;
+	logId: string | null;
+}
+
+/**
+ * SPEC §10: `inReplyTo` is a logged message's id or a Message-ID. A Message-ID found in the
+ * log (or among this mailbox's own replies) brings its References and subject; one found
+ * nowhere still threads by itself (In-Reply-To and References name it).
+ */
+async function findThread(db: D1Database, inReplyTo: string, mailboxId: string): Promise<Thread> {
+	const byLogId = /^[0-9a-f-]{36}$/i.test(inReplyTo) ? await findMessage(db, inReplyTo) : null;
+	const messageId = byLogId?.messageId ?? normaliseMessageId(inReplyTo)!;
+	const logged = byLogId ?? (await findMessageByMessageId(db, messageId, mailboxId));
+	if (logged?.messageId) {
+		return { messageId: logged.messageId, references: references(logged.headers, logged.messageId), subject: logged.subject, logId: logged.id };
+	}
+	const [ours] = (await findOutboundByMessageIds(db, [messageId])).filter((m) => m.mailboxId === mailboxId);
+	if (ours) {
+		const full = await findOutbound(db, ours.id);
+		return { messageId, references: references(full?.headers ?? '', messageId), subject: ours.subject, logId: null };
+	}
+	return { messageId, references: [messageId], subject: null, logId: null };
+}
+
+/** RFC 5322 §3.6.4: the parent's References (or its In-Reply-To) followed by the parent's Message-ID. */
+function references(headerBlock: string, parentId: string): string[] {
+	const unfolded = headerBlock.replace(/\r?\n[ \t]+/g, ' ');
+	const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'im').exec(unfolded)?.[1] ?? '';
+	const ids = [...(field('References') || field('In-Reply-To')).matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
+	const chain = [...new Set([...ids, parentId])];
+	return chain.length > MAX_REFERENCES ? [chain[0]!, ...chain.slice(-(MAX_REFERENCES - 1))] : chain;
+}
+
+/** "Re: " once (RFC 5322 §3.6.5), whatever case or count of "Re:" the original carries. */
+export function reSubject(subject: string): string {
+	return /^\s*re\s*:/i.test(subject) ? subject.trim() : `Re: ${subject.trim()}`;
+}
+
+function base64Size(content: string): number {
+	const clean = content.replace(/\s+/g, '');
+	return Math.floor((clean.length * 3) / 4) - (clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0);
+}
