@@ -21,6 +21,16 @@ import {
 	type MessageFilters,
 	type MessagePage
 } from './schema/message';
+import {
+	outboundDetailSchema,
+	outboundItemSchema,
+	outboundPageSchema,
+	type OutboundDetail,
+	type OutboundFilters,
+	type OutboundItem,
+	type OutboundPage,
+	type OutboundRequest
+} from './schema/outbound';
 import { readToken } from './auth';
 
 type Listener = () => void;
@@ -83,8 +93,8 @@ async function request<T>(schema: z.ZodType<T>, method: string, path: string, bo
 	return schema.parse(await response.json().catch(() => undefined));
 }
 
-/** The query string of the log's filters; empty values are left out. */
-export function filterQuery(filters: MessageFilters & { cursor?: string | null }): string {
+/** The query string of a list's filters (the log's, Sent mail's); empty values are left out. */
+export function filterQuery(filters: (MessageFilters | OutboundFilters) & { cursor?: string | null }): string {
 	const params = new URLSearchParams();
 	for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
 	const query = params.toString();
@@ -96,7 +106,16 @@ export function filterQuery(filters: MessageFilters & { cursor?: string | null }
  * fetched here and handed to the browser as a file named as the Worker says (`<Message-ID>.eml`).
  */
 async function downloadOriginal(id: string): Promise<void> {
-	const response = await send('GET', `/api/messages/${encodeURIComponent(id)}/raw`);
+	await downloadEml(`/api/messages/${encodeURIComponent(id)}/raw`);
+}
+
+/** The same for an outbound message: exactly the bytes that were (or will be) sent. */
+async function downloadOutbound(id: string): Promise<void> {
+	await downloadEml(`/api/outbound/${encodeURIComponent(id)}/raw`);
+}
+
+async function downloadEml(path: string): Promise<void> {
+	const response = await send('GET', path);
 	const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'message.eml';
 	saveFile(await response.blob(), name);
 }
@@ -153,5 +172,18 @@ export const api = {
 		(await request(mailboxHealthListSchema, 'GET', `/api/mailbox-health${filterQuery({ mailboxId })}`)).items,
 	/** Senders of garbled mail over the log's 30 days, most first. */
 	garbledSenders: async (mailboxId?: string) =>
-		(await request(garbledSendersSchema, 'GET', `/api/messages/garbled-senders${filterQuery({ mailboxId })}`)).items
+		(await request(garbledSendersSchema, 'GET', `/api/messages/garbled-senders${filterQuery({ mailboxId })}`)).items,
+
+	/** SPEC §10: queues a message as the mailbox; a retried request with the same `id` returns the first item. */
+	createOutbound: (mailboxId: string, input: OutboundRequest): Promise<OutboundItem> =>
+		request(outboundItemSchema, 'POST', `/api/mailboxes/${encodeURIComponent(mailboxId)}/outbound`, input),
+	/** SPEC §10: one page of Sent mail, newest first. */
+	listOutbound: (filters: OutboundFilters, cursor?: string | null): Promise<OutboundPage> =>
+		request(outboundPageSchema, 'GET', `/api/outbound${filterQuery({ ...filters, cursor })}`),
+	getOutbound: (id: string): Promise<OutboundDetail> =>
+		request(outboundDetailSchema, 'GET', `/api/outbound/${encodeURIComponent(id)}`),
+	/** Queues a failed or bounced message again (`409 not_retryable` otherwise). */
+	retryOutbound: (id: string): Promise<OutboundItem> =>
+		request(outboundItemSchema, 'POST', `/api/outbound/${encodeURIComponent(id)}/retry`, {}),
+	downloadOutbound
 };

@@ -1,7 +1,8 @@
 /**
- * The email log as last loaded on this device, so that it can be read offline (SPEC §6): the
- * first page of each filter combination, each message opened recently, and the mailbox health
- * counts of all mailboxes, with the time each was loaded.
+ * The email log and Sent mail as last loaded on this device, so that they can be read offline
+ * (SPEC §6): the first page of each filter combination of either list, each message (inbound or
+ * outbound) opened recently, and the mailbox health counts of all mailboxes, with the time each
+ * was loaded.
  *
  * It lives in its own IndexedDB database rather than as a store of `mailgate` (db.ts): it is a
  * disposable copy of server data, and a version bump of the drafts database would wait on every
@@ -20,12 +21,19 @@ import {
 	type MessageFilters,
 	type MessageItem
 } from '../schema/message';
+import {
+	outboundDetailSchema,
+	outboundItemSchema,
+	type OutboundDetail,
+	type OutboundFilters,
+	type OutboundItem
+} from '../schema/outbound';
 import { z } from 'zod';
 
 /**
  * How many filter combinations are kept: enough for the views an admin switches between (each
  * mailbox, its rejections, a few searches) while the whole copy stays a few megabytes at most
- * (20 first pages of 50 list items).
+ * (20 first pages of 50 list items). The log and Sent mail keep 20 each.
  */
 export const MAX_CACHED_QUERIES = 20;
 
@@ -37,25 +45,30 @@ export const MAX_CACHED_QUERIES = 20;
  * is thus under 1 MB as UTF-8, and under 2 MB as the two-byte strings a browser may store it
  * in: 30 are at worst about 60 MB, well within what current browsers let an origin store,
  * while ordinary mail of tens of kilobytes keeps the whole store near a megabyte. A write the
- * quota refuses fails alone; the message page goes on without it.
+ * quota refuses fails alone; the message page goes on without it. Outbound messages opened on
+ * Sent mail are kept the same way, 30 beside the 30 inbound ones (a reply is mostly text of a
+ * few kilobytes; one a help desk sent with large HTML costs what an inbound one would).
  */
 export const MAX_CACHED_MESSAGES = 30;
 
-export interface CachedLog {
-	/** The normalised filter query (see `logCacheKey`). */
+/** The first page of one list view (the log's or Sent mail's). */
+export interface CachedPage<Item> {
+	/** The normalised filter query (see `logCacheKey`, `sentCacheKey`). */
 	key: string;
-	items: MessageItem[];
+	items: Item[];
 	/** Whether the server had more than the first page when it was loaded. */
 	hasMore: boolean;
 	loadedAt: string;
 }
+export type CachedLog = CachedPage<MessageItem>;
 
-export interface CachedMessage {
-	/** The log id (`detail.id`). */
+/** One opened message: `id` is the log id or the outbound id (`detail.id`). */
+export interface CachedDetail<Detail> {
 	id: string;
-	detail: MessageDetail;
+	detail: Detail;
 	loadedAt: string;
 }
+export type CachedMessage = CachedDetail<MessageDetail>;
 
 const HEALTH_KEY = 'all';
 
@@ -74,21 +87,33 @@ interface LogCacheDB extends DBSchema {
 	pages: { key: string; value: CachedLog; indexes: { byLoadedAt: string } };
 	messages: { key: string; value: CachedMessage; indexes: { byLoadedAt: string } };
 	health: { key: string; value: CachedHealth };
+	/** Sent mail (SPEC §10), kept exactly like the log. */
+	sentPages: { key: string; value: CachedPage<OutboundItem>; indexes: { byLoadedAt: string } };
+	sentMessages: { key: string; value: CachedDetail<OutboundDetail>; indexes: { byLoadedAt: string } };
 }
 
+type PageStore = 'pages' | 'sentPages';
+type DetailStore = 'messages' | 'sentMessages';
+const STORES = ['pages', 'messages', 'health', 'sentPages', 'sentMessages'] as const;
+
 const NAME = 'mailgate-log';
-const VERSION = 1;
+/** 1: the log and health; 2: Sent mail. */
+const VERSION = 2;
 
 let opening: Promise<IDBPDatabase<LogCacheDB>> | null = null;
 
 function open(): Promise<IDBPDatabase<LogCacheDB>> {
 	opening ??= openDB<LogCacheDB>(NAME, VERSION, {
-		upgrade(db) {
-			const pages = db.createObjectStore('pages', { keyPath: 'key' });
-			pages.createIndex('byLoadedAt', 'loadedAt');
-			const messages = db.createObjectStore('messages', { keyPath: 'id' });
-			messages.createIndex('byLoadedAt', 'loadedAt');
-			db.createObjectStore('health', { keyPath: 'key' });
+		upgrade(db, oldVersion) {
+			if (oldVersion < 1) {
+				db.createObjectStore('pages', { keyPath: 'key' }).createIndex('byLoadedAt', 'loadedAt');
+				db.createObjectStore('messages', { keyPath: 'id' }).createIndex('byLoadedAt', 'loadedAt');
+				db.createObjectStore('health', { keyPath: 'key' });
+			}
+			if (oldVersion < 2) {
+				db.createObjectStore('sentPages', { keyPath: 'key' }).createIndex('byLoadedAt', 'loadedAt');
+				db.createObjectStore('sentMessages', { keyPath: 'id' }).createIndex('byLoadedAt', 'loadedAt');
+			}
 		},
 		// A later version of this cache is opening in another tab: let it, and reopen next time.
 		blocking() {
@@ -109,42 +134,80 @@ export function logCacheKey(filters: MessageFilters): string {
 	return filterQuery({ ...clean, from: clean.from?.toLowerCase() }) || '?';
 }
 
-const cachedItems = z.array(messageItemSchema);
+/** The same Sent mail view always gives the same key. */
+export function sentCacheKey(filters: OutboundFilters): string {
+	return filterQuery({ mailboxId: filters.mailboxId?.trim(), status: filters.status }) || '?';
+}
 
 /** The cached first page for `filters`, or null (never cached, or from an app version whose items no longer parse). */
-export async function readCachedLog(filters: MessageFilters): Promise<CachedLog | null> {
-	const cached = await (await open()).get('pages', logCacheKey(filters));
-	if (!cached) return null;
-	const items = cachedItems.safeParse(cached.items);
-	return items.success ? { ...cached, items: items.data } : null;
+export function readCachedLog(filters: MessageFilters): Promise<CachedLog | null> {
+	return readPage('pages', logCacheKey(filters), messageItemSchema);
 }
 
 /** Keeps the first page for `filters`, dropping the oldest entries beyond MAX_CACHED_QUERIES. */
-export async function cacheLog(
-	filters: MessageFilters,
-	page: { items: MessageItem[]; hasMore: boolean },
+export function cacheLog(filters: MessageFilters, page: { items: MessageItem[]; hasMore: boolean }, loadedAt?: string): Promise<void> {
+	return writePage('pages', logCacheKey(filters), page, loadedAt);
+}
+
+/** Sent mail's cached first page for `filters`, or null. */
+export function readCachedSent(filters: OutboundFilters): Promise<CachedPage<OutboundItem> | null> {
+	return readPage('sentPages', sentCacheKey(filters), outboundItemSchema);
+}
+
+/** Keeps Sent mail's first page for `filters`, dropping the oldest beyond MAX_CACHED_QUERIES. */
+export function cacheSent(filters: OutboundFilters, page: { items: OutboundItem[]; hasMore: boolean }, loadedAt?: string): Promise<void> {
+	return writePage('sentPages', sentCacheKey(filters), page, loadedAt);
+}
+
+/** The message with log id `id` as last opened here, or null (never opened, or it no longer parses). */
+export function readCachedMessage(id: string): Promise<{ detail: MessageDetail; loadedAt: string } | null> {
+	return readDetail('messages', id, messageDetailSchema);
+}
+
+/** Keeps an opened message, dropping the oldest beyond MAX_CACHED_MESSAGES. */
+export function cacheMessage(detail: MessageDetail, loadedAt?: string): Promise<void> {
+	return writeDetail('messages', detail, loadedAt);
+}
+
+/** The outbound message `id` as last opened here, or null. */
+export function readCachedOutbound(id: string): Promise<{ detail: OutboundDetail; loadedAt: string } | null> {
+	return readDetail('sentMessages', id, outboundDetailSchema);
+}
+
+/** Keeps an opened outbound message, dropping the oldest beyond MAX_CACHED_MESSAGES. */
+export function cacheOutbound(detail: OutboundDetail, loadedAt?: string): Promise<void> {
+	return writeDetail('sentMessages', detail, loadedAt);
+}
+
+async function readPage<Item>(store: PageStore, key: string, item: z.ZodType<Item>): Promise<CachedPage<Item> | null> {
+	const cached = await (await open()).get(store, key);
+	if (!cached) return null;
+	const items = z.array(item).safeParse(cached.items);
+	return items.success ? { ...cached, items: items.data } : null;
+}
+
+async function writePage<Item>(
+	store: PageStore,
+	key: string,
+	page: { items: Item[]; hasMore: boolean },
 	loadedAt = new Date().toISOString()
 ): Promise<void> {
-	const db = await open();
-	const tx = db.transaction('pages', 'readwrite');
-	await tx.store.put({ key: logCacheKey(filters), items: page.items, hasMore: page.hasMore, loadedAt });
+	const tx = (await open()).transaction(store, 'readwrite');
+	await tx.store.put({ key, items: page.items, hasMore: page.hasMore, loadedAt } as never);
 	await dropOldest(tx.store, MAX_CACHED_QUERIES);
 	await tx.done;
 }
 
-/** The message with log id `id` as last opened here, or null (never opened, or it no longer parses). */
-export async function readCachedMessage(id: string): Promise<{ detail: MessageDetail; loadedAt: string } | null> {
-	const cached = await (await open()).get('messages', id);
+async function readDetail<Detail>(store: DetailStore, id: string, schema: z.ZodType<Detail>): Promise<{ detail: Detail; loadedAt: string } | null> {
+	const cached = await (await open()).get(store, id);
 	if (!cached) return null;
-	const detail = messageDetailSchema.safeParse(cached.detail);
+	const detail = schema.safeParse(cached.detail);
 	return detail.success ? { detail: detail.data, loadedAt: cached.loadedAt } : null;
 }
 
-/** Keeps an opened message, dropping the oldest beyond MAX_CACHED_MESSAGES. */
-export async function cacheMessage(detail: MessageDetail, loadedAt = new Date().toISOString()): Promise<void> {
-	const db = await open();
-	const tx = db.transaction('messages', 'readwrite');
-	await tx.store.put({ id: detail.id, detail, loadedAt });
+async function writeDetail(store: DetailStore, detail: { id: string }, loadedAt = new Date().toISOString()): Promise<void> {
+	const tx = (await open()).transaction(store, 'readwrite');
+	await tx.store.put({ id: detail.id, detail, loadedAt } as never);
 	await dropOldest(tx.store, MAX_CACHED_MESSAGES);
 	await tx.done;
 }
@@ -163,7 +226,7 @@ export async function readCachedHealth(): Promise<{ items: MailboxHealth[]; load
 }
 
 /** Deletes the entries loaded longest ago until at most `keep` remain. */
-async function dropOldest<Name extends 'pages' | 'messages'>(
+async function dropOldest<Name extends PageStore | DetailStore>(
 	store: IDBPObjectStore<LogCacheDB, [Name], Name, 'readwrite'>,
 	keep: number
 ): Promise<void> {
@@ -177,13 +240,11 @@ async function dropOldest<Name extends 'pages' | 'messages'>(
 	}
 }
 
-/** Forgets every cached page, message and health count (on sign-out: the log and the rejection reasons name customers). */
+/**
+ * Forgets every cached page, message and health count, inbound and outbound (on sign-out: the
+ * log, the rejection reasons and the replies name customers).
+ */
 export async function clearLogCache(): Promise<void> {
-	const tx = (await open()).transaction(['pages', 'messages', 'health'], 'readwrite');
-	await Promise.all([
-		tx.objectStore('pages').clear(),
-		tx.objectStore('messages').clear(),
-		tx.objectStore('health').clear(),
-		tx.done
-	]);
+	const tx = (await open()).transaction([...STORES], 'readwrite');
+	await Promise.all([...STORES.map((store) => tx.objectStore(store).clear()), tx.done]);
 }
