@@ -32,9 +32,14 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 			stream.on('data', (/** @type {Buffer} */ chunk) => chunks.push(chunk));
 			stream.on('end', () => {
 				const file = join(MAILDIR, `${new Date().toISOString().replace(/[:.]/g, '-')}.eml`);
-				writeFileSync(file, Buffer.concat(chunks));
+				const data = Buffer.concat(chunks);
+				writeFileSync(file, data);
 				const to = session.envelope.rcptTo.map((r) => r.address).join(', ');
-				log(`[local smtp] message for ${to} saved to ${file}`);
+				// What a newcomer wants to see when a reply leaves: who it is from (the mailbox name and
+				// address), to whom, and its subject, as the message's own (unfolded) headers say.
+				const head = data.toString('latin1', 0, Math.min(data.length, 64 * 1024)).split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
+				const field = (/** @type {string} */ name) => new RegExp(`^${name}: *(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
+				log(`[local smtp] ${field('Subject') || '(no subject)'} — from ${field('From') || session.envelope.mailFrom || '?'} to ${to}; saved to ${file}`);
 				callback();
 			});
 		}
@@ -45,7 +50,8 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 		server.listen(port, host, () => resolve(undefined));
 	});
 	return {
-		port,
+		// The bound port (port 0 asks the system for a free one).
+		port: /** @type {import('node:net').AddressInfo} */ (server.server.address()).port,
 		close: () => new Promise((resolve) => server.close(() => resolve(undefined)))
 	};
 }

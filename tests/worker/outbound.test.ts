@@ -70,7 +70,8 @@ async function receivedFor(messageId: string): Promise<Received[]> {
 }
 
 async function post(mailboxId: string, body: Record<string, unknown>) {
-	const answer = await call<OutboundItem>('POST', `/api/mailboxes/${mailboxId}/outbound`, { body });
+	// The item on success; `{ error }` otherwise.
+	const answer = await call<OutboundItem & { error?: any }>('POST', `/api/mailboxes/${mailboxId}/outbound`, { body });
 	for (const secret of secrets) expect(answer.text).not.toContain(secret);
 	return answer;
 }
@@ -451,6 +452,26 @@ describe('reading and listing', () => {
 		expect(health.body.items).toEqual([
 			expect.objectContaining({ mailboxId: mailbox.id, outbound: { last24h: { sent: 0, failed: 3, bounced: 0 }, last30d: { sent: 0, failed: 3, bounced: 0 }, lastSentAt: null } })
 		]);
+	});
+});
+
+describe('retention', () => {
+	it('purges replies older than 30 days with their composed messages, keeping newer ones', async () => {
+		const mailbox = await mailboxOn('outbound');
+		const [old, fresh] = await Promise.all([
+			post(mailbox.id, { to: ['old@customer.example'], subject: 'Old', text: 'x' }),
+			post(mailbox.id, { to: ['new@customer.example'], subject: 'New', text: 'x' })
+		]);
+		await waitFor(old.body.id, settled);
+		await waitFor(fresh.body.id, settled);
+		await env.DB.prepare('UPDATE outbound SET created_at = ?1 WHERE id = ?2').bind(new Date(Date.now() - 31 * 86_400_000).toISOString(), old.body.id).run();
+		const { default: worker } = await import('../../worker/index');
+		const { createScheduledController } = await import('cloudflare:test');
+		await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: '17 3 * * *' }), env);
+		expect((await call('GET', `/api/outbound/${old.body.id}`)).status).toBe(404);
+		expect(await env.MAIL_ARCHIVE.head(`outbound/${old.body.id}`)).toBeNull();
+		expect((await call('GET', `/api/outbound/${fresh.body.id}`)).status).toBe(200);
+		expect(await env.MAIL_ARCHIVE.head(`outbound/${fresh.body.id}`)).not.toBeNull();
 	});
 });
 

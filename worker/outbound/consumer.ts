@@ -121,8 +121,14 @@ async function sendGroup(
 	const settings: SmtpSettings = { ...mailbox.smtp, password };
 	let session: StagedSession | null = null;
 	let used = false;
+	let sentOnSession = 0;
+	const perSession = messagesPerSession(env);
 	for (const [index, item] of group.entries()) {
 		const started = now();
+		if (session?.isOpen && sentOnSession >= perSession) {
+			await session.quit(QUIT_TIMEOUT_MS);
+			session = null;
+		}
 		if (session?.isOpen && used) {
 			// RFC 5321 §4.1.1.5: a clean slate between messages on one session.
 			const reset = await session.command('mail', 'RSET', OUTBOUND_REPLY_TIMEOUT_MS);
@@ -138,6 +144,7 @@ async function sendGroup(
 			});
 			session = opened.session;
 			used = false;
+			sentOnSession = 0;
 			if (opened.refusal || opened.failure) {
 				const outcome: AttemptResult = opened.refusal
 					? configFailure(opened.refusal)
@@ -168,6 +175,7 @@ async function sendGroup(
 			beforeData: () => markDataStarted(env.DB, outbound.id, now().toISOString())
 		});
 		used = true;
+		sentOnSession++;
 		const transcript = session.transcript.lines.slice(linesBefore);
 		const refused = result.refused.map(({ address, reply }) => refusedRecipient(address, reply, settings));
 		if (result.ok) {
@@ -204,6 +212,15 @@ async function sendGroup(
 		session.abort();
 	}
 	await session?.quit(QUIT_TIMEOUT_MS);
+}
+
+/**
+ * `OUTBOUND_MESSAGES_PER_SESSION`: some providers close a session after a number of messages
+ * (or an admin wants one session per message, as bench/outbound compares). Unset: the batch.
+ */
+function messagesPerSession(env: Env): number {
+	const value = Number(env.OUTBOUND_MESSAGES_PER_SESSION);
+	return Number.isInteger(value) && value > 0 ? value : Number.POSITIVE_INFINITY;
 }
 
 type AttemptResult = Omit<OutboundAttempt, 'at' | 'durationMs'> & { durationMs?: number; refused?: RefusedRecipient[] };

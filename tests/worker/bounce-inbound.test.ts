@@ -1,0 +1,150 @@
+/// <reference types="vite/client" />
+/**
+ * Bounces through the real email() handler (SPEC §10 "Bounces"): each fixture MTA's bounce,
+ * returned for a reply really sent through the queue to a loopback peer, makes that reply
+ * `bounced` with each failed recipient (a delay notice only warns); the bounce is logged as
+ * `kind: "bounce"`, accepted, never refused as a manual forward or for its null sender; an
+ * unmatched one is logged without a match.
+ */
+import { env } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import type { OutboundItem } from '../../src/lib/schema/outbound';
+import { cloudflareHop } from './deliver';
+import worker from '../../worker/index';
+import { call, createIntegration, mailboxInput } from './helpers';
+
+vi.setConfig({ testTimeout: 60_000 });
+
+const fixtures = import.meta.glob<string>('../fixtures/bounces/*.eml', { query: '?raw', import: 'default', eager: true });
+const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
+const bounceFiles = Object.keys(fixtures)
+	.map((path) => path.split('/').pop()!)
+	.filter((file) => !file.startsWith('not-bounce'));
+const DELAY_NOTICES = ['postfix-delayed.eml', 'exim-delay-plain.eml'];
+
+async function mailbox() {
+	const integration = await createIntegration();
+	const answer = await call('POST', '/api/mailboxes', {
+		body: mailboxInput(integration.id, {
+			smtp: { host: '127.0.0.1', port: ports.outbound, username: 'support@acme.test', password: 'Corr3ct-h0rse-battery', encryption: 'none' }
+		})
+	});
+	expect(answer.status, answer.text).toBe(201);
+	return answer.body as { id: string; address: string };
+}
+
+async function sendReply(mailboxId: string, to: string): Promise<OutboundItem> {
+	const answer = await call<OutboundItem>('POST', `/api/mailboxes/${mailboxId}/outbound`, { body: { to: [to], subject: 'Your question', text: 'Answer.' } });
+	expect(answer.status, answer.text).toBe(202);
+	return answer.body;
+}
+
+async function waitSent(id: string): Promise<OutboundItem> {
+	const deadline = Date.now() + 20_000;
+	for (;;) {
+		const item = (await call<OutboundItem>('GET', `/api/outbound/${id}`)).body;
+		if (item.status === 'sent') return item;
+		if (Date.now() > deadline) throw new Error(`not sent: ${JSON.stringify(item)}`);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+}
+
+/** Delivers through email() as Email Routing does; returns the refusal, if any. */
+async function deliverRaw(raw: string, options: { from: string; to: string }): Promise<string | null> {
+	const bytes = new TextEncoder().encode(cloudflareHop('192.0.2.25', 'mx.bounces.example') + raw);
+	let rejected: string | null = null;
+	await worker.email(
+		{
+			from: options.from,
+			to: options.to,
+			raw: new Response(bytes).body!,
+			rawSize: bytes.byteLength,
+			headers: new Headers(),
+			setReject: (reason: string) => {
+				rejected = reason;
+			},
+			forward: async () => ({}) as never,
+			reply: async () => ({}) as never
+		} as unknown as ForwardableEmailMessage,
+		env
+	);
+	return rejected;
+}
+
+describe('bounces arriving at a service address', () => {
+	it('match their reply by the returned Message-ID, for every MTA shape in the fixtures', async () => {
+		const box = await mailbox();
+		const replies = new Map<string, OutboundItem>();
+		for (const file of bounceFiles) replies.set(file, await sendReply(box.id, `someone+${file.replace(/\W/g, '')}@customer.example`));
+		for (const item of replies.values()) await waitSent(item.id);
+
+		for (const file of bounceFiles) {
+			const reply = replies.get(file)!;
+			const raw = fixtures[`../fixtures/bounces/${file}`]!.replaceAll(`${file.replace(/\.eml$/, '')}.outbound@acme.example.com`, reply.messageId);
+			expect(raw, file).toContain(reply.messageId);
+			const refused = await deliverRaw(raw, { from: '', to: box.address });
+			expect(refused, file).toBeNull();
+			const item = (await call<OutboundItem>('GET', `/api/outbound/${reply.id}`)).body;
+			if (DELAY_NOTICES.includes(file)) {
+				expect(item.status, file).toBe('sent');
+				expect(item.bounce, file).toBeNull();
+				expect(item.warnings.length, file).toBeGreaterThan(0);
+				expect(item.warnings[0]!.status, file).toMatch(/^4\./);
+				continue;
+			}
+			expect(item.status, `${file}: ${JSON.stringify(item.bounce)}`).toBe('bounced');
+			expect(item.bounce!.recipients.length, file).toBeGreaterThan(0);
+			for (const recipient of item.bounce!.recipients) {
+				expect(['failed', null], file).toContain(recipient.action);
+				expect(recipient.finalRecipient, file).toMatch(/@/);
+				expect(recipient.hint.length, file).toBeGreaterThan(10);
+			}
+			// The DSN itself is in the log as a bounce, accepted, linked from the reply.
+			const log = (await call('GET', `/api/messages/${item.bounce!.logId}`)).body;
+			expect(log.kind, file).toBe('bounce');
+			expect(log.verdict, file).toBe('accepted');
+			expect(log.forwarding, file).toBe('none');
+		}
+		// A bounce counts in mailbox health.
+		const health = await call('GET', `/api/mailbox-health?mailboxId=${box.id}`);
+		expect(health.body.items[0].outbound.last30d.bounced).toBe(bounceFiles.length - DELAY_NOTICES.length);
+		expect(health.body.items[0].outbound.last30d.sent).toBe(DELAY_NOTICES.length);
+	});
+
+	it('keeps each failed recipient with status, diagnostic, remote MTA and hint, and only the failed ones', async () => {
+		const box = await mailbox();
+		const reply = await sendReply(box.id, 'gina@example.org');
+		await waitSent(reply.id);
+		const raw = fixtures['../fixtures/bounces/multi-recipient.eml']!.replaceAll('multi-recipient.outbound@acme.example.com', reply.messageId);
+		expect(await deliverRaw(raw, { from: 'MAILER-DAEMON@mx.acme.example.com', to: box.address })).toBeNull();
+		const item = (await call<OutboundItem>('GET', `/api/outbound/${reply.id}`)).body;
+		expect(item.status).toBe('bounced');
+		expect(item.bounce!.recipients).toEqual([
+			expect.objectContaining({ finalRecipient: 'gina@example.org', action: 'failed', status: '5.2.2', hint: expect.stringMatching(/full/i) })
+		]);
+		// Delivered again (Email Routing retries after a failed write): the same recipient once.
+		await deliverRaw(raw, { from: '', to: box.address });
+		expect((await call<OutboundItem>('GET', `/api/outbound/${reply.id}`)).body.bounce!.recipients).toHaveLength(1);
+		// A bounced reply can be retried.
+		expect((await call('POST', `/api/outbound/${reply.id}/retry`)).status).toBe(202);
+	});
+
+	it('logs a bounce for no reply of ours as a bounce without a match, and never matches another mailbox\'s reply', async () => {
+		const box = await mailbox();
+		const other = await mailbox();
+		const theirs = await sendReply(other.id, 'nobody@example.org');
+		await waitSent(theirs.id);
+		const raw = fixtures['../fixtures/bounces/postfix-dsn.eml']!.replaceAll('postfix-dsn.outbound@acme.example.com', theirs.messageId);
+		expect(await deliverRaw(raw, { from: '', to: box.address })).toBeNull();
+		expect((await call<OutboundItem>('GET', `/api/outbound/${theirs.id}`)).body.status).toBe('sent');
+		const log = await call('GET', `/api/messages?mailboxId=${box.id}`);
+		expect(log.body.items).toEqual([expect.objectContaining({ kind: 'bounce', verdict: 'accepted' })]);
+	});
+
+	it('is not a bounce when a person forwards one or replies out of office', async () => {
+		const box = await mailbox();
+		await deliverRaw(fixtures['../fixtures/bounces/not-bounce-out-of-office.eml']!, { from: '', to: box.address });
+		const log = await call('GET', `/api/messages?mailboxId=${box.id}`);
+		expect(log.body.items.map((i: { kind: string }) => i.kind)).toEqual(['message']);
+	});
+});
