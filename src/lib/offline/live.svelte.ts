@@ -4,6 +4,7 @@
  * store announces (this tab, another tab, the sync engine) re-reads IndexedDB.
  */
 import type { Entity, LocalIntegration, LocalMailbox } from './db';
+import type { LocalReply } from './replies';
 import { offlineStore, type OfflineStore } from './store';
 
 /**
@@ -17,7 +18,9 @@ const browser = typeof window !== 'undefined';
 class Live {
 	integrations: LocalIntegration[] = $state.raw([]);
 	mailboxes: LocalMailbox[] = $state.raw([]);
-	/** Operations waiting in the outbox. */
+	/** Replies on this device, oldest first. */
+	replies: LocalReply[] = $state.raw([]);
+	/** Operations waiting in the outbox, and replies not sent yet. */
 	pending = $state(0);
 	/** IndexedDB has been read once. */
 	loaded = $state(false);
@@ -72,14 +75,16 @@ class Live {
 		while (this.#dirty) {
 			this.#dirty = false;
 			const store = await this.store();
-			const [integrations, mailboxes, pending, hasServerCopy] = await Promise.all([
+			const [integrations, mailboxes, replies, pending, hasServerCopy] = await Promise.all([
 				store.integrations(),
 				store.mailboxes(),
+				store.replies(),
 				store.pendingCount(),
 				store.hasServerCopy()
 			]);
 			this.integrations = integrations;
 			this.mailboxes = mailboxes;
+			this.replies = replies;
 			this.pending = pending;
 			this.hasServerCopy = hasServerCopy;
 			this.loaded = true;
@@ -113,6 +118,16 @@ class Live {
 	 * return the record as it stands (undefined once a delete went through).
 	 */
 	async settle(entity: Entity, id: string): Promise<LocalIntegration | LocalMailbox | undefined> {
+		const store = await this.#waitForSync();
+		return store.record(entity, id);
+	}
+
+	/** The same after a reply: online, wait up to ONLINE_SAVE_WAIT_MS for it to reach the server. */
+	async settleReply(): Promise<void> {
+		await this.#waitForSync();
+	}
+
+	async #waitForSync(): Promise<OfflineStore> {
 		const store = await this.store();
 		if (this.online) {
 			let timer: ReturnType<typeof setTimeout> | undefined;
@@ -121,7 +136,7 @@ class Live {
 			clearTimeout(timer);
 		}
 		await this.reload();
-		return store.record(entity, id);
+		return store;
 	}
 
 	/**

@@ -17,6 +17,7 @@ import {
 	type LocalMailbox,
 	type MailboxDraft
 } from './db';
+import { ReplyOutbox, openReplies, type LocalReply, type ReplyDraft } from './replies';
 import { sealSecret } from './secret';
 import { SyncEngine, draftOf, nextOperation, type Transport } from './sync';
 
@@ -63,6 +64,8 @@ function fresh<S, T>(id: string, draft: T, server: S | null = null) {
 
 export interface OfflineStoreOptions {
 	db: Database;
+	/** Replies waiting to be sent and sent recently (their own database, see replies.ts). */
+	replies?: ReplyOutbox | null;
 	transport?: Transport & { listIntegrations(): Promise<Integration[]>; listMailboxes(): Promise<Mailbox[]> };
 	canSync?: () => boolean;
 }
@@ -71,13 +74,15 @@ export class OfflineStore {
 	readonly engine: SyncEngine;
 	private readonly db: Database;
 	private readonly transport: NonNullable<OfflineStoreOptions['transport']>;
+	private readonly replyOutbox: ReplyOutbox | null;
 	private listeners = new Set<Listener>();
 	private channel: BroadcastChannel | null = null;
 
-	constructor({ db, transport = api, canSync }: OfflineStoreOptions) {
+	constructor({ db, replies = null, transport = api, canSync }: OfflineStoreOptions) {
 		this.db = db;
 		this.transport = transport;
-		this.engine = new SyncEngine({ db, transport, canSync, changed: () => this.emit() });
+		this.replyOutbox = replies;
+		this.engine = new SyncEngine({ db, transport, canSync, queues: replies ? [replies] : [], changed: () => this.emit() });
 		if (typeof BroadcastChannel !== 'undefined') {
 			// Other tabs of the app hear about changes and re-read.
 			this.channel = new BroadcastChannel('mailgate-store');
@@ -110,8 +115,32 @@ export class OfflineStore {
 		return this.db.get(storeOf(entity), id) as Promise<AnyRecord | undefined>;
 	}
 
+	/** Changes waiting to reach the server: operations in the outbox and replies not sent yet. */
 	async pendingCount(): Promise<number> {
-		return this.db.count('outbox');
+		const [operations, replies] = await Promise.all([this.db.count('outbox'), this.replyOutbox?.pendingCount() ?? 0]);
+		return operations + replies;
+	}
+
+	/** Replies on this device (waiting, refused, or accepted in the last 30 days), oldest first. */
+	async replies(): Promise<LocalReply[]> {
+		return (await this.replyOutbox?.all()) ?? [];
+	}
+
+	/**
+	 * Keeps a reply on this device and queues it (SPEC §10: written offline, it leaves when the
+	 * network returns). `id` is new for a new reply, the refused reply's own for an edit.
+	 */
+	async saveReply(reply: { id: string; mailboxId: string; logId: string; draft: ReplyDraft }): Promise<void> {
+		if (!this.replyOutbox) throw new Error('Replies cannot be kept on this device (its storage could not be opened).');
+		await this.replyOutbox.save(reply);
+		this.emit();
+		void this.engine.sync();
+	}
+
+	/** Forgets a reply that waits or was refused. */
+	async discardReply(id: string): Promise<void> {
+		await this.replyOutbox?.discard(id);
+		this.emit();
 	}
 
 	/** Whether this device has pulled the server lists at least once (so an empty list is real). */
@@ -340,8 +369,13 @@ let instance: Promise<OfflineStore> | null = null;
 
 /** The app's one store; syncs on start, on `online`, and periodically while changes wait. */
 export function offlineStore(): Promise<OfflineStore> {
-	instance ??= openDatabase().then((db) => {
-		const store = new OfflineStore({ db, canSync: browserCanSync });
+	instance ??= Promise.all([
+		openDatabase(),
+		// Without the replies database the rest still works; replying then says why it cannot.
+		openReplies().catch(() => null)
+	]).then(([db, repliesDb]) => {
+		const replies = repliesDb ? new ReplyOutbox(repliesDb, api) : null;
+		const store = new OfflineStore({ db, replies, canSync: browserCanSync });
 		// Not awaited: another tab may hold the sync lock through a slow request, and the lists
 		// must not wait for it.
 		void store.engine.recover();

@@ -75,7 +75,7 @@ function canonical(value: unknown): string {
 }
 
 /** A failure that the network or the server may get over by itself: try again later. */
-function isTransient(error: unknown): boolean {
+export function isTransient(error: unknown): boolean {
 	if (!(error instanceof ApiFailure)) return true;
 	return error.status === 0 || error.status === 401 || error.status === 408 || error.status === 429 || error.status >= 500;
 }
@@ -91,9 +91,21 @@ function webLock<T>(run: () => Promise<T>): Promise<T> {
 	return run();
 }
 
+/**
+ * Another queue of changes the engine replays after the outbox, in the same pass, under the same
+ * lock and backoff (replies: see replies.ts for why they keep their own queue).
+ */
+export interface SyncQueue {
+	/** Sends what waits, in order; 'retry-later' after a failure that may pass. */
+	drain(changed: () => void): Promise<'done' | 'retry-later'>;
+	/** Puts back what a closed tab left in flight; true when anything changed. */
+	recover(): Promise<boolean>;
+}
+
 export interface SyncEngineOptions {
 	db: Database;
 	transport: Transport;
+	queues?: SyncQueue[];
 	/** Called after every change the engine writes, so the pages re-read. */
 	changed: () => void;
 	/** Whether a pass makes sense now (online, signed in). Checked before each pass. */
@@ -110,6 +122,7 @@ export class SyncEngine {
 	private readonly transport: Transport;
 	private readonly changed: () => void;
 	private readonly canSync: () => boolean;
+	private readonly queues: SyncQueue[];
 	readonly exclusive: <T>(run: () => Promise<T>) => Promise<T>;
 	private running: Promise<void> | null = null;
 	private again = false;
@@ -124,6 +137,7 @@ export class SyncEngine {
 		this.transport = options.transport;
 		this.changed = options.changed;
 		this.canSync = options.canSync ?? (() => true);
+		this.queues = options.queues ?? [];
 		this.exclusive = options.exclusive ?? webLock;
 	}
 
@@ -181,6 +195,7 @@ export class SyncEngine {
 				}
 				await tx.done;
 			}
+			for (const queue of this.queues) if (await queue.recover()) changed = true;
 			if (changed) this.changed();
 		});
 	}
@@ -195,6 +210,12 @@ export class SyncEngine {
 				return false;
 			}
 			// 'refused' marks only its record; the operations of other records go on.
+		}
+		for (const queue of this.queues) {
+			if ((await queue.drain(this.changed)) === 'retry-later') {
+				this.scheduleRetry();
+				return false;
+			}
 		}
 		this.failures = 0;
 		this.lastError = null;
