@@ -323,3 +323,29 @@ export function readLogCache(page: Page): Promise<Record<'pages' | 'messages' | 
 		}
 	});
 }
+
+/** A reply kept on this device (IndexedDB `mailgate-replies`, src/lib/offline/replies.ts), as the tests look at it. */
+export interface StoredReply {
+	id: string;
+	state: string;
+	draft: { to: string[]; subject?: string; text: string; inReplyTo: string };
+	server: { id: string } | null;
+}
+
+/** The replies this browser profile keeps; [] before the app created their database. */
+export function readReplies(page: Page): Promise<StoredReply[]> {
+	return page.evaluate(async () => {
+		if (!(await indexedDB.databases()).some((info) => info.name === 'mailgate-replies')) return [];
+		const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
+			new Promise<T>((resolve, reject) => {
+				request.onsuccess = () => resolve(request.result as T);
+				request.onerror = () => reject(request.error);
+			});
+		const db = await done<IDBDatabase>(indexedDB.open('mailgate-replies'));
+		try {
+			return await done<StoredReply[]>(db.transaction('replies').objectStore('replies').getAll());
+		} finally {
+			db.close();
+		}
+	});
+}

@@ -7,8 +7,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { baseUrl, callApi, seedIntegration } from './helpers';
+import { PEER_ACCOUNT, PEER_PASSWORD, type ReceivedMail } from './smtp-peer';
 
 const dohOrigin = inject('e2eDohOrigin');
+const smtpPort = inject('e2eSmtpPort');
+const smtpControl = inject('e2eSmtpControl');
 
 /** The client IP of Cloudflare's MX hop in every delivered message; zones may permit it. */
 export const SENDER_IP = '192.0.2.25';
@@ -45,16 +48,50 @@ export async function addDnsRecords(records: Array<{ name: string; type: string;
 
 /** A mailbox whose service address is unique to the calling test. */
 export async function seedServiceMailbox(name = 'Support'): Promise<{ id: string; address: string }> {
+	return seedMailboxSending(name, { host: 'smtp.helpdesk.example', port: 587, password: 'app-password', encryption: 'starttls' });
+}
+
+/**
+ * A mailbox (unique service address) whose SMTP settings point at the tests' SMTP peer
+ * (smtp-peer.ts): replies it sends arrive there, or, with another `password`, are refused at
+ * login with the peer's 535.
+ */
+export async function seedPeerMailbox(name = 'Support', password = PEER_PASSWORD): Promise<{ id: string; address: string }> {
+	return seedMailboxSending(name, { host: '127.0.0.1', port: smtpPort, username: PEER_ACCOUNT, password, encryption: 'none' });
+}
+
+async function seedMailboxSending(
+	name: string,
+	smtp: { host: string; port: number; username?: string; password: string; encryption: string }
+): Promise<{ id: string; address: string }> {
 	const integration = await seedIntegration();
 	const address = `support-${randomBytes(4).toString('hex')}@helpdesk.example`;
 	const created = await callApi('POST', '/api/mailboxes', {
 		integrationId: integration.id,
 		name,
 		address,
-		smtp: { host: 'smtp.helpdesk.example', port: 587, username: address, password: 'app-password', encryption: 'starttls' }
+		smtp: { username: address, ...smtp }
 	});
 	if (created.status !== 201) throw new Error(`Creating the mailbox failed: ${JSON.stringify(created.body)}`);
 	return { id: created.body.id, address };
+}
+
+/** Every message the SMTP peer accepted so far, oldest first. */
+export async function receivedMail(): Promise<ReceivedMail[]> {
+	const response = await fetch(`${smtpControl}/received`);
+	if (!response.ok) throw new Error(`The SMTP peer's control endpoint answered ${response.status}`);
+	return (await response.json()) as ReceivedMail[];
+}
+
+/** The messages the peer accepted with this (ASCII) subject. */
+export async function receivedWithSubject(subject: string): Promise<ReceivedMail[]> {
+	return (await receivedMail()).filter((mail) => headerOf(mail, 'Subject') === subject);
+}
+
+/** One header field of a received message, unfolded; undefined when absent. */
+export function headerOf(mail: ReceivedMail, name: string): string | undefined {
+	const head = mail.data.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+	return new RegExp(`^${name}:[ \t]*(.*)$`, 'im').exec(head)?.[1]?.trim();
 }
 
 export interface MailOptions {

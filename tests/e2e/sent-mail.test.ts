@@ -1,0 +1,108 @@
+/**
+ * Sent mail (SPEC §10 "In the app") with the real queue consumer under `wrangler dev` sending
+ * through a real SMTP server (smtp-peer.ts): a reply the server refused at login is listed as
+ * failed with the server's own words, the step and the hint; Retry, once the password is fixed,
+ * sends it; the message page lays out both attempts; offline, the list and the message read
+ * from this device, marked stale.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+	PHONE,
+	callApi,
+	field,
+	getMailbox,
+	installedPage,
+	maybeScreenshot,
+	scrollWidth,
+	unique,
+	useBrowser
+} from './helpers';
+import { receivedWithSubject, seedPeerMailbox } from './mail';
+import { PEER_AUTH_REFUSAL, PEER_PASSWORD } from './smtp-peer';
+
+const browser = useBrowser();
+
+/** How long the queue consumer may take: its 2-second batch window and one SMTP session. */
+const DELIVERY_MS = 30_000;
+
+async function outboundStatus(id: string): Promise<string> {
+	const { status, body } = await callApi('GET', `/api/outbound/${id}`);
+	if (status !== 200) throw new Error(`Reading outbound ${id} failed: ${status}`);
+	return body.status;
+}
+
+describe('Sent mail', () => {
+	it('lists a reply refused at login with the server’s words and the step; Retry after fixing the password sends it', async () => {
+		const desk = await seedPeerMailbox('Retry desk', 'not-the-password');
+		const subject = unique('Your refund');
+		const created = await callApi('POST', `/api/mailboxes/${desk.id}/outbound`, {
+			to: ['customer@example.org'],
+			subject,
+			text: 'Your refund is on its way.'
+		});
+		expect(created.status).toBe(202);
+		const id: string = created.body.id;
+		await expect.poll(() => outboundStatus(id), { timeout: DELIVERY_MS }).toBe('failed');
+
+		const { context, page } = await installedPage(browser.current);
+		await page.setViewportSize(PHONE);
+		await page.getByRole('link', { name: 'Sent mail', exact: true }).click();
+		await page.getByRole('heading', { level: 1, name: 'Sent mail' }).waitFor();
+		await field(page, 'Mailbox').selectOption(desk.id);
+		await field(page, 'Status').selectOption('failed');
+		await page.getByRole('button', { name: 'Apply filters' }).click();
+		await page.waitForURL((url) => url.search === `?mailboxId=${desk.id}&status=failed`);
+
+		const row = page.locator(`[data-outbound-id="${id}"]`);
+		await row.waitFor();
+		expect(await row.getAttribute('data-status')).toBe('failed');
+		expect(await row.locator('[data-status]').first().innerText()).toContain('Failed');
+		expect(await row.innerText()).toContain('To customer@example.org');
+		const problem = row.getByTestId('problem');
+		expect(await problem.innerText()).toContain('Failed at: Log in');
+		expect(await row.getByTestId('server-words').innerText()).toContain(`535 ${PEER_AUTH_REFUSAL}`);
+		expect(await problem.innerText()).toMatch(/password/i);
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
+		await maybeScreenshot(page, 'sent-failed-phone');
+
+		// The admin fixes the password, then retries from the list: it leaves and arrives once.
+		const mailbox = await getMailbox(desk.id);
+		const { hasPassword: _hasPassword, ...smtp } = mailbox.smtp;
+		const fixed = await callApi('PATCH', `/api/mailboxes/${desk.id}`, { smtp: { ...smtp, password: PEER_PASSWORD }, version: mailbox.version });
+		expect(fixed.status).toBe(200);
+		await row.getByRole('button', { name: /^Retry/ }).click();
+		await expect.poll(() => row.getAttribute('data-status'), { timeout: DELIVERY_MS }).toBe('sent');
+		expect(await row.getByTestId('problem').count()).toBe(0);
+		const arrived = await receivedWithSubject(subject);
+		expect(arrived).toHaveLength(1);
+		expect(arrived[0]!.from).toBe(desk.address);
+		expect(arrived[0]!.to).toEqual(['customer@example.org']);
+
+		// The message page: both attempts, the refusal verbatim at its step, then the acceptance.
+		await row.getByRole('link', { name: subject }).click();
+		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
+		expect(await page.getByTestId('outcome').innerText()).toMatch(/^Sent\./);
+		expect(await page.getByRole('definition').filter({ hasText: desk.address }).first().innerText()).toContain(
+			`"Retry desk" <${desk.address}>`
+		);
+		const attempts = page.getByRole('list', { name: 'Attempts' }).locator(':scope > li');
+		expect(await attempts.count()).toBe(2);
+		expect(await attempts.nth(0).innerText()).toContain('Log in');
+		expect(await attempts.nth(0).getByTestId('attempt-server-message').innerText()).toContain(PEER_AUTH_REFUSAL);
+		expect(await attempts.nth(1).innerText()).toContain('Accepted by the server');
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
+		await maybeScreenshot(page, 'sent-message-phone');
+
+		// Offline: the message and the list as last loaded here, marked stale like the log.
+		await context.setOffline(true);
+		await page.reload();
+		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
+		expect(await page.locator('[data-stale]').innerText()).toMatch(/^You’re offline\. Showing this message as loaded at .+; it may be stale\./);
+		await page.getByRole('link', { name: 'Sent mail', exact: true }).first().click();
+		const notice = page.locator('[data-stale]');
+		await notice.waitFor();
+		expect(await notice.innerText()).toMatch(/You’re offline\. Showing sent mail as loaded at .+; it may be stale\./);
+		expect(await page.locator(`[data-outbound-id="${id}"]`).count()).toBe(1);
+		await context.close();
+	});
+});
