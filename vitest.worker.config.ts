@@ -21,10 +21,13 @@ export default defineConfig(async () => {
 						ACCESS_TEST_PRIVATE_JWK: inject('accessPrivateJwk'),
 						// The SMTP test cases connect to servers on loopback (tests/worker/smtp-servers.ts).
 						ALLOW_PRIVATE_SMTP_HOSTS: 'true',
+						// Webhooks go to receivers on loopback (tests/worker/webhooks.test.ts); the URL-rule tests turn it off.
+						ALLOW_PRIVATE_WEBHOOK_HOSTS: 'true',
 						SMTP_TEST_PORTS: inject('smtpPorts'),
 						// DNS for SPF, DKIM, DMARC and ARC from the loopback DoH server (tests/worker/doh-server.ts).
 						DNS_RESOLVER_URL: `${inject('dohOrigin')}/dns-query`,
 						DOH_TEST_ORIGIN: inject('dohOrigin'),
+						WEBHOOK_TEST_ORIGIN: inject('webhookOrigin'),
 						TRUSTED_ARC_SEALERS: 'forwarder.trusted.test'
 					}
 				}
@@ -37,7 +40,7 @@ export default defineConfig(async () => {
 		test: {
 			include: ['tests/worker/**/*.test.ts'],
 			setupFiles: ['tests/worker/setup.ts'],
-			globalSetup: ['tests/worker/global-setup.ts', 'tests/worker/smtp-servers.ts', 'tests/worker/doh-server.ts']
+			globalSetup: ['tests/worker/global-setup.ts', 'tests/worker/smtp-servers.ts', 'tests/worker/doh-server.ts', 'tests/worker/webhook-receiver.ts']
 		}
 	};
 });

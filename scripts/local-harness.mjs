@@ -47,6 +47,8 @@ export const chromiumOptions = {
  * @property {(d1: (args: string[]) => string) => void} [beforeStart] called after the seed, before wrangler dev
  *   starts (so nothing else has the SQLite file open), with a function that runs
  *   `wrangler d1 execute DB --local … --yes` on this D1 with `args` appended and returns its stdout
+ * @property {Record<string, string>} [extraVars] more Worker vars, written to the env file as `NAME=value`
+ *   lines after the harness's own (they override `wrangler.toml` `[vars]`, e.g. `OUTBOUND_MESSAGES_PER_SESSION`)
  */
 
 /**
@@ -56,6 +58,10 @@ export const chromiumOptions = {
  */
 export async function startLocalServer(options = {}) {
 	ensureBuilt();
+	const extraVars = Object.entries(options.extraVars ?? {}).map(([name, value]) => {
+		if (!/^[A-Z_][A-Z0-9_]*$/i.test(name) || /[\r\n]/.test(value)) throw new Error(`extraVars: ${name} cannot be written as one NAME=value line`);
+		return `${name}=${value}`;
+	});
 
 	const dir = mkdtempSync(path.join(tmpdir(), 'mailgate-local-'));
 	const state = path.join(dir, 'state');
@@ -70,8 +76,11 @@ export async function startLocalServer(options = {}) {
 			`SMTP_ENCRYPTION_KEY=${randomBytes(32).toString('base64')}`,
 			// The SMTP sending test's browser tests talk to smtp-server on loopback.
 			'ALLOW_PRIVATE_SMTP_HOSTS=true',
+			// Webhooks reach the browser tests' receiver on loopback.
+			'ALLOW_PRIVATE_WEBHOOK_HOSTS=true',
 			// No DNS leaves this machine: lookups fail fast (temperror) unless a test serves DNS.
 			`DNS_RESOLVER_URL=${process.env.MAILGATE_DNS_RESOLVER_URL ?? 'http://127.0.0.1:9/dns-query'}`,
+			...extraVars,
 			''
 		].join('\n'),
 		{ mode: 0o600 }

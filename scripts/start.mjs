@@ -17,7 +17,9 @@ const REQUIRED = {
 	ADMIN_TOKEN: () => randomBytes(24).toString('base64url'),
 	SMTP_ENCRYPTION_KEY: () => randomBytes(32).toString('base64'),
 	// Lets the SMTP test reach servers on this machine; never set in production.
-	ALLOW_PRIVATE_SMTP_HOSTS: () => 'true'
+	ALLOW_PRIVATE_SMTP_HOSTS: () => 'true',
+	// Lets webhooks reach a help desk on this machine (http://127.0.0.1:…); never set in production.
+	ALLOW_PRIVATE_WEBHOOK_HOSTS: () => 'true'
 };
 
 /**

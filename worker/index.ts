@@ -1,22 +1,28 @@
 /**
  * Mailgate's one Worker. fetch: the /api JSON API (the app's static assets are served by
  * Workers Static Assets before the Worker runs; see wrangler.toml). email: Email Routing's
- * deliveries to service addresses. queue: replies leaving through each mailbox's SMTP server.
+ * deliveries to service addresses. queue: replies leaving through each mailbox's SMTP server,
+ * and webhooks to each integration's help desk.
  * scheduled: the 30-day retention (daily) and the outbound sweep (every 5 minutes).
  */
 import { handleApi } from './api/router';
 import { handleInbound } from './inbound/handle-email';
-import { purgeOldMessages, purgeOldOutbound } from './inbound/retention';
+import { purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
 import { consumeOutbound, type OutboundQueueMessage } from './outbound/consumer';
 import { sweepOutbound } from './outbound/sweep';
+import { closeExpiredFlowChecks } from './flow/round-trip';
+import { deleteEventsBefore } from './db/webhooks';
+import { consumeWebhooks, sweepWebhooks, type WebhookQueueMessage } from './webhooks/deliver';
 
 /** wrangler.toml's daily cron; the other one is the sweep. */
 const RETENTION_CRON = '17 3 * * *';
+/** wrangler.toml's webhook queue; the other one carries replies. */
+const WEBHOOK_QUEUE = 'mailgate-webhooks';
 
 export default {
-	async fetch(request, env) {
+	async fetch(request, env, ctx) {
 		const { pathname } = new URL(request.url);
-		if (pathname === '/api' || pathname.startsWith('/api/')) return handleApi(request, env);
+		if (pathname === '/api' || pathname.startsWith('/api/')) return handleApi(request, env, undefined, (promise) => ctx.waitUntil(promise));
 		return env.ASSETS.fetch(request);
 	},
 
@@ -25,7 +31,9 @@ export default {
 	},
 
 	async queue(batch, env) {
-		await consumeOutbound(batch.messages as readonly Message<OutboundQueueMessage>[], env);
+		// One consumer per queue (wrangler.toml): replies, and the help desk's webhooks.
+		if (batch.queue === WEBHOOK_QUEUE) await consumeWebhooks(batch.messages as readonly Message<WebhookQueueMessage>[], env);
+		else await consumeOutbound(batch.messages as readonly Message<OutboundQueueMessage>[], env);
 	},
 
 	async scheduled(controller, env) {
@@ -33,9 +41,14 @@ export default {
 		if (controller.cron === RETENTION_CRON) {
 			const deleted = await purgeOldMessages(env, now);
 			const replies = await purgeOldOutbound(env, now);
-			console.info('retention', { deleted, replies });
+			const events = await deleteEventsBefore(env.DB, retentionStart(now));
+			console.info('retention', { deleted, replies, events });
 		} else {
-			console.info('outbound_sweep', await sweepOutbound(env, now));
+			console.info('sweep', {
+				outbound: await sweepOutbound(env, now),
+				webhooks: await sweepWebhooks(env, now),
+				flowChecks: await closeExpiredFlowChecks(env.DB, now)
+			});
 		}
 	}
 } satisfies ExportedHandler<Env>;

@@ -6,7 +6,8 @@ import { completeDevVars, readVar } from '../../scripts/start.mjs';
 describe('completeDevVars', () => {
 	it('creates every key from nothing, with random secrets of the right size', () => {
 		const { text, added } = completeDevVars('');
-		expect(added).toEqual(['ADMIN_TOKEN', 'SMTP_ENCRYPTION_KEY', 'ALLOW_PRIVATE_SMTP_HOSTS']);
+		expect(added).toEqual(['ADMIN_TOKEN', 'SMTP_ENCRYPTION_KEY', 'ALLOW_PRIVATE_SMTP_HOSTS', 'ALLOW_PRIVATE_WEBHOOK_HOSTS']);
+		expect(readVar(text, 'ALLOW_PRIVATE_WEBHOOK_HOSTS')).toBe('true');
 		expect(Buffer.from(readVar(text, 'SMTP_ENCRYPTION_KEY') ?? '', 'base64')).toHaveLength(32);
 		expect(readVar(text, 'ADMIN_TOKEN')).toMatch(/^[A-Za-z0-9_-]{32}$/);
 		expect(readVar(text, 'ALLOW_PRIVATE_SMTP_HOSTS')).toBe('true');
@@ -16,7 +17,7 @@ describe('completeDevVars', () => {
 	it('keeps existing values and comments, and adds only what is missing', () => {
 		const before = '# mine\nADMIN_TOKEN=keep-me\nOTHER="x"';
 		const { text, added } = completeDevVars(before);
-		expect(added).toEqual(['SMTP_ENCRYPTION_KEY', 'ALLOW_PRIVATE_SMTP_HOSTS']);
+		expect(added).toEqual(['SMTP_ENCRYPTION_KEY', 'ALLOW_PRIVATE_SMTP_HOSTS', 'ALLOW_PRIVATE_WEBHOOK_HOSTS']);
 		expect(text.startsWith(`${before}\n`)).toBe(true);
 		expect(readVar(text, 'ADMIN_TOKEN')).toBe('keep-me');
 		expect(readVar(text, 'OTHER')).toBe('x');

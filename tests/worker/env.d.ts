@@ -8,6 +8,7 @@ declare global {
 			ACCESS_TEST_PRIVATE_JWK: string;
 			SMTP_TEST_PORTS: string;
 			DOH_TEST_ORIGIN: string;
+			WEBHOOK_TEST_ORIGIN: string;
 		}
 	}
 }

@@ -6,7 +6,9 @@ import {
 } from '../../src/lib/schema/integration';
 import * as db from '../db/integrations';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/errors';
-import { HttpError, json, noContent, readBody } from './http';
+import { checkWebhookUrl } from '../../src/lib/schema/webhook';
+import { newWebhookSecret, sealWebhookSecret } from '../webhooks/secret';
+import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 
 const nameTaken = () =>
@@ -14,7 +16,7 @@ const nameTaken = () =>
 		fields: { name: 'Another channel integration already has this name' }
 	});
 
-const notFound = () => new HttpError(404, 'not_found', 'This channel integration does not exist.');
+export const notFound = () => new HttpError(404, 'not_found', 'This channel integration does not exist.');
 
 export const list: Handler = async ({ env }) => json({ items: await db.listIntegrations(env.DB) });
 
@@ -53,24 +55,40 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	const input = await readBody(request, integrationUpdateSchema);
 	const current = await db.findIntegration(env.DB, params.id!);
 	if (!current) throw notFound();
-	const expectedVersion = input.version ?? current.version;
+	let expectedVersion = input.version ?? current.version;
 	if (expectedVersion !== current.version) throw versionConflict(current);
-	if (await db.findIntegrationByName(env.DB, input.name, current.id)) throw nameTaken();
-	let renamed: boolean;
-	try {
-		renamed = await db.renameIntegration(env.DB, {
+	if (input.webhook) {
+		// SPEC §11 URL rules, with the Worker's setting for local hosts.
+		const refusal = checkWebhookUrl(input.webhook.url, env.ALLOW_PRIVATE_WEBHOOK_HOSTS === 'true');
+		if (refusal) throw validationFailed({ 'webhook.url': refusal });
+	}
+	if (input.name !== undefined && input.name !== current.name) {
+		if (await db.findIntegrationByName(env.DB, input.name, current.id)) throw nameTaken();
+		let renamed: boolean;
+		try {
+			renamed = await db.renameIntegration(env.DB, { id: current.id, name: input.name, expectedVersion, updatedAt: now().toISOString() });
+		} catch (error) {
+			if (isUniqueViolation(error)) throw nameTaken();
+			throw error;
+		}
+		if (!renamed) throw versionConflict((await db.findIntegration(env.DB, current.id)) ?? current);
+		expectedVersion += 1;
+	}
+	if (input.webhook !== undefined) {
+		// The signing secret is made when a webhook is first set (SPEC §11) and kept on later edits.
+		const sealedSecret =
+			input.webhook && !(await db.findWebhookSecret(env.DB, current.id)) ? await sealWebhookSecret(env, current.id, newWebhookSecret()) : undefined;
+		const set = await db.setWebhook(env.DB, {
 			id: current.id,
-			name: input.name,
+			webhook: input.webhook ? { url: new URL(input.webhook.url).href, events: [...new Set(input.webhook.events)] } : null,
+			sealedSecret,
 			expectedVersion,
 			updatedAt: now().toISOString()
 		});
-	} catch (error) {
-		if (isUniqueViolation(error)) throw nameTaken();
-		throw error;
+		if (!set) throw versionConflict((await db.findIntegration(env.DB, current.id)) ?? current);
 	}
 	const saved = await db.findIntegration(env.DB, current.id);
 	if (!saved) throw notFound();
-	if (!renamed) throw versionConflict(saved);
 	return json(saved);
 };
 

@@ -6,6 +6,9 @@ import {
 	type SmtpTestSummary
 } from '../../src/lib/schema/mailbox';
 import { latestSmtpTests } from '../db/smtp-tests';
+import { latestFlowChecks } from '../db/flow-checks';
+import { closeExpiredFlowChecks } from '../flow/round-trip';
+import type { FlowCheckSummary } from '../../src/lib/schema/flow-check';
 import { findIntegration } from '../db/integrations';
 import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
@@ -14,15 +17,15 @@ import { EncryptionKeyError, encryptSecret } from '../crypto/secret-box';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 
-/** The API shape: the sealed password becomes `hasPassword`; the latest SMTP test is attached. */
-export function toPublicMailbox(mailbox: StoredMailbox, lastSmtpTest: SmtpTestSummary | null = null): Mailbox {
+/** The API shape: the sealed password becomes `hasPassword`; the latest SMTP test and mail flow check are attached. */
+export function toPublicMailbox(mailbox: StoredMailbox, lastSmtpTest: SmtpTestSummary | null = null, lastFlowCheck: FlowCheckSummary | null = null): Mailbox {
 	const { sealedPassword, smtp, ...rest } = mailbox;
-	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '' }, lastSmtpTest };
+	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '' }, lastSmtpTest, lastFlowCheck };
 }
 
 async function withLastTest(env: Env, mailbox: StoredMailbox): Promise<Mailbox> {
-	const latest = await latestSmtpTests(env.DB, mailbox.id);
-	return toPublicMailbox(mailbox, latest.get(mailbox.id) ?? null);
+	const [latest, flow] = await Promise.all([latestSmtpTests(env.DB, mailbox.id), latestFlowChecks(env.DB, mailbox.id)]);
+	return toPublicMailbox(mailbox, latest.get(mailbox.id) ?? null, flow.get(mailbox.id) ?? null);
 }
 
 const notFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
@@ -32,14 +35,19 @@ const addressTaken = () =>
 		fields: { address: 'Another mailbox already uses this service email address' }
 	});
 
-export const list: Handler = async ({ env }) => {
-	const [mailboxes, latest] = await Promise.all([db.listMailboxes(env.DB), latestSmtpTests(env.DB)]);
-	return json({ items: mailboxes.map((m) => toPublicMailbox(m, latest.get(m.id) ?? null)) });
+export const list: Handler = async ({ env, scope, now }) => {
+	// A check past its time reads as failed, not running (SPEC §13).
+	await closeExpiredFlowChecks(env.DB, now());
+	const [all, latest, flow] = await Promise.all([db.listMailboxes(env.DB), latestSmtpTests(env.DB), latestFlowChecks(env.DB)]);
+	// An API key sees its integration's mailboxes only (SPEC §11).
+	const mailboxes = scope ? all.filter((m) => scope.mailboxIds.includes(m.id)) : all;
+	return json({ items: mailboxes.map((m) => toPublicMailbox(m, latest.get(m.id) ?? null, flow.get(m.id) ?? null)) });
 };
 
-export const read: Handler = async ({ env, params }) => {
+export const read: Handler = async ({ env, params, now }) => {
 	const mailbox = await db.findMailbox(env.DB, params.id!);
 	if (!mailbox) throw notFound();
+	await closeExpiredFlowChecks(env.DB, now());
 	return json(await withLastTest(env, mailbox));
 };
 

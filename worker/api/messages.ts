@@ -1,7 +1,7 @@
 /** /api/messages: the email log with filters and keyset pagination (SPEC §7). */
 import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
-import { findMessage, garbledSenders, listMessages, mailboxHealth, type LoggedMessage } from '../db/messages';
+import { findMessage, garbledSenders, listMessages, mailboxHealth, toLogItem, type LoggedMessage } from '../db/messages';
 import { DAY_MS, retentionStart } from '../inbound/retention';
 import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
@@ -9,7 +9,7 @@ import { normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/s
 import { extractHeaderBlock } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
-import type { Handler } from './route';
+import { scopedMailboxes, type Handler } from './route';
 
 export const PAGE_SIZE = 50;
 
@@ -32,11 +32,6 @@ const querySchema = z.object({
 	error: 'Choose a time after the start of the range'
 });
 
-/** The list item of SPEC §7: the log row without the heavy and evidence-only fields. */
-function toItem(message: LoggedMessage) {
-	const { headers: _h, text: _t, html: _m, attachments: _a, authDetails: _d, forwardingEvidence: _f, ...item } = message;
-	return { ...item, encoding: { charsets: message.encoding.charsets, garbled: message.encoding.garbled, blank: message.encoding.blank } };
-}
 
 const encodeCursor = (m: LoggedMessage) => btoa(JSON.stringify([m.receivedAt, m.id]));
 function decodeCursor(cursor: string): { receivedAt: string; id: string } {
@@ -49,14 +44,14 @@ function decodeCursor(cursor: string): { receivedAt: string; id: string } {
 	throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
 }
 
-export const list: Handler = async ({ request, env }) => {
+export const list: Handler = async ({ request, env, scope }) => {
 	const params = Object.fromEntries(new URL(request.url).searchParams);
 	const parsed = querySchema.safeParse(params);
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
 	const q = parsed.data;
 	const toIso = (value?: string) => (value ? new Date(value).toISOString() : undefined);
 	const items = await listMessages(env.DB, {
-		mailboxId: mailboxParam(q.mailboxId),
+		...scopedMailboxes(scope, mailboxParam(q.mailboxId)),
 		messageId: q.messageId ? (normaliseMessageId(q.messageId) ?? undefined) : undefined,
 		from: q.from,
 		verdict: q.verdict,
@@ -66,7 +61,7 @@ export const list: Handler = async ({ request, env }) => {
 		limit: PAGE_SIZE + 1
 	});
 	const page = items.slice(0, PAGE_SIZE);
-	return json({ items: page.map(toItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
+	return json({ items: page.map(toLogItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
 };
 
 const scopeSchema = z.object({ mailboxId: z.string().min(1).max(100).optional() });
@@ -136,7 +131,7 @@ export const read: Handler = async ({ env, params }) => {
 		}
 	}
 	return json({
-		...toItem(message),
+		...toLogItem(message),
 		authDetails: message.authDetails,
 		forwardingEvidence: message.forwardingEvidence,
 		encodingFindings: message.encoding.findings,
@@ -160,6 +155,35 @@ export const raw: Handler = async ({ env, params }) => {
 			'content-disposition': `attachment; filename="${safeFileName(message.messageId ?? message.id)}.eml"`,
 			'cache-control': 'no-store',
 			'x-content-type-options': 'nosniff'
+		}
+	});
+};
+
+/**
+ * `GET /api/messages/:id/attachments/:index` (SPEC §11): the attachment's bytes from the
+ * archived original, always as a download that no browser renders (whatever its type says).
+ */
+export const attachment: Handler = async ({ env, params }) => {
+	const message = await findMessage(env.DB, params.id!);
+	if (!message) throw notFound();
+	const index = Number(params.index);
+	if (!Number.isInteger(index) || index < 0 || index >= message.attachments.length) throw new HttpError(404, 'not_found', 'No attachment with this index.');
+	const original = await env.MAIL_ARCHIVE.get(message.id);
+	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
+	const parsed = await PostalMime.parse(await original.arrayBuffer(), { rfc822Attachments: true });
+	const part = parsed.attachments[index];
+	if (!part) throw new HttpError(404, 'not_found', 'No attachment with this index.');
+	const bytes = typeof part.content === 'string' ? new TextEncoder().encode(part.content) : new Uint8Array(part.content);
+	const name = part.filename || `attachment-${index}`;
+	return new Response(bytes, {
+		headers: {
+			'content-type': /^[\w.+-]+\/[\w.+-]+$/.test(part.mimeType) ? part.mimeType : 'application/octet-stream',
+			'content-length': String(bytes.byteLength),
+			// RFC 6266: an ASCII fallback and the exact name (RFC 5987) for non-ASCII names.
+			'content-disposition': `attachment; filename="${safeFileName(name)}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+			'x-content-type-options': 'nosniff',
+			'content-security-policy': "default-src 'none'; sandbox",
+			'cache-control': 'no-store'
 		}
 	});
 };

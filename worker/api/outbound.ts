@@ -10,7 +10,7 @@ import { sanitizeHtml } from '../inbound/sanitize-html';
 import { archiveKey, createOutbound, enqueue } from '../outbound/create';
 import PostalMime from 'postal-mime';
 import { HttpError, json, readBody, validationFailed } from './http';
-import type { Handler } from './route';
+import { scopedMailboxes, type Handler } from './route';
 
 export const PAGE_SIZE = 50;
 
@@ -44,12 +44,14 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 }
 
 /** `GET /api/outbound`: newest first, 50 a page, by keyset cursor. */
-export const list: Handler = async ({ request, env }) => {
+export const list: Handler = async ({ request, env, scope }) => {
 	const parsed = querySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
 	const q = parsed.data;
+	const mine = scopedMailboxes(scope, q.mailboxId);
 	const items = await listOutbound(env.DB, {
-		mailboxId: q.mailboxId,
+		mailboxId: mine.mailboxId ?? undefined,
+		mailboxIds: mine.mailboxIds,
 		status: q.status,
 		after: q.cursor ? decodeCursor(q.cursor) : undefined,
 		limit: PAGE_SIZE + 1

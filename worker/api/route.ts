@@ -1,9 +1,32 @@
+import { HttpError } from './http';
+/** An API key's reach (SPEC §11): its integration and that integration's mailboxes. */
+export interface Scope {
+	integrationId: string;
+	mailboxIds: string[];
+}
+
 export interface RouteContext {
 	request: Request;
 	env: Env;
 	params: Record<string, string>;
 	/** The clock, injectable for tests. */
 	now: () => Date;
+	/** Work that goes on after the response (the ExecutionContext's waitUntil): the mail flow check's probe. */
+	waitUntil: (promise: Promise<unknown>) => void;
+	/** Null for the admin (everything); an API key's reach otherwise. Lists narrow themselves to it. */
+	scope?: Scope | null;
 }
 
 export type Handler = (context: RouteContext) => Promise<Response>;
+
+/**
+ * A list's `mailboxId` filter under a scope (SPEC §11): an API key may name only its own
+ * mailboxes (another is a 404, `none` a 403), and without one sees all of its own.
+ */
+export function scopedMailboxes(scope: Scope | null | undefined, mailboxId: string | null | undefined): { mailboxId?: string | null; mailboxIds?: string[] } {
+	if (!scope) return { mailboxId };
+	if (mailboxId === null) throw new HttpError(403, 'forbidden', 'An API key sees only its integration\'s mailboxes; mailboxId=none is for the admin.');
+	if (mailboxId === undefined) return { mailboxIds: scope.mailboxIds };
+	if (!scope.mailboxIds.includes(mailboxId)) throw new HttpError(404, 'not_found', 'No such mailbox.');
+	return { mailboxId };
+}

@@ -1,25 +1,37 @@
 /**
- * Who may call /api (SPEC §7): the admin's bearer token, or a Cloudflare Access JWT when
- * ACCESS_TEAM_DOMAIN and ACCESS_AUD are set. Outcomes are values; nothing here throws.
+ * Who may call /api (SPEC §7, §11): the admin's bearer token, a Cloudflare Access JWT when
+ * ACCESS_TEAM_DOMAIN and ACCESS_AUD are set, or an integration's API key (scoped to that
+ * integration; the router enforces the scope). Outcomes are values; nothing here throws.
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { findApiKeyByHash, touchApiKey } from '../db/webhooks';
+import { API_KEY_PREFIX, hashApiKey } from './api-keys';
 
-export type AuthResult =
-	| { ok: true; principal: 'admin-token' | `access:${string}` }
-	| { ok: false; reason: string };
+export type Principal =
+	| { kind: 'admin'; name: 'admin-token' | `access:${string}` }
+	| { kind: 'key'; keyId: string; integrationId: string };
+
+export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
 /** Access puts its JWT in this header on every request it lets through. */
 const ACCESS_HEADER = 'cf-access-jwt-assertion';
 
 export async function authenticate(request: Request, env: Env): Promise<AuthResult> {
 	const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+	if (bearer?.startsWith(API_KEY_PREFIX)) {
+		// Looked up by its hash: the database never sees the key, and a revoked key is gone.
+		const key = await findApiKeyByHash(env.DB, await hashApiKey(bearer));
+		if (!key) return { ok: false, reason: 'This API key is not valid (it may have been revoked).' };
+		await touchApiKey(env.DB, key.id, new Date());
+		return { ok: true, principal: { kind: 'key', keyId: key.id, integrationId: key.integrationId } };
+	}
 	if (bearer && env.ADMIN_TOKEN && (await equalInConstantTime(bearer, env.ADMIN_TOKEN))) {
-		return { ok: true, principal: 'admin-token' };
+		return { ok: true, principal: { kind: 'admin', name: 'admin-token' } };
 	}
 	const assertion = request.headers.get(ACCESS_HEADER);
 	if (assertion && env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD) {
 		const identity = await verifyAccessJwt(assertion, env.ACCESS_TEAM_DOMAIN, env.ACCESS_AUD);
-		if (identity) return { ok: true, principal: `access:${identity}` };
+		if (identity) return { ok: true, principal: { kind: 'admin', name: `access:${identity}` } };
 		return { ok: false, reason: 'The Cloudflare Access token is not valid for this application.' };
 	}
 	if (!env.ADMIN_TOKEN && !(env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD)) {

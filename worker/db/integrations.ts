@@ -1,5 +1,6 @@
 /** All SQL for channel integrations; rows become `Integration` domain objects here. */
 import type { Integration } from '../../src/lib/schema/integration';
+import type { WebhookEventType } from '../../src/lib/schema/webhook';
 
 interface IntegrationRow {
 	id: string;
@@ -7,6 +8,9 @@ interface IntegrationRow {
 	version: number;
 	created_at: string;
 	updated_at: string;
+	webhook_url: string | null;
+	webhook_events: string | null;
+	webhook_updated_at: string | null;
 }
 
 const toIntegration = (row: IntegrationRow): Integration => ({
@@ -14,10 +18,13 @@ const toIntegration = (row: IntegrationRow): Integration => ({
 	name: row.name,
 	version: row.version,
 	createdAt: row.created_at,
-	updatedAt: row.updated_at
+	updatedAt: row.updated_at,
+	webhook: row.webhook_url
+		? { url: row.webhook_url, events: JSON.parse(row.webhook_events ?? '[]') as WebhookEventType[], updatedAt: row.webhook_updated_at }
+		: null
 });
 
-const COLUMNS = 'id, name, version, created_at, updated_at';
+const COLUMNS = 'id, name, version, created_at, updated_at, webhook_url, webhook_events, webhook_updated_at';
 
 export async function listIntegrations(db: D1Database): Promise<Integration[]> {
 	const { results } = await db
@@ -42,7 +49,7 @@ export async function findIntegrationByName(db: D1Database, name: string, except
 
 export async function insertIntegration(db: D1Database, integration: Integration): Promise<void> {
 	await db
-		.prepare(`INSERT INTO integrations (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)`)
+		.prepare('INSERT INTO integrations (id, name, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)')
 		.bind(integration.id, integration.name, integration.version, integration.createdAt, integration.updatedAt)
 		.run();
 }
@@ -70,4 +77,68 @@ export async function countMailboxesUsing(db: D1Database, integrationId: string)
 export async function deleteIntegration(db: D1Database, id: string): Promise<boolean> {
 	const result = await db.prepare('DELETE FROM integrations WHERE id = ?1').bind(id).run();
 	return result.meta.changes === 1;
+}
+
+/**
+ * Sets (or, with `webhook: null`, removes) the webhook when the stored version is still
+ * `expectedVersion`. A new secret is stored only when given (the first time a webhook is set).
+ */
+export async function setWebhook(
+	db: D1Database,
+	options: {
+		id: string;
+		webhook: { url: string; events: WebhookEventType[] } | null;
+		sealedSecret?: string;
+		expectedVersion: number;
+		updatedAt: string;
+	}
+): Promise<boolean> {
+	const { webhook } = options;
+	const result = await db
+		.prepare(
+			'UPDATE integrations SET webhook_url = ?1, webhook_events = ?2, webhook_secret = CASE WHEN ?1 IS NULL THEN NULL ELSE coalesce(?3, webhook_secret) END, ' +
+				'webhook_updated_at = ?4, version = version + 1, updated_at = ?4 WHERE id = ?5 AND version = ?6'
+		)
+		.bind(webhook?.url ?? null, webhook ? JSON.stringify(webhook.events) : null, options.sealedSecret ?? null, options.updatedAt, options.id, options.expectedVersion)
+		.run();
+	return result.meta.changes === 1;
+}
+
+/** The sealed webhook secret (worker/crypto/secret-box.ts), or null when no webhook is set. */
+export async function findWebhookSecret(db: D1Database, id: string): Promise<string | null> {
+	const row = await db.prepare('SELECT webhook_secret FROM integrations WHERE id = ?1').bind(id).first<{ webhook_secret: string | null }>();
+	return row?.webhook_secret ?? null;
+}
+
+export async function replaceWebhookSecret(db: D1Database, id: string, sealed: string): Promise<boolean> {
+	const result = await db.prepare('UPDATE integrations SET webhook_secret = ?2 WHERE id = ?1 AND webhook_url IS NOT NULL').bind(id, sealed).run();
+	return result.meta.changes === 1;
+}
+
+/** The webhook of the integration a mailbox belongs to, with its sealed secret, for recording events. */
+export interface WebhookTarget {
+	integrationId: string;
+	integrationName: string;
+	url: string;
+	events: WebhookEventType[];
+}
+
+export async function findWebhookTarget(db: D1Database, integrationId: string): Promise<WebhookTarget | null> {
+	const row = await db
+		.prepare('SELECT id, name, webhook_url, webhook_events FROM integrations WHERE id = ?1 AND webhook_url IS NOT NULL')
+		.bind(integrationId)
+		.first<{ id: string; name: string; webhook_url: string; webhook_events: string }>();
+	return row ? { integrationId: row.id, integrationName: row.name, url: row.webhook_url, events: JSON.parse(row.webhook_events) } : null;
+}
+
+/** The webhook of the integration a mailbox belongs to (outbound events). */
+export async function findWebhookTargetOfMailbox(db: D1Database, mailboxId: string): Promise<WebhookTarget | null> {
+	const row = await db
+		.prepare(
+			'SELECT i.id, i.name, i.webhook_url, i.webhook_events FROM mailboxes m JOIN integrations i ON i.id = m.integration_id ' +
+				'WHERE m.id = ?1 AND i.webhook_url IS NOT NULL'
+		)
+		.bind(mailboxId)
+		.first<{ id: string; name: string; webhook_url: string; webhook_events: string }>();
+	return row ? { integrationId: row.id, integrationName: row.name, url: row.webhook_url, events: JSON.parse(row.webhook_events) } : null;
 }

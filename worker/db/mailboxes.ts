@@ -113,3 +113,9 @@ export async function deleteMailbox(db: D1Database, id: string): Promise<boolean
 	const result = await db.prepare('DELETE FROM mailboxes WHERE id = ?1').bind(id).run();
 	return result.meta.changes === 1;
 }
+
+/** The ids of an integration's mailboxes: an API key's reach (SPEC §11). */
+export async function mailboxIdsOfIntegration(db: D1Database, integrationId: string): Promise<string[]> {
+	const { results } = await db.prepare('SELECT id FROM mailboxes WHERE integration_id = ?1').bind(integrationId).all<{ id: string }>();
+	return results.map((row) => row.id);
+}

@@ -18,12 +18,20 @@ export interface LoggedMessage {
 	encoding: { charsets: string[]; garbled: boolean; blank: boolean; findings: string[] };
 	headers: string;
 	text: string | null;
+	/** The text is a rendition of the HTML (the message had no text part; SPEC §11). */
+	textFromHtml: boolean;
 	html: string | null;
 	/** Text, HTML or headers were cut to fit D1; the archived original has them whole. */
 	truncated: boolean;
 	attachments: Array<{ filename: string | null; contentType: string; size: number }>;
 	/** SPEC §7: a customer's message, a bounce (SPEC §10) or a mail flow probe (SPEC §13). */
 	kind: 'message' | 'bounce' | 'probe';
+}
+
+/** The list item of SPEC §7: the log row without the heavy and evidence-only fields. */
+export function toLogItem(message: LoggedMessage) {
+	const { headers: _h, text: _t, html: _m, attachments: _a, authDetails: _d, forwardingEvidence: _f, ...item } = message;
+	return { ...item, encoding: { charsets: message.encoding.charsets, garbled: message.encoding.garbled, blank: message.encoding.blank } };
 }
 
 interface MessageRow {
@@ -56,12 +64,13 @@ interface MessageRow {
 	attachments: string;
 	truncated: number;
 	kind: LoggedMessage['kind'];
+	text_from_html: number;
 }
 
 const COLUMNS =
 	'id, mailbox_id, message_id, envelope_from, envelope_to, from_address, from_name, subject, received_at, size, verdict, ' +
 	'reason, spf, dkim, dmarc, arc, auth_details, forwarding, forwarding_evidence, charsets, garbled, blank, encoding_findings, ' +
-	'truncated, kind, headers, text, html, attachments';
+	'truncated, kind, text_from_html, headers, text, html, attachments';
 /** The list leaves out the heavy columns. */
 const LIST_COLUMNS = COLUMNS.replace(', headers, text, html, attachments', '');
 
@@ -91,14 +100,21 @@ const toMessage = (row: MessageRow): LoggedMessage => ({
 	html: row.html ?? null,
 	truncated: row.truncated === 1,
 	attachments: row.attachments ? JSON.parse(row.attachments) : [],
-	kind: row.kind ?? 'message'
+	kind: row.kind ?? 'message',
+	textFromHtml: row.text_from_html === 1
 });
 
 /** Stores a log row; false when the same Message-ID was already logged for this mailbox. */
 export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<boolean> {
-	const result = await db
+	const result = await insertMessageStatement(db, m).run();
+	return result.meta.changes === 1;
+}
+
+/** The log row's INSERT, for a batch with what it announces (its webhook events). */
+export function insertMessageStatement(db: D1Database, m: LoggedMessage): D1PreparedStatement {
+	return db
 		.prepare(
-			`INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)`
+			`INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)`
 		)
 		.bind(
 			m.id,
@@ -126,18 +142,19 @@ export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<b
 			JSON.stringify(m.encoding.findings),
 			m.truncated ? 1 : 0,
 			m.kind,
+			m.textFromHtml ? 1 : 0,
 			m.headers,
 			m.text,
 			m.html,
 			JSON.stringify(m.attachments)
-		)
-		.run();
-	return result.meta.changes === 1;
+		);
 }
 
 export interface MessageFilters {
 	/** A mailbox id, or `null` for deliveries to addresses that are not service addresses. */
 	mailboxId?: string | null;
+	/** Only these mailboxes (an API key's integration, SPEC §11). */
+	mailboxIds?: string[];
 	messageId?: string;
 	/** An address (the header From or the envelope sender), or a domain (`example.com`). */
 	from?: string;
@@ -172,6 +189,7 @@ export function listQuery(f: MessageFilters): { sql: string; values: unknown[] }
 	const narrow = f.messageId !== undefined || f.from !== undefined ? '+' : '';
 	if (f.mailboxId === null) where(`${narrow}mailbox_id IS NULL`);
 	else if (f.mailboxId !== undefined) where(`${narrow}mailbox_id = ?`, f.mailboxId);
+	if (f.mailboxIds !== undefined) where(`${narrow}mailbox_id IN (SELECT value FROM json_each(?))`, JSON.stringify(f.mailboxIds));
 	if (f.messageId !== undefined) where('message_id = ?', f.messageId);
 	if (f.from !== undefined) {
 		const domain = senderDomain(f.from);

@@ -5,7 +5,8 @@
  * applied twice (Email Routing redelivers when a write failed) lists each recipient once.
  */
 import type { BounceRecipient, OutboundBounce } from '../../src/lib/schema/outbound';
-import { addWarningStatement, findOutboundByMessageIds, recordBounceStatement } from '../db/outbound';
+import { addWarningStatement, findOutboundByMessageIds } from '../db/outbound';
+import { recordBounce } from '../outbound/status';
 import type { BounceReport } from './bounce';
 
 export interface BounceMatch {
@@ -14,9 +15,10 @@ export interface BounceMatch {
 }
 
 export async function applyBounce(
-	db: D1Database,
+	env: Env,
 	input: { report: BounceReport; logId: string; mailboxId: string; at: string }
 ): Promise<BounceMatch> {
+	const db = env.DB;
 	const { report, logId, mailboxId, at } = input;
 	const candidates = (await findOutboundByMessageIds(db, report.returnedMessageIds)).filter((m) => m.mailboxId === mailboxId);
 	// The most specific id wins: the returned headers' Message-ID before In-Reply-To/References.
@@ -58,6 +60,6 @@ export async function applyBounce(
 		reportingMta: outbound.bounce?.reportingMta ?? report.reportingMta,
 		recipients: merged
 	};
-	await recordBounceStatement(db, outbound.id, bounce).run();
+	await recordBounce(env, outbound, bounce);
 	return { outboundId: outbound.id, delayOnly: false };
 }

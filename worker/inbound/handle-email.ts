@@ -4,9 +4,15 @@
  * handler throws when the log cannot be written, so Email Routing retries or bounces instead
  * of the message vanishing.
  */
-import PostalMime from 'postal-mime';
+import PostalMime, { type Email } from 'postal-mime';
+import { findWebhookTarget } from '../db/integrations';
+import { findOutboundByMessageIds } from '../db/outbound';
+import { insertEventStatement, type NewWebhookEvent } from '../db/webhooks';
+import { enqueueEvents } from '../webhooks/deliver';
+import { messageIds, messageReceivedEvent, messageRejectedEvent, wants, type ThreadMatch } from '../webhooks/events';
+import { htmlToText } from '../webhooks/html-text';
 import { findMailboxByAddress } from '../db/mailboxes';
-import { findMessageByMessageId, insertMessage, type LoggedMessage } from '../db/messages';
+import { findMessageByMessageId, insertMessageStatement, type LoggedMessage } from '../db/messages';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, toMailauthResolver } from '../dns/doh-resolver';
 import { authenticateMessage, dkimSummary, type AuthVerdict } from './authenticate';
 import { findCloudflareHop } from './cloudflare-hop';
@@ -16,6 +22,7 @@ import { applyDmarcPolicy, parseTrustedSealers } from './policy';
 import { sanitizeHtml } from './sanitize-html';
 import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
+import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
 import { normaliseMessageId } from '../../src/lib/schema/message';
 
 /** Email Routing delivers messages up to 25 MiB. */
@@ -98,11 +105,15 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		mta: MTA
 	});
 	const policy = applyDmarcPolicy(auth, parseTrustedSealers(env.TRUSTED_ARC_SEALERS));
+	// SPEC §13: a mail flow probe (by its token) is logged as a probe, never handed to the help
+	// desk, never refused (a refusal would bounce back here), and its arrival ends its check.
+	const probe = await findProbeCheck(env.DB, { headers, mailboxId: mailbox.id });
 	// SPEC §10: a bounce carries the returned message as message/rfc822 from a mailer, never a
 	// person: it is not a manual forward, and its null or MAILER-DAEMON sender is never refused.
-	const bounce = recognizeBounce({ raw, parsed, envelopeFrom: message.from });
+	const bounce = probe ? null : recognizeBounce({ raw, parsed, envelopeFrom: message.from });
 	if (bounce) base.kind = 'bounce';
-	const forwarding = bounce
+	if (probe) base.kind = 'probe';
+	const forwarding = bounce || probe
 		? { class: 'none' as const, evidence: [] }
 		: classifyForwarding({
 				envelopeFrom: message.from,
@@ -112,23 +123,33 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 				serviceAddresses: [mailbox.address]
 			});
 
-	let verdict = policy.verdict;
+	let verdict = probe && policy.verdict === 'rejected' ? 'quarantined' : policy.verdict;
 	let reason = policy.reason;
 	if (verdict !== 'rejected' && forwarding.class === 'manual' && mailbox.manualForward === 'reject') {
 		verdict = 'rejected';
 		reason = manualForwardRejectReason();
 	}
 	const row = { ...base, truncated: headerBlock.truncated, mailboxId: mailbox.id, auth, forwarding, encoding };
-	if (verdict === 'rejected') return refuse(message, env, raw, { ...row, reason: reason ?? 'refused' });
+	// SPEC §11: where this mailbox's mail goes (its integration's webhook), read once.
+	const target = await findWebhookTarget(env.DB, mailbox.integrationId);
+	const about = { id: mailbox.id, name: mailbox.name, address: mailbox.address };
+	if (verdict === 'rejected') {
+		return refuse(message, env, raw, { ...row, reason: reason ?? 'refused' }, (logged) =>
+			logged.kind === 'message' && wants(target, 'message.rejected') ? [messageRejectedEvent({ logged, mailbox: about, target })] : []
+		);
+	}
 
-	const text = cutToBytes(parsed.text ?? '', MAX_STORED_TEXT_BYTES);
+	// SPEC §11: HTML-only mail gets a plain-text rendition, marked as derived, so it never shows empty.
+	const textFromHtml = !parsed.text?.trim() && Boolean(parsed.html);
+	const text = cutToBytes(textFromHtml ? htmlToText(parsed.html!) : (parsed.text ?? ''), MAX_STORED_TEXT_BYTES);
 	const html = cutToBytes(parsed.html ? await sanitizeHtml(parsed.html) : '', MAX_STORED_HTML_BYTES);
 	const logged: LoggedMessage = {
 		...toRow(row),
 		truncated: headerBlock.truncated || text.truncated || html.truncated,
 		verdict,
 		reason,
-		text: parsed.text ? text.text : null,
+		text: parsed.text || textFromHtml ? text.text : null,
+		textFromHtml,
 		html: parsed.html ? html.text : null,
 		attachments: parsed.attachments.map((attachment) => ({
 			filename: attachment.filename,
@@ -136,12 +157,28 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 			size: sizeOf(attachment.content)
 		}))
 	};
-	const inserted = await store(env, raw, logged);
+	// Bounces and probes are never handed to the help desk as customer mail (SPEC §10, §13).
+	const events =
+		logged.kind === 'message' && wants(target, 'message.received')
+			? [
+					messageReceivedEvent({
+						logged,
+						parsed,
+						envelopeFrom: message.from,
+						mailbox: about,
+						target,
+						thread: await matchThread(env.DB, parsed, mailbox.id),
+						origin: env.PUBLIC_ORIGIN ?? ''
+					})
+				]
+			: [];
+	const inserted = await store(env, raw, logged, events);
+	if (probe) await recordProbeArrival(env.DB, probe, { at: now(), auth: logged.auth, logId: logged.id });
 	if (bounce) {
 		// A redelivered bounce (its row already logged) is applied again with the first row's id,
 		// so a failure between the two writes is mended by Email Routing's retry; applying is idempotent.
 		const logId = inserted ? logged.id : ((await findMessageByMessageId(env.DB, logged.messageId ?? '', mailbox.id))?.id ?? logged.id);
-		await applyBounce(env.DB, { report: bounce, logId, mailboxId: mailbox.id, at: receivedAt });
+		await applyBounce(env, { report: bounce, logId, mailboxId: mailbox.id, at: receivedAt });
 	}
 	return logged;
 }
@@ -151,20 +188,43 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
  * its original; either write failing fails the handler. A redelivery (same Message-ID, same
  * mailbox) keeps the first row and its original, and drops the new copy.
  */
-async function store(env: Env, raw: Uint8Array, logged: LoggedMessage): Promise<boolean> {
+async function store(env: Env, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = []): Promise<boolean> {
 	await env.MAIL_ARCHIVE.put(logged.id, raw, {
 		httpMetadata: { contentType: 'message/rfc822' },
 		customMetadata: { messageId: logged.messageId ?? '' }
 	});
 	let inserted: boolean;
 	try {
-		inserted = await insertMessage(env.DB, logged);
+		// SPEC §11: the row and the events announcing it in one batch (one transaction): a crash
+		// can lose neither alone. An event is recorded only if this row was (not a redelivery).
+		const onlyIfLogged = { sql: 'EXISTS (SELECT 1 FROM messages WHERE id = ?1)', values: [logged.id] };
+		const [result] = await env.DB.batch([
+			insertMessageStatement(env.DB, logged),
+			...events.map((event) => insertEventStatement(env.DB, event, onlyIfLogged))
+		]);
+		inserted = result!.meta.changes === 1;
 	} catch (error) {
 		await env.MAIL_ARCHIVE.delete(logged.id).catch(() => {});
 		throw error;
 	}
 	if (!inserted) await env.MAIL_ARCHIVE.delete(logged.id);
+	else await enqueueEvents(env, events.map((event) => event.id));
 	return inserted;
+}
+
+/**
+ * SPEC §11 `thread`: the reply of ours this message answers, by In-Reply-To, then References
+ * (newest first), among this mailbox's outbound messages.
+ */
+async function matchThread(db: D1Database, parsed: Email, mailboxId: string): Promise<ThreadMatch | null> {
+	const ids = [...messageIds(parsed.inReplyTo), ...messageIds(parsed.references).reverse()];
+	if (ids.length === 0) return null;
+	const ours = (await findOutboundByMessageIds(db, ids)).filter((m) => m.mailboxId === mailboxId);
+	for (const id of ids) {
+		const match = ours.find((m) => m.messageId === id);
+		if (match) return { outboundId: match.id, metadata: match.metadata };
+	}
+	return null;
 }
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
@@ -177,13 +237,13 @@ export function cutToBytes(text: string, maxBytes: number): { text: string; trun
 	return { text: new TextDecoder().decode(bytes.subarray(0, end)), truncated: true };
 }
 
-type RowInput = Omit<LoggedMessage, 'verdict' | 'reason' | 'text' | 'html' | 'attachments' | 'auth' | 'authDetails' | 'forwarding' | 'forwardingEvidence' | 'encoding'> & {
+type RowInput = Omit<LoggedMessage, 'verdict' | 'reason' | 'text' | 'textFromHtml' | 'html' | 'attachments' | 'auth' | 'authDetails' | 'forwarding' | 'forwardingEvidence' | 'encoding'> & {
 	auth: AuthVerdict;
 	forwarding: { class: LoggedMessage['forwarding']; evidence: string[] };
 	encoding: LoggedMessage['encoding'];
 };
 
-function toRow(input: RowInput): Omit<LoggedMessage, 'verdict' | 'reason' | 'text' | 'html' | 'attachments'> {
+function toRow(input: RowInput): Omit<LoggedMessage, 'verdict' | 'reason' | 'text' | 'textFromHtml' | 'html' | 'attachments'> {
 	const { auth, forwarding, encoding, ...rest } = input;
 	return {
 		...rest,
@@ -200,11 +260,17 @@ function toRow(input: RowInput): Omit<LoggedMessage, 'verdict' | 'reason' | 'tex
  * failure is visible; the refusal stands either way. (setReject is awaited because wrangler
  * dev's simulation records the reason asynchronously; on Cloudflare it returns nothing.)
  */
-async function refuse(message: InboundMessage, env: Env, raw: Uint8Array, input: RowInput & { reason: string }): Promise<LoggedMessage> {
+async function refuse(
+	message: InboundMessage,
+	env: Env,
+	raw: Uint8Array,
+	input: RowInput & { reason: string },
+	events: (logged: LoggedMessage) => NewWebhookEvent[] = () => []
+): Promise<LoggedMessage> {
 	const { reason, ...row } = input;
-	const logged: LoggedMessage = { ...toRow(row), verdict: 'rejected', reason, text: null, html: null, attachments: [] };
+	const logged: LoggedMessage = { ...toRow(row), verdict: 'rejected', reason, text: null, textFromHtml: false, html: null, attachments: [] };
 	await message.setReject(reason);
-	await store(env, raw, logged);
+	await store(env, raw, logged, events(logged));
 	return logged;
 }
 

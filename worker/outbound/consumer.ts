@@ -8,7 +8,8 @@
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
 import { decryptSecret } from '../crypto/secret-box';
 import { findMailbox, type StoredMailbox } from '../db/mailboxes';
-import { claimOutbound, findOutbound, finishAttemptStatement, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
+import { claimOutbound, findOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
+import { finishAttempt } from './status';
 import { classify, type Failure, type SmtpReply } from '../smtp/classify';
 import { OUTBOUND_DATA_TIMEOUT_MS, OUTBOUND_LOGIN_BUDGET_MS, OUTBOUND_REPLY_TIMEOUT_MS, QUIT_TIMEOUT_MS } from '../smtp/limits';
 import { StagedSession, type SmtpSettings } from '../smtp/staged-session';
@@ -77,7 +78,7 @@ async function resolveUnclaimed(env: Env, id: string, message: QueueMessage, at:
 /** A `sending` row whose Worker stopped: never guess. Data out: may have arrived; else send again. */
 export async function recoverAbandoned(env: Env, outbound: StoredOutbound, at: Date): Promise<void> {
 	if (outbound.dataStartedAt) {
-		await finishAttemptStatement(env.DB, outbound.id, {
+		await finishAttempt(env, outbound, {
 			status: 'failed',
 			attempt: {
 				at: outbound.dataStartedAt,
@@ -88,10 +89,10 @@ export async function recoverAbandoned(env: Env, outbound: StoredOutbound, at: D
 				durationMs: at.getTime() - Date.parse(outbound.claimedAt ?? outbound.dataStartedAt),
 				mayHaveArrived: true
 			}
-		}).run();
+		});
 		return;
 	}
-	await finishAttemptStatement(env.DB, outbound.id, { status: 'queued', attempt: null }).run();
+	await finishAttempt(env, outbound, { status: 'queued', attempt: null });
 	await enqueue(env, outbound.id);
 }
 
@@ -266,7 +267,7 @@ async function settle(env: Env, item: { message: QueueMessage; outbound: StoredO
 	} else {
 		outcome = { status: 'failed', attempt, refused: refused?.length ? refused : undefined };
 	}
-	await finishAttemptStatement(env.DB, item.outbound.id, outcome).run();
+	await finishAttempt(env, item.outbound, outcome);
 	if (delaySeconds !== null) await enqueue(env, item.outbound.id, delaySeconds);
 	item.message.ack();
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema, requiredText, timestampSchema, versionSchema } from './fields';
+import { webhookSchema, webhookSettingsSchema } from './webhook';
 
 /** Limit on an integration's name: it labels a select option and a list column. */
 export const MAX_INTEGRATION_NAME_LENGTH = 100;
@@ -9,8 +10,13 @@ const nameSchema = requiredText({ what: 'integration name', label: 'The name', m
 /** `POST /api/integrations`; `id` is optional and makes a retried create idempotent. */
 export const integrationCreateSchema = z.object({ id: idSchema.optional(), name: nameSchema });
 
-/** `PATCH /api/integrations/:id`; `version`, when sent, makes a stale rename a 409. */
-export const integrationUpdateSchema = z.object({ name: nameSchema, version: versionSchema.optional() });
+/**
+ * `PATCH /api/integrations/:id`: a new name, the webhook (SPEC §11; `null` removes it), or
+ * both; `version`, when sent, makes a stale edit a 409.
+ */
+export const integrationUpdateSchema = z
+	.object({ name: nameSchema.optional(), webhook: webhookSettingsSchema.nullable().optional(), version: versionSchema.optional() })
+	.refine((value) => value.name !== undefined || value.webhook !== undefined, { error: 'Send a name or a webhook', path: ['name'] });
 
 /** An integration as the API returns it. */
 export const integrationSchema = z.object({
@@ -18,7 +24,9 @@ export const integrationSchema = z.object({
 	name: z.string(),
 	version: z.number().int(),
 	createdAt: timestampSchema,
-	updatedAt: timestampSchema
+	updatedAt: timestampSchema,
+	/** SPEC §11: where the integration's mail goes; absent in answers of an older Worker. */
+	webhook: webhookSchema.nullable().optional()
 });
 
 export type IntegrationCreate = z.infer<typeof integrationCreateSchema>;

@@ -1,0 +1,114 @@
+/**
+ * The help desk's side over HTTP (SPEC §11): the webhook's signing secret, Send test event,
+ * recent deliveries and Resend, and API keys. Admin routes (an API key reaches none of them).
+ */
+import { z } from 'zod';
+import { fieldErrors } from '../../src/lib/schema/api-error';
+import { apiKeyCreateSchema } from '../../src/lib/schema/webhook';
+import { findIntegration, findWebhookSecret, replaceWebhookSecret } from '../db/integrations';
+import { deleteApiKey, findEvent, insertApiKey, insertEventStatement, listApiKeys, listEvents, requeueEvent, toDelivery, finishEventAttempt } from '../db/webhooks';
+import { hashApiKey, newApiKey } from '../auth/api-keys';
+import { attemptDelivery, enqueueEvents } from '../webhooks/deliver';
+import { testEvent } from '../webhooks/events';
+import { newWebhookSecret, openWebhookSecret, sealWebhookSecret } from '../webhooks/secret';
+import { notFound } from './integrations';
+import { HttpError, json, noContent, readBody, validationFailed } from './http';
+import type { Handler, RouteContext } from './route';
+
+const PAGE_SIZE = 50;
+
+async function integrationOf({ env, params }: RouteContext) {
+	const integration = await findIntegration(env.DB, params.id!);
+	if (!integration) throw notFound();
+	return integration;
+}
+
+const noWebhook = () => new HttpError(409, 'no_webhook', 'Set a webhook URL first; its signing secret is made then.');
+
+/** `GET /api/integrations/:id/webhook-secret`: shown to an admin on request (SPEC §11), never listed. */
+export const revealSecret: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	const sealed = await findWebhookSecret(context.env.DB, integration.id);
+	if (!sealed) throw noWebhook();
+	return json({ secret: await openWebhookSecret(context.env, integration.id, sealed) });
+};
+
+/** `POST /api/integrations/:id/webhook-secret`: a new secret at once; the old one stops verifying. */
+export const rotateSecret: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	const secret = newWebhookSecret();
+	if (!(await replaceWebhookSecret(context.env.DB, integration.id, await sealWebhookSecret(context.env, integration.id, secret)))) throw noWebhook();
+	return json({ secret });
+};
+
+/** `POST /api/integrations/:id/webhook-test`: one signed test event, sent now; its answer shown and kept. */
+export const sendTest: Handler = async (context) => {
+	const { env, now } = context;
+	const integration = await integrationOf(context);
+	if (!integration.webhook) throw noWebhook();
+	const event = testEvent({ integrationId: integration.id, integrationName: integration.name, at: now().toISOString() });
+	await insertEventStatement(env.DB, event).run();
+	const attempt = await attemptDelivery(env, event);
+	const ok = attempt.status !== null && attempt.status >= 200 && attempt.status <= 299;
+	// A test is never retried by itself: the admin sees the answer and sends another.
+	await finishEventAttempt(env.DB, event.id, { status: ok ? 'delivered' : 'failed', attempt, nextAttemptAt: null });
+	return json({ ok, id: event.id, attempt });
+};
+
+const deliveriesQuery = z.object({ cursor: z.string().max(200).optional() });
+
+/** `GET /api/integrations/:id/webhook-deliveries`: newest first, each with its attempts. */
+export const deliveries: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	const parsed = deliveriesQuery.safeParse(Object.fromEntries(new URL(context.request.url).searchParams));
+	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
+	let after: { createdAt: string; id: string } | undefined;
+	if (parsed.data.cursor) {
+		try {
+			const [createdAt, id] = JSON.parse(atob(parsed.data.cursor)) as [string, string];
+			after = { createdAt: String(createdAt), id: String(id) };
+		} catch {
+			throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
+		}
+	}
+	const events = await listEvents(context.env.DB, integration.id, { after, limit: PAGE_SIZE + 1 });
+	const page = events.slice(0, PAGE_SIZE);
+	const last = page.at(-1);
+	return json({ items: page.map(toDelivery), nextCursor: events.length > PAGE_SIZE && last ? btoa(JSON.stringify([last.createdAt, last.id])) : null });
+};
+
+/** `POST /api/integrations/:id/webhook-deliveries/:eventId/resend`: the same event (same webhook-id) again. */
+export const resend: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	const { env, params } = context;
+	const event = await requeueEvent(env.DB, params.eventId!, integration.id);
+	if (!event) {
+		const current = await findEvent(env.DB, params.eventId!);
+		if (!current || current.integrationId !== integration.id) throw new HttpError(404, 'not_found', 'No such delivery.');
+		throw new HttpError(409, 'delivery_pending', 'This delivery is still being tried; wait for it to succeed or fail.');
+	}
+	await enqueueEvents(env, [event.id]);
+	return json(toDelivery(event), 202);
+};
+
+/** `POST /api/integrations/:id/keys`: the key is in this answer only; D1 keeps its SHA-256. */
+export const createKey: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	const input = await readBody(context.request, apiKeyCreateSchema);
+	const key = newApiKey();
+	const created = { id: crypto.randomUUID(), name: input.name, createdAt: context.now().toISOString() };
+	await insertApiKey(context.env.DB, { ...created, integrationId: integration.id, hash: await hashApiKey(key) });
+	return json({ ...created, key }, 201);
+};
+
+export const listKeys: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	return json({ items: await listApiKeys(context.env.DB, integration.id) });
+};
+
+/** `DELETE /api/integrations/:id/keys/:keyId`: revoked at once (the next request with it is 401). */
+export const revokeKey: Handler = async (context) => {
+	const integration = await integrationOf(context);
+	if (!(await deleteApiKey(context.env.DB, context.params.keyId!, integration.id))) throw new HttpError(404, 'not_found', 'No such API key.');
+	return noContent();
+};
