@@ -22,6 +22,8 @@ export interface ComposeInput {
 	inReplyTo: string | null;
 	references: string[];
 	date: Date;
+	/** More header fields, ASCII only (the round-trip probe's X-Mailgate-Probe, SPEC §13). */
+	extraHeaders?: Record<string, string>;
 }
 
 export interface ComposedMessage {
@@ -49,6 +51,7 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 	message.setHeader('Date', formatDate(input.date));
 	if (input.inReplyTo) message.setHeader('In-Reply-To', `<${input.inReplyTo}>`);
 	if (input.references.length > 0) message.setHeader('References', fold(input.references.map((id) => `<${id}>`), 'References: '.length));
+	for (const [name, value] of Object.entries(input.extraHeaders ?? {})) message.setHeader(name, value);
 
 	// mimetext B-encodes the display name and subject as one word of any length; RFC 2047 §2
 	// caps a word at 75 characters, so these two are written by encodeWords instead.

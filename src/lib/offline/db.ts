@@ -11,7 +11,7 @@ import type { SealedSecret } from './secret';
 export type SyncState = 'local' | 'syncing' | 'synced' | 'conflict' | 'rejected';
 
 export type IntegrationDraft = { name: string };
-export type MailboxDraft = Omit<Mailbox, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'lastSmtpTest' | 'smtp'> & {
+export type MailboxDraft = Omit<Mailbox, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'lastSmtpTest' | 'lastFlowCheck' | 'smtp'> & {
 	smtp: Omit<Mailbox['smtp'], 'hasPassword'>;
 };
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { checkServiceAddress } from './address';
 import { checkServerAddress } from './host';
 import { idSchema, requiredText, timestampSchema, versionSchema } from './fields';
+import { flowCheckSummarySchema } from './flow-check';
 
 /** SPEC §3 limits. */
 export const MAX_MAILBOX_NAME_LENGTH = 100;
@@ -124,7 +125,9 @@ export const mailboxSchema = mailboxFieldsSchema.extend({
 	smtp: smtpSettingsSchema.omit({ password: true }).extend({ hasPassword: z.boolean() }),
 	createdAt: timestampSchema,
 	updatedAt: timestampSchema,
-	lastSmtpTest: smtpTestSummarySchema.nullable()
+	lastSmtpTest: smtpTestSummarySchema.nullable(),
+	/** The latest mail flow check (SPEC §13); absent from copies kept before it existed. */
+	lastFlowCheck: flowCheckSummarySchema.nullable().optional()
 });
 
 export type MailboxFields = z.infer<typeof mailboxFieldsSchema>;
