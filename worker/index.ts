@@ -20,9 +20,12 @@ const RETENTION_CRON = '17 3 * * *';
 const WEBHOOK_QUEUE = 'mailgate-webhooks';
 
 export default {
-	async fetch(request, env, ctx) {
+	// ctx is optional so that tests may call fetch with an env of their own.
+	async fetch(request, env, ctx?: ExecutionContext) {
 		const { pathname } = new URL(request.url);
-		if (pathname === '/api' || pathname.startsWith('/api/')) return handleApi(request, env, undefined, (promise) => ctx.waitUntil(promise));
+		if (pathname === '/api' || pathname.startsWith('/api/')) {
+			return handleApi(request, env, undefined, ctx && ((promise) => ctx.waitUntil(promise)));
+		}
 		return env.ASSETS.fetch(request);
 	},
 

@@ -1,0 +1,47 @@
+/**
+ * The mail flow check over HTTP (SPEC §13). Starting answers 202 at once with the check
+ * (`running`); its DNS lookups and the probe's send go on after the response (waitUntil), and
+ * the app polls the check until it is `done`. One check per mailbox at a time (409), and a
+ * rate limit like the SMTP test's (429): a check sends real mail through the mailbox's server.
+ */
+import type { FlowCheck } from '../../src/lib/schema/flow-check';
+import { countFlowChecksSince, findFlowCheck } from '../db/flow-checks';
+import { findMailbox } from '../db/mailboxes';
+import { closeExpiredFlowChecks, runFlowCheck, startFlowCheck } from '../flow/round-trip';
+import { HttpError, json } from './http';
+import type { Handler } from './route';
+
+/** Checks per mailbox in RATE_WINDOW_MS: each sends a probe through the mailbox's server. */
+export const CHECKS_PER_MAILBOX = 5;
+/** Checks in RATE_WINDOW_MS across the whole deployment. */
+export const CHECKS_OVERALL = 30;
+export const RATE_WINDOW_MS = 10 * 60_000;
+
+const mailboxNotFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
+
+/** `POST /api/mailboxes/:id/flow-check` → 202 with the check. */
+export const start: Handler = async ({ env, params, now, waitUntil }) => {
+	const mailbox = await findMailbox(env.DB, params.id!);
+	if (!mailbox) throw mailboxNotFound();
+	const at = now();
+	// A check past its time no longer blocks a new one.
+	await closeExpiredFlowChecks(env.DB, at);
+	const recent = await countFlowChecksSince(env.DB, new Date(at.getTime() - RATE_WINDOW_MS).toISOString(), mailbox.id);
+	if (recent.mailbox >= CHECKS_PER_MAILBOX || recent.overall >= CHECKS_OVERALL) {
+		throw new HttpError(429, 'rate_limited', 'Too many mail flow checks in the last 10 minutes; wait a few minutes and try again.', {
+			headers: { 'retry-after': String(Math.ceil(RATE_WINDOW_MS / 1000 / 10)) }
+		});
+	}
+	const started = await startFlowCheck(env.DB, mailbox, at);
+	if (!started) throw new HttpError(409, 'check_running', 'A mail flow check of this mailbox is already running; wait for its result.');
+	waitUntil(runFlowCheck(env, started, mailbox));
+	return json(started.check satisfies FlowCheck, 202, { location: `/api/mailboxes/${mailbox.id}/flow-checks/${started.check.id}` });
+};
+
+/** `GET /api/mailboxes/:id/flow-checks/:checkId`: the check as it stands (closed first if past its time). */
+export const read: Handler = async ({ env, params, now }) => {
+	await closeExpiredFlowChecks(env.DB, now());
+	const check = await findFlowCheck(env.DB, params.id!, params.checkId!);
+	if (!check) throw new HttpError(404, 'not_found', 'This mail flow check does not exist.');
+	return json(check);
+};
