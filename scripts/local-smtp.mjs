@@ -1,6 +1,9 @@
 // A local SMTP server for trying the sending test with `npm start` (SPEC §8): plain SMTP on
 // 127.0.0.1 (workerd verifies TLS certificates, so a local self-signed one could never pass),
-// login with any account and the password below, messages saved as .eml files.
+// login with any account and the password below, messages saved as .eml files. With `relay`, it
+// also plays Cloudflare's MX for the mail flow check (SPEC §13): what it receives for a service
+// address is handed to `wrangler dev`'s email endpoint with the hop Cloudflare's MX adds, so a
+// probe makes the whole round trip on one machine.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
@@ -8,12 +11,47 @@ import { SMTPServer } from 'smtp-server';
 export const LOCAL_SMTP_PASSWORD = 'mailgate-local';
 const MAILDIR = '.wrangler/local-smtp';
 
+/** How long the list of service addresses is reused before the API is asked again. */
+const SERVICE_ADDRESSES_TTL_MS = 2_000;
+
 /**
- * @param {{ port: number, host?: string, log?: (line: string) => void }} options
+ * The trace headers Cloudflare's MX puts on top of what it hands to the Worker (as
+ * tests/worker/deliver.ts writes them): the Worker takes the client IP and HELO for SPF from here.
+ * @param {string} ip
+ * @param {string} helo
+ */
+export function cloudflareHop(ip, helo) {
+	return (
+		`Received-SPF: none (mx.cloudflare.net: no SPF checked) receiver=mx.cloudflare.net; client-ip=${ip}; helo=${helo};\r\n` +
+		`Received: from ${helo} (${helo} [${ip}]) by mx.cloudflare.net (Mailgate local relay) with ESMTP; ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`
+	);
+}
+
+/**
+ * The service addresses of the running Worker (GET /api/mailboxes), briefly cached.
+ * @param {{ origin: string, adminToken: string }} relay
+ */
+function serviceAddressLookup(relay) {
+	/** @type {{ at: number, addresses: Set<string> } | null} */
+	let cached = null;
+	return async () => {
+		if (cached && Date.now() - cached.at < SERVICE_ADDRESSES_TTL_MS) return cached.addresses;
+		const response = await fetch(`${relay.origin}/api/mailboxes`, { headers: { authorization: `Bearer ${relay.adminToken}` } });
+		if (!response.ok) throw new Error(`GET /api/mailboxes answered ${response.status}`);
+		const { items } = /** @type {{ items: Array<{ address: string }> }} */ (await response.json());
+		cached = { at: Date.now(), addresses: new Set(items.map((item) => item.address.toLowerCase())) };
+		return cached.addresses;
+	};
+}
+
+/**
+ * @param {{ port: number, host?: string, log?: (line: string) => void, relay?: { origin: string, adminToken: string } }} options
+ *   relay: the running Mailgate (`wrangler dev`) whose service addresses get what arrives for them
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
  */
-export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.log }) {
+export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.log, relay }) {
 	mkdirSync(MAILDIR, { recursive: true });
+	const serviceAddresses = relay ? serviceAddressLookup(relay) : null;
 	const server = new SMTPServer({
 		logger: false,
 		disableReverseLookup: true,
@@ -40,10 +78,42 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 				const head = data.toString('latin1', 0, Math.min(data.length, 64 * 1024)).split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
 				const field = (/** @type {string} */ name) => new RegExp(`^${name}: *(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
 				log(`[local smtp] ${field('Subject') || '(no subject)'} — from ${field('From') || session.envelope.mailFrom || '?'} to ${to}; saved to ${file}`);
-				callback();
+				if (!serviceAddresses) return callback();
+				handOver(session, data).then(
+					() => callback(),
+					(/** @type {Error & { responseCode?: number }} */ error) => {
+						log(`[local smtp] not delivered to the Worker: ${error.message}`);
+						// An unreachable Worker is a temporary failure, as at a real MX.
+						callback(error.responseCode ? error : Object.assign(error, { responseCode: 451 }));
+					}
+				);
 			});
 		}
 	});
+	/**
+	 * Hands the message to the Worker once per service address among its recipients, the way
+	 * Email Routing does, and answers with the Worker's refusal if it refuses (as Cloudflare's MX
+	 * answers the sender during the SMTP dialogue).
+	 * @param {import('smtp-server').SMTPServerSession} session
+	 * @param {Buffer} data
+	 */
+	async function handOver(session, data) {
+		if (!relay || !serviceAddresses) return;
+		const ours = await serviceAddresses();
+		const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+		const ip = (session.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+		const hop = Buffer.from(cloudflareHop(ip, session.hostNameAppearsAs || 'localhost'));
+		for (const { address } of session.envelope.rcptTo) {
+			if (!ours.has(address.toLowerCase())) continue;
+			const url = `${relay.origin}/cdn-cgi/handler/email?from=${encodeURIComponent(from)}&to=${encodeURIComponent(address)}`;
+			const response = await fetch(url, { method: 'POST', body: Buffer.concat([hop, data]) });
+			const text = (await response.text()).trim();
+			if (response.status === 400) throw Object.assign(new Error(text || 'The Worker refused the message'), { responseCode: 550 });
+			if (!response.ok) throw Object.assign(new Error(`4.3.0 The Worker answered ${response.status}; try again later`), { responseCode: 451 });
+			log(`[local smtp] handed to the Worker for ${address}, as Email Routing would`);
+		}
+	}
+
 	server.on('error', (error) => log(`[local smtp] ${error.message}`));
 	await new Promise((resolve, reject) => {
 		server.server.once('error', reject);

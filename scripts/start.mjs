@@ -97,7 +97,8 @@ async function main() {
 
 	let smtp = null;
 	try {
-		smtp = await startLocalSmtp({ port: SMTP_PORT });
+		// It also plays Cloudflare's MX: mail for a service address goes on to wrangler dev (SPEC §13).
+		smtp = await startLocalSmtp({ port: SMTP_PORT, relay: { origin: `http://${HOST}:${PORT}`, adminToken: token ?? '' } });
 	} catch (error) {
 		console.log(`• Local SMTP server not started (port ${SMTP_PORT}: ${/** @type {Error} */ (error).message}); set SMTP_PORT to use another port.`);
 	}
@@ -114,7 +115,9 @@ async function main() {
 		console.log(`    curl -X POST 'http://${HOST}:${PORT}/cdn-cgi/handler/email?from=customer@example.org&to=<a service address>' --data-binary @tests/fixtures/email/plain.eml\n`);
 		if (smtp) {
 			console.log('  Try the SMTP sending test against the local test server:');
-			console.log(`    Server address ${HOST}   Port ${smtp.port}   Encryption None   Account (any)   Password ${LOCAL_SMTP_PASSWORD}\n`);
+			console.log(`    Server address ${HOST}   Port ${smtp.port}   Encryption None   Account (any)   Password ${LOCAL_SMTP_PASSWORD}`);
+			console.log('  With those settings, Check mail flow on the mailbox page makes the whole round trip here: the local');
+			console.log('  server hands what it receives for a service address to the Worker, as Email Routing would.\n');
 		}
 	}
 }
