@@ -88,6 +88,13 @@ export async function receivedWithSubject(subject: string): Promise<ReceivedMail
 	return (await receivedMail()).filter((mail) => headerOf(mail, 'Subject') === subject);
 }
 
+/** The text of a received single-part message, its transfer encoding (base64 or none) undone. */
+export function bodyOf(mail: ReceivedMail): string {
+	const [, ...rest] = mail.data.split(/\r?\n\r?\n/);
+	const body = rest.join('\r\n\r\n');
+	return headerOf(mail, 'Content-Transfer-Encoding')?.toLowerCase() === 'base64' ? Buffer.from(body, 'base64').toString('utf8') : body;
+}
+
 /** One header field of a received message, unfolded; undefined when absent. */
 export function headerOf(mail: ReceivedMail, name: string): string | undefined {
 	const head = mail.data.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');

@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { callApi, field, installedPage, maybeScreenshot, newPage, readReplies, signIn, unique, useBrowser } from './helpers';
-import { deliverMail, headerOf, publishZone, receivedWithSubject, seedPeerMailbox } from './mail';
+import { bodyOf, deliverMail, headerOf, publishZone, receivedWithSubject, seedPeerMailbox } from './mail';
 
 const browser = useBrowser();
 
@@ -60,7 +60,7 @@ describe('Reply from the message page', () => {
 		expect(mail.to).toEqual([`alice@${zone.pass}`]);
 		expect(headerOf(mail, 'From')).toMatch(new RegExp(`^"?Reply desk"? <${desk.address.replace(/[.+]/g, '\\$&')}>$`));
 		expect(headerOf(mail, 'In-Reply-To')).toBe(`<${inbound.messageId}>`);
-		expect(mail.data).toContain('your order ships today.');
+		expect(bodyOf(mail)).toContain('Hello Alice,\nyour order ships today.');
 		await context.close();
 	});
 
