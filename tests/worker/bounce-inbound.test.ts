@@ -9,8 +9,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
-import { cloudflareHop } from './deliver';
-import worker from '../../worker/index';
+import { handOver } from './deliver';
 import { call, createIntegration, mailboxInput } from './helpers';
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -51,24 +50,7 @@ async function waitSent(id: string): Promise<OutboundItem> {
 
 /** Delivers through email() as Email Routing does; returns the refusal, if any. */
 async function deliverRaw(raw: string, options: { from: string; to: string }): Promise<string | null> {
-	const bytes = new TextEncoder().encode(cloudflareHop('192.0.2.25', 'mx.bounces.example') + raw);
-	let rejected: string | null = null;
-	await worker.email(
-		{
-			from: options.from,
-			to: options.to,
-			raw: new Response(bytes).body!,
-			rawSize: bytes.byteLength,
-			headers: new Headers(),
-			setReject: (reason: string) => {
-				rejected = reason;
-			},
-			forward: async () => ({}) as never,
-			reply: async () => ({}) as never
-		} as unknown as ForwardableEmailMessage,
-		env
-	);
-	return rejected;
+	return (await handOver(raw, { ...options, hopIp: '192.0.2.25' })).rejected;
 }
 
 describe('bounces arriving at a service address', () => {

@@ -29,6 +29,18 @@ export interface DeliverOptions {
  * arrive byte-exact. The row is looked up by the message's first Message-ID.
  */
 export async function deliver(raw: string | Uint8Array, options: DeliverOptions) {
+	const { rejected, bytes } = await handOver(raw, options);
+	// latin1 maps every byte to one character, so the ASCII Message-ID reads the same whatever the body holds.
+	const id = /Message-ID: <([^>]+)>/i.exec(new TextDecoder('latin1').decode(bytes))?.[1];
+	const logged = await call('GET', `/api/messages?messageId=${encodeURIComponent(`<${id}>`)}`);
+	return { rejected, item: logged.body.items[0], id };
+}
+
+/**
+ * Hands a message to email() with Cloudflare's hop on top, as Email Routing does, and returns
+ * the refusal (null when accepted); `overrides` changes the Worker's env for this delivery.
+ */
+export async function handOver(raw: string | Uint8Array, options: DeliverOptions & { overrides?: Partial<Env> }) {
 	const hop = new TextEncoder().encode(cloudflareHop(options.hopIp));
 	const body = typeof raw === 'string' ? new TextEncoder().encode(raw) : raw;
 	const bytes = new Uint8Array(hop.byteLength + body.byteLength);
@@ -47,9 +59,6 @@ export async function deliver(raw: string | Uint8Array, options: DeliverOptions)
 		forward: async () => ({}) as never,
 		reply: async () => ({}) as never
 	};
-	await worker.email(email as unknown as ForwardableEmailMessage, env);
-	// latin1 maps every byte to one character, so the ASCII Message-ID reads the same whatever the body holds.
-	const id = /Message-ID: <([^>]+)>/i.exec(new TextDecoder('latin1').decode(bytes))?.[1];
-	const logged = await call('GET', `/api/messages?messageId=${encodeURIComponent(`<${id}>`)}`);
-	return { rejected: rejected as string | null, item: logged.body.items[0], id };
+	await worker.email(email as unknown as ForwardableEmailMessage, { ...env, ...options.overrides } as Env);
+	return { rejected: rejected as string | null, bytes };
 }

@@ -1,4 +1,5 @@
 import { SELF, env } from 'cloudflare:test';
+import { afterEach, beforeEach, expect, vi, type MockInstance } from 'vitest';
 import type { Integration } from '../../src/lib/schema/integration';
 import type { Mailbox } from '../../src/lib/schema/mailbox';
 
@@ -81,4 +82,24 @@ export async function fetchWithEnv(request: Request, overrides: Partial<Record<k
 	const { default: worker } = await import('../../worker/index');
 	const incoming = request as unknown as Request<unknown, IncomingRequestCfProperties>;
 	return worker.fetch(incoming, { ...env, ...overrides } as Env);
+}
+
+/**
+ * Watches the Worker's console for the whole test file: after each test, no logged line may
+ * contain any of `secrets` (SMTP passwords and their base64 forms, tokens).
+ */
+export function expectSecretsNeverLogged(secrets: string[]): void {
+	let logs: MockInstance[] = [];
+	beforeEach(() => {
+		logs = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level));
+	});
+	afterEach(() => {
+		for (const spy of logs) {
+			for (const args of spy.mock.calls) {
+				const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+				for (const secret of secrets) expect(line).not.toContain(secret);
+			}
+			spy.mockRestore();
+		}
+	});
 }

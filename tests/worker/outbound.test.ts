@@ -6,14 +6,14 @@
  */
 import { createMessageBatch, env } from 'cloudflare:test';
 import PostalMime from 'postal-mime';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
 import { consumeOutbound, SENDING_LEASE_MS } from '../../worker/outbound/consumer';
 import { sweepOutbound } from '../../worker/outbound/sweep';
 import { RETRY_DELAYS_SECONDS } from '../../worker/outbound/retry-policy';
 import { deliver } from './deliver';
 import { buildMessage } from './build-message';
-import { call, createIntegration, mailboxInput, unique } from './helpers';
+import { call, createIntegration, expectSecretsNeverLogged, mailboxInput, unique } from './helpers';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
 const USER = 'support@acme.test';
@@ -31,19 +31,7 @@ interface Received {
 // Each queue pass waits for its batch (max_batch_timeout): a test that sends twice takes seconds.
 vi.setConfig({ testTimeout: 30_000 });
 
-let logs: MockInstance[] = [];
-beforeEach(() => {
-	logs = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level));
-});
-afterEach(() => {
-	for (const spy of logs) {
-		for (const args of spy.mock.calls) {
-			const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-			for (const secret of secrets) expect(line).not.toContain(secret);
-		}
-		spy.mockRestore();
-	}
-});
+expectSecretsNeverLogged(secrets);
 
 async function mailboxOn(server: string, overrides: Record<string, unknown> = {}) {
 	const integration = await createIntegration();

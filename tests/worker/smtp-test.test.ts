@@ -4,30 +4,18 @@
  * server's words, and that the password appears nowhere in the result or the logs.
  */
 import { env } from 'cloudflare:test';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PORT_25_MESSAGE } from '../../src/lib/schema/mailbox';
 import { TOTAL_BUDGET_MS } from '../../worker/smtp/limits';
 import { runSmtpTest, type SmtpTestSettings } from '../../worker/smtp/run-smtp-test';
-import { call, createIntegration, fetchWithEnv, mailboxInput, TOKEN } from './helpers';
+import { call, createIntegration, expectSecretsNeverLogged, fetchWithEnv, mailboxInput, TOKEN } from './helpers';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
 const USER = 'support@acme.test';
 const PASSWORD = 'Corr3ct-h0rse-battery';
 const secrets = [PASSWORD, btoa(PASSWORD), btoa(`\u0000${USER}\u0000${PASSWORD}`)];
 
-let logs: MockInstance[] = [];
-beforeEach(() => {
-	logs = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level));
-});
-afterEach(() => {
-	for (const spy of logs) {
-		for (const args of spy.mock.calls) {
-			const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-			for (const secret of secrets) expect(line).not.toContain(secret);
-		}
-		spy.mockRestore();
-	}
-});
+expectSecretsNeverLogged(secrets);
 
 function smtp(server: string, overrides: Record<string, unknown> = {}) {
 	return { host: '127.0.0.1', port: ports[server], username: USER, password: PASSWORD, encryption: 'none', ...overrides };

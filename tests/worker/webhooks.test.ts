@@ -9,10 +9,9 @@ import { env } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
-import worker from '../../worker/index';
 import { consumeWebhooks, sweepWebhooks } from '../../worker/webhooks/deliver';
 import { buildMessage } from './build-message';
-import { cloudflareHop } from './deliver';
+import { handOver } from './deliver';
 import { call, createIntegration, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
 
 vi.setConfig({ testTimeout: 40_000 });
@@ -56,29 +55,9 @@ async function setup(path: string, events?: string[]) {
 	return { integration, mailbox: created.body as { id: string; address: string }, secret };
 }
 
-/** Delivers through email() as Email Routing does. */
+/** Delivers through email() as Email Routing does; returns the refusal, if any. */
 async function deliverTo(address: string, raw: Uint8Array, options: { from?: string; overrides?: Partial<Env> } = {}) {
-	const hop = new TextEncoder().encode(cloudflareHop('192.0.2.44'));
-	const bytes = new Uint8Array(hop.byteLength + raw.byteLength);
-	bytes.set(hop);
-	bytes.set(raw, hop.byteLength);
-	let rejected: string | null = null;
-	await worker.email(
-		{
-			from: options.from ?? 'alice@customer.example',
-			to: address,
-			raw: new Response(bytes).body!,
-			rawSize: bytes.byteLength,
-			headers: new Headers(),
-			setReject: (reason: string) => {
-				rejected = reason;
-			},
-			forward: async () => ({}) as never,
-			reply: async () => ({}) as never
-		} as unknown as ForwardableEmailMessage,
-		{ ...env, ...options.overrides } as Env
-	);
-	return rejected;
+	return (await handOver(raw, { from: options.from ?? 'alice@customer.example', to: address, hopIp: '192.0.2.44', overrides: options.overrides })).rejected;
 }
 
 function verify(secret: string, hook: Received) {
