@@ -75,7 +75,7 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 				const to = session.envelope.rcptTo.map((r) => r.address).join(', ');
 				// What a newcomer wants to see when a reply leaves: who it is from (the mailbox name and
 				// address), to whom, and its subject, as the message's own (unfolded) headers say.
-				const head = data.toString('latin1', 0, Math.min(data.length, 64 * 1024)).split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
+				const head = data.toString('latin1', 0, Math.min(data.length, 64 * 1024)).split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
 				const field = (/** @type {string} */ name) => new RegExp(`^${name}: *(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
 				log(`[local smtp] ${field('Subject') || '(no subject)'} — from ${field('From') || session.envelope.mailFrom || '?'} to ${to}; saved to ${file}`);
 				if (!serviceAddresses) return callback();
