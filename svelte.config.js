@@ -37,7 +37,7 @@ const config = {
 				'script-src': ['self'],
 				'style-src': ['self', 'unsafe-inline'],
 				// A message's HTML is shown in a sandboxed srcdoc frame, which inherits this policy on top
-				// of its own (src/routes/log/[id]/mail-html.ts). Its own policy allows no remote image
+				// of its own (src/lib/components/mail-html.ts). Its own policy allows no remote image
 				// until the admin clicks "Show remote images"; then only https ones, which this must allow.
 				'img-src': ['self', 'data:', 'https:'],
 				'font-src': ['self'],

@@ -94,7 +94,9 @@ describe('mailbox health', () => {
 				last24h: counts,
 				last30d: counts,
 				topRejection: { reason: topReason, count: 2 },
-				lastReceivedAt: expect.any(String)
+				lastReceivedAt: expect.any(String),
+				// No replies from this mailbox: every reply count is zero (SPEC §10).
+				outbound: { last24h: { sent: 0, failed: 0, bounced: 0 }, last30d: { sent: 0, failed: 0, bounced: 0 }, lastSentAt: null }
 			}
 		]);
 	});
