@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 import { bundleMailauth } from './tests/worker/bundle-mailauth';
 
 /** Worker tests run inside workerd, against local D1 built from the real migrations. */
+/** The OAuth stand-in's Worker settings (tests/worker/smtp-servers.ts provides them). */
+const oauthVars = (standIn: string): Record<string, string> => (JSON.parse(standIn) as { vars: Record<string, string> }).vars;
+
 export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, 'worker/migrations'));
 	const mailauth = await bundleMailauth(import.meta.dirname);
@@ -28,14 +31,21 @@ export default defineConfig(async () => {
 						DNS_RESOLVER_URL: `${inject('dohOrigin')}/dns-query`,
 						DOH_TEST_ORIGIN: inject('dohOrigin'),
 						WEBHOOK_TEST_ORIGIN: inject('webhookOrigin'),
-						TRUSTED_ARC_SEALERS: 'forwarder.trusted.test'
+						TRUSTED_ARC_SEALERS: 'forwarder.trusted.test',
+						// SPEC §12: both providers' endpoints and clients are the loopback stand-in's (scripts/local-oauth.mjs).
+						...oauthVars(inject('oauthStandIn')),
+						OAUTH_TEST_ORIGIN: (JSON.parse(inject('oauthStandIn')) as { origin: string }).origin
 					}
 				}
 			}))
 		],
 		resolve: {
 			// mailauth as wrangler bundles it (see tests/worker/bundle-mailauth.ts).
-			alias: [{ find: /^mailauth$/, replacement: mailauth }]
+			alias: [
+				{ find: /^mailauth$/, replacement: mailauth },
+				// As wrangler.toml [alias]: the Worker's `module` is the shim (worker/shims/module.ts).
+				{ find: /^module$/, replacement: path.join(import.meta.dirname, 'worker/shims/module.ts') }
+			]
 		},
 		test: {
 			include: ['tests/worker/**/*.test.ts'],
