@@ -11,7 +11,7 @@ import { SMTPServer } from 'smtp-server';
 export const LOCAL_SMTP_PASSWORD = 'mailgate-local';
 const MAILDIR = '.wrangler/local-smtp';
 
-/** How long the list of service addresses is reused before the API is asked again. */
+/** How long a list of service addresses is trusted for the addresses on it. */
 const SERVICE_ADDRESSES_TTL_MS = 2_000;
 
 /**
@@ -28,19 +28,25 @@ export function cloudflareHop(ip, helo) {
 }
 
 /**
- * The service addresses of the running Worker (GET /api/mailboxes), briefly cached.
+ * Whether an address is a service address of the running Worker (GET /api/mailboxes). The list
+ * is reused briefly, and asked for again before an address is taken for a customer's, so a
+ * mailbox saved a moment ago is found.
  * @param {{ origin: string, adminToken: string }} relay
  */
 function serviceAddressLookup(relay) {
 	/** @type {{ at: number, addresses: Set<string> } | null} */
 	let cached = null;
-	return async () => {
-		if (cached && Date.now() - cached.at < SERVICE_ADDRESSES_TTL_MS) return cached.addresses;
+	const load = async () => {
 		const response = await fetch(`${relay.origin}/api/mailboxes`, { headers: { authorization: `Bearer ${relay.adminToken}` } });
 		if (!response.ok) throw new Error(`GET /api/mailboxes answered ${response.status}`);
 		const { items } = /** @type {{ items: Array<{ address: string }> }} */ (await response.json());
 		cached = { at: Date.now(), addresses: new Set(items.map((item) => item.address.toLowerCase())) };
 		return cached.addresses;
+	};
+	return async (/** @type {string} */ address) => {
+		const key = address.toLowerCase();
+		if (cached && Date.now() - cached.at < SERVICE_ADDRESSES_TTL_MS && cached.addresses.has(key)) return true;
+		return (await load()).has(key);
 	};
 }
 
@@ -99,12 +105,11 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 	 */
 	async function handOver(session, data) {
 		if (!relay || !serviceAddresses) return;
-		const ours = await serviceAddresses();
 		const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
 		const ip = (session.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
 		const hop = Buffer.from(cloudflareHop(ip, session.hostNameAppearsAs || 'localhost'));
 		for (const { address } of session.envelope.rcptTo) {
-			if (!ours.has(address.toLowerCase())) continue;
+			if (!(await serviceAddresses(address))) continue;
 			const url = `${relay.origin}/cdn-cgi/handler/email?from=${encodeURIComponent(from)}&to=${encodeURIComponent(address)}`;
 			const response = await fetch(url, { method: 'POST', body: Buffer.concat([hop, data]) });
 			const text = (await response.text()).trim();

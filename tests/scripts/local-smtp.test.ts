@@ -72,12 +72,13 @@ describe('the local SMTP server', () => {
 	it('with a relay, hands mail for a service address to the email endpoint with Cloudflare\'s hop, and passes a refusal on', async () => {
 		// Stands in for `wrangler dev`: the mailbox list and the email endpoint (SPEC §8, §13).
 		const posted: Array<{ url: string; body: string }> = [];
+		const addresses = ['Support@Acme.example'];
 		let refuse = false;
 		const worker = createServer((request, response) => {
 			if (request.url === '/api/mailboxes') {
 				expect(request.headers.authorization).toBe('Bearer local-token');
 				response.writeHead(200, { 'content-type': 'application/json' });
-				return response.end(JSON.stringify({ items: [{ address: 'Support@Acme.example' }] }));
+				return response.end(JSON.stringify({ items: addresses.map((address) => ({ address })) }));
 			}
 			const chunks: Buffer[] = [];
 			request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -103,6 +104,10 @@ describe('the local SMTP server', () => {
 			// A customer's address is not a service address: saved only.
 			expect(await send(server.port, { from: 'support@acme.example', to: 'customer@example.org', data })).toMatch(/^250/);
 			expect(posted).toHaveLength(1);
+			// A mailbox saved a moment ago is found, though the list was just read.
+			addresses.push('sales@acme.example');
+			expect(await send(server.port, { from: 'sales@acme.example', to: 'sales@acme.example', data })).toMatch(/^250/);
+			expect(posted.at(-1)!.url).toBe('/cdn-cgi/handler/email?from=sales%40acme.example&to=sales%40acme.example');
 
 			// The Worker's refusal reaches the sender during the dialogue, as at Cloudflare's MX.
 			refuse = true;
