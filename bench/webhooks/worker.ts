@@ -18,7 +18,7 @@ export default {
 		for (let i = 0; i < n; i++) {
 			const outgoing =
 				url.pathname === '/signed'
-					? signedRequest({ id: `msg_bench${i}`, payload, secret: SECRET, url: target, at: new Date() })
+					? await signedRequest({ id: `msg_bench${i}`, payload, secret: SECRET, url: target, at: new Date() })
 					: new Request(target, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json' }, body: payload });
 			const response = await fetch(outgoing);
 			await response.arrayBuffer();

@@ -9,7 +9,7 @@ import { env } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
-import { consumeWebhooks, sweepWebhooks } from '../../worker/webhooks/deliver';
+import { consumeWebhooks, signWebhook, sweepWebhooks } from '../../worker/webhooks/deliver';
 import { buildMessage } from './build-message';
 import { handOver } from './deliver';
 import { call, createIntegration, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
@@ -63,6 +63,18 @@ async function deliverTo(address: string, raw: Uint8Array, options: { from?: str
 function verify(secret: string, hook: Received) {
 	return new Webhook(secret).verify(hook.body, hook.headers) as { type: string; timestamp: string; data: any };
 }
+
+describe('signing', () => {
+	it('signs exactly as the standardwebhooks package does, for any body and secret', async () => {
+		for (const [secret, payload] of [
+			['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '{"type":"message.received","data":{"text":"Grüße ✓"}}'],
+			[`whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`, 'x'.repeat(300_000)]
+		]) {
+			const at = new Date('2026-11-30T09:00:00Z');
+			expect(await signWebhook({ id: 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W', payload, secret, at })).toBe(new Webhook(secret).sign('msg_2KWPBgLlAfxdpx2AI54pPJ85f4W', at, payload));
+		}
+	});
+});
 
 describe('webhook settings', () => {
 	it('makes a whsec_ secret on first set, keeps it sealed at rest, reveals and rotates it on request', async () => {

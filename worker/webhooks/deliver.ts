@@ -4,7 +4,6 @@
  * one already delivered), sends it, and records the attempt; `settle` is the one place that
  * decides delivered, retry later or failed.
  */
-import { Webhook } from 'standardwebhooks';
 import { checkWebhookUrl, type WebhookAttempt } from '../../src/lib/schema/webhook';
 import { findIntegration, findWebhookSecret } from '../db/integrations';
 import { claimEvent, findEvent, finishEventAttempt, findStrandedEvents, touchEvent, type StoredEvent } from '../db/webhooks';
@@ -22,9 +21,26 @@ export interface DeliveryDependencies {
 	fetch?: typeof fetch;
 }
 
+/**
+ * The Standard Webhooks signature (standardwebhooks.com, "Signature scheme"): `v1,` + base64 of
+ * HMAC-SHA256 over `id.timestamp.body`, keyed with the base64-decoded secret after `whsec_`.
+ * WebCrypto's native HMAC, not the `standardwebhooks` package's pure-JS one: on a 500 KB body
+ * the package's signing alone made a delivery 1.2× a bare fetch (bench/webhooks). The tests
+ * verify every signature with the package, and check both sign the same bytes identically.
+ */
+export async function signWebhook(options: { id: string; payload: string; secret: string; at: Date }): Promise<string> {
+	const raw = atob(options.secret.replace(/^whsec_/, ''));
+	const key = await crypto.subtle.importKey('raw', Uint8Array.from(raw, (c) => c.charCodeAt(0)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+	const signed = `${options.id}.${Math.floor(options.at.getTime() / 1000)}.${options.payload}`;
+	const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(signed)));
+	let binary = '';
+	for (const byte of mac) binary += String.fromCharCode(byte);
+	return `v1,${btoa(binary)}`;
+}
+
 /** The signed request of one attempt: Standard Webhooks headers over the stored body. */
-export function signedRequest(options: { id: string; payload: string; secret: string; url: string; at: Date }): Request {
-	const signature = new Webhook(options.secret).sign(options.id, options.at, options.payload);
+export async function signedRequest(options: { id: string; payload: string; secret: string; url: string; at: Date }): Promise<Request> {
+	const signature = await signWebhook(options);
 	return new Request(options.url, {
 		method: 'POST',
 		// Never follow a redirect: it could lead anywhere, including hosts the URL rules refuse.
@@ -68,7 +84,7 @@ export async function attemptDelivery(
 	} catch {
 		return failed('The signing secret cannot be decrypted with the current SMTP_ENCRYPTION_KEY; rotate the secret.');
 	}
-	const request = signedRequest({ id: event.id, payload: event.payload, secret, url: integration.webhook.url, at });
+	const request = await signedRequest({ id: event.id, payload: event.payload, secret, url: integration.webhook.url, at });
 	try {
 		const response = await (deps.fetch ?? fetch)(request, { signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
 		const text = await readStart(response, WEBHOOK_RESPONSE_BYTES);
