@@ -5,12 +5,19 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Integration } from '../schema/integration';
 import type { Mailbox } from '../schema/mailbox';
+import type { WebhookEventType } from '../schema/webhook';
 import type { SealedSecret } from './secret';
 
 /** SPEC §6 states: saved locally, syncing, synced, conflict, rejected. */
 export type SyncState = 'local' | 'syncing' | 'synced' | 'conflict' | 'rejected';
 
-export type IntegrationDraft = { name: string };
+/** SPEC §11: where an integration's events go, as the admin edits it (events in `webhookEventValues` order). */
+export type WebhookDraft = { url: string; events: WebhookEventType[] };
+/**
+ * `webhook`: null when the integration has none; absent from drafts an older version of the app
+ * kept, which then leave the server's webhook as it is.
+ */
+export type IntegrationDraft = { name: string; webhook?: WebhookDraft | null };
 export type MailboxDraft = Omit<Mailbox, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'lastSmtpTest' | 'lastFlowCheck' | 'smtp'> & {
 	smtp: Omit<Mailbox['smtp'], 'hasPassword'>;
 };

@@ -148,12 +148,18 @@ export class OfflineStore {
 		return (await this.db.get('meta', LAST_REFRESH)) !== undefined;
 	}
 
-	/** Saves an integration locally and queues it. */
-	saveIntegration(id: string | null, draft: IntegrationDraft, expected?: Expected): Promise<Saved> {
+	/**
+	 * Saves an integration locally and queues it: a new one (`id` null), or a change to some of
+	 * its fields (the name from the list, the webhook from its page), applied over the draft as
+	 * stored, so that neither edit undoes the other.
+	 */
+	saveIntegration(id: string | null, change: Partial<IntegrationDraft>, expected?: Expected): Promise<Saved> {
 		// A client-generated id makes the create idempotent: a retry names the same record.
 		const recordId = id ?? crypto.randomUUID();
 		return this.write('integration', recordId, (existing) =>
-			existing ? edited(existing, draft, expected) : fresh<Integration, IntegrationDraft>(recordId, draft)
+			existing
+				? edited(existing, { ...(existing.draft as IntegrationDraft), ...change }, expected)
+				: fresh<Integration, IntegrationDraft>(recordId, { name: change.name ?? '', webhook: change.webhook ?? null })
 		);
 	}
 

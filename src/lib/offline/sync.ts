@@ -7,6 +7,7 @@
 import { ApiFailure } from '../api';
 import { integrationSchema, type Integration } from '../schema/integration';
 import { mailboxSchema, type Mailbox } from '../schema/mailbox';
+import { webhookEventValues, type WebhookEventType } from '../schema/webhook';
 import {
 	storeOf,
 	type Database,
@@ -15,14 +16,15 @@ import {
 	type LocalIntegration,
 	type LocalMailbox,
 	type MailboxDraft,
-	type OutboxOperation
+	type OutboxOperation,
+	type WebhookDraft
 } from './db';
 import { openSecret } from './secret';
 
 /** What the engine needs from the network: the subset of `api` it calls. */
 export interface Transport {
 	createIntegration(input: { id: string; name: string }): Promise<Integration>;
-	updateIntegration(id: string, input: { name: string; version?: number }): Promise<Integration>;
+	updateIntegration(id: string, input: { name?: string; webhook?: WebhookDraft | null; version?: number }): Promise<Integration>;
 	deleteIntegration(id: string): Promise<unknown>;
 	createMailbox(input: unknown): Promise<Mailbox>;
 	updateMailbox(id: string, input: unknown): Promise<Mailbox>;
@@ -53,7 +55,18 @@ export function mailboxDraftOf(mailbox: Mailbox): MailboxDraft {
 }
 
 export function integrationDraftOf(integration: Integration): IntegrationDraft {
-	return { name: integration.name };
+	const webhook = integration.webhook;
+	return { name: integration.name, webhook: webhook ? { url: webhook.url, events: orderedEvents(webhook.events) } : null };
+}
+
+/** Events in `webhookEventValues` order, once each, so that two drafts with the same events compare equal. */
+export function orderedEvents(events: readonly WebhookEventType[]): WebhookEventType[] {
+	return webhookEventValues.filter((event) => events.includes(event));
+}
+
+function sameWebhook(a: WebhookDraft | null, b: WebhookDraft | null): boolean {
+	const ordered = (webhook: WebhookDraft | null) => webhook && { url: webhook.url, events: orderedEvents(webhook.events) };
+	return canonical(ordered(a)) === canonical(ordered(b));
 }
 
 /** The draft a server copy stands for, in the shape the admin edits. */
@@ -314,9 +327,23 @@ export class SyncEngine {
 		const { id } = operation;
 		if (operation.entity === 'integration') {
 			const draft = (record as LocalIntegration).draft;
-			if (operation.op === 'create') return this.transport.createIntegration({ id, name: draft.name });
+			if (operation.op === 'create') {
+				const created = await this.transport.createIntegration({ id, name: draft.name });
+				// A webhook set before the integration reached the server follows in a second request;
+				// a retried create whose first attempt set it already finds it there.
+				if (!draft.webhook || sameWebhook(draft.webhook, integrationDraftOf(created).webhook ?? null)) return created;
+				return this.transport.updateIntegration(id, { webhook: draft.webhook, version: created.version });
+			}
 			if (operation.op === 'update') {
-				return this.transport.updateIntegration(id, { name: draft.name, version: record.baseVersion ?? undefined });
+				// The webhook goes only when it changed, so a rename never rewrites it (nor its secret).
+				const server = (record as LocalIntegration).server;
+				const webhookChanged =
+					draft.webhook !== undefined && !sameWebhook(draft.webhook, server ? (integrationDraftOf(server).webhook ?? null) : null);
+				return this.transport.updateIntegration(id, {
+					name: draft.name,
+					...(webhookChanged ? { webhook: draft.webhook } : {}),
+					version: record.baseVersion ?? undefined
+				});
 			}
 			await this.transport.deleteIntegration(id);
 			return null;
