@@ -31,6 +31,12 @@ import {
 	type OutboundPage,
 	type OutboundRequest
 } from './schema/outbound';
+import {
+	apiKeySchema,
+	createdApiKeySchema,
+	webhookDeliverySchema,
+	webhookTestResultSchema
+} from './schema/webhook';
 import { readToken } from './auth';
 
 type Listener = () => void;
@@ -134,6 +140,10 @@ export function saveFile(blob: Blob, name: string): void {
 
 const list = <T>(item: z.ZodType<T>) => z.object({ items: z.array(item) });
 const nothing = z.unknown();
+const webhookSecret = z.object({ secret: z.string() });
+const deliveryPage = z.object({ items: z.array(webhookDeliverySchema), nextCursor: z.string().nullable() });
+/** `/api/integrations/:id` and what hangs off it. */
+const integrationPath = (id: string, rest = '') => `/api/integrations/${encodeURIComponent(id)}${rest}`;
 
 export const api = {
 	listIntegrations: async () => (await request(list(integrationSchema), 'GET', '/api/integrations')).items,
@@ -185,5 +195,22 @@ export const api = {
 	/** Queues a failed or bounced message again (`409 not_retryable` otherwise). */
 	retryOutbound: (id: string): Promise<OutboundItem> =>
 		request(outboundItemSchema, 'POST', `/api/outbound/${encodeURIComponent(id)}/retry`, {}),
-	downloadOutbound
+	downloadOutbound,
+
+	/** SPEC §11: the webhook's signing secret, shown on request (`409 no_webhook` without a webhook). */
+	revealWebhookSecret: async (id: string) => (await request(webhookSecret, 'GET', integrationPath(id, '/webhook-secret'))).secret,
+	/** A new signing secret at once; the old one stops verifying. */
+	rotateWebhookSecret: async (id: string) => (await request(webhookSecret, 'POST', integrationPath(id, '/webhook-secret'), {})).secret,
+	/** One signed test event, sent now; what the help desk answered. */
+	sendWebhookTest: (id: string) => request(webhookTestResultSchema, 'POST', integrationPath(id, '/webhook-test'), {}),
+	/** Recent deliveries, newest first, each with its attempts. */
+	webhookDeliveries: (id: string, cursor?: string | null) =>
+		request(deliveryPage, 'GET', integrationPath(id, `/webhook-deliveries${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`)),
+	/** The same event (same webhook-id) again; `409 delivery_pending` while it is still being tried. */
+	resendWebhookDelivery: (id: string, eventId: string) =>
+		request(webhookDeliverySchema, 'POST', integrationPath(id, `/webhook-deliveries/${encodeURIComponent(eventId)}/resend`), {}),
+	listApiKeys: async (id: string) => (await request(list(apiKeySchema), 'GET', integrationPath(id, '/keys'))).items,
+	/** The answer is the only time the key itself is shown. */
+	createApiKey: (id: string, name: string) => request(createdApiKeySchema, 'POST', integrationPath(id, '/keys'), { name }),
+	revokeApiKey: (id: string, keyId: string) => request(nothing, 'DELETE', integrationPath(id, `/keys/${encodeURIComponent(keyId)}`))
 };
