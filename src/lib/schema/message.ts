@@ -34,6 +34,8 @@ export const messageItemSchema = z.object({
 	forwarding: z.enum(forwardingValues),
 	encoding: z.object({ charsets: z.array(z.string()), garbled: z.boolean(), blank: z.boolean() }),
 	truncated: z.boolean().optional(),
+	/** The message has no plain-text part: `text` is a rendition of its HTML (absent from an older Worker's answers). */
+	textFromHtml: z.boolean().optional(),
 	/** SPEC §7: a customer's message, a delivery status notification, or a mail flow probe. */
 	kind: z.enum(messageKindValues).optional()
 });
