@@ -3,7 +3,9 @@
 // login with any account and the password below, messages saved as .eml files. With `relay`, it
 // also plays Cloudflare's MX for the mail flow check (SPEC §13): what it receives for a service
 // address is handed to `wrangler dev`'s email endpoint with the hop Cloudflare's MX adds, so a
-// probe makes the whole round trip on one machine.
+// probe makes the whole round trip on one machine. With `oauth` (the stand-in of
+// scripts/local-oauth.mjs, `npm start -- --oauth`), it also takes AUTH XOAUTH2 with the access
+// tokens that stand-in issued, so Sign in with Microsoft 365 / Google can be tried here (SPEC §12).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
@@ -51,22 +53,32 @@ function serviceAddressLookup(relay) {
 }
 
 /**
- * @param {{ port: number, host?: string, log?: (line: string) => void, relay?: { origin: string, adminToken: string } }} options
- *   relay: the running Mailgate (`wrangler dev`) whose service addresses get what arrives for them
+ * @param {{ port: number, host?: string, log?: (line: string) => void, relay?: { origin: string, adminToken: string }, oauth?: { isValidAccessToken(token: string, user: string): boolean } }} options
+ *   relay: the running Mailgate (`wrangler dev`) whose service addresses get what arrives for them;
+ *   oauth: the OAuth stand-in whose access tokens AUTH XOAUTH2 accepts
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
  */
-export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.log, relay }) {
+export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.log, relay, oauth }) {
 	mkdirSync(MAILDIR, { recursive: true });
 	const serviceAddresses = relay ? serviceAddressLookup(relay) : null;
 	const server = new SMTPServer({
 		logger: false,
 		disableReverseLookup: true,
 		allowInsecureAuth: true,
-		authMethods: ['PLAIN', 'LOGIN'],
+		authMethods: oauth ? ['PLAIN', 'LOGIN', 'XOAUTH2'] : ['PLAIN', 'LOGIN'],
 		banner: 'Mailgate local test server',
 		// Its certificate would be self-signed, which workerd refuses: offer plain SMTP only.
 		hideSTARTTLS: true,
 		onAuth(auth, _session, callback) {
+			if (auth.method === 'XOAUTH2') {
+				if (oauth?.isValidAccessToken(auth.accessToken ?? '', auth.username ?? '')) {
+					log(`[local smtp] XOAUTH2 login as ${auth.username} accepted`);
+					return callback(null, { user: auth.username });
+				}
+				log(`[local smtp] XOAUTH2 login as ${auth.username} refused: not a token the local OAuth stand-in issued to this account (or it was revoked)`);
+				// As Gmail does: the error as a 334 challenge (JSON), then 535.
+				return callback(null, { data: { status: '401', schemes: 'Bearer', scope: 'https://mail.google.com/' } });
+			}
 			if (auth.password === LOCAL_SMTP_PASSWORD) return callback(null, { user: auth.username });
 			callback(Object.assign(new Error('5.7.8 Authentication failed: the local test server password is mailgate-local'), { responseCode: 535 }));
 		},

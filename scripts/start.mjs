@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // `npm start` (SPEC §8): complete .dev.vars, build the app, apply the D1 migrations to the local
 // database, then serve app, API and email handler with `wrangler dev` and print the sign-in link.
+// `npm start -- --oauth` (or MAILGATE_LOCAL_OAUTH=1) also runs a local stand-in for Microsoft's
+// and Google's sign-in (SPEC §12) and points the Worker at it, so Sign in with Microsoft 365 /
+// Google can be clicked through against the local SMTP server.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { startLocalOAuth } from './local-oauth.mjs';
 import { LOCAL_SMTP_PASSWORD, startLocalSmtp } from './local-smtp.mjs';
 
 const PORT = process.env.PORT || '8787';
 const SMTP_PORT = Number(process.env.SMTP_PORT || '2525');
+const OAUTH_PORT = Number(process.env.OAUTH_PORT || '8790');
 const HOST = '127.0.0.1';
 const DEV_VARS = '.dev.vars';
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
@@ -54,6 +59,24 @@ export function readVar(text, key) {
 }
 
 /**
+ * Whether to run the local OAuth stand-in: `--oauth` on the command line or MAILGATE_LOCAL_OAUTH=1.
+ * @param {string[]} argv
+ * @param {Record<string, string | undefined>} env
+ */
+export function wantsLocalOAuth(argv, env) {
+	return argv.includes('--oauth') || /^(1|true|yes)$/i.test(env.MAILGATE_LOCAL_OAUTH ?? '');
+}
+
+/**
+ * `wrangler dev --var NAME:VALUE` arguments for these Worker settings: they apply to this run
+ * only and are never written to .dev.vars, so real OAuth settings there stay as they are.
+ * @param {Record<string, string>} vars
+ */
+export function varArguments(vars) {
+	return Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
+}
+
+/**
  * @param {string} command
  * @param {string[]} args
  */
@@ -95,16 +118,26 @@ async function main() {
 	console.log('• Applying D1 migrations to the local database…');
 	run(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local']);
 
+	let oauth = null;
+	if (wantsLocalOAuth(process.argv.slice(2), process.env)) {
+		try {
+			oauth = await startLocalOAuth({ port: OAUTH_PORT, log: console.log });
+		} catch (error) {
+			console.log(`• Local OAuth stand-in not started (port ${OAUTH_PORT}: ${/** @type {Error} */ (error).message}); set OAUTH_PORT to use another port.`);
+		}
+	}
+
 	let smtp = null;
 	try {
 		// It also plays Cloudflare's MX: mail for a service address goes on to wrangler dev (SPEC §13).
-		smtp = await startLocalSmtp({ port: SMTP_PORT, relay: { origin: `http://${HOST}:${PORT}`, adminToken: token ?? '' } });
+		smtp = await startLocalSmtp({ port: SMTP_PORT, relay: { origin: `http://${HOST}:${PORT}`, adminToken: token ?? '' }, oauth: oauth ?? undefined });
 	} catch (error) {
 		console.log(`• Local SMTP server not started (port ${SMTP_PORT}: ${/** @type {Error} */ (error).message}); set SMTP_PORT to use another port.`);
 	}
 
 	console.log(`• Starting wrangler dev on http://${HOST}:${PORT} …`);
-	const child = spawn(npx, ['wrangler', 'dev', '--ip', HOST, '--port', PORT], { stdio: 'inherit' });
+	const vars = oauth ? varArguments(oauth.workerVars()) : [];
+	const child = spawn(npx, ['wrangler', 'dev', '--ip', HOST, '--port', PORT, ...vars], { stdio: 'inherit' });
 	for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(signal, () => child.kill(signal));
 	child.on('exit', (code) => process.exit(code ?? 0));
 
@@ -118,6 +151,14 @@ async function main() {
 			console.log(`    Server address ${HOST}   Port ${smtp.port}   Encryption None   Account (any)   Password ${LOCAL_SMTP_PASSWORD}`);
 			console.log('  With those settings, Check mail flow on the mailbox page makes the whole round trip here: the local');
 			console.log('  server hands what it receives for a service address to the Worker, as Email Routing would.\n');
+		}
+		if (oauth && smtp) {
+			console.log(`  Sign in with Microsoft 365 / Google against the local OAuth stand-in (${oauth.origin}): choose Microsoft 365 or`);
+			console.log(`  Google as Sign-in method, set Server address ${HOST}, Port ${smtp.port}, Encryption None, any Account, and press`);
+			console.log('  Sign in with Microsoft: the stand-in signs you in as the Account at once. Revoke it to see Reconnect:');
+			console.log(`    curl -X POST ${oauth.origin}/__control -H 'content-type: application/json' -d '{"revoke":"<the Account>"}'\n`);
+		} else if (!oauth) {
+			console.log('  To try Sign in with Microsoft 365 / Google here, run `npm start -- --oauth`.\n');
 		}
 	}
 }

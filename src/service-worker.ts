@@ -5,8 +5,9 @@
 /**
  * App-shell service worker (SPEC §6): precaches the built app and static files under a
  * versioned cache, serves every navigation from the cached shell so the app opens with no
- * network, and never caches /api (its answers carry configuration). A new version waits
- * until the admin accepts the "update available" prompt (message SKIP_WAITING).
+ * network, and never caches /api (its answers carry configuration) nor answers /oauth/ (the
+ * Worker finishes a sign-in there). A new version waits until the admin accepts the "update
+ * available" prompt (message SKIP_WAITING).
  */
 import { build, files, version } from '$service-worker';
 
@@ -40,8 +41,10 @@ sw.addEventListener('fetch', (event) => {
 	const request = event.request;
 	if (request.method !== 'GET') return;
 	const url = new URL(request.url);
-	// Only this origin's app files; /api goes to the network untouched and is never stored.
-	if (url.origin !== sw.location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/cdn-cgi/')) return;
+	// Only this origin's app files; /api goes to the network untouched and is never stored, and so
+	// does /oauth/ (the provider's redirect back is a navigation the Worker must answer, SPEC §12).
+	const worker = ['/api/', '/cdn-cgi/', '/oauth/'].some((prefix) => url.pathname.startsWith(prefix));
+	if (url.origin !== sw.location.origin || worker) return;
 
 	if (request.mode === 'navigate') {
 		event.respondWith(

@@ -4,7 +4,11 @@ declare namespace Cloudflare {
 	interface Env {
 		/** The admin's bearer token for /api. */
 		ADMIN_TOKEN?: string;
-		/** 32 random bytes, base64: the AES-256-GCM key that encrypts SMTP passwords at rest. */
+		/** 32 random bytes, base64: the AES-256-GCM key that encrypts SMTP passwords (and OAuth tokens) at rest. */
 		SMTP_ENCRYPTION_KEY?: string;
+		/** SPEC §12: the Microsoft Entra app's client secret (Sign in with Microsoft 365). */
+		OAUTH_MICROSOFT_CLIENT_SECRET?: string;
+		/** SPEC §12: the Google Cloud OAuth client's secret (Sign in with Google). */
+		OAUTH_GOOGLE_CLIENT_SECRET?: string;
 	}
 }

@@ -1,10 +1,11 @@
 /**
- * Mailgate's one Worker. fetch: the /api JSON API (the app's static assets are served by
- * Workers Static Assets before the Worker runs; see wrangler.toml). email: Email Routing's
- * deliveries to service addresses. queue: replies leaving through each mailbox's SMTP server,
- * and webhooks to each integration's help desk.
+ * Mailgate's one Worker. fetch: the /api JSON API and the OAuth sign-in's /oauth/callback (the
+ * app's static assets are served by Workers Static Assets before the Worker runs; see
+ * wrangler.toml). email: Email Routing's deliveries to service addresses. queue: replies leaving
+ * through each mailbox's SMTP server, and webhooks to each integration's help desk.
  * scheduled: the 30-day retention (daily) and the outbound sweep (every 5 minutes).
  */
+import { handleOAuthCallback } from './api/oauth';
 import { handleApi } from './api/router';
 import { handleInbound } from './inbound/handle-email';
 import { purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
@@ -26,6 +27,9 @@ export default {
 		if (pathname === '/api' || pathname.startsWith('/api/')) {
 			return handleApi(request, env, undefined, ctx && ((promise) => ctx.waitUntil(promise)));
 		}
+		// SPEC §12: the OAuth provider sends the admin's browser back here (run_worker_first: /oauth/*).
+		if (pathname === '/oauth/callback') return handleOAuthCallback(request, env);
+		if (pathname.startsWith('/oauth/')) return new Response('Not found', { status: 404 });
 		return env.ASSETS.fetch(request);
 	},
 

@@ -37,6 +37,7 @@ import {
 	webhookDeliverySchema,
 	webhookTestResultSchema
 } from './schema/webhook';
+import { flowCheckSchema, type FlowCheck } from './schema/flow-check';
 import { readToken } from './auth';
 
 type Listener = () => void;
@@ -170,6 +171,11 @@ export const api = {
 		request(smtpTestResultSchema, 'POST', '/api/smtp-test', input),
 	smtpTestHistory: async (id: string) =>
 		(await request(list(smtpTestResultSchema), 'GET', `/api/mailboxes/${encodeURIComponent(id)}/smtp-tests`)).items,
+	/** SPEC §13: starts a mail flow check (202, `running`); `409 check_running` while one runs. */
+	startFlowCheck: (id: string): Promise<FlowCheck> =>
+		request(flowCheckSchema, 'POST', `/api/mailboxes/${encodeURIComponent(id)}/flow-check`, {}),
+	getFlowCheck: (id: string, checkId: string): Promise<FlowCheck> =>
+		request(flowCheckSchema, 'GET', `/api/mailboxes/${encodeURIComponent(id)}/flow-checks/${encodeURIComponent(checkId)}`),
 
 	/** SPEC §7: one page of the email log, newest first. */
 	listMessages: (filters: MessageFilters, cursor?: string | null): Promise<MessagePage> =>

@@ -3,7 +3,8 @@
  * smtp-server on loopback, which the Worker under `wrangler dev` can reach because the harness
  * sets ALLOW_PRIVATE_SMTP_HOSTS. It takes PLAIN and LOGIN with one account, refuses any other
  * password the way Gmail does, and records every message it accepts; the tests read them over a
- * small HTTP endpoint (`receivedMail` in mail.ts).
+ * small HTTP endpoint (`receivedMail` in mail.ts). Given the OAuth stand-in, it also takes AUTH
+ * XOAUTH2 with the access tokens that stand-in issued (SPEC §12), refusing others as Gmail does.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,16 +27,23 @@ export interface ReceivedMail {
 	at: string;
 }
 
-export async function startSmtpPeer(): Promise<{ port: number; control: string; close: () => Promise<void> }> {
+export async function startSmtpPeer(
+	options: { oauth?: { isValidAccessToken(token: string, user: string): boolean } } = {}
+): Promise<{ port: number; control: string; close: () => Promise<void> }> {
 	const received: ReceivedMail[] = [];
+	const { oauth } = options;
 	const smtp = new SMTPServer({
 		logger: false,
 		disableReverseLookup: true,
 		// Plain TCP on loopback: workerd verifies certificates, so a self-signed STARTTLS would fail.
 		allowInsecureAuth: true,
 		hideSTARTTLS: true,
-		authMethods: ['PLAIN', 'LOGIN'],
+		authMethods: oauth ? ['PLAIN', 'LOGIN', 'XOAUTH2'] : ['PLAIN', 'LOGIN'],
 		onAuth(auth, _session, callback) {
+			if (auth.method === 'XOAUTH2') {
+				if (oauth?.isValidAccessToken(auth.accessToken ?? '', auth.username ?? '')) return callback(null, { user: auth.username });
+				return callback(null, { data: { status: '401', schemes: 'Bearer', scope: 'https://mail.google.com/' } });
+			}
 			if (auth.username === PEER_ACCOUNT && auth.password === PEER_PASSWORD) return callback(null, { user: auth.username });
 			callback(Object.assign(new Error(PEER_AUTH_REFUSAL), { responseCode: 535 }));
 		},

@@ -1,7 +1,7 @@
 // `npm start` creates .dev.vars or completes it with the keys it lacks, never touching the
 // values a developer already set (SPEC §8).
 import { describe, expect, it } from 'vitest';
-import { completeDevVars, readVar } from '../../scripts/start.mjs';
+import { completeDevVars, readVar, varArguments, wantsLocalOAuth } from '../../scripts/start.mjs';
 
 describe('completeDevVars', () => {
 	it('creates every key from nothing, with random secrets of the right size', () => {
@@ -26,5 +26,21 @@ describe('completeDevVars', () => {
 	it('changes nothing when every key is there', () => {
 		const full = completeDevVars('').text;
 		expect(completeDevVars(full)).toEqual({ text: full, added: [] });
+	});
+});
+
+describe('npm start -- --oauth (SPEC §12)', () => {
+	it('runs the OAuth stand-in when asked by flag or environment, and not otherwise', () => {
+		expect(wantsLocalOAuth(['--oauth'], {})).toBe(true);
+		expect(wantsLocalOAuth([], { MAILGATE_LOCAL_OAUTH: '1' })).toBe(true);
+		expect(wantsLocalOAuth([], {})).toBe(false);
+		expect(wantsLocalOAuth([], { MAILGATE_LOCAL_OAUTH: '0' })).toBe(false);
+	});
+
+	it('passes the stand-in settings as wrangler dev --var for this run only (never into .dev.vars)', () => {
+		expect(varArguments({ OAUTH_MICROSOFT_TOKEN_URL: 'http://127.0.0.1:8790/microsoft/token' })).toEqual([
+			'--var',
+			'OAUTH_MICROSOFT_TOKEN_URL:http://127.0.0.1:8790/microsoft/token'
+		]);
 	});
 });

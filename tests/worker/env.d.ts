@@ -9,6 +9,8 @@ declare global {
 			SMTP_TEST_PORTS: string;
 			DOH_TEST_ORIGIN: string;
 			WEBHOOK_TEST_ORIGIN: string;
+			/** The OAuth 2.0 provider stand-in (scripts/local-oauth.mjs); `/__control` drives it. */
+			OAUTH_TEST_ORIGIN: string;
 		}
 	}
 }

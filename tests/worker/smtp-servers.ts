@@ -2,12 +2,15 @@
  * Global setup (Node): real SMTP servers on loopback, one per case of the sending test
  * (smtp-server for SMTP, plain TCP for servers that misbehave before SMTP starts), and an HTTP
  * endpoint that lists the messages they received. Ports reach the workerd tests as a binding.
+ * Also the OAuth 2.0 provider stand-in (scripts/local-oauth.mjs) and an SMTP server that takes
+ * only AUTH XOAUTH2 with the access tokens that stand-in issued (SPEC §12).
  */
 import { createServer as createHttpServer } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { TestProject } from 'vitest/node';
+import { startLocalOAuth } from '../../scripts/local-oauth.mjs';
 
 export const SMTP_USER = 'support@acme.test';
 export const SMTP_PASSWORD = 'Corr3ct-h0rse-battery';
@@ -15,6 +18,8 @@ export const SMTP_PASSWORD = 'Corr3ct-h0rse-battery';
 declare module 'vitest' {
 	export interface ProvidedContext {
 		smtpPorts: string;
+		/** The OAuth stand-in: `{ origin, vars }` (vars: the Worker's OAUTH_* settings pointing at it). */
+		oauthStandIn: string;
 	}
 }
 
@@ -180,6 +185,30 @@ export default async function setup(project: TestProject) {
 			}
 		});
 	});
+	// SPEC §12: only XOAUTH2, and only with an unexpired, unrevoked access token the stand-in issued
+	// to the account logging in. A refusal goes the way Gmail's does: a 334 carrying the error as
+	// JSON, then 535 after the client's empty line.
+	const oauth = await startLocalOAuth();
+	closers.push(() => oauth.close());
+	await smtp('xoauth2', {
+		authMethods: ['XOAUTH2'],
+		onAuth(auth, _session, callback) {
+			if (auth.method === 'XOAUTH2' && oauth.isValidAccessToken(auth.accessToken ?? '', auth.username ?? '')) return callback(null, { user: auth.username });
+			callback(null, { data: { status: '401', schemes: 'Bearer', scope: 'https://mail.google.com/' } });
+		}
+	});
+	// Microsoft 365 with SMTP AUTH off for the mailbox: the token is never even looked at.
+	await smtp('xoauth2Disabled', {
+		authMethods: ['XOAUTH2'],
+		onAuth(_auth, _session, callback) {
+			callback(
+				Object.assign(new Error('5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.'), {
+					responseCode: 535
+				})
+			);
+		}
+	});
+	project.provide('oauthStandIn', JSON.stringify({ origin: oauth.origin, vars: oauth.workerVars() }));
 	// A port that was open a moment ago and is closed now.
 	const probe = net.createServer();
 	ports.closed = await listen(probe);

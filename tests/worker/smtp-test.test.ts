@@ -61,11 +61,11 @@ describe('SMTP sending test (SPEC §4)', () => {
 		expect(JSON.stringify(result)).not.toContain('wrong-password');
 	});
 
-	it('explains an “OAuth / basic authentication disabled” refusal with app passwords', async () => {
+	it('explains Microsoft 365’s “basic authentication disabled” refusal with the Sign in with Microsoft 365 option', async () => {
 		const result = await test('oauth');
 		expect(result).toMatchObject({ ok: false, stage: 'auth', category: 'auth', code: 535, enhancedCode: '5.7.139' });
 		expect(result.serverMessage).toContain('basic authentication is disabled');
-		expect(result.hint).toMatch(/app password/);
+		expect(result.hint).toMatch(/Sign in with Microsoft 365/);
 	});
 
 	it('says so when the server demands STARTTLS and Encryption is None', async () => {
@@ -135,7 +135,7 @@ describe('SMTP sending test (SPEC §4)', () => {
 		// The runner refuses it too, as config, without opening a session.
 		let opened = false;
 		const result = await runSmtpTest({
-			settings: { ...smtp('plain', { port: 25 }), encryption: 'starttls' } as SmtpTestSettings,
+			settings: { host: '127.0.0.1', port: 25, username: USER, encryption: 'starttls', credential: { kind: 'password', password: PASSWORD } } satisfies SmtpTestSettings,
 			from: { email: USER },
 			to: 'a@example.test',
 			allowPrivateHosts: true,

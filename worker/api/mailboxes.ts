@@ -1,8 +1,10 @@
 /** /api/mailboxes: request -> schema -> repository -> response. The password never leaves. */
 import {
+	checkSignIn,
 	mailboxCreateSchema,
 	mailboxUpdateSchema,
 	type Mailbox,
+	type OAuthConnection,
 	type SmtpTestSummary
 } from '../../src/lib/schema/mailbox';
 import { latestSmtpTests } from '../db/smtp-tests';
@@ -12,15 +14,31 @@ import type { FlowCheckSummary } from '../../src/lib/schema/flow-check';
 import { findIntegration } from '../db/integrations';
 import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
+import { deleteConnection } from '../db/oauth';
 import { isUniqueViolation } from '../db/errors';
 import { EncryptionKeyError, encryptSecret } from '../crypto/secret-box';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 
-/** The API shape: the sealed password becomes `hasPassword`; the latest SMTP test and mail flow check are attached. */
+/**
+ * The API shape: the sealed password becomes `hasPassword`, the OAuth choice the sign-in's state
+ * (SPEC §12, never a token); the latest SMTP test and mail flow check are attached.
+ */
 export function toPublicMailbox(mailbox: StoredMailbox, lastSmtpTest: SmtpTestSummary | null = null, lastFlowCheck: FlowCheckSummary | null = null): Mailbox {
-	const { sealedPassword, smtp, ...rest } = mailbox;
-	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '' }, lastSmtpTest, lastFlowCheck };
+	const { sealedPassword, oauthConnection: _connection, smtp, ...rest } = mailbox;
+	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '', oauth: publicConnection(mailbox) }, lastSmtpTest, lastFlowCheck };
+}
+
+/**
+ * The sign-in for the provider the settings name: connected, to reconnect (the provider withdrew
+ * it, or the Account changed since), or not made yet.
+ */
+function publicConnection({ smtp, oauthConnection: connection }: StoredMailbox): OAuthConnection | null {
+	if (smtp.auth !== 'oauth2' || !smtp.oauth) return null;
+	const { provider } = smtp.oauth;
+	if (!connection || connection.provider !== provider) return { provider, account: null, connectedAt: null, status: 'not_connected' };
+	const sameAccount = (connection.account ?? '').toLowerCase() === smtp.username.trim().toLowerCase();
+	return { ...connection, status: sameAccount ? connection.status : 'reconnect' };
 }
 
 async function withLastTest(env: Env, mailbox: StoredMailbox): Promise<Mailbox> {
@@ -62,7 +80,8 @@ export const create: Handler = async ({ request, env, now }) => {
 	if (await db.findMailboxByAddress(env.DB, input.address)) throw addressTaken();
 	const id = input.id ?? crypto.randomUUID();
 	const at = now().toISOString();
-	const { password, ...smtp } = input.smtp;
+	const { password, auth = 'password', oauth, ...smtp } = input.smtp;
+	const oauth2 = auth === 'oauth2';
 	const mailbox: StoredMailbox = {
 		id,
 		version: 1,
@@ -70,8 +89,10 @@ export const create: Handler = async ({ request, env, now }) => {
 		name: input.name,
 		description: input.description,
 		address: input.address,
-		smtp,
-		sealedPassword: await seal(env, password, id),
+		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
+		// SPEC §12: with OAuth no password is stored.
+		sealedPassword: oauth2 || !password ? '' : await seal(env, password, id),
+		oauthConnection: null,
 		manualForward: input.manualForward,
 		createdAt: at,
 		updatedAt: at
@@ -91,13 +112,20 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	if (!current) throw notFound();
 	if (input.version !== current.version) throw versionConflict(await withLastTest(env, current));
 	const { version, smtp: smtpPatch = {}, ...patch } = input;
-	const { password, ...smtp } = smtpPatch;
+	const { password, auth = current.smtp.auth, oauth = current.smtp.oauth, ...smtp } = smtpPatch;
+	const oauth2 = auth === 'oauth2';
+	// SPEC §12: the sign-in fields are checked together, as they will be stored.
+	const problems: Record<string, string> = {};
+	checkSignIn({ auth, oauth, password: password || (current.sealedPassword ? 'stored' : '') }, (issue) => (problems[issue.path.join('.')] = issue.message), {
+		passwordRequired: true
+	});
+	if (Object.keys(problems).length > 0) throw validationFailed(problems);
 	const next: StoredMailbox = {
 		...current,
 		...patch,
-		smtp: { ...current.smtp, ...smtp },
-		// SPEC §3: leaving the password empty on edit keeps the stored one.
-		sealedPassword: password ? await seal(env, password, current.id) : current.sealedPassword,
+		smtp: { ...current.smtp, ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
+		// SPEC §3: leaving the password empty on edit keeps the stored one. SPEC §12: with OAuth none is kept.
+		sealedPassword: oauth2 ? '' : password ? await seal(env, password, current.id) : current.sealedPassword,
 		updatedAt: now().toISOString()
 	};
 	if (next.integrationId !== current.integrationId) await requireIntegration(env, next.integrationId);
@@ -110,6 +138,10 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	} catch (error) {
 		if (isUniqueViolation(error)) throw addressTaken();
 		throw error;
+	}
+	// A sign-in for another provider, or for a mailbox that now uses its password, is of no use: its tokens go.
+	if (saved && current.oauthConnection && (!oauth2 || next.smtp.oauth?.provider !== current.oauthConnection.provider)) {
+		await deleteConnection(env.DB, current.id);
 	}
 	const stored = await db.findMailbox(env.DB, current.id);
 	if (!stored) throw notFound();

@@ -13,6 +13,7 @@ import * as integrations from './integrations';
 import * as flow from './flow';
 import * as mailboxes from './mailboxes';
 import * as messages from './messages';
+import * as oauth from './oauth';
 import * as outbound from './outbound';
 import * as smtpTests from './smtp-tests';
 import * as webhooks from './webhooks';
@@ -60,6 +61,8 @@ const routes: Route[] = [
 	route(`/api/mailboxes/${ID}/smtp-test`, { POST: smtpTests.testSaved }),
 	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: smtpTests.history }),
 	route(`/api/mailboxes/${ID}/flow-check`, { POST: flow.start }),
+	route(`/api/mailboxes/${ID}/oauth/start`, { POST: oauth.start }),
+	route('/api/oauth/providers', { GET: oauth.providers }),
 	route(`/api/mailboxes/${ID}/flow-checks/:checkId`, { GET: flow.read }),
 	route('/api/smtp-test', { POST: smtpTests.testDraft }),
 	route('/api/mailbox-health', { GET: messages.health }),

@@ -4,11 +4,11 @@
  * run a test at all (unknown mailbox, a test already running, too many tests).
  */
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
-import { decryptSecret } from '../crypto/secret-box';
-import { findMailbox, type StoredMailbox } from '../db/mailboxes';
+import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
+import { smtpLoginFor, type SmtpLogin } from '../smtp/credentials';
 import { TOTAL_BUDGET_MS } from '../smtp/limits';
-import { runSmtpTest, type SmtpTestSettings } from '../smtp/run-smtp-test';
+import { runSmtpTest, type SmtpTestOutcome } from '../smtp/run-smtp-test';
 import { HttpError, json, readBody, validationFailed } from './http';
 import type { Handler, RouteContext } from './route';
 
@@ -27,11 +27,11 @@ export const testSaved: Handler = async (context) => {
 	const input = await readBody(request, savedSmtpTestRequestSchema);
 	const mailbox = await findMailbox(env.DB, params.id!);
 	if (!mailbox) throw mailboxNotFound();
-	const password = await openPassword(env, mailbox);
 	return run(context, {
 		mailboxId: mailbox.id,
 		settings: 'saved',
-		smtp: { ...mailbox.smtp, password },
+		target: mailbox.smtp,
+		login: () => smtpLoginFor(env, mailbox, { now: () => context.now().getTime() }),
 		from: { name: mailbox.name, email: mailbox.address },
 		to: input.to ?? mailbox.address
 	});
@@ -42,14 +42,27 @@ export const testDraft: Handler = async (context) => {
 	const input = await readBody(request, draftSmtpTestRequestSchema);
 	const mailbox = input.mailboxId ? await findMailbox(env.DB, input.mailboxId) : null;
 	if (input.mailboxId && !mailbox) throw mailboxNotFound();
-	// SPEC §4: an empty password on the form means the stored one.
-	const password = input.smtp.password || (mailbox ? await openPassword(env, mailbox) : '');
-	if (!password) throw validationFailed({ 'smtp.password': 'Enter the password to test with' });
+	const { password, auth = 'password', oauth = null, ...target } = input.smtp;
+	let login: () => Promise<SmtpLogin>;
+	if (auth === 'oauth2') {
+		// SPEC §12: the token belongs to a saved mailbox's sign-in; the form may still change where it is used.
+		if (!oauth?.provider) throw validationFailed({ 'smtp.oauth.provider': 'Choose Microsoft 365 or Google' });
+		if (!mailbox) throw validationFailed({ 'smtp.auth': 'Save the mailbox and sign in first: an OAuth sign-in is tested on a saved mailbox.' });
+		login = () => smtpLoginFor(env, mailbox, { settings: { ...target, auth, oauth }, now: () => context.now().getTime() });
+	} else if (password) {
+		login = async () => ({ ok: true, settings: { ...target, credential: { kind: 'password', password } }, afterAuthRefused: async () => null });
+	} else if (mailbox && mailbox.sealedPassword) {
+		// SPEC §4: an empty password on the form means the stored one.
+		login = () => smtpLoginFor(env, mailbox, { settings: { ...target, auth, oauth: null } });
+	} else {
+		throw validationFailed({ 'smtp.password': 'Enter the password to test with' });
+	}
 	const fromEmail = /^[^@\s]+@[^@\s]+$/.test(input.smtp.username) ? input.smtp.username : input.to;
 	return run(context, {
 		mailboxId: mailbox?.id ?? null,
 		settings: 'form',
-		smtp: { ...input.smtp, password },
+		target,
+		login,
 		from: mailbox ? { name: mailbox.name, email: mailbox.address } : { email: fromEmail },
 		to: input.to
 	});
@@ -65,7 +78,10 @@ async function run(
 	test: {
 		mailboxId: string | null;
 		settings: SmtpTestResult['settings'];
-		smtp: SmtpTestSettings;
+		/** Where the test connects (for the lease of an unsaved target). */
+		target: { host: string; port: number; username: string };
+		/** The password or OAuth access token to log in with (smtp/credentials.ts). */
+		login: () => Promise<SmtpLogin>;
 		from: { name?: string; email: string };
 		to: string;
 	}
@@ -78,17 +94,31 @@ async function run(
 			headers: { 'retry-after': String(Math.ceil(RATE_WINDOW_MS / 1000 / 10)) }
 		});
 	}
-	const lease = `smtp-test:${test.mailboxId ?? `${test.smtp.host}:${test.smtp.port}:${test.smtp.username}`.toLowerCase()}`;
+	const lease = `smtp-test:${test.mailboxId ?? `${test.target.host}:${test.target.port}:${test.target.username}`.toLowerCase()}`;
 	if (!(await db.acquireLease(env.DB, lease, startedAt.getTime(), startedAt.getTime() + LEASE_MS))) {
 		throw new HttpError(409, 'test_running', 'A test of this mailbox is already running; wait for its result.');
 	}
 	try {
-		const outcome = await runSmtpTest({
-			settings: test.smtp,
-			from: test.from,
-			to: test.to,
-			allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true'
-		});
+		const login = await test.login();
+		let outcome: SmtpTestOutcome;
+		if (!login.ok) {
+			if (login.failure.reason === 'password_undecryptable') {
+				throw new HttpError(503, 'server_misconfigured', 'The stored SMTP password cannot be decrypted with the current SMTP_ENCRYPTION_KEY; enter the password again.');
+			}
+			// The login could not even be made (SPEC §12: not signed in, access withdrawn): a result like any failed step.
+			const { stage, category, hint } = login.failure;
+			outcome = { ok: false, stage, category, hint, transcript: [], steps: [], durationMs: now().getTime() - startedAt.getTime() };
+		} else {
+			outcome = await runSmtpTest({
+				settings: login.settings,
+				from: test.from,
+				to: test.to,
+				allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true'
+			});
+			// A refused OAuth token may mean the access was withdrawn: then that is what to say (reconnect).
+			const withdrawn = !outcome.ok && outcome.stage === 'auth' ? await login.afterAuthRefused() : null;
+			if (withdrawn) outcome = { ...outcome, category: withdrawn.category, hint: withdrawn.hint };
+		}
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),
 			mailboxId: test.mailboxId,
@@ -101,17 +131,5 @@ async function run(
 		return json(result);
 	} finally {
 		await db.releaseLease(env.DB, lease);
-	}
-}
-
-async function openPassword(env: Env, mailbox: StoredMailbox): Promise<string> {
-	try {
-		return await decryptSecret({ sealed: mailbox.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` });
-	} catch {
-		throw new HttpError(
-			503,
-			'server_misconfigured',
-			'The stored SMTP password cannot be decrypted with the current SMTP_ENCRYPTION_KEY; enter the password again.'
-		);
 	}
 }

@@ -1,5 +1,5 @@
 /** All SQL for mailboxes; rows become `StoredMailbox` domain objects here. */
-import type { Encryption, Mailbox } from '../../src/lib/schema/mailbox';
+import type { Encryption, Mailbox, OAuthConnection, OAuthProvider, SmtpAuth } from '../../src/lib/schema/mailbox';
 
 /** A mailbox as stored: the API shape minus derived fields, plus the sealed password. */
 export interface StoredMailbox {
@@ -9,9 +9,14 @@ export interface StoredMailbox {
 	name: string;
 	description: string;
 	address: string;
-	smtp: { host: string; port: number; username: string; encryption: Encryption };
-	/** AES-GCM ciphertext (worker/crypto/secret-box.ts); never leaves the Worker. */
+	smtp: { host: string; port: number; username: string; encryption: Encryption; auth: SmtpAuth; oauth: { provider: OAuthProvider } | null };
+	/** AES-GCM ciphertext (worker/crypto/secret-box.ts); never leaves the Worker. '' with OAuth. */
 	sealedPassword: string;
+	/**
+	 * SPEC §12: the OAuth sign-in made for this mailbox (db/oauth.ts), as the API may show it;
+	 * null when none was made. Not part of the settings: it never moves the version.
+	 */
+	oauthConnection: Omit<OAuthConnection, 'status'> & { status: 'connected' | 'reconnect' } | null;
 	manualForward: Mailbox['manualForward'];
 	createdAt: string;
 	updatedAt: string;
@@ -32,11 +37,22 @@ interface MailboxRow {
 	version: number;
 	created_at: string;
 	updated_at: string;
+	smtp_auth: SmtpAuth;
+	smtp_oauth_provider: OAuthProvider | null;
+	oauth_provider: OAuthProvider | null;
+	oauth_account: string | null;
+	oauth_connected_at: string | null;
+	oauth_status: 'connected' | 'reconnect' | null;
 }
 
-const COLUMNS =
-	'id, integration_id, name, description, address, smtp_host, smtp_port, smtp_username, smtp_password, ' +
-	'smtp_encryption, manual_forward, version, created_at, updated_at';
+const COLUMNS = [
+	'id', 'integration_id', 'name', 'description', 'address', 'smtp_host', 'smtp_port', 'smtp_username', 'smtp_password',
+	'smtp_encryption', 'manual_forward', 'version', 'created_at', 'updated_at', 'smtp_auth', 'smtp_oauth_provider'
+];
+/** The mailbox with its OAuth connection's public part (never its tokens). */
+const SELECT =
+	`SELECT ${COLUMNS.map((column) => `m.${column}`).join(', ')}, o.provider AS oauth_provider, o.account AS oauth_account, ` +
+	'o.connected_at AS oauth_connected_at, o.status AS oauth_status FROM mailboxes m LEFT JOIN mailbox_oauth o ON o.mailbox_id = m.id';
 
 const toMailbox = (row: MailboxRow): StoredMailbox => ({
 	id: row.id,
@@ -45,8 +61,19 @@ const toMailbox = (row: MailboxRow): StoredMailbox => ({
 	name: row.name,
 	description: row.description,
 	address: row.address,
-	smtp: { host: row.smtp_host, port: row.smtp_port, username: row.smtp_username, encryption: row.smtp_encryption },
+	smtp: {
+		host: row.smtp_host,
+		port: row.smtp_port,
+		username: row.smtp_username,
+		encryption: row.smtp_encryption,
+		auth: row.smtp_auth,
+		oauth: row.smtp_oauth_provider ? { provider: row.smtp_oauth_provider } : null
+	},
 	sealedPassword: row.smtp_password,
+	oauthConnection:
+		row.oauth_provider && row.oauth_status
+			? { provider: row.oauth_provider, account: row.oauth_account, connectedAt: row.oauth_connected_at, status: row.oauth_status }
+			: null,
 	manualForward: row.manual_forward,
 	createdAt: row.created_at,
 	updatedAt: row.updated_at
@@ -54,20 +81,20 @@ const toMailbox = (row: MailboxRow): StoredMailbox => ({
 
 export async function listMailboxes(db: D1Database): Promise<StoredMailbox[]> {
 	const { results } = await db
-		.prepare(`SELECT ${COLUMNS} FROM mailboxes ORDER BY address COLLATE NOCASE, id`)
+		.prepare(`${SELECT} ORDER BY m.address COLLATE NOCASE, m.id`)
 		.all<MailboxRow>();
 	return results.map(toMailbox);
 }
 
 export async function findMailbox(db: D1Database, id: string): Promise<StoredMailbox | null> {
-	const row = await db.prepare(`SELECT ${COLUMNS} FROM mailboxes WHERE id = ?1`).bind(id).first<MailboxRow>();
+	const row = await db.prepare(`${SELECT} WHERE m.id = ?1`).bind(id).first<MailboxRow>();
 	return row ? toMailbox(row) : null;
 }
 
 /** The mailbox whose service address is `address` (case-insensitively), other than `exceptId`. */
 export async function findMailboxByAddress(db: D1Database, address: string, exceptId = ''): Promise<StoredMailbox | null> {
 	const row = await db
-		.prepare(`SELECT ${COLUMNS} FROM mailboxes WHERE address = ?1 COLLATE NOCASE AND id <> ?2`)
+		.prepare(`${SELECT} WHERE m.address = ?1 COLLATE NOCASE AND m.id <> ?2`)
 		.bind(address, exceptId)
 		.first<MailboxRow>();
 	return row ? toMailbox(row) : null;
@@ -83,12 +110,18 @@ const values = (m: StoredMailbox) => [
 	m.smtp.username,
 	m.sealedPassword,
 	m.smtp.encryption,
-	m.manualForward
+	m.manualForward,
+	m.smtp.auth,
+	m.smtp.oauth?.provider ?? null
 ];
 
 export async function insertMailbox(db: D1Database, mailbox: StoredMailbox): Promise<void> {
 	await db
-		.prepare(`INSERT INTO mailboxes (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`)
+		.prepare(
+			'INSERT INTO mailboxes (id, integration_id, name, description, address, smtp_host, smtp_port, smtp_username, smtp_password, ' +
+				'smtp_encryption, manual_forward, smtp_auth, smtp_oauth_provider, version, created_at, updated_at) ' +
+				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)'
+		)
 		.bind(mailbox.id, ...values(mailbox), mailbox.version, mailbox.createdAt, mailbox.updatedAt)
 		.run();
 }
@@ -102,7 +135,7 @@ export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expe
 		.prepare(
 			'UPDATE mailboxes SET integration_id = ?1, name = ?2, description = ?3, address = ?4, smtp_host = ?5, ' +
 				'smtp_port = ?6, smtp_username = ?7, smtp_password = ?8, smtp_encryption = ?9, manual_forward = ?10, ' +
-				'version = ?11, updated_at = ?12 WHERE id = ?13 AND version = ?14'
+				'smtp_auth = ?11, smtp_oauth_provider = ?12, version = ?13, updated_at = ?14 WHERE id = ?15 AND version = ?16'
 		)
 		.bind(...values(mailbox), expectedVersion + 1, mailbox.updatedAt, mailbox.id, expectedVersion)
 		.run();

@@ -8,14 +8,14 @@
  * with the likely causes; the read paths and the 5-minute sweep close such checks.
  */
 import { PROBE_TIMEOUT_SECONDS, type DnsFindings, type FlowCheck, type ProbeSend, type RoundTrip } from '../../src/lib/schema/flow-check';
-import { decryptSecret } from '../crypto/secret-box';
 import type { StoredMailbox } from '../db/mailboxes';
 import { closeExpiredCheck, findFlowCheckByToken, insertFlowCheck, listExpiredChecks, patchRoundTrip, recordDns } from '../db/flow-checks';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, type DnsResolver } from '../dns/doh-resolver';
 import { authResultValues, type AuthResult } from '../inbound/authenticate';
 import { composeMessage } from '../outbound/compose';
 import { QUIT_TIMEOUT_MS, REPLY_TIMEOUT_MS, TOTAL_BUDGET_MS } from '../smtp/limits';
-import { StagedSession, type SessionOptions, type SmtpSettings } from '../smtp/staged-session';
+import { smtpLoginFor } from '../smtp/credentials';
+import { StagedSession, type SessionOptions } from '../smtp/staged-session';
 import { sendTransaction } from '../smtp/transaction';
 import { checkDns } from './dns-checks';
 
@@ -30,19 +30,6 @@ export interface FlowDependencies {
 	/** Replaces the SMTP session (tests); production opens worker-mailer over cloudflare:sockets. */
 	openSession?: SessionOptions['openSession'];
 	resolver?: DnsResolver;
-}
-
-/**
- * The SMTP login the probe uses: the mailbox's saved settings with its password. The one
- * place that knows how a mailbox signs in, so SPEC §12's OAuth sign-in extends only this.
- */
-export async function smtpLoginFor(env: Env, mailbox: StoredMailbox): Promise<{ ok: true; settings: SmtpSettings } | { ok: false; hint: string }> {
-	try {
-		const password = await decryptSecret({ sealed: mailbox.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` });
-		return { ok: true, settings: { ...mailbox.smtp, password } };
-	} catch {
-		return { ok: false, hint: 'The stored SMTP password cannot be decrypted with the current SMTP_ENCRYPTION_KEY. Enter the mailbox\'s password again, then run the check again.' };
-	}
 }
 
 export interface StartedCheck {
@@ -109,8 +96,12 @@ async function sendProbe(env: Env, { check, token }: StartedCheck, mailbox: Stor
 		const send: ProbeSend = { ...smtp, durationMs: now().getTime() - started.getTime() };
 		return patchRoundTrip(env.DB, check.id, { result: 'fail', step: 'send_failed', smtp: send, says: sendFailedSays(mailbox, send) }, { fromSteps: ['sending'], at: now().toISOString() });
 	};
-	const login = await smtpLoginFor(env, mailbox);
-	if (!login.ok) return void (await fail({ ok: false, stage: 'connect', category: 'config', hint: login.hint }));
+	// The mailbox's password or OAuth access token (SPEC §12), as the SMTP test and replies get theirs.
+	const login = await smtpLoginFor(env, mailbox, { now: () => now().getTime() });
+	if (!login.ok) {
+		const { stage, category, hint } = login.failure;
+		return void (await fail({ ok: false, stage, category, hint }));
+	}
 
 	const opened = await StagedSession.open({
 		settings: login.settings,
@@ -120,7 +111,12 @@ async function sendProbe(env: Env, { check, token }: StartedCheck, mailbox: Stor
 	});
 	const { session } = opened;
 	if (opened.refusal) return void (await fail({ ok: false, stage: 'connect', category: 'config', hint: opened.refusal }));
-	if (opened.failure) return void (await fail({ ok: false, stage: opened.failure.stage, ...session.explain(opened.failure) }));
+	if (opened.failure) {
+		// A refused OAuth token may mean the access was withdrawn: then that is what to say (reconnect).
+		const withdrawn = opened.failure.stage === 'auth' ? await login.afterAuthRefused() : null;
+		if (withdrawn) return void (await fail({ ok: false, stage: 'auth', category: withdrawn.category, hint: withdrawn.hint }));
+		return void (await fail({ ok: false, stage: opened.failure.stage, ...session.explain(opened.failure) }));
+	}
 
 	const { raw } = composeProbe(mailbox, check.roundTrip.messageId, token, started);
 	const left = Math.max(0, TOTAL_BUDGET_MS - (session.now() - session.started));
@@ -217,7 +213,7 @@ export async function recordProbeArrival(
 		await patchRoundTrip(
 			db,
 			check.id,
-			{ ...verdict, step: 'arrived', arrivedAt: at, durationMs, auth, logId: arrival.logId, says: `Back in ${seconds(durationMs)}. ${verdict.says}` },
+			{ ...verdict, step: 'arrived', arrivedAt: at, durationMs, auth, logId: arrival.logId, says: verdict.says },
 			{ fromSteps: ['sending', 'waiting'], at }
 		);
 		return;
@@ -305,10 +301,6 @@ function waitingSays(mailbox: StoredMailbox): string {
 
 function asResult(value: string): AuthResult {
 	return (authResultValues as readonly string[]).includes(value) ? (value as AuthResult) : 'temperror';
-}
-
-function seconds(ms: number): string {
-	return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 export function domainOf(address: string): string {

@@ -6,12 +6,12 @@
  * place that acks, defers or gives up is `settle`.
  */
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
-import { decryptSecret } from '../crypto/secret-box';
 import { findMailbox, type StoredMailbox } from '../db/mailboxes';
 import { claimOutbound, findOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
 import { finishAttempt } from './status';
 import { classify, type Failure, type SmtpReply } from '../smtp/classify';
 import { OUTBOUND_DATA_TIMEOUT_MS, OUTBOUND_LOGIN_BUDGET_MS, OUTBOUND_REPLY_TIMEOUT_MS, QUIT_TIMEOUT_MS } from '../smtp/limits';
+import { smtpLoginFor } from '../smtp/credentials';
 import { StagedSession, type SmtpSettings } from '../smtp/staged-session';
 import { sendTransaction } from '../smtp/transaction';
 import { archiveKey, enqueue } from './create';
@@ -111,15 +111,17 @@ async function sendGroup(
 		for (const item of group) await settle(env, item, now(), configFailure('The mailbox this reply was sent from has been deleted, so it cannot leave.'));
 		return;
 	}
-	let password: string;
-	try {
-		password = await decryptSecret({ sealed: mailbox.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` });
-	} catch {
-		const failure = configFailure('The stored SMTP password cannot be decrypted with the current SMTP_ENCRYPTION_KEY. Enter the mailbox\'s password again, then use Retry.');
+	// The mailbox's password or OAuth access token (SPEC §12), as the SMTP test and the probe get theirs.
+	const login = await smtpLoginFor(env, mailbox, { now: () => now().getTime() });
+	if (!login.ok) {
+		const { stage, category, hint, temporary } = login.failure;
+		// A withdrawn sign-in or settings that cannot work fail at once (Retry after the fix); a
+		// provider that did not answer is retried like any temporary failure.
+		const failure: AttemptResult = { ok: false, stage, category, hint: temporary ? hint : `${hint} Then use Retry.`, temporary };
 		for (const item of group) await settle(env, item, now(), failure);
 		return;
 	}
-	const settings: SmtpSettings = { ...mailbox.smtp, password };
+	const settings: SmtpSettings = login.settings;
 	let session: StagedSession | null = null;
 	let used = false;
 	let sentOnSession = 0;
@@ -147,15 +149,19 @@ async function sendGroup(
 			used = false;
 			sentOnSession = 0;
 			if (opened.refusal || opened.failure) {
+				// A refused OAuth token may mean the access was withdrawn: then that is what to say (reconnect).
+				const withdrawn = opened.failure?.stage === 'auth' ? await login.afterAuthRefused() : null;
 				const outcome: AttemptResult = opened.refusal
 					? configFailure(opened.refusal)
-					: {
-							...session.explain(opened.failure!),
-							ok: false,
-							stage: opened.failure!.stage,
-							temporary: isTemporary(opened.failure!.failure, { dataSent: false }),
-							transcript: session.transcript.lines
-						};
+					: withdrawn
+						? { ok: false, stage: 'auth', category: withdrawn.category, hint: withdrawn.hint, temporary: withdrawn.temporary, transcript: session.transcript.lines }
+						: {
+								...session.explain(opened.failure!),
+								ok: false,
+								stage: opened.failure!.stage,
+								temporary: isTemporary(opened.failure!.failure, { dataSent: false }),
+								transcript: session.transcript.lines
+							};
 				// The same settings would fail the same way for the rest of this batch's messages.
 				for (const rest of group.slice(index)) await settle(env, rest, started, { ...outcome, durationMs: now().getTime() - started.getTime() });
 				return;

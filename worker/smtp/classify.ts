@@ -36,6 +36,8 @@ export interface Situation {
 	encryption: Encryption;
 	port: number;
 	host: string;
+	/** How the session logged in (SPEC §12); a password when not said. */
+	auth?: 'password' | 'oauth2';
 	probe?: Probe;
 	timeoutSeconds: number;
 }
@@ -87,8 +89,15 @@ const SEND_AS_CODES = new Set(['5.2.252', '5.7.60']);
  * [TS03]`, Gmail's daily quota `5.4.5`).
  */
 export const RATE_LIMIT_WORDS = /submission rate|too many (messages|emails|mails|recipients)|rate limit|sending (quota|limit)|quota exceeded|daily (user )?sending|throttl/i;
-/** Microsoft 365's basic-auth shutdown for SMTP client submission (SPEC §12). */
-const BASIC_AUTH_OFF_CODES = new Set(['5.7.30', '5.7.139']);
+/**
+ * Microsoft 365: SMTP AUTH is off for the mailbox or the tenant (`5.7.139 … SmtpClientAuthentication
+ * is disabled`). This is not about passwords: OAuth logins need SMTP AUTH on as well.
+ */
+const SMTP_AUTH_OFF_WORDS = /smtpclientauthentication is disabled|smtp_auth_disabled/i;
+/** Microsoft 365's refusals of a password login (SPEC §12): 5.7.30, and 5.7.139 for basic authentication. */
+const MICROSOFT_BASIC_AUTH_CODES = new Set(['5.7.30', '5.7.139']);
+/** Gmail: `534 5.7.9 Application-specific password required`. */
+const GOOGLE_PASSWORD_CODES = new Set(['5.7.9']);
 
 const UNKNOWN_USER_WORDS = /user unknown|does not exist|no such user|unknown user|mailbox unavailable|recipient (address )?rejected|invalid recipient/i;
 
@@ -108,9 +117,18 @@ export function classify(situation: Situation): Verdict {
 		};
 	}
 	if (failure.kind === 'no-auth-method') {
+		const offered = failure.offered.join(', ') || 'none';
+		if (situation.auth === 'oauth2') {
+			return {
+				category: 'auth',
+				hint: `The server does not offer OAuth login (XOAUTH2; it offers ${offered}). Check the server address: Microsoft 365 is smtp.office365.com (587, STARTTLS), Google smtp.gmail.com (465, SSL/TLS). For another provider, use Password as the Sign-in method.`
+			};
+		}
 		return {
 			category: 'auth',
-			hint: `The server offers no login method Mailgate supports (it offers ${failure.offered.join(', ') || 'none'}; Mailgate uses PLAIN or LOGIN). Check with your provider whether SMTP login with a password is enabled.`
+			hint: failure.offered.includes('xoauth2')
+				? `The server accepts only OAuth logins (it offers ${offered}), not a password. If it is Microsoft 365 or Google, choose that Sign-in method and press Sign in with Microsoft 365 / Google.`
+				: `The server offers no login method Mailgate supports (it offers ${offered}; Mailgate uses PLAIN, LOGIN or XOAUTH2). Check with your provider whether SMTP login with a password is enabled.`
 		};
 	}
 	if (stage === 'connect' || situation.probe || (stage === 'greeting' && failure.kind === 'socket')) {
@@ -121,10 +139,7 @@ export function classify(situation: Situation): Verdict {
 	const reply = failure.kind === 'reply' ? failure.reply : null;
 	const words = failure.kind === 'reply' ? `${failure.reply.enhancedCode ?? ''} ${failure.reply.text}` : failure.message;
 	if (reply?.enhancedCode === '5.7.30' || (reply && /basic authentication is not supported/i.test(words))) {
-		return {
-			category: 'auth',
-			hint: 'Microsoft 365 no longer accepts a password (basic authentication) for SMTP on this mailbox. Sign in with Microsoft 365 (OAuth) instead, or ask your Microsoft 365 admin to enable SMTP AUTH for it.'
-		};
+		return { category: 'auth', hint: MICROSOFT_PASSWORD_OFF };
 	}
 	if (reply?.code === 421) {
 		return {
@@ -254,12 +269,40 @@ export function isRateLimit(reply: SmtpReply): boolean {
 	return (reply.code >= 400 && reply.code < 500 && reply.code !== 421 && reply.enhancedCode === '4.7.0' && !/tls|starttls|auth/i.test(reply.text)) || (reply.code !== 421 && RATE_LIMIT_WORDS.test(reply.text) && reply.code >= 400);
 }
 
+const MICROSOFT_PASSWORD_OFF =
+	'Microsoft 365 no longer accepts a password (basic authentication) for SMTP on this mailbox. Choose Microsoft 365 as the Sign-in method and press Sign in with Microsoft 365 (OAuth); password logins end for every tenant in December 2026.';
+
 function classifyAuth(situation: Situation, words: string, reply: SmtpReply | null): Verdict {
 	if (reply && TLS_WORDS.test(words) && !MODERN_AUTH_WORDS.test(words)) return tlsSettings(situation);
-	if (MODERN_AUTH_WORDS.test(words) || reply?.enhancedCode === '5.7.139' || reply?.enhancedCode === '5.7.9') {
+	if (SMTP_AUTH_OFF_WORDS.test(words)) {
 		return {
 			category: 'auth',
-			hint: 'The provider does not accept a plain password for SMTP on this account. Create an app password (Google, Yahoo, iCloud), or enable SMTP AUTH for the mailbox (Microsoft 365), and use it as the password.'
+			hint:
+				'Microsoft 365 has SMTP AUTH turned off for this mailbox (or the whole tenant). A Microsoft 365 admin must enable authenticated SMTP for the mailbox (Exchange admin center: the mailbox, Email apps, Authenticated SMTP; or Set-CASMailbox -SmtpClientAuthenticationDisabled $false). This is needed with Sign in with Microsoft 365 too.'
+		};
+	}
+	if (situation.auth === 'oauth2') {
+		if (reply && reply.code >= 400 && reply.code < 500) {
+			return { category: 'auth', hint: 'The server could not check the sign-in right now (a temporary error). Try again in a few minutes.' };
+		}
+		return {
+			category: 'auth',
+			hint: 'The server refused the OAuth sign-in. Check that the Account is the address that signed in (shown beside the Sign in button) and that this mailbox may send email with SMTP; if it keeps failing, Reconnect (sign in again).'
+		};
+	}
+	if (MICROSOFT_BASIC_AUTH_CODES.has(reply?.enhancedCode ?? '') || /basic auth(entication)? is disabled/i.test(words)) {
+		return { category: 'auth', hint: MICROSOFT_PASSWORD_OFF };
+	}
+	if (GOOGLE_PASSWORD_CODES.has(reply?.enhancedCode ?? '')) {
+		return {
+			category: 'auth',
+			hint: 'Google does not accept the account\'s own password for SMTP. Choose Google as the Sign-in method and press Sign in with Google (OAuth), or create an app password and use it as the Password.'
+		};
+	}
+	if (MODERN_AUTH_WORDS.test(words)) {
+		return {
+			category: 'auth',
+			hint: 'The provider does not accept a plain password for SMTP on this account. For Microsoft 365 or Google, choose that Sign-in method and press Sign in with Microsoft 365 / Google; elsewhere create an app password (Yahoo, iCloud) and use it as the Password.'
 		};
 	}
 	if (reply && reply.code >= 400 && reply.code < 500) {

@@ -14,7 +14,14 @@ export interface SmtpSession {
 	greet(): Promise<void>;
 	ehlo(): Promise<void>;
 	startTls(): Promise<void>;
+	/** AUTH PLAIN or LOGIN with the password the session was opened with (worker-mailer's own). */
 	authenticate(): Promise<void>;
+	/**
+	 * AUTH XOAUTH2 (SPEC §12; Google's and Microsoft's SASL profile of an OAuth 2.0 bearer token,
+	 * as RFC 7628 OAUTHBEARER without the GS2 header): resolves on 235, throws after any other
+	 * final reply (which reaches the listener first).
+	 */
+	authenticateXOAuth2(user: string, accessToken: string): Promise<void>;
 	/** Writes one command line and returns the server's whole reply (any code). */
 	command(line: string): Promise<string>;
 	/** Writes the (already dot-stuffed, CRLF.CRLF-terminated) message data and returns the reply. */
@@ -51,17 +58,34 @@ interface MailerInternals {
 const WRITE = 'Write to socket:\n';
 const READ = 'SMTP server response:\n';
 
+/** RFC 4954 §3 / RFC 5321 §4.1.1.1: the EHLO keyword line that offers the XOAUTH2 mechanism. */
+const OFFERS_XOAUTH2 = /^250[ -]AUTH(?:[ =][^\r\n]*)?[ =]XOAUTH2\b/im;
+
 export function openWorkerMailerSession(options: WorkerMailerOptions, listener: DialogueListener): SmtpSession {
 	// The constructor opens the socket (cloudflare:sockets connect) and nothing else.
 	const Mailer = WorkerMailer as unknown as new (options: WorkerMailerOptions) => MailerInternals;
 	const mailer = new Mailer({ ...options, authType: ['plain', 'login'] });
 	const quiet = () => {};
+	/**
+	 * worker-mailer 1.2.1 parses PLAIN, LOGIN and CRAM-MD5 from the EHLO reply and nothing else, so
+	 * the latest EHLO reply is kept here to read XOAUTH2 from (after STARTTLS, the second one counts).
+	 */
+	let ehloReply = '';
+	let readingEhlo = false;
 	// Replaces worker-mailer's console logger: its debug lines are the dialogue, which must go to
 	// the redacting transcript and never to the Worker's logs (they contain AUTH payloads).
 	mailer.logger = {
 		debug(message: string) {
-			if (message.startsWith(WRITE)) listener.client(message.slice(WRITE.length));
-			else if (message.startsWith(READ)) listener.server(message.slice(READ.length));
+			if (message.startsWith(WRITE)) {
+				const line = message.slice(WRITE.length);
+				readingEhlo = /^EHLO\b/i.test(line);
+				if (readingEhlo) ehloReply = '';
+				listener.client(line);
+			} else if (message.startsWith(READ)) {
+				const chunk = message.slice(READ.length);
+				if (readingEhlo) ehloReply += chunk;
+				listener.server(chunk);
+			}
 		},
 		info: quiet,
 		warn: quiet,
@@ -96,6 +120,19 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 			await mailer.ehlo();
 		},
 		authenticate: () => mailer.auth(),
+		async authenticateXOAuth2(user, accessToken) {
+			// The initial response carries the whole credential (RFC 4954 §4), base64 of
+			// "user=ACCOUNT^Aauth=Bearer TOKEN^A^A".
+			await mailer.writeLine(`AUTH XOAUTH2 ${base64(`user=${user}\u0001auth=Bearer ${accessToken}\u0001\u0001`)}`);
+			let reply = await readReply();
+			if (/^334[ -]/.test(reply)) {
+				// A refusal comes first as a 334 challenge carrying the error (JSON); the client answers
+				// with an empty line and the server then sends its final reply (RFC 7628 §3.2.3).
+				await mailer.writeLine('');
+				reply = await readReply();
+			}
+			if (!/^235[ -]/.test(reply)) throw new Error(`XOAUTH2 login refused: ${reply.trim()}`);
+		},
 		// worker-mailer's own MAIL/RCPT/DATA stop at the first refused recipient and compose the
 		// message themselves; a transaction (smtp/transaction.ts) needs each reply and must send
 		// the stored bytes, so it drives the dialogue with worker-mailer's line primitives.
@@ -113,7 +150,16 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 			mailer.socket.close().catch(() => {});
 		},
 		get capabilities() {
-			return { startTls: mailer.supportsStartTls, auth: mailer.allowAuth, authMethods: mailer.authTypeSupported };
+			const authMethods = [...new Set(mailer.authTypeSupported)];
+			if (OFFERS_XOAUTH2.test(ehloReply)) authMethods.push('xoauth2');
+			return { startTls: mailer.supportsStartTls, auth: mailer.allowAuth, authMethods };
 		}
 	};
+}
+
+/** Base64 of the text's UTF-8 bytes (an Account may hold non-ASCII characters; btoa takes Latin-1 only). */
+function base64(text: string): string {
+	let binary = '';
+	for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+	return btoa(binary);
 }

@@ -14,12 +14,18 @@ import { openWorkerMailerSession, type DialogueListener, type SmtpSession } from
 import { checkTarget } from './target';
 import { Transcript } from './transcript';
 
+/**
+ * How the session logs in (SPEC §12): the mailbox's password (AUTH PLAIN or LOGIN), or an OAuth
+ * 2.0 access token (AUTH XOAUTH2). smtp/credentials.ts is where a mailbox's comes from.
+ */
+export type SmtpCredential = { kind: 'password'; password: string } | { kind: 'oauth2'; accessToken: string };
+
 export interface SmtpSettings {
 	host: string;
 	port: number;
 	username: string;
-	password: string;
 	encryption: Encryption;
+	credential: SmtpCredential;
 }
 
 export interface SessionOptions {
@@ -59,7 +65,8 @@ const defaultOpenSession = (settings: SmtpSettings, listener: DialogueListener, 
 			port: settings.port,
 			secure: settings.encryption === 'tls',
 			startTls: settings.encryption === 'starttls',
-			credentials: { username: settings.username, password: settings.password },
+			// worker-mailer logs in with a password only; XOAUTH2 is the adapter's own (mailer-session.ts).
+			credentials: { username: settings.username, password: settings.credential.kind === 'password' ? settings.credential.password : '' },
 			// worker-mailer uses this for the connect and for every reply (its responseTimeoutMs
 			// option is ignored in 1.2.1); ours per stage are the ones that count.
 			socketTimeoutMs
@@ -81,7 +88,7 @@ export class StagedSession {
 	private constructor(private readonly options: SessionOptions) {
 		this.now = options.now ?? (() => Date.now());
 		this.started = this.now();
-		this.transcript = new Transcript({ username: options.settings.username, password: options.settings.password });
+		this.transcript = new Transcript({ username: options.settings.username, credential: options.settings.credential });
 		this.listener = {
 			client: (data) => this.transcript.client(data),
 			server: (data) => {
@@ -114,6 +121,7 @@ export class StagedSession {
 			encryption: settings.encryption,
 			port: settings.port,
 			host: settings.host,
+			auth: settings.credential.kind,
 			probe,
 			timeoutSeconds: Math.round((stage === 'connect' ? CONNECT_TIMEOUT_MS : REPLY_TIMEOUT_MS) / 1000)
 		});
@@ -247,15 +255,23 @@ export class StagedSession {
 		}
 
 		const { auth, startTls, authMethods } = session.capabilities;
+		const { credential } = settings;
 		// RFC 3207 §4 / RFC 4954 §4: many servers offer AUTH only after STARTTLS.
 		if (!auth && settings.encryption === 'none' && startTls) return refuse('auth', { kind: 'starttls-required' });
-		if (auth && !authMethods.some((method) => method === 'plain' || method === 'login')) {
+		const usable = credential.kind === 'oauth2' ? ['xoauth2'] : ['plain', 'login'];
+		if (auth && !authMethods.some((method) => usable.includes(method))) {
 			return refuse('auth', { kind: 'no-auth-method', offered: authMethods });
 		}
 		if (auth) {
-			if ((failure = await this.stage('auth', REPLY_TIMEOUT_MS, () => session.authenticate()))) return { stage: 'auth', failure };
+			const login =
+				credential.kind === 'oauth2' ? () => session.authenticateXOAuth2(settings.username, credential.accessToken) : () => session.authenticate();
+			if ((failure = await this.stage('auth', REPLY_TIMEOUT_MS, login))) return { stage: 'auth', failure };
 		} else {
-			this.transcript.note('the server did not ask for a login; the account and password were not checked');
+			this.transcript.note(
+				credential.kind === 'oauth2'
+					? 'the server did not ask for a login; the OAuth sign-in was not used'
+					: 'the server did not ask for a login; the account and password were not checked'
+			);
 		}
 		return null;
 	}

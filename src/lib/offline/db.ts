@@ -4,7 +4,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Integration } from '../schema/integration';
-import type { Mailbox } from '../schema/mailbox';
+import type { Mailbox, SmtpDraft } from '../schema/mailbox';
 import type { WebhookEventType } from '../schema/webhook';
 import type { SealedSecret } from './secret';
 
@@ -18,8 +18,9 @@ export type WebhookDraft = { url: string; events: WebhookEventType[] };
  * kept, which then leave the server's webhook as it is.
  */
 export type IntegrationDraft = { name: string; webhook?: WebhookDraft | null };
+/** The settings the admin edits: the SMTP password travels apart (sealed), and an OAuth sign-in is made, not edited (SPEC §12). */
 export type MailboxDraft = Omit<Mailbox, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'lastSmtpTest' | 'lastFlowCheck' | 'smtp'> & {
-	smtp: Omit<Mailbox['smtp'], 'hasPassword'>;
+	smtp: SmtpDraft;
 };
 
 export interface LocalRecord<Server, Draft> {

@@ -1,8 +1,8 @@
 /**
  * The email log and Sent mail as last loaded on this device, so that they can be read offline
  * (SPEC §6): the first page of each filter combination of either list, each message (inbound or
- * outbound) opened recently, and the mailbox health counts of all mailboxes, with the time each
- * was loaded.
+ * outbound) opened recently, the mailbox health counts of all mailboxes, and each mailbox's latest
+ * mail flow check (SPEC §13), with the time each was loaded.
  *
  * It lives in its own IndexedDB database rather than as a store of `mailgate` (db.ts): it is a
  * disposable copy of server data, and a version bump of the drafts database would wait on every
@@ -28,6 +28,7 @@ import {
 	type OutboundFilters,
 	type OutboundItem
 } from '../schema/outbound';
+import { flowCheckSchema, type FlowCheck } from '../schema/flow-check';
 import { z } from 'zod';
 
 /**
@@ -83,6 +84,13 @@ export interface CachedHealth {
 	loadedAt: string;
 }
 
+/** A mailbox's latest mail flow check as last seen here (one per mailbox, a few kilobytes). */
+export interface CachedFlowCheck {
+	mailboxId: string;
+	check: FlowCheck;
+	loadedAt: string;
+}
+
 interface LogCacheDB extends DBSchema {
 	pages: { key: string; value: CachedLog; indexes: { byLoadedAt: string } };
 	messages: { key: string; value: CachedMessage; indexes: { byLoadedAt: string } };
@@ -90,15 +98,16 @@ interface LogCacheDB extends DBSchema {
 	/** Sent mail (SPEC §10), kept exactly like the log. */
 	sentPages: { key: string; value: CachedPage<OutboundItem>; indexes: { byLoadedAt: string } };
 	sentMessages: { key: string; value: CachedDetail<OutboundDetail>; indexes: { byLoadedAt: string } };
+	flowChecks: { key: string; value: CachedFlowCheck };
 }
 
 type PageStore = 'pages' | 'sentPages';
 type DetailStore = 'messages' | 'sentMessages';
-const STORES = ['pages', 'messages', 'health', 'sentPages', 'sentMessages'] as const;
+const STORES = ['pages', 'messages', 'health', 'sentPages', 'sentMessages', 'flowChecks'] as const;
 
 const NAME = 'mailgate-log';
-/** 1: the log and health; 2: Sent mail. */
-const VERSION = 2;
+/** 1: the log and health; 2: Sent mail; 3: mail flow checks. */
+const VERSION = 3;
 
 let opening: Promise<IDBPDatabase<LogCacheDB>> | null = null;
 
@@ -114,6 +123,7 @@ function open(): Promise<IDBPDatabase<LogCacheDB>> {
 				db.createObjectStore('sentPages', { keyPath: 'key' }).createIndex('byLoadedAt', 'loadedAt');
 				db.createObjectStore('sentMessages', { keyPath: 'id' }).createIndex('byLoadedAt', 'loadedAt');
 			}
+			if (oldVersion < 3) db.createObjectStore('flowChecks', { keyPath: 'mailboxId' });
 		},
 		// A later version of this cache is opening in another tab: let it, and reopen next time.
 		blocking() {
@@ -225,6 +235,18 @@ export async function readCachedHealth(): Promise<{ items: MailboxHealth[]; load
 	return cached.success ? cached.data : null;
 }
 
+/** Keeps `check` as its mailbox's latest (replacing the one before). */
+export async function cacheFlowCheck(check: FlowCheck, loadedAt = new Date().toISOString()): Promise<void> {
+	await (await open()).put('flowChecks', { mailboxId: check.mailboxId, check, loadedAt });
+}
+
+/** The mailbox's latest check as last seen here, or null (never seen, or it no longer parses). */
+export async function readCachedFlowCheck(mailboxId: string): Promise<{ check: FlowCheck; loadedAt: string } | null> {
+	const cached = await (await open()).get('flowChecks', mailboxId);
+	const check = flowCheckSchema.safeParse(cached?.check);
+	return cached && check.success ? { check: check.data, loadedAt: cached.loadedAt } : null;
+}
+
 /** Deletes the entries loaded longest ago until at most `keep` remain. */
 async function dropOldest<Name extends PageStore | DetailStore>(
 	store: IDBPObjectStore<LogCacheDB, [Name], Name, 'readwrite'>,
@@ -241,8 +263,8 @@ async function dropOldest<Name extends PageStore | DetailStore>(
 }
 
 /**
- * Forgets every cached page, message and health count, inbound and outbound (on sign-out: the
- * log, the rejection reasons and the replies name customers).
+ * Forgets every cached page, message, health count and flow check, inbound and outbound (on
+ * sign-out: the log, the rejection reasons and the replies name customers).
  */
 export async function clearLogCache(): Promise<void> {
 	const tx = (await open()).transaction([...STORES], 'readwrite');

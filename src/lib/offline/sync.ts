@@ -43,13 +43,14 @@ type ServerCopy = Integration | Mailbox;
 type Outcome = 'done' | 'refused' | 'retry-later';
 
 export function mailboxDraftOf(mailbox: Mailbox): MailboxDraft {
-	const { hasPassword: _hasPassword, ...smtp } = mailbox.smtp;
+	// The sign-in's state (account, when, reconnect) is the server's to say, not part of what the admin edits.
+	const { hasPassword: _hasPassword, oauth, ...smtp } = mailbox.smtp;
 	return {
 		integrationId: mailbox.integrationId,
 		name: mailbox.name,
 		description: mailbox.description,
 		address: mailbox.address,
-		smtp,
+		smtp: { ...smtp, oauth: oauth ? { provider: oauth.provider } : null },
 		manualForward: mailbox.manualForward
 	};
 }

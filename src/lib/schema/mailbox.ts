@@ -30,6 +30,25 @@ export const usualPort: Partial<Record<Encryption, number>> = { tls: 465, startt
 
 export const manualForwardValues = ['reject', 'accept'] as const;
 
+/** SPEC §12: how the mailbox signs in to its SMTP server. */
+export const smtpAuthValues = ['password', 'oauth2'] as const;
+export type SmtpAuth = (typeof smtpAuthValues)[number];
+export const oauthProviderValues = ['microsoft', 'google'] as const;
+export type OAuthProvider = (typeof oauthProviderValues)[number];
+/** The Sign-in method's labels (SPEC §12), also the provider's name in hints and buttons. */
+export const oauthProviderLabels: Record<OAuthProvider, string> = { microsoft: 'Microsoft 365', google: 'Google' };
+/**
+ * SPEC §12: each provider's SMTP submission server, filled in when the provider is chosen (the
+ * admin may change them): Microsoft 365 submits on 587 with STARTTLS, Gmail on 465 with SSL/TLS.
+ */
+export const oauthProviderServers: Record<OAuthProvider, { host: string; port: number; encryption: Encryption }> = {
+	microsoft: { host: 'smtp.office365.com', port: 587, encryption: 'starttls' },
+	google: { host: 'smtp.gmail.com', port: 465, encryption: 'tls' }
+};
+/** The state of a mailbox's OAuth sign-in: working, refused by the provider, or never made. */
+export const oauthStatusValues = ['connected', 'reconnect', 'not_connected'] as const;
+export type OAuthStatus = (typeof oauthStatusValues)[number];
+
 const portMessage = 'The port is a whole number from 1 to 65535';
 export const portSchema = z
 	.number({ error: (issue) => (issue.input === undefined ? 'Enter the port' : portMessage) })
@@ -58,17 +77,48 @@ const passwordSchema = z
 	.string({ error: 'The password must be text' })
 	.max(MAX_PASSWORD_LENGTH, { error: `The password is at most ${MAX_PASSWORD_LENGTH} characters` });
 
-/** SMTP settings as the admin enters them. An empty password means "keep the stored one". */
+const providerMessage = 'Choose Microsoft 365 or Google';
+const smtpAuthSchema = z.enum(smtpAuthValues, { error: 'Choose Password, Microsoft 365 or Google' });
+/** The OAuth provider chosen as Sign-in method; the connection itself is made by signing in. */
+const oauthChoiceSchema = z.object(
+	{ provider: z.enum(oauthProviderValues, { error: providerMessage }) },
+	{ error: providerMessage }
+);
+
+/**
+ * SMTP settings as the admin enters them. An empty password means "keep the stored one".
+ * `auth` absent means a password (mailboxes saved before SPEC §12, and an update that does not
+ * change it); with `oauth2` no password is kept and `oauth.provider` names the provider.
+ */
 export const smtpSettingsSchema = z.object(
 	{
 	host: hostSchema,
 	port: portSchema,
 	username: requiredText({ what: 'SMTP account', label: 'The account', max: MAX_USERNAME_LENGTH }),
 	password: passwordSchema.optional(),
-	encryption: z.enum(encryptionValues, { error: 'Choose SSL/TLS, STARTTLS or None' })
+	encryption: z.enum(encryptionValues, { error: 'Choose SSL/TLS, STARTTLS or None' }),
+	auth: smtpAuthSchema.optional(),
+	oauth: oauthChoiceSchema.nullable().optional()
 	},
 	{ error: 'Enter the SMTP sending settings' }
 );
+export type SmtpSettingsInput = z.infer<typeof smtpSettingsSchema>;
+
+/**
+ * The rules between the sign-in fields (SPEC §12): OAuth names its provider; a password sign-in
+ * needs a password when none is stored (`passwordRequired`).
+ */
+export function checkSignIn(
+	smtp: Pick<SmtpSettingsInput, 'auth' | 'oauth' | 'password'>,
+	addIssue: (issue: { path: string[]; message: string }) => void,
+	options: { passwordRequired: boolean }
+): void {
+	if (smtp.auth === 'oauth2') {
+		if (!smtp.oauth?.provider) addIssue({ path: ['smtp', 'oauth', 'provider'], message: providerMessage });
+		return;
+	}
+	if (options.passwordRequired && !smtp.password) addIssue({ path: ['smtp', 'password'], message: 'Enter the SMTP password' });
+}
 
 const descriptionSchema = z
 	.string({ error: 'The description must be text' })
@@ -94,13 +144,10 @@ export const mailboxFieldsSchema = mailboxFieldsBase.extend({
 	manualForward: manualForwardSchema.default('reject')
 });
 
-/** `POST /api/mailboxes`: the password is required on create. */
-export const mailboxCreateSchema = mailboxFieldsSchema.extend({
-	id: idSchema.optional(),
-	smtp: smtpSettingsSchema.extend({
-		password: passwordSchema.min(1, { error: 'Enter the SMTP password' })
-	})
-});
+/** `POST /api/mailboxes`: the password is required on create, unless the mailbox signs in with OAuth. */
+export const mailboxCreateSchema = mailboxFieldsSchema.extend({ id: idSchema.optional() }).superRefine((mailbox, ctx) =>
+	checkSignIn(mailbox.smtp, (issue) => ctx.addIssue({ code: 'custom', ...issue }), { passwordRequired: true })
+);
 
 /** `PATCH /api/mailboxes/:id`: any subset of the fields, plus the version being edited. */
 export const mailboxUpdateSchema = mailboxFieldsBase
@@ -118,11 +165,29 @@ export const smtpTestSummarySchema = z.object({
 	at: timestampSchema
 });
 
-/** A mailbox as the API returns it: the password is replaced by `hasPassword`. */
+/**
+ * SPEC §12: a mailbox's OAuth sign-in as the API shows it, never a token. `account` is who signed
+ * in; `reconnect` means the provider withdrew the access (sign in again).
+ */
+export const oauthConnectionSchema = z.object({
+	provider: z.enum(oauthProviderValues),
+	account: z.string().nullable(),
+	connectedAt: timestampSchema.nullable(),
+	status: z.enum(oauthStatusValues)
+});
+
+/**
+ * A mailbox as the API returns it: the password is replaced by `hasPassword`, the OAuth choice
+ * by the connection's state. Copies kept before SPEC §12 read as password sign-ins.
+ */
 export const mailboxSchema = mailboxFieldsSchema.extend({
 	id: z.string(),
 	version: z.number().int(),
-	smtp: smtpSettingsSchema.omit({ password: true }).extend({ hasPassword: z.boolean() }),
+	smtp: smtpSettingsSchema.omit({ password: true, auth: true, oauth: true }).extend({
+		hasPassword: z.boolean(),
+		auth: smtpAuthSchema.default('password'),
+		oauth: oauthConnectionSchema.nullable().default(null)
+	}),
 	createdAt: timestampSchema,
 	updatedAt: timestampSchema,
 	lastSmtpTest: smtpTestSummarySchema.nullable(),
@@ -134,4 +199,7 @@ export type MailboxFields = z.infer<typeof mailboxFieldsSchema>;
 export type MailboxCreate = z.infer<typeof mailboxCreateSchema>;
 export type MailboxUpdate = z.infer<typeof mailboxUpdateSchema>;
 export type Mailbox = z.infer<typeof mailboxSchema>;
+export type OAuthConnection = z.infer<typeof oauthConnectionSchema>;
+/** A mailbox's SMTP settings as the admin edits them (a draft): the password travels apart. */
+export type SmtpDraft = Omit<MailboxFields['smtp'], 'password'>;
 export type SmtpTestSummary = z.infer<typeof smtpTestSummarySchema>;

@@ -11,14 +11,21 @@ import {
 	encryptionLabels,
 	mailboxCreateSchema,
 	mailboxFieldsSchema,
+	oauthProviderLabels,
+	oauthProviderServers,
 	smtpSettingsSchema,
 	usualPort,
 	type Encryption,
 	type Mailbox,
 	type MailboxCreate,
-	type MailboxFields
+	type MailboxFields,
+	type OAuthProvider
 } from '$lib/schema/mailbox';
 import { mailboxDraftOf } from '$lib/offline/sync';
+
+/** The Sign-in method control (SPEC §12): a password, or OAuth with one of the providers. */
+export type SignInChoice = 'password' | OAuthProvider;
+export const signInLabels: Record<SignInChoice, string> = { password: 'Password', ...oauthProviderLabels };
 
 /** Every control's value as text or a choice, exactly as the form holds it. */
 export interface MailboxFormValues {
@@ -26,6 +33,7 @@ export interface MailboxFormValues {
 	name: string;
 	description: string;
 	address: string;
+	signIn: SignInChoice;
 	host: string;
 	port: string;
 	username: string;
@@ -42,6 +50,7 @@ export const fieldPaths: Record<FormField, string> = {
 	name: 'name',
 	description: 'description',
 	address: 'address',
+	signIn: 'smtp.auth',
 	host: 'smtp.host',
 	port: 'smtp.port',
 	username: 'smtp.username',
@@ -57,6 +66,7 @@ export function emptyValues(): MailboxFormValues {
 		name: '',
 		description: '',
 		address: '',
+		signIn: 'password',
 		host: '',
 		port: '587',
 		username: '',
@@ -73,6 +83,7 @@ export function valuesFromDraft(draft: MailboxDraft): MailboxFormValues {
 		name: draft.name,
 		description: draft.description,
 		address: draft.address,
+		signIn: draft.smtp.auth === 'oauth2' ? (draft.smtp.oauth?.provider ?? 'microsoft') : 'password',
 		host: draft.smtp.host,
 		port: String(draft.smtp.port),
 		username: draft.smtp.username,
@@ -93,6 +104,7 @@ export function parsePort(text: string): number | undefined {
 }
 
 function toInput(values: MailboxFormValues) {
+	const oauth = values.signIn !== 'password';
 	return {
 		integrationId: values.integrationId,
 		name: values.name,
@@ -102,11 +114,24 @@ function toInput(values: MailboxFormValues) {
 			host: values.host,
 			port: parsePort(values.port),
 			username: values.username,
-			password: values.password,
-			encryption: values.encryption
+			// SPEC §12: with OAuth no password is kept, so none is sent.
+			password: oauth ? undefined : values.password,
+			encryption: values.encryption,
+			auth: oauth ? ('oauth2' as const) : ('password' as const),
+			oauth: oauth ? { provider: values.signIn as OAuthProvider } : null
 		},
 		manualForward: values.manualForward
 	};
+}
+
+/**
+ * SPEC §12: choosing a provider fills in its SMTP server, port and encryption (the admin may
+ * still change them). Password leaves them as they are.
+ */
+export function withSignIn(values: MailboxFormValues, signIn: SignInChoice): MailboxFormValues {
+	if (signIn === 'password') return { ...values, signIn };
+	const server = oauthProviderServers[signIn];
+	return { ...values, signIn, host: server.host, port: String(server.port), encryption: server.encryption };
 }
 
 export type Validation<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
@@ -123,7 +148,7 @@ export function validateNew(values: MailboxFormValues): Validation<MailboxCreate
 
 /**
  * An edited mailbox: an empty password keeps the stored one (SPEC §3), unless none is
- * stored, in which case the create rule (password required) applies.
+ * stored, in which case the create rule (password required, unless it signs in with OAuth) applies.
  */
 export function validateEdit(values: MailboxFormValues, hasPassword: boolean): Validation<MailboxFields> {
 	return hasPassword ? run(mailboxFieldsSchema, toInput(values)) : run(mailboxCreateSchema, toInput(values));
@@ -139,16 +164,16 @@ export function smtpForTest(values: MailboxFormValues): Validation<MailboxFields
  * (sealed before it is stored; empty keeps the stored one).
  */
 export function splitPassword(data: MailboxFields | MailboxCreate): { draft: MailboxDraft; password: string } {
-	const { password = '', ...smtp } = data.smtp;
+	const { password = '', auth = 'password', oauth = null, ...smtp } = data.smtp;
 	const draft: MailboxDraft = {
 		integrationId: data.integrationId,
 		name: data.name,
 		description: data.description,
 		address: data.address,
-		smtp,
+		smtp: { ...smtp, auth, oauth: auth === 'oauth2' && oauth ? { provider: oauth.provider } : null },
 		manualForward: data.manualForward
 	};
-	return { draft, password };
+	return { draft, password: auth === 'oauth2' ? '' : password };
 }
 
 const manualForwardLabels: Record<MailboxDraft['manualForward'], string> = {
@@ -181,6 +206,7 @@ export function compareMailbox(options: {
 		pair('Description', (d) => d.description),
 		pair('Service email address', (d) => d.address),
 		pair('Manually forwarded mail', (d) => manualForwardLabels[d.manualForward]),
+		pair('Sign-in method', (d) => (d.smtp.auth === 'oauth2' && d.smtp.oauth ? oauthProviderLabels[d.smtp.oauth.provider] : 'Password')),
 		pair('Server address', (d) => d.smtp.host),
 		pair('Port', (d) => String(d.smtp.port)),
 		pair('Encryption', (d) => encryptionLabels[d.smtp.encryption]),

@@ -1,0 +1,394 @@
+/**
+ * SPEC §12 inside workerd: Sign in with Microsoft 365 / Google against the loopback OAuth 2.0
+ * provider stand-in (scripts/local-oauth.mjs: auto-consent or refusal, PKCE S256 and client
+ * checks, single-use codes, signed ID tokens, refresh with rotation, invalid_grant after revoke)
+ * and a real smtp-server that takes only AUTH XOAUTH2 with the tokens it issued
+ * (tests/worker/smtp-servers.ts). The SMTP test, replies and the mail flow check's probe all log
+ * in through the one credentials path; no token may appear in any answer, log, transcript or
+ * D1 row in clear.
+ */
+import { SELF, env } from 'cloudflare:test';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import type { FlowCheck } from '../../src/lib/schema/flow-check';
+import type { OutboundItem } from '../../src/lib/schema/outbound';
+import { decryptSecret } from '../../worker/crypto/secret-box';
+import { handleOAuthCallback } from '../../worker/api/oauth';
+import { findMailbox } from '../../worker/db/mailboxes';
+import { smtpLoginFor } from '../../worker/smtp/credentials';
+import { classify, parseReply } from '../../worker/smtp/classify';
+import { call, createIntegration, fetchWithEnv, mailboxInput, ORIGIN, TOKEN, unique, type Answer } from './helpers';
+
+const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
+const CONTROL = `${env.OAUTH_TEST_ORIGIN}/__control`;
+
+vi.setConfig({ testTimeout: 30_000 });
+
+interface StandInState {
+	tokenRequests: Array<{ grant: string; provider: string; ok: boolean; error?: string }>;
+	refreshTokens: string[];
+	accessTokens: string[];
+}
+
+const standIn = async (change?: Record<string, unknown>): Promise<StandInState> => {
+	const response = await fetch(CONTROL, change ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) } : {});
+	expect(response.ok).toBe(true);
+	return change ? standIn() : ((await response.json()) as StandInState);
+};
+const refreshes = async () => (await standIn()).tokenRequests.filter((r) => r.grant === 'refresh_token').length;
+
+// ---- nothing secret anywhere: every answer and every log line of this file is checked ----
+const answers: string[] = [];
+let logs: MockInstance[] = [];
+beforeEach(() => {
+	logs = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level));
+});
+afterEach(async () => {
+	const { refreshTokens, accessTokens } = await standIn();
+	const secrets = [...refreshTokens, ...accessTokens];
+	const logged = logs.flatMap((spy) => spy.mock.calls.map((args) => args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')));
+	for (const spy of logs) spy.mockRestore();
+	for (const text of [...answers.splice(0), ...logged]) {
+		for (const secret of secrets) expect(text).not.toContain(secret);
+	}
+});
+
+async function api<T = any>(method: string, path: string, body?: unknown): Promise<Answer<T>> {
+	const answer = await call<T>(method, path, body === undefined ? {} : { body });
+	answers.push(answer.text);
+	return answer;
+}
+
+async function oauthMailbox(options: { provider?: 'microsoft' | 'google'; server?: string; account?: string } = {}) {
+	const integration = await createIntegration();
+	const account = options.account ?? `${unique('desk')}@acme.test`;
+	const smtp = { host: '127.0.0.1', port: ports[options.server ?? 'xoauth2'], username: account, encryption: 'none', auth: 'oauth2', oauth: { provider: options.provider ?? 'microsoft' } };
+	const answer = await api('POST', '/api/mailboxes', { ...mailboxInput(integration.id, { name: 'Acme Support' }), smtp });
+	expect(answer.status, answer.text).toBe(201);
+	return answer.body as { id: string; address: string; version: number; smtp: { username: string } };
+}
+
+/** Start → the stand-in's authorize (auto-consent) → the redirect back: the callback's URL. */
+async function authorize(mailboxId: string, provider: 'microsoft' | 'google' = 'microsoft'): Promise<{ authorizationUrl: URL; callback: string }> {
+	const started = await api<{ authorizationUrl: string }>('POST', `/api/mailboxes/${mailboxId}/oauth/start`, { provider });
+	expect(started.status, started.text).toBe(200);
+	const consent = await fetch(started.body.authorizationUrl, { redirect: 'manual' });
+	expect(consent.status).toBe(302);
+	return { authorizationUrl: new URL(started.body.authorizationUrl), callback: consent.headers.get('location')! };
+}
+
+/** The browser arriving back at the Worker: where it is sent next. */
+async function arrive(callback: string): Promise<string> {
+	const response = await SELF.fetch(callback, { redirect: 'manual' });
+	expect(response.status).toBe(303);
+	expect(response.headers.get('cache-control')).toBe('no-store');
+	expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+	return response.headers.get('location')!;
+}
+
+async function signIn(mailboxId: string, provider: 'microsoft' | 'google' = 'microsoft'): Promise<string> {
+	return arrive((await authorize(mailboxId, provider)).callback);
+}
+
+async function smtpTest(mailboxId: string) {
+	const answer = await api('POST', `/api/mailboxes/${mailboxId}/smtp-test`, {});
+	expect(answer.status, answer.text).toBe(200);
+	return answer.body;
+}
+
+async function received(): Promise<Array<{ server: string; to: string[]; data: string }>> {
+	return (await fetch(`http://127.0.0.1:${ports.control}/received`)).json();
+}
+
+describe('settings (SPEC §12)', () => {
+	it('an OAuth mailbox needs no password, keeps none, and shows its sign-in as not connected', async () => {
+		const integration = await createIntegration();
+		const input = mailboxInput(integration.id, { smtp: { auth: 'oauth2', oauth: { provider: 'google' }, host: 'smtp.gmail.com', port: 465, encryption: 'tls', password: 'ignored-with-oauth' } });
+		const created = await api('POST', '/api/mailboxes', input);
+		expect(created.status, created.text).toBe(201);
+		expect(created.body.smtp).toMatchObject({ auth: 'oauth2', hasPassword: false, oauth: { provider: 'google', account: null, connectedAt: null, status: 'not_connected' } });
+		const row = await env.DB.prepare('SELECT smtp_password, smtp_auth, smtp_oauth_provider FROM mailboxes WHERE id = ?1').bind(created.body.id).first();
+		expect(row).toEqual({ smtp_password: '', smtp_auth: 'oauth2', smtp_oauth_provider: 'google' });
+
+		const { password: _password, ...withoutPassword } = input.smtp;
+		const noProvider = await api('POST', '/api/mailboxes', { ...input, address: `${unique('x')}@acme.example.com`, smtp: { ...withoutPassword, oauth: null } });
+		expect(noProvider.status).toBe(422);
+		expect(noProvider.body.error.fields['smtp.oauth.provider']).toBe('Choose Microsoft 365 or Google');
+		const passwordless = await api('POST', '/api/mailboxes', { ...input, address: `${unique('x')}@acme.example.com`, smtp: { ...withoutPassword, auth: 'password' } });
+		expect(passwordless.body.error.fields['smtp.password']).toBe('Enter the SMTP password');
+		// Back to a password: one must be given, since none is stored.
+		const back = await api('PATCH', `/api/mailboxes/${created.body.id}`, { version: 1, smtp: { auth: 'password' } });
+		expect(back.status).toBe(422);
+		expect(back.body.error.fields['smtp.password']).toBe('Enter the SMTP password');
+	});
+
+	it('GET /api/oauth/providers says which provider is configured and what to set for the other', async () => {
+		expect((await api('GET', '/api/oauth/providers')).body).toEqual({ microsoft: { configured: true, missing: [] }, google: { configured: true, missing: [] } });
+		const request = (path: string, init: RequestInit = {}) =>
+			new Request(`${ORIGIN}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+		const bare = { OAUTH_GOOGLE_CLIENT_ID: '', OAUTH_GOOGLE_CLIENT_SECRET: undefined, OAUTH_MICROSOFT_TOKEN_URL: 'http://login.example.com/token' };
+		const providers = await (await fetchWithEnv(request('/api/oauth/providers'), bare)).json();
+		expect(providers).toEqual({
+			microsoft: { configured: false, missing: ['OAUTH_MICROSOFT_TOKEN_URL (https://)'] },
+			google: { configured: false, missing: ['OAUTH_GOOGLE_CLIENT_ID', 'OAUTH_GOOGLE_CLIENT_SECRET'] }
+		});
+		const mailbox = await oauthMailbox({ provider: 'google' });
+		const refused = await fetchWithEnv(request(`/api/mailboxes/${mailbox.id}/oauth/start`, { method: 'POST', body: '{"provider":"google"}' }), bare);
+		expect(refused.status).toBe(409);
+		expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('set OAUTH_GOOGLE_CLIENT_ID, OAUTH_GOOGLE_CLIENT_SECRET');
+		// The sign-in is for the saved Sign-in method only.
+		const other = await api('POST', `/api/mailboxes/${mailbox.id}/oauth/start`, { provider: 'microsoft' });
+		expect(other.status).toBe(409);
+		expect(other.body.error.code).toBe('sign_in_method_not_saved');
+	});
+});
+
+describe('connecting', () => {
+	it('signs in with PKCE S256, stores the refresh token sealed, and the SMTP test logs in with XOAUTH2', async () => {
+		const mailbox = await oauthMailbox();
+		const { authorizationUrl, callback } = await authorize(mailbox.id);
+		const q = authorizationUrl.searchParams;
+		expect(`${authorizationUrl.origin}${authorizationUrl.pathname}`).toBe(`${env.OAUTH_TEST_ORIGIN}/microsoft/authorize`);
+		expect(Object.fromEntries([...q].filter(([k]) => !['state', 'code_challenge'].includes(k)))).toEqual({
+			client_id: 'mailgate-local-microsoft',
+			response_type: 'code',
+			redirect_uri: `${ORIGIN}/oauth/callback`,
+			scope: 'https://outlook.office.com/SMTP.Send offline_access openid email',
+			code_challenge_method: 'S256',
+			login_hint: mailbox.smtp.username
+		});
+		expect(q.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+		expect(q.get('state')).toMatch(new RegExp(`^${mailbox.id}\\.[A-Za-z0-9_-]{43}$`));
+		// Only the state's hash and the sealed verifier are kept.
+		const pending = await env.DB.prepare('SELECT * FROM oauth_states WHERE mailbox_id = ?1').bind(mailbox.id).first<Record<string, string>>();
+		expect(pending!.state_hash).toMatch(/^[0-9a-f]{64}$/);
+		expect(JSON.stringify(pending)).not.toContain(q.get('state')!.split('.')[1]!);
+		expect(pending!.code_verifier).toMatch(/^v1\./);
+
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=microsoft`);
+		const read = await api('GET', `/api/mailboxes/${mailbox.id}`);
+		expect(read.body.smtp.oauth).toMatchObject({ provider: 'microsoft', account: mailbox.smtp.username, status: 'connected' });
+		expect(Date.parse(read.body.smtp.oauth.connectedAt)).toBeGreaterThan(Date.now() - 60_000);
+		expect(read.body.version).toBe(mailbox.version); // Connecting is not an edit of the settings.
+
+		// At rest: sealed, bound to this mailbox, and it is the stand-in's refresh token inside.
+		const row = await env.DB.prepare('SELECT * FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first<Record<string, string>>();
+		const { refreshTokens, accessTokens } = await standIn();
+		for (const token of [...refreshTokens, ...accessTokens]) expect(JSON.stringify(row)).not.toContain(token);
+		expect(row!.refresh_token).toMatch(/^v1\./);
+		const opened = await decryptSecret({ sealed: row!.refresh_token!, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}:oauth-refresh` });
+		expect(refreshTokens).toContain(opened);
+		await expect(decryptSecret({ sealed: row!.refresh_token!, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` })).rejects.toThrow();
+
+		const before = await refreshes();
+		const result = await smtpTest(mailbox.id);
+		expect(result).toMatchObject({ ok: true, stage: 'data', settings: 'saved' });
+		expect(result.steps.map((s: { stage: string }) => s.stage)).toEqual(['connect', 'greeting', 'ehlo', 'auth', 'mail', 'rcpt', 'data']);
+		expect(result.transcript).toContain('C: AUTH XOAUTH2 [redacted]');
+		expect(result.transcript.some((line: string) => /^S: 235/.test(line))).toBe(true);
+		// The access token from the sign-in was used: no refresh yet.
+		expect(await refreshes()).toBe(before);
+		expect((await received()).find((m) => m.server === 'xoauth2' && m.to.includes(mailbox.address))?.data).toContain('Subject: Mailgate SMTP test');
+		answers.push((await api('GET', `/api/mailboxes/${mailbox.id}/smtp-tests`)).text);
+
+		// The same redirect again (a replayed state) changes nothing.
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used`);
+	});
+
+	it('Google: its issuer, offline access with consent, and the SMTP test', async () => {
+		const mailbox = await oauthMailbox({ provider: 'google' });
+		const { authorizationUrl, callback } = await authorize(mailbox.id, 'google');
+		expect(authorizationUrl.searchParams.get('scope')).toBe('https://mail.google.com/ openid email');
+		expect(authorizationUrl.searchParams.get('access_type')).toBe('offline');
+		expect(authorizationUrl.searchParams.get('prompt')).toBe('consent');
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=google`);
+		expect((await smtpTest(mailbox.id)).ok).toBe(true);
+	});
+
+	it('refuses an expired or unknown state, a refused consent and a different account, naming each', async () => {
+		const mailbox = await oauthMailbox();
+		// Expired: the link is older than 10 minutes when the browser comes back; it is used up all the same.
+		const { callback } = await authorize(mailbox.id);
+		const late = await handleOAuthCallback(new Request(callback), env, () => new Date(Date.now() + 10 * 60_000 + 1_000));
+		expect(late.headers.get('location')).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_expired&provider=microsoft`);
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used`);
+		// A state Mailgate never made (or one changed on the way).
+		const forged = new URL(callback);
+		forged.searchParams.set('state', `${mailbox.id}.${'A'.repeat(43)}`);
+		expect(await arrive(forged.href)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used`);
+		expect(await arrive(`${ORIGIN}/oauth/callback?code=x&state=nonsense`)).toBe('/?oauth=error&reason=link_used');
+
+		await standIn({ deny: true });
+		try {
+			const denied = await authorize(mailbox.id);
+			expect(new URL(denied.callback).searchParams.get('error')).toBe('access_denied');
+			expect(await arrive(denied.callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=consent_refused&provider=microsoft`);
+		} finally {
+			await standIn({ deny: false });
+		}
+		await standIn({ signInAs: 'someone.else@acme.test' });
+		try {
+			expect(await signIn(mailbox.id)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=wrong_account&provider=microsoft&account=someone.else%40acme.test`);
+		} finally {
+			await standIn({ signInAs: null });
+		}
+		expect((await api('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.oauth.status).toBe('not_connected');
+		expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first('n')).toBe(0);
+		// Not signed in: the test says so without connecting.
+		expect(await smtpTest(mailbox.id)).toMatchObject({ ok: false, stage: 'auth', category: 'auth', steps: [], hint: expect.stringContaining('not signed in to Microsoft 365 yet') });
+	});
+
+	it('a wrong PKCE verifier is refused by the token endpoint', async () => {
+		const mailbox = await oauthMailbox();
+		const { callback } = await authorize(mailbox.id);
+		const { encryptSecret } = await import('../../worker/crypto/secret-box');
+		const other = await encryptSecret({ plain: 'x'.repeat(43), secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}:oauth-verifier` });
+		await env.DB.prepare('UPDATE oauth_states SET code_verifier = ?1 WHERE mailbox_id = ?2').bind(other, mailbox.id).run();
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used&provider=microsoft`);
+		const last = (await standIn()).tokenRequests.at(-1);
+		expect(last).toMatchObject({ grant: 'authorization_code', ok: false, error: 'invalid_grant' });
+	});
+});
+
+describe('access tokens', () => {
+	it('reuses the access token until a minute before it expires, then refreshes and stores the rotated refresh token', async () => {
+		const mailbox = await oauthMailbox();
+		await signIn(mailbox.id);
+		const stored = (await findMailbox(env.DB, mailbox.id))!;
+		const sealedAt = async () => (await env.DB.prepare('SELECT refresh_token, access_expires_at FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first<{ refresh_token: string; access_expires_at: number }>())!;
+		const first = await sealedAt();
+		const before = await refreshes();
+
+		// Well before expiry: the cached token, no request to the provider.
+		const early = await smtpLoginFor(env, stored, { now: () => first.access_expires_at - 10 * 60_000 });
+		expect(early.ok && early.settings.credential.kind).toBe('oauth2');
+		expect(await refreshes()).toBe(before);
+		// Within the last minute: a new one, and the rotated refresh token replaces the stored one.
+		const late = await smtpLoginFor(env, stored, { now: () => first.access_expires_at - 59_000 });
+		expect(late.ok).toBe(true);
+		expect(await refreshes()).toBe(before + 1);
+		const second = await sealedAt();
+		expect(second.refresh_token).not.toBe(first.refresh_token);
+		const openRefresh = (sealed: string) => decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}:oauth-refresh` });
+		expect(await openRefresh(second.refresh_token)).not.toBe(await openRefresh(first.refresh_token));
+		expect(second.access_expires_at).toBeGreaterThan(first.access_expires_at - 60_000);
+		if (early.ok && late.ok && early.settings.credential.kind === 'oauth2' && late.settings.credential.kind === 'oauth2') {
+			expect(late.settings.credential.accessToken).not.toBe(early.settings.credential.accessToken);
+		}
+		// The stand-in refuses a rotated-away refresh token, so a second refresh works only with the stored new one.
+		const again = await smtpLoginFor(env, stored, { now: () => second.access_expires_at });
+		expect(again.ok).toBe(true);
+		expect(await refreshes()).toBe(before + 2);
+		expect((await smtpTest(mailbox.id)).ok).toBe(true);
+	});
+});
+
+describe('a withdrawn access: Reconnect, for the SMTP test, replies and the probe alike', () => {
+	it('revoked at the provider: the refused token leads to invalid_grant, status reconnect, category auth', async () => {
+		const mailbox = await oauthMailbox();
+		await signIn(mailbox.id);
+		expect((await smtpTest(mailbox.id)).ok).toBe(true);
+		await standIn({ revoke: mailbox.smtp.username });
+
+		// SMTP test: the cached token is refused by the server; asking the provider at once finds the access withdrawn.
+		const test = await smtpTest(mailbox.id);
+		expect(test).toMatchObject({ ok: false, stage: 'auth', category: 'auth' });
+		expect(test.hint).toContain('Reconnect');
+		expect(test.hint).toContain('invalid_grant');
+		expect(test.transcript).toContain('S: 334 [XOAUTH2 error: status=401, schemes=Bearer, scope=https://mail.google.com/]');
+		expect(test.transcript).toContain('C: (empty line)');
+		expect(test.transcript.some((line: string) => /^S: 535/.test(line))).toBe(true);
+		const read = await api('GET', `/api/mailboxes/${mailbox.id}`);
+		expect(read.body.smtp.oauth).toMatchObject({ status: 'reconnect', account: mailbox.smtp.username });
+		expect((await api('GET', '/api/mailboxes')).body.items.find((m: { id: string }) => m.id === mailbox.id).smtp.oauth.status).toBe('reconnect');
+
+		// A reply: failed at once (not retried by itself), with the same words.
+		const posted = await api<OutboundItem>('POST', `/api/mailboxes/${mailbox.id}/outbound`, { to: ['customer@example.test'], subject: 'Re: help', text: 'Hello' });
+		expect(posted.status, posted.text).toBe(202);
+		const reply = await waitForOutbound(posted.body.id);
+		expect(reply).toMatchObject({ status: 'failed', nextAttemptAt: null });
+		expect(reply.attempts.at(-1)).toMatchObject({ ok: false, stage: 'auth', category: 'auth', temporary: false });
+		expect(reply.attempts.at(-1)!.hint).toContain('Reconnect');
+
+		// The probe of a mail flow check.
+		const check = await api<FlowCheck>('POST', `/api/mailboxes/${mailbox.id}/flow-check`, {});
+		expect(check.status, check.text).toBe(202);
+		const sent = await waitForCheck(mailbox.id, check.body.id, (c) => c.roundTrip.step !== 'sending');
+		expect(sent.roundTrip).toMatchObject({ step: 'send_failed', smtp: { ok: false, stage: 'auth', category: 'auth' } });
+		expect(sent.roundTrip.smtp!.hint).toContain('Reconnect');
+
+		// Signing in again connects it again.
+		expect(await signIn(mailbox.id)).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=microsoft`);
+		expect((await api('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.oauth.status).toBe('connected');
+		expect((await smtpTest(mailbox.id)).ok).toBe(true);
+	});
+
+	it('replies and the probe log in with XOAUTH2 while connected', async () => {
+		const mailbox = await oauthMailbox();
+		await signIn(mailbox.id);
+		const posted = await api<OutboundItem>('POST', `/api/mailboxes/${mailbox.id}/outbound`, { to: ['customer@example.test'], subject: 'Re: your question', text: 'Answered.' });
+		const reply = await waitForOutbound(posted.body.id);
+		// The server takes nothing but XOAUTH2 with a token the stand-in issued.
+		expect(reply.status).toBe('sent');
+		const check = await api<FlowCheck>('POST', `/api/mailboxes/${mailbox.id}/flow-check`, {});
+		const sent = await waitForCheck(mailbox.id, check.body.id, (c) => c.roundTrip.step !== 'sending');
+		expect(sent.roundTrip).toMatchObject({ step: 'waiting', smtp: { ok: true, code: 250 } });
+		const arrived = (await received()).filter((m) => m.server === 'xoauth2' && m.data.includes(mailbox.address));
+		expect(arrived.some((m) => m.data.includes('Subject: Re: your question'))).toBe(true);
+		expect(arrived.some((m) => m.data.includes('X-Mailgate-Probe:'))).toBe(true);
+	});
+
+	it('SMTP AUTH switched off for the mailbox: the admin must enable it, even with OAuth', async () => {
+		const mailbox = await oauthMailbox({ server: 'xoauth2Disabled' });
+		await signIn(mailbox.id);
+		const test = await smtpTest(mailbox.id);
+		expect(test).toMatchObject({ ok: false, stage: 'auth', category: 'auth', enhancedCode: '5.7.139' });
+		expect(test.hint).toContain('enable authenticated SMTP for the mailbox');
+		expect(test.hint).toContain('Sign in with Microsoft 365 too');
+		// The provider still accepts the sign-in: it stays connected.
+		expect((await api('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.oauth.status).toBe('connected');
+	});
+
+	it('changing the Account after signing in asks to reconnect; a password again drops the tokens', async () => {
+		const mailbox = await oauthMailbox();
+		await signIn(mailbox.id);
+		const renamed = await api('PATCH', `/api/mailboxes/${mailbox.id}`, { version: mailbox.version, smtp: { username: 'another@acme.test' } });
+		expect(renamed.body.smtp.oauth).toMatchObject({ status: 'reconnect', account: mailbox.smtp.username });
+		expect((await smtpTest(mailbox.id)).hint).toContain(`signed in as ${mailbox.smtp.username}, but its Account is now another@acme.test`);
+		const password = await api('PATCH', `/api/mailboxes/${mailbox.id}`, { version: renamed.body.version, smtp: { auth: 'password', password: 'a-password-again' } });
+		expect(password.body.smtp).toMatchObject({ auth: 'password', hasPassword: true, oauth: null });
+		expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first('n')).toBe(0);
+	});
+});
+
+describe('hints for password mailboxes the providers refuse (SPEC §12)', () => {
+	const refused = (reply: string, auth: 'password' | 'oauth2' = 'password') =>
+		classify({ stage: 'auth', failure: { kind: 'reply', reply: parseReply(reply)! }, encryption: 'starttls', port: 587, host: 'smtp.office365.com', auth, timeoutSeconds: 10 }).hint;
+
+	it('names the Sign in with Microsoft 365 / Google option', () => {
+		expect(refused('550 5.7.30 Basic authentication is not supported for Client Submission.')).toContain('Sign in with Microsoft 365');
+		expect(refused('535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.')).toContain('Sign in with Microsoft 365');
+		expect(refused('534 5.7.9 Application-specific password required.')).toContain('Sign in with Google');
+		expect(refused('535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.', 'oauth2')).toContain('enable authenticated SMTP');
+		expect(refused('535 5.7.3 Authentication unsuccessful', 'oauth2')).toContain('Reconnect');
+		const xoauthOnly = classify({ stage: 'auth', failure: { kind: 'no-auth-method', offered: ['xoauth2'] }, encryption: 'starttls', port: 587, host: 'smtp.example.com', timeoutSeconds: 10 });
+		expect(xoauthOnly.hint).toContain('Sign in with Microsoft 365 / Google');
+	});
+});
+
+async function waitForOutbound(id: string): Promise<OutboundItem> {
+	for (let i = 0; i < 150; i++) {
+		const answer = await api<OutboundItem>('GET', `/api/outbound/${id}`);
+		if (!['queued', 'sending'].includes(answer.body.status)) return answer.body;
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+	throw new Error(`outbound ${id} never left the queue`);
+}
+
+async function waitForCheck(mailboxId: string, id: string, done: (check: FlowCheck) => boolean): Promise<FlowCheck> {
+	for (let i = 0; i < 150; i++) {
+		const check = (await api<FlowCheck>('GET', `/api/mailboxes/${mailboxId}/flow-checks/${id}`)).body;
+		if (done(check)) return check;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	throw new Error(`check ${id} never got there`);
+}

@@ -1,0 +1,145 @@
+/**
+ * SPEC §12 "Connecting": the authorization code flow with PKCE (S256). `startSignIn` keeps the
+ * `state` (as its SHA-256) and the sealed code verifier in D1 for 10 minutes, bound to the
+ * mailbox; `finishSignIn` runs on the provider's redirect to `/oauth/callback`, where the state is
+ * the only credential (there is no admin token on a browser redirect): it is taken out of D1 in
+ * the same statement that reads it, so it works once. The code is exchanged, the signed-in
+ * account read from the ID token and compared with the mailbox's Account, and the refresh token
+ * stored sealed. Each outcome is a redirect to the mailbox page with `?oauth=connected` or
+ * `?oauth=error&reason=…` (reasons in src/lib/schema/oauth.ts).
+ */
+import type { OAuthProvider } from '../../src/lib/schema/mailbox';
+import type { OAuthErrorReason } from '../../src/lib/schema/oauth';
+import { findMailbox, type StoredMailbox } from '../db/mailboxes';
+import { countPendingSignIns, insertPendingSignIn, saveConnection, takePendingSignIn } from '../db/oauth';
+import { authorizationUrl, checkRedirect, exchangeCode, newSecrets } from './client';
+import { providerConfig, providerSetup } from './providers';
+import { expiresAt, openToken, sealToken } from './tokens';
+
+/** SPEC §12: a sign-in link works for 10 minutes. */
+export const SIGN_IN_TTL_MS = 10 * 60_000;
+/** Sign-ins under way per mailbox: enough for a few tries, not for filling the table. */
+export const PENDING_SIGN_INS_PER_MAILBOX = 10;
+export const CALLBACK_PATH = '/oauth/callback';
+
+export type StartOutcome =
+	| { ok: true; authorizationUrl: string }
+	| { ok: false; code: 'not_configured' | 'too_many'; message: string };
+
+export async function startSignIn(
+	env: Env,
+	options: { mailbox: StoredMailbox; provider: OAuthProvider; origin: string; now: Date }
+): Promise<StartOutcome> {
+	const { mailbox, provider, now } = options;
+	const setup = providerSetup(env, provider);
+	if (!setup.configured) {
+		return { ok: false, code: 'not_configured', message: `Sign-in with this provider is not configured on this Mailgate: set ${setup.missing.join(', ')}.` };
+	}
+	if ((await countPendingSignIns(env.DB, mailbox.id, now.getTime())) >= PENDING_SIGN_INS_PER_MAILBOX) {
+		return { ok: false, code: 'too_many', message: 'Too many sign-ins were started for this mailbox in the last 10 minutes; finish one or wait a few minutes.' };
+	}
+	const config = providerConfig(env, provider);
+	const { codeVerifier, state: random } = newSecrets();
+	// The mailbox id travels in the state only to find the way back when the state is refused; the random part is the credential.
+	const state = `${mailbox.id}.${random}`;
+	const redirectUri = new URL(CALLBACK_PATH, (env.PUBLIC_ORIGIN || '').trim() || options.origin).href;
+	await insertPendingSignIn(
+		env.DB,
+		{
+			stateHash: await sha256(state),
+			mailboxId: mailbox.id,
+			provider,
+			sealedCodeVerifier: await sealToken(env, mailbox.id, 'oauth-verifier', codeVerifier),
+			redirectUri,
+			createdAt: now.toISOString(),
+			expiresAt: now.getTime() + SIGN_IN_TTL_MS
+		},
+		now.getTime()
+	);
+	return { ok: true, authorizationUrl: await authorizationUrl(config, { state, codeVerifier, redirectUri, loginHint: mailbox.smtp.username }) };
+}
+
+/** What the callback tells the browser: where to go, and (for logs) what happened. */
+export interface CallbackOutcome {
+	location: string;
+	mailboxId: string | null;
+	provider: OAuthProvider | null;
+	result: 'connected' | OAuthErrorReason;
+	/** The provider's own error code, when it gave one (logged; never a token). */
+	providerError?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function finishSignIn(env: Env, parameters: URLSearchParams, now: Date): Promise<CallbackOutcome> {
+	const state = parameters.get('state') ?? '';
+	const hinted = state.split('.')[0] ?? '';
+	const back = (mailboxId: string | null, query: Record<string, string>) =>
+		`${mailboxId ? `/mailboxes/${encodeURIComponent(mailboxId)}` : '/'}?${new URLSearchParams({ oauth: query.reason ? 'error' : 'connected', ...query })}`;
+	const fail = (mailboxId: string | null, provider: OAuthProvider | null, reason: OAuthErrorReason, extra: Record<string, string> = {}, providerError?: string): CallbackOutcome => ({
+		location: back(mailboxId, { reason, ...(provider ? { provider } : {}), ...extra }),
+		mailboxId,
+		provider,
+		result: reason,
+		providerError
+	});
+
+	const pending = state ? await takePendingSignIn(env.DB, await sha256(state)) : null;
+	if (!pending) return fail(UUID.test(hinted) && (await findMailbox(env.DB, hinted)) ? hinted : null, null, 'link_used');
+	const { mailboxId, provider } = pending;
+	if (pending.expiresAt <= now.getTime()) return fail(mailboxId, provider, 'link_expired');
+	const mailbox = await findMailbox(env.DB, mailboxId);
+	if (!mailbox) return fail(null, provider, 'link_used');
+	if (!providerSetup(env, provider).configured) return fail(mailboxId, provider, 'not_configured');
+
+	const config = providerConfig(env, provider);
+	const redirect = checkRedirect(config, parameters, state);
+	if (!redirect.ok) {
+		// RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6: the admin said no, or could not say yes.
+		const refused = ['access_denied', 'consent_required', 'interaction_required', 'login_required'].includes(redirect.error);
+		return fail(mailboxId, provider, refused ? 'consent_refused' : 'provider_error', {}, redirect.error);
+	}
+	const codeVerifier = await openToken(env, mailboxId, 'oauth-verifier', pending.sealedCodeVerifier);
+	const exchanged = await exchangeCode(config, { parameters: redirect.parameters, redirectUri: pending.redirectUri, codeVerifier });
+	if (!exchanged.ok) {
+		const failure = exchanged.failure;
+		switch (failure.kind) {
+			// The code was used already or is too old (RFC 6749 §5.2).
+			case 'invalid_grant':
+				return fail(mailboxId, provider, 'link_used', {}, 'invalid_grant');
+			case 'client_rejected':
+				return fail(mailboxId, provider, 'client_rejected', {}, failure.error);
+			case 'unreachable':
+				return fail(mailboxId, provider, 'provider_unreachable', {}, failure.message);
+			case 'provider_error':
+				return fail(mailboxId, provider, 'provider_error', {}, failure.error);
+			case 'invalid_response':
+				return fail(mailboxId, provider, 'provider_error', {}, failure.message);
+		}
+	}
+	const { tokens, claims } = exchanged;
+	// SPEC §12: the account is the ID token's `email`, or `preferred_username` (Microsoft's UPN).
+	const account = [claims.email, claims.preferred_username].find((value): value is string => typeof value === 'string' && value.includes('@'));
+	if (!account) return fail(mailboxId, provider, 'no_account');
+	if (account.toLowerCase() !== mailbox.smtp.username.trim().toLowerCase()) return fail(mailboxId, provider, 'wrong_account', { account });
+	if (!tokens.refreshToken) return fail(mailboxId, provider, 'no_refresh_token');
+
+	const at = now.getTime();
+	await saveConnection(env.DB, {
+		mailboxId,
+		provider,
+		account,
+		sealedRefreshToken: await sealToken(env, mailboxId, 'oauth-refresh', tokens.refreshToken),
+		connectedAt: now.toISOString(),
+		status: 'connected',
+		// The first access token is good for a while: the SMTP test right after connecting uses it.
+		sealedAccessToken: await sealToken(env, mailboxId, 'oauth-access', tokens.accessToken),
+		accessExpiresAt: expiresAt(tokens, at)
+	});
+	return { location: back(mailboxId, { provider }), mailboxId, provider, result: 'connected' };
+}
+
+async function sha256(text: string): Promise<string> {
+	const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+	return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}

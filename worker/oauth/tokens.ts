@@ -1,0 +1,131 @@
+/**
+ * A mailbox's OAuth tokens (SPEC §12): sealed at rest with the one AES-256-GCM box, bound to the
+ * mailbox (STYLE §15), and the access token an SMTP login uses. The access token is cached in D1
+ * (sealed) until a minute before it expires, so the SMTP test, replies and the mail flow check,
+ * which run in different Worker invocations, share it instead of each asking the provider; a
+ * rotated refresh token replaces the stored one; `invalid_grant` marks the connection for
+ * reconnecting.
+ */
+import type { OAuthProvider } from '../../src/lib/schema/mailbox';
+import { decryptSecret, encryptSecret } from '../crypto/secret-box';
+import { findConnection, forgetAccessToken, markReconnect, recordRefresh, type StoredConnection } from '../db/oauth';
+import { refreshAccessToken, type TokenFailure, type Tokens } from './client';
+import { providerConfig, providerSetup } from './providers';
+
+/** SPEC §12: an access token is reused until a minute before it expires. */
+export const ACCESS_TOKEN_MARGIN_MS = 60_000;
+
+type Purpose = 'oauth-refresh' | 'oauth-access' | 'oauth-verifier';
+const boundTo = (mailboxId: string, purpose: Purpose) => `mailbox:${mailboxId}:${purpose}`;
+
+export function sealToken(env: Env, mailboxId: string, purpose: Purpose, token: string): Promise<string> {
+	return encryptSecret({ plain: token, secret: env.SMTP_ENCRYPTION_KEY, boundTo: boundTo(mailboxId, purpose) });
+}
+
+export function openToken(env: Env, mailboxId: string, purpose: Purpose, sealed: string): Promise<string> {
+	return decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: boundTo(mailboxId, purpose) });
+}
+
+/** When an access token given at `at` expires (ms); one without a stated lifetime is used for this login only. */
+export function expiresAt(tokens: Pick<Tokens, 'expiresIn'>, at: number): number {
+	return tokens.expiresIn === null ? at : at + tokens.expiresIn * 1000;
+}
+
+export type AccessFailure =
+	| { reason: 'not_connected' }
+	/** Connected with another provider than the one the settings name. */
+	| { reason: 'other_provider'; connected: OAuthProvider }
+	/** Signed in as another account than the settings' Account (it was changed since). */
+	| { reason: 'account_changed'; account: string }
+	/** The provider withdrew the access (invalid_grant), now or before. */
+	| { reason: 'reconnect' }
+	| { reason: 'not_configured'; missing: string[] }
+	| { reason: 'undecryptable' }
+	| { reason: 'token_endpoint'; failure: Exclude<TokenFailure, { kind: 'invalid_grant' }> };
+
+export type AccessOutcome =
+	| { ok: true; accessToken: string; account: string; fromCache: boolean; forget: () => Promise<void> }
+	| { ok: false; failure: AccessFailure };
+
+/**
+ * The access token to log in with as `account` at `provider`: the cached one while it is good,
+ * else a new one from the refresh token. Two invocations refreshing at once cannot lose a rotated
+ * refresh token: only the refresh that started from the stored token writes, and one refused with
+ * `invalid_grant` after another rotated the token tries again with the new one.
+ */
+export async function accessTokenFor(
+	env: Env,
+	mailbox: { id: string; provider: OAuthProvider; account: string },
+	options: { now?: () => number; forceRefresh?: boolean } = {}
+): Promise<AccessOutcome> {
+	const now = options.now ?? (() => Date.now());
+	let connection = await findConnection(env.DB, mailbox.id);
+	for (let attempt = 0; ; attempt++) {
+		if (!connection) return { ok: false, failure: { reason: 'not_connected' } };
+		if (connection.provider !== mailbox.provider) return { ok: false, failure: { reason: 'other_provider', connected: connection.provider } };
+		if (connection.account.toLowerCase() !== mailbox.account.trim().toLowerCase()) {
+			return { ok: false, failure: { reason: 'account_changed', account: connection.account } };
+		}
+		if (connection.status === 'reconnect') return { ok: false, failure: { reason: 'reconnect' } };
+		const cached = options.forceRefresh ? null : await cachedToken(env, connection, now());
+		if (cached) return { ok: true, accessToken: cached, account: connection.account, fromCache: true, forget: forgetter(env, connection) };
+
+		const setup = providerSetup(env, connection.provider);
+		if (!setup.configured) return { ok: false, failure: { reason: 'not_configured', missing: setup.missing } };
+		let refreshToken: string;
+		try {
+			refreshToken = await openToken(env, mailbox.id, 'oauth-refresh', connection.sealedRefreshToken);
+		} catch {
+			return { ok: false, failure: { reason: 'undecryptable' } };
+		}
+		const refreshed = await refreshAccessToken(providerConfig(env, connection.provider), refreshToken);
+		const at = now();
+		if (!refreshed.ok) {
+			if (refreshed.failure.kind !== 'invalid_grant') return { ok: false, failure: { reason: 'token_endpoint', failure: refreshed.failure } };
+			// Refused: unless another invocation rotated the token meanwhile, the access is withdrawn.
+			const latest = await findConnection(env.DB, mailbox.id);
+			if (attempt === 0 && latest && latest.sealedRefreshToken !== connection.sealedRefreshToken) {
+				connection = latest;
+				continue;
+			}
+			await markReconnect(env.DB, mailbox.id, connection.sealedRefreshToken, new Date(at).toISOString());
+			return { ok: false, failure: { reason: 'reconnect' } };
+		}
+		const { tokens } = refreshed;
+		const sealedAccessToken = await sealToken(env, mailbox.id, 'oauth-access', tokens.accessToken);
+		await recordRefresh(env.DB, {
+			mailboxId: mailbox.id,
+			usedRefreshToken: connection.sealedRefreshToken,
+			// RFC 6749 §6: a new refresh token replaces the old one; without one the old one stays.
+			sealedRefreshToken: tokens.refreshToken ? await sealToken(env, mailbox.id, 'oauth-refresh', tokens.refreshToken) : connection.sealedRefreshToken,
+			sealedAccessToken,
+			accessExpiresAt: expiresAt(tokens, at),
+			at: new Date(at).toISOString()
+		});
+		return {
+			ok: true,
+			accessToken: tokens.accessToken,
+			account: connection.account,
+			fromCache: false,
+			forget: forgetter(env, { ...connection, sealedAccessToken })
+		};
+	}
+}
+
+/** The stored access token while it has more than a minute left. */
+async function cachedToken(env: Env, connection: StoredConnection, at: number): Promise<string | null> {
+	if (!connection.sealedAccessToken || connection.accessExpiresAt === null) return null;
+	if (connection.accessExpiresAt - ACCESS_TOKEN_MARGIN_MS <= at) return null;
+	try {
+		return await openToken(env, connection.mailboxId, 'oauth-access', connection.sealedAccessToken);
+	} catch {
+		return null;
+	}
+}
+
+/** After the SMTP server refused the token: drop it from the cache, so the next login gets a new one. */
+function forgetter(env: Env, connection: StoredConnection): () => Promise<void> {
+	return async () => {
+		if (connection.sealedAccessToken) await forgetAccessToken(env.DB, connection.mailboxId, connection.sealedAccessToken);
+	};
+}
