@@ -38,6 +38,8 @@ import {
 	webhookTestResultSchema
 } from './schema/webhook';
 import { flowCheckSchema, type FlowCheck } from './schema/flow-check';
+import { oauthProvidersSchema, oauthStartResponseSchema } from './schema/oauth';
+import type { OAuthProvider } from './schema/mailbox';
 import { readToken } from './auth';
 
 type Listener = () => void;
@@ -171,6 +173,11 @@ export const api = {
 		request(smtpTestResultSchema, 'POST', '/api/smtp-test', input),
 	smtpTestHistory: async (id: string) =>
 		(await request(list(smtpTestResultSchema), 'GET', `/api/mailboxes/${encodeURIComponent(id)}/smtp-tests`)).items,
+	/** SPEC §12: which providers the Worker can sign in with, and the settings the others lack. */
+	oauthProviders: () => request(oauthProvidersSchema, 'GET', '/api/oauth/providers'),
+	/** SPEC §12: the provider's sign-in page for a saved mailbox whose Sign-in method is that provider. */
+	startOAuth: (id: string, provider: OAuthProvider) =>
+		request(oauthStartResponseSchema, 'POST', `/api/mailboxes/${encodeURIComponent(id)}/oauth/start`, { provider }),
 	/** SPEC §13: starts a mail flow check (202, `running`); `409 check_running` while one runs. */
 	startFlowCheck: (id: string): Promise<FlowCheck> =>
 		request(flowCheckSchema, 'POST', `/api/mailboxes/${encodeURIComponent(id)}/flow-check`, {}),

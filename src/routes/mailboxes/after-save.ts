@@ -1,5 +1,8 @@
 import { goto } from '$app/navigation';
+import { api } from '$lib/api';
+import { describeFailure } from '$lib/format';
 import type { LocalMailbox } from '$lib/offline/db';
+import { oauthProviderLabels, type OAuthProvider } from '$lib/schema/mailbox';
 import { flash } from '$lib/session.svelte';
 import type { SaveOutcome } from './MailboxForm.svelte';
 
@@ -15,10 +18,18 @@ export async function afterSave(record: LocalMailbox | undefined, from: 'new' | 
 	}
 	const address = record.draft.address;
 	switch (record.state) {
-		case 'synced':
+		case 'synced': {
+			// SPEC §12: a mailbox that signs in with OAuth cannot send before it signed in: stay on its page.
+			const oauth = record.server?.smtp.oauth;
+			if (oauth && oauth.status !== 'connected') {
+				flash.message = `Mailbox ${address} saved. Sign in with ${oauthProviderLabels[oauth.provider]} so that it can send.`;
+				await goto(`/mailboxes/${record.id}`, { replaceState: from === 'new' });
+				return { ok: true };
+			}
 			flash.message = `Mailbox ${address} saved.`;
 			await goto('/');
 			return { ok: true };
+		}
 		case 'local':
 		case 'syncing':
 			flash.message = `Mailbox ${address} saved on this device. It is sent to the server as soon as the connection allows.`;
@@ -38,5 +49,35 @@ export async function afterSave(record: LocalMailbox | undefined, from: 'new' | 
 		case 'conflict':
 			// The page swaps the form for the comparison.
 			return { ok: false, message: '' };
+	}
+}
+
+/**
+ * SPEC §12: after the form was saved for Sign in with Microsoft / Google, leave for the provider's
+ * sign-in page, which needs the mailbox on the server with that Sign-in method. Otherwise say why,
+ * as a save would (refused, in conflict), or that the sign-in waits for the network.
+ */
+export async function signInAfterSave(record: LocalMailbox | undefined, provider: OAuthProvider, from: 'new' | 'edit'): Promise<SaveOutcome> {
+	if (!record || record.state === 'rejected' || record.state === 'conflict') return afterSave(record, from);
+	if (record.state !== 'synced') {
+		const message = `Saved on this device. Signing in with ${oauthProviderLabels[provider]} needs the connection to the server; try again once it is back.`;
+		if (from === 'new') {
+			flash.message = message;
+			await goto(`/mailboxes/${record.id}`, { replaceState: true });
+			return { ok: true };
+		}
+		return { ok: false, message };
+	}
+	try {
+		const { authorizationUrl } = await api.startOAuth(record.id, provider);
+		window.location.assign(authorizationUrl);
+		return { ok: true };
+	} catch (error) {
+		if (from === 'new') {
+			flash.message = describeFailure(error);
+			await goto(`/mailboxes/${record.id}`, { replaceState: true });
+			return { ok: true };
+		}
+		return { ok: false, message: describeFailure(error) };
 	}
 }
