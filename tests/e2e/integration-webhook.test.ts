@@ -92,9 +92,9 @@ async function openIntegration(page: Page, name: string) {
 const delivery = (page: Page, selector: string) => page.locator(`li[data-delivery-id]${selector}`);
 
 describe('integration page: webhook and API keys', () => {
-	it('sets a webhook, verifies a test event with the revealed secret, lists refused deliveries, rotates the secret and resends', async () => {
-		const { mailbox, integration } = await seedDesk('Webhook desk');
-		const zone = await publishZone();
+	it('sets a webhook, verifies a test event with the revealed secret, lists a refused one, rotates the secret and resends', async () => {
+		desk.status = 200;
+		const { integration } = await seedDesk('Webhook desk');
 		const { context, page } = await newPage(browser.current);
 		await context.grantPermissions(['clipboard-read', 'clipboard-write']);
 		await signIn(page);
@@ -149,18 +149,6 @@ describe('integration page: webhook and API keys', () => {
 		const failedTestId = (await failedTest.getAttribute('data-delivery-id'))!;
 		expect(await failedTest.locator('[data-attempt-status]').count()).toBe(1);
 
-		// A message arrives while it is down: the queue's attempt is refused and the event waits for its retry.
-		await deliverMail({ from: `customer@${zone.pass}`, to: mailbox.address, subject: 'My parcel is late' });
-		const received = delivery(page, '[data-type="message.received"]');
-		await page.reload();
-		await received.waitFor();
-		await received.locator('[data-attempt-status="500"]').waitFor({ timeout: QUEUE_MS });
-		await expect.poll(() => received.getAttribute('data-status'), { timeout: QUEUE_MS }).toBe('pending');
-		expect(await received.innerText()).toMatch(/Will retry[\s\S]*Retried by itself at/);
-		expect(await received.getByRole('button', { name: /Resend/ }).count()).toBe(0);
-		expect(await received.getByRole('link', { name: 'Open the message in the email log' }).count()).toBe(1);
-		await maybeScreenshot(page, 'integration-deliveries');
-
 		// Rotating: confirmed first, then the new secret is shown, and it signs what follows.
 		await secretPanel.getByRole('button', { name: 'Rotate secret' }).click();
 		await page.getByRole('dialog', { name: 'Rotate the signing secret?' }).getByRole('button', { name: 'Rotate secret' }).click();
@@ -181,6 +169,31 @@ describe('integration page: webhook and API keys', () => {
 		expect(again).toBeDefined();
 		expect(() => new Webhook(rotated).verify(again!.body, again!.headers as Record<string, string>)).not.toThrow();
 		expect(() => new Webhook(secret).verify(again!.body, again!.headers as Record<string, string>)).toThrow();
+		await context.close();
+	});
+
+	it('lists a message.received the help desk refused, with its attempt, waiting for its retry', async () => {
+		desk.status = 500;
+		const [{ mailbox, integration }, zone] = await Promise.all([seedDesk('Down desk'), publishZone()]);
+		await setWebhookThroughApi(integration.id, `${desk.origin}/hooks/down`);
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		await openIntegration(page, integration.name);
+		await page.getByText('No deliveries yet.').waitFor();
+
+		await deliverMail({ from: `customer@${zone.pass}`, to: mailbox.address, subject: 'My parcel is late' });
+		const received = delivery(page, '[data-type="message.received"]');
+		await page.reload();
+		// Queued, then followed on the page until the queue's attempt is refused.
+		await received.locator('[data-attempt-status="500"]').waitFor({ timeout: QUEUE_MS });
+		await expect.poll(() => received.getAttribute('data-status'), { timeout: QUEUE_MS }).toBe('pending');
+		expect(await received.innerText()).toMatch(/Will retry[\s\S]*Retried by itself at/);
+		expect(await received.getByTestId('attempt-response').innerText()).toBe('ticket database is down (500)');
+		// Still being tried: no Resend until it succeeds or fails for good.
+		expect(await received.getByRole('button', { name: /Resend/ }).count()).toBe(0);
+		expect(await received.getByRole('link', { name: 'Open the message in the email log' }).getAttribute('href')).toMatch(/^\/log\//);
+		await maybeScreenshot(page, 'integration-deliveries');
+		desk.status = 200;
 		await context.close();
 	});
 
