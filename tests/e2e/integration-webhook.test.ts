@@ -193,6 +193,9 @@ describe('integration page: webhook and API keys', () => {
 		expect(await received.getByRole('button', { name: /Resend/ }).count()).toBe(0);
 		expect(await received.getByRole('link', { name: 'Open the message in the email log' }).getAttribute('href')).toMatch(/^\/log\//);
 		await maybeScreenshot(page, 'integration-deliveries');
+		await page.setViewportSize(PHONE);
+		await maybeScreenshot(page, 'integration-deliveries-phone');
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
 		desk.status = 200;
 		await context.close();
 	});
