@@ -40,7 +40,8 @@ export const create: Handler = async ({ request, env, now }) => {
 		name: input.name,
 		version: 1,
 		createdAt: at,
-		updatedAt: at
+		updatedAt: at,
+		webhook: null
 	};
 	try {
 		await db.insertIntegration(env.DB, integration);
