@@ -8,7 +8,7 @@ describe('integrations API (SPEC §7)', () => {
 		const created = await call('POST', '/api/integrations', { body: { name: `  ${name}  ` } });
 		expect(created.status).toBe(201);
 		expect(created.body).toMatchObject({ name, version: 1 });
-		expect(Object.keys(created.body).sort()).toEqual(['createdAt', 'id', 'name', 'updatedAt', 'version']);
+		expect(Object.keys(created.body).sort()).toEqual(['createdAt', 'id', 'name', 'updatedAt', 'version', 'webhook']);
 
 		const list = await call('GET', '/api/integrations');
 		expect(list.body.items).toContainEqual(created.body);
