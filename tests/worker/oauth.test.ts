@@ -360,6 +360,20 @@ describe('a withdrawn access: Reconnect, for the SMTP test, replies and the prob
 	});
 });
 
+describe('deleting', () => {
+	it('a signed-in mailbox with a test and a sign-in under way: 204, and its tokens and states go with it', async () => {
+		const mailbox = await oauthMailbox();
+		await signIn(mailbox.id);
+		await smtpTest(mailbox.id);
+		await authorize(mailbox.id);
+		const deleted = await api('DELETE', `/api/mailboxes/${mailbox.id}`);
+		expect(deleted.status, deleted.text).toBe(204);
+		for (const table of ['mailbox_oauth', 'oauth_states', 'smtp_tests']) {
+			expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE mailbox_id = ?1`).bind(mailbox.id).first('n'), table).toBe(0);
+		}
+	});
+});
+
 describe('hints for password mailboxes the providers refuse (SPEC §12)', () => {
 	const refused = (reply: string, auth: 'password' | 'oauth2' = 'password') =>
 		classify({ stage: 'auth', failure: { kind: 'reply', reply: parseReply(reply)! }, encryption: 'starttls', port: 587, host: 'smtp.office365.com', auth, timeoutSeconds: 10 }).hint;

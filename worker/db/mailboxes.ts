@@ -143,8 +143,9 @@ export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expe
 }
 
 export async function deleteMailbox(db: D1Database, id: string): Promise<boolean> {
-	const result = await db.prepare('DELETE FROM mailboxes WHERE id = ?1').bind(id).run();
-	return result.meta.changes === 1;
+	// Not meta.changes: D1 counts the rows ON DELETE CASCADE removes with it (SMTP tests, flow checks, the OAuth sign-in).
+	const row = await db.prepare('DELETE FROM mailboxes WHERE id = ?1 RETURNING id').bind(id).first<{ id: string }>();
+	return row !== null;
 }
 
 /** The ids of an integration's mailboxes: an API key's reach (SPEC §11). */
