@@ -83,7 +83,7 @@ describe('the archive and D1 production limits', () => {
 		const hop = new TextEncoder().encode(`Received-SPF: none`);
 		expect(Buffer.from(downloaded.subarray(0, hop.byteLength)).toString()).toBe('Received-SPF: none');
 		expect(await sha256(downloaded.subarray(downloaded.byteLength - raw.byteLength))).toBe(await sha256(raw));
-	});
+	}, 30_000);
 
 	it('accepts a 20 MB message with attachments, stores the row within the limit and the original whole', async () => {
 		const raw = big({ html: 2000, attachmentBytes: 14 * 1024 * 1024 });
