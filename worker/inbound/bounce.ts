@@ -18,6 +18,7 @@
  * not bounces: none of them is a report, and none comes from a mailer.
  */
 import type { Address, Attachment, Email } from 'postal-mime';
+import { htmlToLines } from './forwarding';
 
 export interface BounceRecipientReport {
 	/** RFC 3464 §2.3.2 Final-Recipient, the address only (no "rfc822;" prefix). */
@@ -648,16 +649,7 @@ function addressesOf(list: readonly Address[] | undefined): string[] {
 	return (list ?? []).flatMap((a) => (a.group ? a.group.map((m) => m.address) : [a.address]));
 }
 
-/** Enough HTML-to-text for an HTML-only notice: block ends become newlines, tags go. */
+/** Enough HTML-to-text for an HTML-only notice (the forwarding check's line view), bounded. */
 function htmlToText(html: string): string {
-	return html
-		.slice(0, MAX_NOTICE_CHARS)
-		.replace(/<(head|style|script)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, '')
-		.replace(/<(?:br|\/p|\/div|\/tr|\/h\d|hr)\b[^>]*>/gi, '\n')
-		.replace(/<[^>]*>/g, '')
-		.replace(/&nbsp;|&#160;/gi, ' ')
-		.replace(/&lt;/gi, '<')
-		.replace(/&gt;/gi, '>')
-		.replace(/&quot;/gi, '"')
-		.replace(/&amp;/gi, '&');
+	return htmlToLines(html.slice(0, MAX_NOTICE_CHARS));
 }

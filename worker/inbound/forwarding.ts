@@ -139,7 +139,7 @@ function hasOutlookBlock(text: string): boolean {
 }
 
 /** Enough HTML-to-text for line-based matching: block ends become newlines, tags go. */
-function htmlToLines(html: string): string {
+export function htmlToLines(html: string): string {
 	return html
 		.replace(/<(head|style|script)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, '')
 		.replace(/<(?:br|\/p|\/div|\/tr|\/h\d|hr)\b[^>]*>/gi, '\n')
