@@ -46,7 +46,7 @@ describe('Reply from the message page', () => {
 		await maybeScreenshot(page, 'reply-form');
 		await replySection(page).getByRole('button', { name: 'Send reply' }).click();
 
-		await expect.poll(() => replyItem(page).getAttribute('data-reply-state')).toBe('synced');
+		await expect.poll(() => replyItem(page).getAttribute('data-reply-state'), { timeout: 20_000 }).toBe('synced');
 		expect(await replyItem(page).locator('[data-sync-state]').innerText()).toBe('Queued for sending');
 		await replyItem(page).getByRole('link', { name: 'Follow it in Sent mail' }).click();
 		await page.locator('article[data-status="sent"]').waitFor({ timeout: DELIVERY_MS });
