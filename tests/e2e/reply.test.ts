@@ -42,7 +42,8 @@ describe('Reply from the message page', () => {
 		await writeReply(page, inbound.logId, 'Hello Alice,\nyour order ships today.');
 		expect(await field(page, 'To').inputValue()).toBe(`alice@${zone.pass}`);
 		expect(await field(page, 'Subject').inputValue()).toBe(`Re: ${subject}`);
-		expect(await replySection(page).innerText()).toContain(`Sent as “Reply desk” <${desk.address}>`);
+		// The mailbox's name arrives with the mailbox list, which may load after the message.
+		await replySection(page).getByText(`Sent as “Reply desk” <${desk.address}>`).waitFor();
 		await maybeScreenshot(page, 'reply-form');
 		await replySection(page).getByRole('button', { name: 'Send reply' }).click();
 
