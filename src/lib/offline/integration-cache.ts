@@ -8,7 +8,8 @@
  * server data, dropped wholesale on sign-out (deliveries carry the help desk's answers), and its
  * version bumps never wait on tabs that hold the drafts open.
  */
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
+import { trimOldest } from './trim-oldest';
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { z } from 'zod';
 import { apiKeySchema, webhookDeliverySchema, type ApiKey, type WebhookDelivery } from '../schema/webhook';
 import type { CachedPage } from './log-cache';
@@ -71,7 +72,7 @@ export async function cacheDeliveries(
 ): Promise<void> {
 	const tx = (await open()).transaction('deliveries', 'readwrite');
 	await tx.store.put({ key: integrationId, items: page.items, hasMore: page.hasMore, loadedAt });
-	await dropOldest(tx.store);
+	await trimOldest(tx.store, MAX_CACHED_INTEGRATIONS);
 	await tx.done;
 }
 
@@ -86,22 +87,8 @@ export async function readCachedKeys(integrationId: string): Promise<{ detail: A
 export async function cacheKeys(integrationId: string, items: ApiKey[], loadedAt = new Date().toISOString()): Promise<void> {
 	const tx = (await open()).transaction('keys', 'readwrite');
 	await tx.store.put({ key: integrationId, items, loadedAt });
-	await dropOldest(tx.store);
+	await trimOldest(tx.store, MAX_CACHED_INTEGRATIONS);
 	await tx.done;
-}
-
-/** Deletes the copies loaded longest ago until at most MAX_CACHED_INTEGRATIONS remain. */
-async function dropOldest<Name extends (typeof STORES)[number]>(
-	store: IDBPObjectStore<IntegrationCacheDB, [Name], Name, 'readwrite'>
-): Promise<void> {
-	let excess = (await store.count()) - MAX_CACHED_INTEGRATIONS;
-	if (excess <= 0) return;
-	let cursor = await store.index('byLoadedAt').openCursor();
-	while (cursor && excess > 0) {
-		await cursor.delete();
-		excess -= 1;
-		cursor = await cursor.continue();
-	}
 }
 
 /** Forgets every integration page's copy (on sign-out). */

@@ -9,7 +9,8 @@
  * tab still running an older app version, which holds `mailgate` open with no `versionchange`
  * handler. Here nothing can block the drafts, and the copy can be dropped wholesale.
  */
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
+import { trimOldest } from './trim-oldest';
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { filterQuery } from '../api';
 import {
 	mailboxHealthSchema,
@@ -204,7 +205,7 @@ async function writePage<Item>(
 ): Promise<void> {
 	const tx = (await open()).transaction(store, 'readwrite');
 	await tx.store.put({ key, items: page.items, hasMore: page.hasMore, loadedAt } as never);
-	await dropOldest(tx.store, MAX_CACHED_QUERIES);
+	await trimOldest(tx.store, MAX_CACHED_QUERIES);
 	await tx.done;
 }
 
@@ -218,7 +219,7 @@ async function readDetail<Detail>(store: DetailStore, id: string, schema: z.ZodT
 async function writeDetail(store: DetailStore, detail: { id: string }, loadedAt = new Date().toISOString()): Promise<void> {
 	const tx = (await open()).transaction(store, 'readwrite');
 	await tx.store.put({ id: detail.id, detail, loadedAt } as never);
-	await dropOldest(tx.store, MAX_CACHED_MESSAGES);
+	await trimOldest(tx.store, MAX_CACHED_MESSAGES);
 	await tx.done;
 }
 
@@ -245,21 +246,6 @@ export async function readCachedFlowCheck(mailboxId: string): Promise<{ check: F
 	const cached = await (await open()).get('flowChecks', mailboxId);
 	const check = flowCheckSchema.safeParse(cached?.check);
 	return cached && check.success ? { check: check.data, loadedAt: cached.loadedAt } : null;
-}
-
-/** Deletes the entries loaded longest ago until at most `keep` remain. */
-async function dropOldest<Name extends PageStore | DetailStore>(
-	store: IDBPObjectStore<LogCacheDB, [Name], Name, 'readwrite'>,
-	keep: number
-): Promise<void> {
-	let excess = (await store.count()) - keep;
-	if (excess <= 0) return;
-	let cursor = await store.index('byLoadedAt').openCursor();
-	while (cursor && excess > 0) {
-		await cursor.delete();
-		excess -= 1;
-		cursor = await cursor.continue();
-	}
 }
 
 /**
