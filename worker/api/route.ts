@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/authenticate';
 import { HttpError } from './http';
 /** An API key's reach (SPEC §11): its integration and that integration's mailboxes. */
 export interface Scope {
@@ -15,6 +16,8 @@ export interface RouteContext {
 	waitUntil: (promise: Promise<unknown>) => void;
 	/** Null for the admin (everything); an API key's reach otherwise. Lists narrow themselves to it. */
 	scope?: Scope | null;
+	/** Who is calling: the admin, or which API key (the per-key rate limits count by it). */
+	principal?: Principal;
 }
 
 export type Handler = (context: RouteContext) => Promise<Response>;

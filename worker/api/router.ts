@@ -107,7 +107,7 @@ export async function handleApi(
 			}
 			if ((params.id?.length ?? 0) > MAX_ID_LENGTH) throw new HttpError(404, 'not_found', 'No such record.');
 			const scope = await scopeOf(auth.principal, keys[request.method as Method], params, env);
-			return await handler({ request, env, params, now, waitUntil, scope });
+			return await handler({ request, env, params, now, waitUntil, scope, principal: auth.principal });
 		}
 		throw new HttpError(404, 'not_found', `No API route ${url.pathname}.`);
 	} catch (error) {
