@@ -2,8 +2,8 @@
  * The mail flow check (SPEC §13) inside workerd: each DNS finding against records published on
  * the loopback DoH server (good, missing and wrong), and the round trip through the real API,
  * the real SMTP path to a real smtp-server on loopback, and the real email() handler: the
- * probe recognised by its token only, arrival, a send refused, the timeout and a late probe
- * (the clock injected, never waited for).
+ * probe recognised by its token only (and only while its check lasts), arrival, a send refused,
+ * the timeout and a late probe (the clock injected, never waited for).
  */
 import crypto from 'node:crypto';
 import { env } from 'cloudflare:test';
@@ -13,6 +13,7 @@ import { handleApi } from '../../worker/api/router';
 import { CHECKS_PER_MAILBOX } from '../../worker/api/flow';
 import { createCachingResolver, createDohResolver } from '../../worker/dns/doh-resolver';
 import { checkDkim, checkDmarc, checkDns, checkMx, checkSpf } from '../../worker/flow/dns-checks';
+import { PROBE_LATE_GRACE_MS } from '../../worker/flow/round-trip';
 import { handleInbound } from '../../worker/inbound/handle-email';
 import worker from '../../worker/index';
 import { cloudflareHop, deliver } from './deliver';
@@ -400,6 +401,52 @@ describe('the round trip', () => {
 		expect(logged?.kind).toBe('probe');
 		const check = await readCheck(mailbox.id, started.id);
 		expect(check).toMatchObject({ status: 'done', result: 'fail', roundTrip: { step: 'timed_out', lateArrivalAt: late.toISOString(), logId: logged!.id } });
+	});
+
+	it('a token whose check is over (past its time and the grace for a late probe) is ordinary mail: refused by DMARC, or handed to the help desk', async () => {
+		// A probe's header can be read later (the SMTP server's Sent folder, a log): it must not
+		// turn mail sent with it afterwards into a probe, which is never refused and never handed on.
+		const expiredAt = (check: FlowCheck) => new Date(Date.parse(check.expiresAt) + PROBE_LATE_GRACE_MS + 1_000);
+		const inbound = async (data: string, to: string, at: Date) => {
+			const raw = new TextEncoder().encode(cloudflareHop(RELAY_IP) + data);
+			let rejected: string | null = null;
+			const logged = await handleInbound(
+				{ from: to, to, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: (reason) => void (rejected = reason) },
+				env,
+				{ now: () => at }
+			);
+			return { logged: logged!, rejected: rejected as string | null };
+		};
+		const reuse = (probe: Received, messageId: string) => probe.data.replace(`<${messageId}>`, `<reused-${messageId}>`);
+
+		// p=reject and SPF that does not allow RELAY_IP: as a probe it would be kept (quarantined); as mail it is refused.
+		const strict = await probeMailbox(await domainWith([...cloudflareMx(), ['', 'TXT', txt('v=spf1 ip4:127.0.0.1 -all')], ['_dmarc', 'TXT', txt('v=DMARC1; p=reject')]]));
+		const first = await sentCheck(strict);
+		const refused = await inbound(reuse(first.probe, first.started.roundTrip.messageId), strict.address, expiredAt(first.started));
+		expect(refused.logged).toMatchObject({ kind: 'message', verdict: 'rejected', auth: { dmarc: 'fail' } });
+		expect(refused.rejected).toMatch(/^5\d\d /);
+
+		// Accepted mail with an old token goes to the help desk as message.received, like any mail.
+		const integration = await createIntegration();
+		expect((await call('PATCH', `/api/integrations/${integration.id}`, { body: { webhook: { url: `${env.WEBHOOK_TEST_ORIGIN}/ok/expired-probe` } } })).status).toBe(200);
+		const answer = await call('POST', '/api/mailboxes', {
+			body: mailboxInput(integration.id, {
+				address: `${unique('support')}@${await goodDomain()}`,
+				smtp: { host: '127.0.0.1', port: ports.outbound, username: USER, password: PASSWORD, encryption: 'none' }
+			})
+		});
+		expect(answer.status, answer.text).toBe(201);
+		const desk = answer.body as { id: string; address: string };
+		const second = await sentCheck(desk);
+		const accepted = await inbound(reuse(second.probe, second.started.roundTrip.messageId), desk.address, expiredAt(second.started));
+		expect(accepted.rejected).toBeNull();
+		expect(accepted.logged).toMatchObject({ kind: 'message', verdict: 'accepted' });
+		const events = await env.DB.prepare('SELECT type FROM webhook_events WHERE subject_id = ?1').bind(accepted.logged.id).all<{ type: string }>();
+		expect(events.results.map((event) => event.type)).toEqual(['message.received']);
+		// Nor is it noted on the check it once belonged to.
+		const check = await readCheck(desk.id, second.started.id);
+		expect(check.roundTrip.logId).not.toBe(accepted.logged.id);
+		expect(check.roundTrip.lateArrivalAt).toBeNull();
 	});
 
 	it('one check per mailbox at a time (409), a rate limit (429), and 404s', async () => {

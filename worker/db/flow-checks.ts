@@ -76,9 +76,12 @@ export async function findFlowCheck(db: D1Database, mailboxId: string, id: strin
 	return row ? toCheck(row) : null;
 }
 
-/** The check whose probe carries the token with this hash. */
-export async function findFlowCheckByToken(db: D1Database, tokenHash: string): Promise<FlowCheck | null> {
-	const row = await db.prepare(`SELECT ${COLUMNS} FROM flow_checks WHERE probe_token_hash = ?1`).bind(tokenHash).first<FlowCheckRow>();
+/** The check whose probe carries the token with this hash, if its time ran out after `expiresAfter` (an expired token finds nothing). */
+export async function findFlowCheckByToken(db: D1Database, tokenHash: string, expiresAfter: string): Promise<FlowCheck | null> {
+	const row = await db
+		.prepare(`SELECT ${COLUMNS} FROM flow_checks WHERE probe_token_hash = ?1 AND expires_at > ?2`)
+		.bind(tokenHash, expiresAfter)
+		.first<FlowCheckRow>();
 	return row ? toCheck(row) : null;
 }
 

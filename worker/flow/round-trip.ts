@@ -21,6 +21,14 @@ import { checkDns } from './dns-checks';
 
 export const PROBE_HEADER = 'X-Mailgate-Probe';
 export const PROBE_TIMEOUT_MS = PROBE_TIMEOUT_SECONDS * 1000;
+/**
+ * How long after its check's time a probe's token still makes mail a probe, so a late probe is
+ * noted on the failed check (SPEC §13). Long enough for a sending server's first retries after
+ * a temporary failure (Postfix waits 300 s before the first, queue runs every 300 s); after it
+ * the token means nothing: a probe header read later (the server's Sent folder, a log) must not
+ * make mail a probe, which is never refused and never handed to the help desk.
+ */
+export const PROBE_LATE_GRACE_MS = 15 * 60_000;
 /** 32 random bytes, base64url: unguessable, so only Mailgate's own probe is ever taken for one. */
 const TOKEN_BYTES = 32;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
@@ -187,13 +195,17 @@ export interface ProbeAuth {
 
 /**
  * The check a delivery is the probe of: its X-Mailgate-Probe token must hash to a check of
- * the mailbox it was delivered to. Anything else (no header, a token of another mailbox, a
- * made-up one) is ordinary mail. Costs a query only when the header is there.
+ * the mailbox it was delivered to whose time (plus PROBE_LATE_GRACE_MS) has not run out at
+ * `at`. Anything else (no header, a token of another mailbox, an expired or made-up one) is
+ * ordinary mail. Costs a query only when the header is there.
  */
-export async function findProbeCheck(db: D1Database, options: { headers: ReadonlyArray<{ key: string; value: string }>; mailboxId: string }): Promise<FlowCheck | null> {
+export async function findProbeCheck(
+	db: D1Database,
+	options: { headers: ReadonlyArray<{ key: string; value: string }>; mailboxId: string; at: Date }
+): Promise<FlowCheck | null> {
 	const token = options.headers.find((header) => header.key.toLowerCase() === PROBE_HEADER.toLowerCase())?.value.trim();
 	if (!token || !TOKEN_SHAPE.test(token)) return null;
-	const check = await findFlowCheckByToken(db, await hashToken(token));
+	const check = await findFlowCheckByToken(db, await hashToken(token), new Date(options.at.getTime() - PROBE_LATE_GRACE_MS).toISOString());
 	return check && check.mailboxId === options.mailboxId ? check : null;
 }
 

@@ -107,7 +107,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	const policy = applyDmarcPolicy(auth, parseTrustedSealers(env.TRUSTED_ARC_SEALERS));
 	// SPEC §13: a mail flow probe (by its token) is logged as a probe, never handed to the help
 	// desk, never refused (a refusal would bounce back here), and its arrival ends its check.
-	const probe = await findProbeCheck(env.DB, { headers, mailboxId: mailbox.id });
+	const probe = await findProbeCheck(env.DB, { headers, mailboxId: mailbox.id, at: now() });
 	// SPEC §10: a bounce carries the returned message as message/rfc822 from a mailer, never a
 	// person: it is not a manual forward, and its null or MAILER-DAEMON sender is never refused.
 	const bounce = probe ? null : recognizeBounce({ raw, parsed, envelopeFrom: message.from });
