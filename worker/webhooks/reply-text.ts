@@ -13,16 +13,20 @@ type Fragment = ReturnType<ReturnType<EmailReplyParser['read']>['getFragments']>
  * How much of the text the parser reads (see scanWindow). Without the optional `re2` engine,
  * which workerd cannot load, several of its patterns backtrack catastrophically on hostile
  * text (crisp-oss/email-reply-parser#39): the "schreef", "skrev" and "写道" patterns are cubic in
- * the number of lines, "on ... at ... wrote:" in the length of a line. 4 KiB of short lines
- * took it about 0.5 s, 8 KiB about 2 s, 16 KiB several seconds; with at most 100 lines of
- * at most 1,000 characters (longer lines reach it as a placeholder), the worst we found takes
- * it about 50 ms. New text sits at the top of a reply, so the window holds it and the start
- * of the history in all but very long messages; past the window the text is kept as it is
- * when the window ends inside the new text.
+ * the number of lines, "on ... at ... wrote:", "HH:II ... NAME <EMAIL>:" and "DATE ... from
+ * NAME <EMAIL>:" in the length of a line (the last one took 2 s on one crafted line of 1,000
+ * characters, issue 18). 4 KiB of short lines took it about 0.5 s, 8 KiB about 2 s, 16 KiB
+ * several seconds. The window holds at most 100 lines, and a line longer than 200 characters
+ * reaches the parser as a placeholder: the quote headers it looks for ("On Mon, 30 Nov 2026
+ * at 09:12, NAME <EMAIL> wrote:" and its translations) are well under 200 characters, and at
+ * that length the worst line we found costs it under a millisecond (the "from" pattern aside,
+ * see DATED_FROM_HEADER). New text sits at the top of a reply, so the window holds it and the
+ * start of the history in all but very long messages; past the window the text is kept as it
+ * is when the window ends inside the new text.
  */
 export const REPLY_SCAN_CHARS = 4096;
 export const REPLY_SCAN_LINES = 100;
-export const REPLY_SCAN_LINE_CHARS = 1000;
+export const REPLY_SCAN_LINE_CHARS = 200;
 
 /**
  * Outlook (Windows, web, iOS) starts the earlier message with a header block; in English,
@@ -66,7 +70,9 @@ export function extractReply(text: string): string {
 	const { lines, longLines, rest } = scanWindow(block === -1 ? unix : unix.slice(0, block));
 
 	const fragments = new EmailReplyParser().read(lines.join('\n')).getFragments();
-	let reply = joinVisible(fragments).replace(LONG_LINE_PLACEHOLDER, (match, index: string) => longLines[Number(index)] ?? match);
+	let reply = joinVisible(fragments)
+		.replaceAll(BROKEN_FROM, 'from')
+		.replace(LONG_LINE_PLACEHOLDER, (match, index: string) => longLines[Number(index)] ?? match);
 	// The window ended inside the new text: what follows it was not looked at, so it stays.
 	const last = fragments.filter((fragment) => !fragment.isEmpty()).at(-1);
 	if (rest !== '' && (last === undefined || isVisible(last))) reply = `${reply}\n${rest}`;
@@ -95,6 +101,30 @@ function outlookHeaderBlock(text: string): number {
 const LONG_LINE_PLACEHOLDER = />?\uE000(\d+)\uE000/g;
 
 /**
+ * The parser's "DATE ... from NAME <EMAIL>:" quote header, `/^(.*)[0-9]{4}(.*)from(.*)<(.*)>:$/`,
+ * tries every (four digits, "from", "<") triple of a line before it fails: a 200-character line
+ * of digits, "from"s and "<"s costs it 3-4 ms, and the window holds twenty. This is the same
+ * test in linear time: each lookahead takes the earliest match and is never re-entered (a
+ * later digit run, "from" or "<" can only leave less room for the rest).
+ */
+const DATED_FROM_HEADER = /^(?=(.*?[0-9]{4}))\1(?=(.*?from))\2(?=(.*?<))\3.*>:$/;
+const FOUR_DIGITS = /[0-9]{4}/;
+/**
+ * In a line that is not such a header, every "from" after its first four digits reaches the
+ * parser with U+E001 inside, so the pattern fails at once (as it would have), and no other
+ * pattern reads a "from" there ("Sent from ..." starts its line). Taken out again after.
+ */
+const BROKEN_FROM = 'fr\uE001om';
+
+/** The line as the parser reads it, "from"s broken where the dated-from pattern would backtrack. */
+function disarmDatedFrom(line: string): string {
+	const digits = FOUR_DIGITS.exec(line);
+	if (digits === null || DATED_FROM_HEADER.test(line)) return line;
+	const cut = digits.index + 4;
+	return line.slice(0, cut) + line.slice(cut).replaceAll('from', BROKEN_FROM);
+}
+
+/**
  * The lines the parser sees (the window: REPLY_SCAN_CHARS, REPLY_SCAN_LINES), the long lines
  * they stand for, and the text after the window, reading no further than the window needs.
  * Lines lose trailing white space (the parser trims them too) and a run of blank lines
@@ -115,7 +145,7 @@ function scanWindow(text: string): { lines: string[]; longLines: string[]; rest:
 		const kind = line === '' ? 'blank' : QUOTED_LINE.test(line) ? 'quoted' : 'text';
 		if (kind === 'text' || kind !== previous) {
 			const long = line.length > REPLY_SCAN_LINE_CHARS;
-			const seen = long ? `${kind === 'quoted' ? '>' : ''}\uE000${longLines.length}\uE000` : line;
+			const seen = long ? `${kind === 'quoted' ? '>' : ''}\uE000${longLines.length}\uE000` : disarmDatedFrom(line);
 			size += seen.length + 1;
 			if (lines.length === REPLY_SCAN_LINES || size > REPLY_SCAN_CHARS) return { lines, longLines, rest: text.slice(start) };
 			if (long) longLines.push(line);
