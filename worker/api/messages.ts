@@ -6,6 +6,7 @@ import { DAY_MS, retentionStart } from '../inbound/retention';
 import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
 import { normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
+import { partBytes, readPart } from '../inbound/attachment-parts';
 import { extractHeaderBlock } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
@@ -160,25 +161,35 @@ export const raw: Handler = async ({ env, params }) => {
 };
 
 /**
- * `GET /api/messages/:id/attachments/:index` (SPEC §11): the attachment's bytes from the
- * archived original, always as a download that no browser renders (whatever its type says).
+ * `GET /api/messages/:id/attachments/:index` (SPEC §11): the attachment's bytes, always as a
+ * download that no browser renders (whatever its type says). Read from the parts kept apart at
+ * inbound time (one ranged read); a message stored before they were kept is parsed from its
+ * archived original, as every download once was.
  */
 export const attachment: Handler = async ({ env, params }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
 	const index = Number(params.index);
 	if (!Number.isInteger(index) || index < 0 || index >= message.attachments.length) throw new HttpError(404, 'not_found', 'No attachment with this index.');
+	const listed = message.attachments[index]!;
+	const name = listed.filename || `attachment-${index}`;
+	const stored = await readPart(env.MAIL_ARCHIVE, message.id, message.attachments.map((part) => part.size), index);
+	if (stored) return attachmentResponse(stored, listed.size, name, listed.contentType);
+
 	const original = await env.MAIL_ARCHIVE.get(message.id);
 	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
 	const parsed = await PostalMime.parse(await original.arrayBuffer(), { rfc822Attachments: true });
 	const part = parsed.attachments[index];
 	if (!part) throw new HttpError(404, 'not_found', 'No attachment with this index.');
-	const bytes = typeof part.content === 'string' ? new TextEncoder().encode(part.content) : new Uint8Array(part.content);
-	const name = part.filename || `attachment-${index}`;
-	return new Response(bytes, {
+	const bytes = partBytes(part.content);
+	return attachmentResponse(bytes, bytes.byteLength, part.filename || `attachment-${index}`, part.mimeType);
+};
+
+function attachmentResponse(body: ReadableStream | Uint8Array, size: number, name: string, contentType: string): Response {
+	return new Response(body, {
 		headers: {
-			'content-type': /^[\w.+-]+\/[\w.+-]+$/.test(part.mimeType) ? part.mimeType : 'application/octet-stream',
-			'content-length': String(bytes.byteLength),
+			'content-type': /^[\w.+-]+\/[\w.+-]+$/.test(contentType) ? contentType : 'application/octet-stream',
+			'content-length': String(size),
 			// RFC 6266: an ASCII fallback and the exact name (RFC 5987) for non-ASCII names.
 			'content-disposition': `attachment; filename="${safeFileName(name)}"; filename*=UTF-8''${encodeURIComponent(name)}`,
 			'x-content-type-options': 'nosniff',
@@ -186,4 +197,4 @@ export const attachment: Handler = async ({ env, params }) => {
 			'cache-control': 'no-store'
 		}
 	});
-};
+}

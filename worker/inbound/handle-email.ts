@@ -22,6 +22,7 @@ import { applyDmarcPolicy, parseTrustedSealers } from './policy';
 import { sanitizeHtml } from './sanitize-html';
 import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
+import { partsKey, putParts, type PartContent } from './attachment-parts';
 import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
 import { normaliseMessageId } from '../../src/lib/schema/message';
 
@@ -172,7 +173,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 					})
 				]
 			: [];
-	const inserted = await store(env, raw, logged, events);
+	const inserted = await store(env, raw, logged, events, parsed.attachments.map((attachment) => attachment.content));
 	if (probe) await recordProbeArrival(env.DB, probe, { at: now(), auth: logged.auth, logId: logged.id });
 	if (bounce) {
 		// A redelivered bounce (its row already logged) is applied again with the first row's id,
@@ -186,15 +187,19 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 /**
  * SPEC §5.6: the original goes to the archive before the row, so there is never a row without
  * its original; either write failing fails the handler. A redelivery (same Message-ID, same
- * mailbox) keeps the first row and its original, and drops the new copy.
+ * mailbox) keeps the first row and its original, and drops the new copy. The attachments'
+ * bytes (`parts`, in the order of `logged.attachments`) are kept apart too, so a download never
+ * parses the whole original again (attachment-parts.ts).
  */
-async function store(env: Env, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = []): Promise<boolean> {
+async function store(env: Env, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = [], parts: readonly PartContent[] = []): Promise<boolean> {
 	await env.MAIL_ARCHIVE.put(logged.id, raw, {
 		httpMetadata: { contentType: 'message/rfc822' },
 		customMetadata: { messageId: logged.messageId ?? '' }
 	});
+	const archived = parts.length > 0 ? [logged.id, partsKey(logged.id)] : [logged.id];
 	let inserted: boolean;
 	try {
+		if (parts.length > 0) await putParts(env.MAIL_ARCHIVE, logged.id, parts);
 		// SPEC §11: the row and the events announcing it in one batch (one transaction): a crash
 		// can lose neither alone. An event is recorded only if this row was (not a redelivery).
 		const onlyIfLogged = { sql: 'EXISTS (SELECT 1 FROM messages WHERE id = ?1)', values: [logged.id] };
@@ -204,10 +209,10 @@ async function store(env: Env, raw: Uint8Array, logged: LoggedMessage, events: N
 		]);
 		inserted = result!.meta.changes === 1;
 	} catch (error) {
-		await env.MAIL_ARCHIVE.delete(logged.id).catch(() => {});
+		await env.MAIL_ARCHIVE.delete(archived).catch(() => {});
 		throw error;
 	}
-	if (!inserted) await env.MAIL_ARCHIVE.delete(logged.id);
+	if (!inserted) await env.MAIL_ARCHIVE.delete(archived);
 	else await enqueueEvents(env, events.map((event) => event.id));
 	return inserted;
 }
