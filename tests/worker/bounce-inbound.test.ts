@@ -1,8 +1,8 @@
 /// <reference types="vite/client" />
 /**
  * Bounces through the real email() handler (SPEC §10 "Bounces"): each fixture MTA's bounce,
- * returned for a reply really sent through the queue to a loopback peer, makes that reply
- * `bounced` with each failed recipient (a delay notice only warns); the bounce is logged as
+ * returned for a reply really sent through the queue to a loopback peer (to the recipients its
+ * returned copy names), makes that reply `bounced` with each failed recipient (a delay notice only warns); the bounce is logged as
  * `kind: "bounce"`, accepted, never refused as a manual forward or for its null sender; an
  * unmatched one is logged without a match.
  */
@@ -32,8 +32,10 @@ async function mailbox() {
 	return answer.body as { id: string; address: string };
 }
 
-async function sendReply(mailboxId: string, to: string): Promise<OutboundItem> {
-	const answer = await call<OutboundItem>('POST', `/api/mailboxes/${mailboxId}/outbound`, { body: { to: [to], subject: 'Your question', text: 'Answer.' } });
+async function sendReply(mailboxId: string, to: string | string[]): Promise<OutboundItem> {
+	const answer = await call<OutboundItem>('POST', `/api/mailboxes/${mailboxId}/outbound`, {
+		body: { to: Array.isArray(to) ? to : [to], subject: 'Your question', text: 'Answer.' }
+	});
 	expect(answer.status, answer.text).toBe(202);
 	return answer.body;
 }
@@ -48,6 +50,15 @@ async function waitSent(id: string): Promise<OutboundItem> {
 	}
 }
 
+/**
+ * Whom the returned copy in a fixture was sent to (its last To line): the reply a bounce is
+ * returned for went to them, and a bounce counts only for the reply's own recipients (issue 18).
+ */
+function returnedTo(raw: string): string[] {
+	const line = [...raw.matchAll(/^To:(.*)$/gim)].pop()![1]!;
+	return line.split(',').map((part) => /<?([^\s<>,]+@[^\s<>,]+)>?/.exec(part)![1]!);
+}
+
 /** Delivers through email() as Email Routing does; returns the refusal, if any. */
 async function deliverRaw(raw: string, options: { from: string; to: string }): Promise<string | null> {
 	return (await handOver(raw, { ...options, hopIp: '192.0.2.25' })).rejected;
@@ -57,7 +68,7 @@ describe('bounces arriving at a service address', () => {
 	it('match their reply by the returned Message-ID, for every MTA shape in the fixtures', async () => {
 		const box = await mailbox();
 		const replies = new Map<string, OutboundItem>();
-		for (const file of bounceFiles) replies.set(file, await sendReply(box.id, `someone+${file.replace(/\W/g, '')}@customer.example`));
+		for (const file of bounceFiles) replies.set(file, await sendReply(box.id, returnedTo(fixtures[`../fixtures/bounces/${file}`]!)));
 		for (const item of replies.values()) await waitSent(item.id);
 
 		for (const file of bounceFiles) {
@@ -67,6 +78,8 @@ describe('bounces arriving at a service address', () => {
 			const refused = await deliverRaw(raw, { from: '', to: box.address });
 			expect(refused, file).toBeNull();
 			const item = (await call<OutboundItem>('GET', `/api/outbound/${reply.id}`)).body;
+			// Each MTA's report is verified: its returned message names the reply, its recipients are the reply's.
+			expect(item.unverifiedReports, file).toEqual([]);
 			if (DELAY_NOTICES.includes(file)) {
 				expect(item.status, file).toBe('sent');
 				expect(item.bounce, file).toBeNull();
@@ -78,7 +91,7 @@ describe('bounces arriving at a service address', () => {
 			expect(item.bounce!.recipients.length, file).toBeGreaterThan(0);
 			for (const recipient of item.bounce!.recipients) {
 				expect(['failed', null], file).toContain(recipient.action);
-				expect(recipient.finalRecipient, file).toMatch(/@/);
+				expect([...reply.to, ...reply.cc, ...reply.bcc], file).toContain(recipient.finalRecipient);
 				expect(recipient.hint.length, file).toBeGreaterThan(10);
 			}
 			// The DSN itself is in the log as a bounce, accepted, linked from the reply.

@@ -2,7 +2,7 @@
 /** recognizeBounce() over the bounce fixtures, and bounceHint() per status (SPEC §10 "Bounces"). */
 import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
-import { bounceHint, failedRecipients, recognizeBounce } from '../../worker/inbound/bounce';
+import { bounceHint, failedRecipients, judgeBounce, MAX_UNVERIFIED_RECIPIENTS, MAX_UNVERIFIED_TEXT, recognizeBounce, unverifiedReport, type BounceReport } from '../../worker/inbound/bounce';
 
 const bounceFixtures = import.meta.glob<string>('../fixtures/bounces/*.eml', { query: '?raw', import: 'default', eager: true });
 const ordinaryFixtures = import.meta.glob<string>('../fixtures/email/*.eml', { query: '?raw', import: 'default', eager: true });
@@ -17,6 +17,8 @@ async function recognize(raw: string, envelopeFrom: string) {
 
 interface ExpectedRecipient {
 	finalRecipient: string;
+	/** Written only by Postfix among the fixtures. */
+	originalRecipient?: string;
 	action: string;
 	status: string | null;
 	diagnosticCode: string | null;
@@ -30,8 +32,8 @@ interface BounceCase {
 	envelopeFrom: string;
 	format: 'dsn' | 'plain';
 	reportingMta: string | null;
-	/** Ids after the returned message's own `<name>.outbound@acme.example.com`. */
-	laterIds?: string[];
+	/** The report's own In-Reply-To and References, nearest first, apart from the returned message's id. */
+	threadIds?: string[];
 	recipients: ExpectedRecipient[];
 	delayOnly: boolean;
 }
@@ -48,6 +50,7 @@ const bounces: BounceCase[] = [
 		recipients: [
 			{
 				finalRecipient: 'nobody@example.org',
+				originalRecipient: 'nobody@example.org',
 				action: 'failed',
 				status: '5.1.1',
 				diagnosticCode: '550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in virtual mailbox table',
@@ -65,6 +68,7 @@ const bounces: BounceCase[] = [
 		recipients: [
 			{
 				finalRecipient: 'carol@slow.example.net',
+				originalRecipient: 'carol@slow.example.net',
 				action: 'delayed',
 				status: '4.4.1',
 				diagnosticCode: 'connect to mx.slow.example.net[198.51.100.7]:25: Connection timed out',
@@ -82,6 +86,7 @@ const bounces: BounceCase[] = [
 		recipients: [
 			{
 				finalRecipient: 'dana.customer@gmail.com',
+				originalRecipient: 'dana.customer@gmail.com',
 				action: 'failed',
 				status: '5.7.26',
 				diagnosticCode:
@@ -225,8 +230,8 @@ const bounces: BounceCase[] = [
 		envelopeFrom: NULL_SENDER,
 		format: 'dsn',
 		reportingMta: 'BN8PR12MB1234.namprd12.prod.outlook.com',
-		// In-Reply-To repeats the returned id; References adds the thread's earlier message.
-		laterIds: ['CAF=customer-1042@mail.customer.example'],
+		// In-Reply-To repeats the returned id; References adds the thread's earlier message, apart.
+		threadIds: ['CAF=customer-1042@mail.customer.example'],
 		recipients: [
 			{
 				finalRecipient: 'lee@contoso.com',
@@ -366,8 +371,9 @@ describe('recognizeBounce() over the bounce fixtures', () => {
 		expect(report).toEqual({
 			format: c.format,
 			reportingMta: c.reportingMta,
-			returnedMessageIds: [returnedId, ...(c.laterIds ?? [])],
-			recipients: c.recipients.map((r) => ({ ...r, hint: expect.stringMatching(r.hint) })),
+			returnedMessageIds: [returnedId],
+			threadMessageIds: c.threadIds ?? [],
+			recipients: c.recipients.map((r) => ({ ...r, originalRecipient: r.originalRecipient ?? null, hint: expect.stringMatching(r.hint) })),
 			delayOnly: c.delayOnly
 		});
 	});
@@ -465,10 +471,11 @@ describe('what recognition rests on', () => {
 			''
 		].join('\r\n');
 
-	it('without a returned part, Original-Message-ID, In-Reply-To and References (nearest first) are the candidates', async () => {
+	it("without a returned part, Original-Message-ID names the returned message; the report's own In-Reply-To and References (nearest first) are kept apart", async () => {
 		const raw = reportOnly(['In-Reply-To: <parent@acme.example.com>', 'References: <first@acme.example.com> <own-id@mx.example.net> <second@acme.example.com>'], ['Original-Message-ID: <original@acme.example.com>']);
 		const report = await recognize(raw, NULL_SENDER);
-		expect(report?.returnedMessageIds).toEqual(['original@acme.example.com', 'parent@acme.example.com', 'second@acme.example.com', 'first@acme.example.com']);
+		expect(report?.returnedMessageIds).toEqual(['original@acme.example.com']);
+		expect(report?.threadMessageIds).toEqual(['parent@acme.example.com', 'second@acme.example.com', 'first@acme.example.com']);
 		// Original-Recipient stands in for a missing Final-Recipient; Action is lower-cased to its keyword.
 		expect(report?.recipients.map((r) => [r.finalRecipient, r.action, r.status])).toEqual([
 			['alias@example.net', 'failed', '5.1.1'],
@@ -494,6 +501,101 @@ describe('what recognition rests on', () => {
 		const report = await recognize(reportOnly([], []), 'MAILER-DAEMON@mx.example.net');
 		expect(report?.format).toBe('dsn');
 		expect(report?.returnedMessageIds).toEqual([]);
+		expect(report?.threadMessageIds).toEqual([]);
+	});
+
+	it('reads every id by the strict msg-id rule: an encoded word, a bare word or a CR/LF is no id', async () => {
+		const raw = reportOnly(
+			['Original-Message-ID: =?UTF-8?Q?<x@attacker.example>=0D=0AReply-To:_a@evil.example?=', 'In-Reply-To: <two words@acme.example.com>', 'References: <not an id> <ok@acme.example.com>'],
+			['X-Original-Message-ID: not-bracketed but words']
+		);
+		const report = await recognize(raw, NULL_SENDER);
+		expect(report?.returnedMessageIds).toEqual([]);
+		expect(report?.threadMessageIds).toEqual(['ok@acme.example.com']);
+	});
+
+	it('a recipient without Action or status code fails by its 5xx reply, and only then', async () => {
+		const raw = reportOnly([], []).replace(
+			/Original-Recipient: rfc822;alias@example\.net[\s\S]*?Status: 4\.4\.7/,
+			['Final-Recipient: rfc822; gone@example.net', 'Diagnostic-Code: smtp; 550 User unknown', '', 'Final-Recipient: rfc822; vague@example.net', 'Diagnostic-Code: x-unix; something'].join('\r\n')
+		);
+		const report = (await recognize(raw, NULL_SENDER))!;
+		expect(report.recipients.map((r) => [r.finalRecipient, r.action])).toEqual([
+			['gone@example.net', 'failed'],
+			['vague@example.net', null]
+		]);
+		expect(failedRecipients(report).map((r) => r.finalRecipient)).toEqual(['gone@example.net']);
+	});
+});
+
+describe('judgeBounce(): what a report may change (issue 18)', () => {
+	const reply = { to: ['Casey@Customer.example'], cc: ['robin@customer.example'], bcc: ['audit@acme.example.com'] };
+	const recipient = (finalRecipient: string | null, action = 'failed', originalRecipient: string | null = null): BounceReport['recipients'][number] => ({
+		finalRecipient,
+		originalRecipient,
+		action,
+		status: action === 'delayed' ? '4.4.1' : '5.1.1',
+		diagnosticCode: null,
+		remoteMta: null,
+		hint: 'h'
+	});
+	const report = (recipients: BounceReport['recipients']): BounceReport => ({
+		format: 'dsn',
+		reportingMta: 'mx.example.net',
+		returnedMessageIds: ['r@acme.example.com'],
+		threadMessageIds: [],
+		recipients,
+		delayOnly: recipients.length > 0 && recipients.every((r) => r.action === 'delayed')
+	});
+
+	it("applies only the reply's own recipients, each written as the reply has it, from To, Cc or Bcc", () => {
+		const verdict = judgeBounce({
+			report: report([recipient('casey@customer.example'), recipient('<ROBIN@customer.example>'), recipient('audit@acme.example.com'), recipient('x@elsewhere.example')]),
+			reply,
+			match: 'returned'
+		});
+		expect(verdict).toEqual({
+			kind: 'bounced',
+			failed: [
+				expect.objectContaining({ finalRecipient: 'Casey@Customer.example' }),
+				expect.objectContaining({ finalRecipient: 'robin@customer.example' }),
+				expect.objectContaining({ finalRecipient: 'audit@acme.example.com' })
+			],
+			strangers: [expect.objectContaining({ finalRecipient: 'x@elsewhere.example' })]
+		});
+	});
+
+	it('takes Original-Recipient, the address as we gave it, when the remote side aliased it', () => {
+		const verdict = judgeBounce({ report: report([recipient('c.real@mail.customer.example', 'failed', 'casey@customer.example')]), reply, match: 'returned' });
+		expect(verdict).toMatchObject({ kind: 'bounced', failed: [{ finalRecipient: 'Casey@Customer.example' }] });
+	});
+
+	it('a report found only by its own thread headers is unverified, whatever it says', () => {
+		expect(judgeBounce({ report: report([recipient('casey@customer.example')]), reply, match: 'thread' })).toMatchObject({ kind: 'unverified', reason: 'thread-only' });
+	});
+
+	it('a report about strangers, or about nobody, is unverified', () => {
+		expect(judgeBounce({ report: report([recipient('x@elsewhere.example')]), reply, match: 'returned' })).toMatchObject({ kind: 'unverified', reason: 'not-a-recipient' });
+		expect(judgeBounce({ report: report([recipient(null)]), reply, match: 'returned' })).toMatchObject({ kind: 'unverified', reason: 'not-a-recipient' });
+		expect(judgeBounce({ report: report([]), reply, match: 'returned' })).toEqual({ kind: 'unverified', reason: 'no-recipient', recipients: [] });
+	});
+
+	it("a delay notice warns only about the reply's recipients; a success report changes nothing", () => {
+		expect(judgeBounce({ report: report([recipient('casey@customer.example', 'delayed'), recipient('x@elsewhere.example', 'delayed')]), reply, match: 'returned' })).toMatchObject({
+			kind: 'delayed',
+			delayed: [{ finalRecipient: 'Casey@Customer.example' }],
+			strangers: [{ finalRecipient: 'x@elsewhere.example' }]
+		});
+		expect(judgeBounce({ report: report([recipient('x@elsewhere.example', 'delayed')]), reply, match: 'returned' })).toMatchObject({ kind: 'unverified', reason: 'not-a-recipient' });
+		expect(judgeBounce({ report: report([recipient('casey@customer.example', 'delivered')]), reply, match: 'returned' })).toEqual({ kind: 'nothing' });
+	});
+
+	it("keeps an unverified report's words bounded", () => {
+		const long = { ...recipient('x@elsewhere.example'), diagnosticCode: 'y'.repeat(10_000) };
+		const kept = unverifiedReport({ report: report([]), reason: 'not-a-recipient', recipients: Array(50).fill(long), logId: 'log-1', at: '2026-12-07T10:00:00.000Z' });
+		expect(kept.recipients).toHaveLength(MAX_UNVERIFIED_RECIPIENTS);
+		expect(kept.recipients[0]!.diagnosticCode).toHaveLength(MAX_UNVERIFIED_TEXT);
+		expect(kept.recipients[0]).not.toHaveProperty('originalRecipient');
 	});
 });
 

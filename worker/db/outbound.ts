@@ -9,7 +9,8 @@ import type {
 	OutboundDetail,
 	OutboundItem,
 	OutboundStatus,
-	RefusedRecipient
+	RefusedRecipient,
+	UnverifiedBounce
 } from '../../src/lib/schema/outbound';
 
 export interface StoredOutbound extends Omit<OutboundDetail, 'html'> {
@@ -48,6 +49,7 @@ interface OutboundRow {
 	refused: string;
 	bounce: string | null;
 	warnings: string;
+	unverified_reports: string;
 	claimed_at: string | null;
 	data_started_at: string | null;
 }
@@ -55,7 +57,7 @@ interface OutboundRow {
 const COLUMNS =
 	'id, mailbox_id, message_id, status, from_name, from_address, to_addresses, cc_addresses, bcc_addresses, subject, ' +
 	'in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at, sent_at, ' +
-	'next_attempt_at, attempts, refused, bounce, warnings, claimed_at, data_started_at';
+	'next_attempt_at, attempts, refused, bounce, warnings, unverified_reports, claimed_at, data_started_at';
 /** The list leaves out the bodies. */
 const LIST_COLUMNS = COLUMNS.replace('text, html, headers, ', "'' AS text, NULL AS html, '' AS headers, ");
 
@@ -79,6 +81,7 @@ const toOutbound = (row: OutboundRow): StoredOutbound => ({
 	refused: JSON.parse(row.refused),
 	bounce: row.bounce ? JSON.parse(row.bounce) : null,
 	warnings: JSON.parse(row.warnings),
+	unverifiedReports: JSON.parse(row.unverified_reports),
 	metadata: JSON.parse(row.metadata),
 	size: row.size,
 	text: row.text ?? '',
@@ -92,9 +95,9 @@ const toOutbound = (row: OutboundRow): StoredOutbound => ({
 
 /** The API's view: the stored record without the consumer's bookkeeping. */
 export function toOutboundItem(stored: StoredOutbound): OutboundItem {
-	const { id, mailboxId, messageId, status, from, to, cc, bcc, subject, inReplyTo, createdAt, sentAt, nextAttemptAt, attempts, refused, bounce, warnings, metadata, size } =
+	const { id, mailboxId, messageId, status, from, to, cc, bcc, subject, inReplyTo, createdAt, sentAt, nextAttemptAt, attempts, refused, bounce, warnings, unverifiedReports, metadata, size } =
 		stored;
-	return { id, mailboxId, messageId, status, from, to, cc, bcc, subject, inReplyTo, createdAt, sentAt, nextAttemptAt, attempts, refused, bounce, warnings, metadata, size };
+	return { id, mailboxId, messageId, status, from, to, cc, bcc, subject, inReplyTo, createdAt, sentAt, nextAttemptAt, attempts, refused, bounce, warnings, unverifiedReports, metadata, size };
 }
 
 export interface NewOutbound {
@@ -278,6 +281,26 @@ export function recordBounceStatement(db: D1Database, id: string, bounce: Outbou
 /** A delay notice: recorded as a warning, the status unchanged (SPEC §10). */
 export function addWarningStatement(db: D1Database, id: string, warning: OutboundItem['warnings'][number]): D1PreparedStatement {
 	return db.prepare("UPDATE outbound SET warnings = json_insert(warnings, '$[#]', json(?2)) WHERE id = ?1").bind(id, JSON.stringify(warning));
+}
+
+/**
+ * Unverified reports kept per reply, the oldest dropped first: anyone can send reports naming a
+ * reply's Message-ID, so the row must not grow with them; twenty show the admin what is going on.
+ */
+export const MAX_UNVERIFIED_REPORTS = 20;
+
+/**
+ * A bounce report that changed nothing (SPEC §10, issue 18), kept for the admin. Once per report:
+ * a report redelivered by Email Routing (same log row) is not added again.
+ */
+export function addUnverifiedReportStatement(db: D1Database, id: string, report: UnverifiedBounce): D1PreparedStatement {
+	return db
+		.prepare(
+			'UPDATE outbound SET unverified_reports = json_insert(CASE WHEN json_array_length(unverified_reports) >= ?3 ' +
+				"THEN json_remove(unverified_reports, '$[0]') ELSE unverified_reports END, '$[#]', json(?2)) " +
+				"WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM json_each(unverified_reports) WHERE json_extract(value, '$.logId') = ?4)"
+		)
+		.bind(id, JSON.stringify(report), MAX_UNVERIFIED_REPORTS, report.logId);
 }
 
 /** What the scheduled sweep must look at: messages whose queue message may be lost. */

@@ -16,13 +16,23 @@
  *
  * A person forwarding a bounce, an auto-reply and a customer who writes "undeliverable" are
  * not bounces: none of them is a report, and none comes from a mailer.
+ *
+ * Anyone can write a report, and anyone who received a reply knows its Message-ID (every later
+ * References names it). So `judgeBounce` lets a report change a reply only when the returned
+ * message names the reply (its headers, or Original-Message-ID) and the recipients it says
+ * failed are the reply's own: at most a recipient can report its own address. The report's own
+ * In-Reply-To and References only find the reply to record an unverified report on.
  */
 import type { Address, Attachment, Email } from 'postal-mime';
+import { isMessageId, parseMessageId, parseMessageIdList } from '../../src/lib/schema/message-id';
+import type { UnverifiedBounce } from '../../src/lib/schema/outbound';
 import { htmlToLines } from './forwarding';
 
 export interface BounceRecipientReport {
-	/** RFC 3464 §2.3.2 Final-Recipient, the address only (no "rfc822;" prefix). */
+	/** RFC 3464 §2.3.2 Final-Recipient, the address only (no "rfc822;" prefix); Original-Recipient when it is missing. */
 	finalRecipient: string | null;
+	/** RFC 3464 §2.3.1 Original-Recipient (the address as we gave it, before the remote side's aliasing), when written. */
+	originalRecipient: string | null;
 	/** RFC 3464 §2.3.3: failed, delayed, delivered, relayed, expanded (lower case). */
 	action: string | null;
 	/** RFC 3464 §2.3.4 / RFC 3463: "5.1.1". */
@@ -41,11 +51,17 @@ export interface BounceReport {
 	/** RFC 3464 §2.2.2 Reporting-MTA, without "dns;". */
 	reportingMta: string | null;
 	/**
-	 * Message-IDs that may name the returned (outbound) message, without angle brackets, most
-	 * specific first: the returned headers' Message-ID, Original-Message-ID (X-/RFC 3464 field),
-	 * then the bounce's own In-Reply-To and References.
+	 * Message-IDs the returned (outbound) message carries, without angle brackets, most specific
+	 * first: the returned headers' Message-ID, then Original-Message-ID (X-/RFC 3464 field). Only
+	 * these can verify a report (judgeBounce).
 	 */
 	returnedMessageIds: string[];
+	/**
+	 * The report's own In-Reply-To, then its References nearest first, without those above. Any
+	 * recipient of a reply can write these, so they never verify a report: a reply found only
+	 * by them gets an unverified report.
+	 */
+	threadMessageIds: string[];
 	recipients: BounceRecipientReport[];
 	/** Every recipient is `delayed`: a delay notice (a warning), not a bounce. */
 	delayOnly: boolean;
@@ -93,10 +109,91 @@ export function recognizeBounce({ raw, parsed, envelopeFrom }: RecognizeBounceIn
 /**
  * The recipients the report says were not delivered. A report can also name recipients that
  * were delivered, relayed or expanded (RFC 3464 §2.3.3, a NOTIFY=SUCCESS request), or only
- * delayed ones: a message is `bounced` only when this is not empty.
+ * delayed ones: a message is `bounced` only when this is not empty. A recipient without an
+ * Action has one from its status or its reply code when it gives one (recipientFromFields);
+ * without any, nothing says it failed.
  */
 export function failedRecipients(report: BounceReport): BounceRecipientReport[] {
-	return report.recipients.filter((r) => r.action === 'failed' || (r.action === null && r.status?.startsWith('5') === true));
+	return report.recipients.filter((r) => r.action === 'failed');
+}
+
+/** The reply a report names, as much of it as judging the report needs. */
+export interface BouncedReply {
+	to: readonly string[];
+	cc: readonly string[];
+	bcc: readonly string[];
+}
+
+/** How the report named the reply: by the returned message, or only by the report's own thread headers. */
+export type BounceMatch = 'returned' | 'thread';
+
+export type BounceVerdict =
+	/** `failed`: the reply's recipients the report says failed, each written as the reply has it; `strangers`: failed ones the reply never had. */
+	| { kind: 'bounced'; failed: BounceRecipientReport[]; strangers: BounceRecipientReport[] }
+	/** A delay notice about the reply's own recipients: a warning (SPEC §10). */
+	| { kind: 'delayed'; delayed: BounceRecipientReport[]; strangers: BounceRecipientReport[] }
+	/** Changes nothing; recorded on the reply for the admin to see. */
+	| { kind: 'unverified'; reason: UnverifiedBounce['reason']; recipients: BounceRecipientReport[] }
+	/** Nothing to do: only delivered, relayed or expanded recipients (a NOTIFY=SUCCESS report). */
+	| { kind: 'nothing' };
+
+/**
+ * What a report may do to the reply it names (issue 18). Verified only when the returned
+ * message names the reply and the recipients it says failed (or were delayed) are among the
+ * reply's To, Cc and Bcc; recipients the reply never had are left out of any change.
+ */
+export function judgeBounce(input: { report: BounceReport; reply: BouncedReply; match: BounceMatch }): BounceVerdict {
+	const { report, reply, match } = input;
+	if (match === 'thread') return { kind: 'unverified', reason: 'thread-only', recipients: report.recipients };
+	if (report.recipients.length === 0) return { kind: 'unverified', reason: 'no-recipient', recipients: [] };
+	const named = report.delayOnly ? report.recipients : failedRecipients(report);
+	if (named.length === 0) return { kind: 'nothing' };
+	const own = new Map([...reply.to, ...reply.cc, ...reply.bcc].map((address) => [addressKey(address), address]));
+	const ours: BounceRecipientReport[] = [];
+	const strangers: BounceRecipientReport[] = [];
+	for (const recipient of named) {
+		// Original-Recipient is the address as we gave it, where the remote side aliased it on.
+		const address = own.get(addressKey(recipient.finalRecipient)) ?? own.get(addressKey(recipient.originalRecipient));
+		if (address) ours.push({ ...recipient, finalRecipient: address });
+		else strangers.push(recipient);
+	}
+	if (ours.length === 0) return { kind: 'unverified', reason: 'not-a-recipient', recipients: strangers };
+	return report.delayOnly ? { kind: 'delayed', delayed: ours, strangers } : { kind: 'bounced', failed: ours, strangers };
+}
+
+/** Recipients kept from one unverified report: enough to see what it claimed, bounded because anyone can send one. */
+export const MAX_UNVERIFIED_RECIPIENTS = 10;
+/** Characters kept of each of an unverified report's words (a diagnostic is one SMTP reply, RFC 5321 §4.5.3.1.5: 512). */
+export const MAX_UNVERIFIED_TEXT = 512;
+
+/** What the reply keeps of a report that changed nothing: its words, bounded. */
+export function unverifiedReport(input: {
+	report: BounceReport;
+	reason: UnverifiedBounce['reason'];
+	recipients: readonly BounceRecipientReport[];
+	logId: string;
+	at: string;
+}): UnverifiedBounce {
+	const cut = (text: string | null) => (text === null ? null : text.slice(0, MAX_UNVERIFIED_TEXT));
+	return {
+		at: input.at,
+		logId: input.logId,
+		reason: input.reason,
+		reportingMta: cut(input.report.reportingMta),
+		recipients: input.recipients.slice(0, MAX_UNVERIFIED_RECIPIENTS).map((r) => ({
+			finalRecipient: cut(r.finalRecipient),
+			action: cut(r.action),
+			status: cut(r.status),
+			diagnosticCode: cut(r.diagnosticCode),
+			remoteMta: cut(r.remoteMta),
+			hint: r.hint
+		}))
+	};
+}
+
+/** Addresses compare without case (what a server reports may differ in case from what we sent) and without angle brackets. */
+function addressKey(address: string | null): string {
+	return address ? cleanAddress(stripTypePrefix(address)).toLowerCase() : '';
 }
 
 // ---------------------------------------------------------------------------------------
@@ -125,14 +222,17 @@ function readDsn(raw: Uint8Array, parsed: Email, statusParts: Attachment[]): Bou
 			for (const field of group) {
 				if (field.name === 'reporting-mta') reportingMta ??= cleanMtaName(field.value);
 				// Not RFC 3464 fields, but Gmail and others name the returned message this way.
-				if (field.name === 'original-message-id' || field.name === 'x-original-message-id') originalIds.push(...idsIn(field.value));
+				if (field.name === 'original-message-id' || field.name === 'x-original-message-id') {
+					const id = parseMessageId(field.value);
+					if (id) originalIds.push(id);
+				}
 			}
 			if (group.some((f) => RECIPIENT_FIELDS.has(f.name))) recipients.push(...readRecipientGroup(group));
 		}
 	}
-	const returnedMessageIds = collectIds(parsed, [...returnedIds(raw, parsed), ...originalIds]);
+	const ids = collectIds(parsed, [...returnedIds(raw, parsed), ...originalIds]);
 	const limited = recipients.slice(0, MAX_REPORT_RECIPIENTS);
-	return { format: 'dsn', reportingMta, returnedMessageIds, recipients: limited, delayOnly: isDelayOnly(limited) };
+	return { format: 'dsn', reportingMta, ...ids, recipients: limited, delayOnly: isDelayOnly(limited) };
 }
 
 /** One blank-line group holds one recipient (RFC 3464 §2.1); some MTAs leave out the blank line between two. */
@@ -155,11 +255,13 @@ function readRecipientGroup(group: Field[]): BounceRecipientReport[] {
 
 function recipientFromFields(fields: Record<string, string>): BounceRecipientReport {
 	const recipient = fields['final-recipient'] ?? fields['original-recipient'];
+	const original = fields['original-recipient'];
 	const diagnosticCode = fields['diagnostic-code'] ? stripTypePrefix(fields['diagnostic-code']) || null : null;
 	const status = enhancedCode(fields['status'] ?? null) ?? enhancedCode(diagnosticCode);
-	const action = fields['action']?.trim().split(/[\s(;]/)[0]?.toLowerCase() || actionFromStatus(status);
+	const action = fields['action']?.trim().split(/[\s(;]/)[0]?.toLowerCase() || actionFromStatus(status ?? REPLY_CODE.exec(diagnosticCode ?? '')?.[1] ?? null);
 	return {
 		finalRecipient: recipient ? cleanAddress(stripTypePrefix(recipient)) : null,
+		originalRecipient: original ? cleanAddress(stripTypePrefix(original)) || null : null,
 		action,
 		status,
 		diagnosticCode,
@@ -168,7 +270,7 @@ function recipientFromFields(fields: Record<string, string>): BounceRecipientRep
 	};
 }
 
-/** RFC 3464 §2.3.3 makes Action required; when it is missing, the status class says enough. */
+/** RFC 3464 §2.3.3 makes Action required; when it is missing, the status (or SMTP reply code) class says enough. */
 function actionFromStatus(status: string | null): string | null {
 	if (!status) return null;
 	return status.startsWith('5') ? 'failed' : status.startsWith('4') ? 'delayed' : 'delivered';
@@ -233,8 +335,8 @@ function readPlainBounce(raw: Uint8Array, parsed: Email): BounceReport | null {
 	const subject = parsed.subject ?? '';
 	if (!BOUNCE_SUBJECT.test(subject) && !BOUNCE_TEXT.test(text)) return null;
 
-	const returnedMessageIds = collectIds(parsed, [...returnedIds(raw, parsed, text), ...originalMessageIds(parsed)]);
-	if (returnedMessageIds.length === 0) return null;
+	const ids = collectIds(parsed, returnedIds(raw, parsed, text));
+	if (ids.returnedMessageIds.length === 0 && ids.threadMessageIds.length === 0) return null;
 
 	const notice = noticeOf(text);
 	const delayNotice = DELAY_SUBJECT.test(subject) || DELAY_TEXT.test(notice);
@@ -253,9 +355,9 @@ function readPlainBounce(raw: Uint8Array, parsed: Email): BounceReport | null {
 		const remoteMta = firstMatch(REMOTE_MTA_PATTERNS, lines.join('\n')) ?? (single ? firstMatch(REMOTE_MTA_PATTERNS, notice) : null);
 		// A 5.x.x status is final whatever the wording; otherwise a delay notice or a 4.x.x code means still trying.
 		const action = !status?.startsWith('5') && (delayNotice || (status?.startsWith('4') && !BOUNCE_TEXT.test(notice))) ? 'delayed' : 'failed';
-		return { finalRecipient: address, action, status, diagnosticCode, remoteMta, hint: bounceHint(status, diagnosticCode) };
+		return { finalRecipient: address, originalRecipient: null, action, status, diagnosticCode, remoteMta, hint: bounceHint(status, diagnosticCode) };
 	});
-	return { format: 'plain', reportingMta: firstMatch(REPORTING_MTA_PATTERNS, notice), returnedMessageIds, recipients, delayOnly: isDelayOnly(recipients) };
+	return { format: 'plain', reportingMta: firstMatch(REPORTING_MTA_PATTERNS, notice), ...ids, recipients, delayOnly: isDelayOnly(recipients) };
 }
 
 function isMailerSender(envelopeFrom: string, parsed: Pick<Email, 'from'>): boolean {
@@ -368,19 +470,20 @@ function returnedIds(raw: Uint8Array, parsed: Email, text?: string): string[] {
 		.filter((a) => RETURNED_TYPES.has(a.mimeType))
 		.flatMap((a) => {
 			const block = parseFieldGroups(headerBlock(attachmentText(a, MAX_RETURNED_HEADER_CHARS)))[0] ?? [];
-			return block.filter((f) => f.name === 'message-id').flatMap((f) => idsIn(f.value));
+			return block.filter((f) => f.name === 'message-id').flatMap((f) => parseMessageId(f.value) ?? []);
 		});
 	if (fromParts.length > 0) return fromParts;
 	const body = text ?? (parsed.text ?? '').slice(0, MAX_NOTICE_CHARS);
 	const fromText = messageIdLine(body);
 	if (fromText) return [fromText];
-	const own = idsIn(parsed.messageId ?? '')[0];
+	const own = ownMessageId(parsed);
 	return rawMessageIds(raw).filter((id) => id !== own).slice(0, 1);
 }
 
 /** A Message-ID header line in text, folded or not (qmail, Yahoo, Exim and old Gmail copy the message in). */
 function messageIdLine(text: string): string | null {
-	return /^[ \t]*Message-ID:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]+)>/im.exec(text)?.[1] ?? null;
+	const id = /^[ \t]*Message-ID:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]{1,512})>/im.exec(text)?.[1];
+	return id && isMessageId(id) ? id : null;
 }
 
 /** A message/rfc822 part postal-mime parsed inline (Content-Disposition: inline) leaves its headers only in the raw bytes. */
@@ -389,27 +492,31 @@ function rawMessageIds(raw: Uint8Array): string[] {
 	const bodyStart = /\r?\n\r?\n/.exec(text);
 	if (!bodyStart) return [];
 	const body = text.slice(bodyStart.index);
-	return [...body.matchAll(/^Message-ID:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]+)>/gim)].map((m) => m[1]!);
+	return [...body.matchAll(/^Message-ID:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]{1,512})>/gim)].map((m) => m[1]!).filter(isMessageId);
 }
 
 function originalMessageIds(parsed: Email): string[] {
-	return parsed.headers.filter((h) => h.key === 'original-message-id' || h.key === 'x-original-message-id').flatMap((h) => idsIn(h.value));
+	return parsed.headers.filter((h) => h.key === 'original-message-id' || h.key === 'x-original-message-id').flatMap((h) => parseMessageId(h.value) ?? []);
 }
 
-/** Most specific first, then the bounce's In-Reply-To and its References nearest first; never the bounce's own id. */
-function collectIds(parsed: Email, specific: readonly string[]): string[] {
-	const own = idsIn(parsed.messageId ?? '')[0];
-	const references = idsIn(parsed.references ?? '').slice(-MAX_REFERENCES).reverse();
-	const all = [...specific, ...originalMessageIds(parsed), ...idsIn(parsed.inReplyTo ?? ''), ...references];
-	return [...new Set(all)].filter((id) => id !== own);
+/**
+ * Ids are read from the raw header values (postal-mime's `messageId`, `inReplyTo` and
+ * `references` are RFC 2047-decoded, and a msg-id is not text: RFC 2047 §5).
+ */
+function ownMessageId(parsed: Email): string | null {
+	return parseMessageId(header(parsed.headers, 'message-id'));
 }
 
-/** RFC 5322 §3.6.4 msg-ids, brackets dropped; a bare `id@host` (some MTAs drop the brackets) is taken as is. */
-function idsIn(value: string): string[] {
-	const bracketed = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
-	if (bracketed.length > 0) return bracketed;
-	const bare = value.trim();
-	return /^[^\s<>@]+@[^\s<>@]+$/.test(bare) ? [bare] : [];
+/**
+ * The returned message's ids (most specific first, then the report's Original-Message-ID) apart
+ * from the report's own In-Reply-To and References (nearest first); never the report's own id.
+ */
+function collectIds(parsed: Email, specific: readonly string[]): Pick<BounceReport, 'returnedMessageIds' | 'threadMessageIds'> {
+	const own = ownMessageId(parsed);
+	const returned = [...new Set([...specific, ...originalMessageIds(parsed)])].filter((id) => id !== own);
+	const references = parseMessageIdList(header(parsed.headers, 'references')).slice(-MAX_REFERENCES).reverse();
+	const thread = [...new Set([...parseMessageIdList(header(parsed.headers, 'in-reply-to')), ...references])].filter((id) => id !== own && !returned.includes(id));
+	return { returnedMessageIds: returned, threadMessageIds: thread };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -190,6 +190,31 @@ export const outboundWarningSchema = z.object({
 	text: z.string()
 });
 
+/** Why a bounce report named a reply and changed nothing (issue 18: anyone can write a report). */
+export const unverifiedBounceReasonValues = [
+	/** Only the report's own In-Reply-To/References named the reply, not the returned message or Original-Message-ID. */
+	'thread-only',
+	/** The recipients it says failed were never recipients of this reply. */
+	'not-a-recipient',
+	/** It named no recipient at all. */
+	'no-recipient'
+] as const;
+
+/**
+ * A bounce report that named this reply but could not be verified (SPEC §10 "Bounces"): kept
+ * with its words so the admin sees it, while the reply's status stays as it was and the help
+ * desk is told nothing. Recipients are as the report wrote them.
+ */
+export const unverifiedBounceSchema = z.object({
+	at: timestampSchema,
+	/** The report's own row in the email log. */
+	logId: z.string(),
+	reason: z.enum(unverifiedBounceReasonValues),
+	reportingMta: z.string().nullable(),
+	recipients: z.array(bounceRecipientSchema)
+});
+export type UnverifiedBounce = z.infer<typeof unverifiedBounceSchema>;
+
 export const outboundItemSchema = z.object({
 	id: z.string(),
 	mailboxId: z.string().nullable(),
@@ -208,6 +233,8 @@ export const outboundItemSchema = z.object({
 	refused: z.array(refusedRecipientSchema),
 	bounce: outboundBounceSchema.nullable(),
 	warnings: z.array(outboundWarningSchema),
+	/** Added after the first release: an item stored or cached before it has none. */
+	unverifiedReports: z.array(unverifiedBounceSchema).default([]),
 	metadata: z.record(z.string(), z.string()),
 	size: z.number()
 });
