@@ -76,7 +76,9 @@ async function send(method: string, path: string, body?: unknown): Promise<Respo
 	const headers: Record<string, string> = { accept: 'application/json' };
 	const token = readToken();
 	if (token) headers.authorization = `Bearer ${token}`;
-	if (body !== undefined) headers['content-type'] = 'application/json';
+	// Every request that changes something says JSON, with a body or without (retry, rotate,
+	// delete): the Worker refuses anything else, which keeps cross-site forms out (CSRF).
+	if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) headers['content-type'] = 'application/json';
 	let response: Response;
 	try {
 		response = await fetch(path, {

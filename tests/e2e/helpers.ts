@@ -69,7 +69,8 @@ export async function callApi(
 		method,
 		headers: {
 			authorization: `Bearer ${adminToken}`,
-			...(body === undefined ? {} : { 'content-type': 'application/json' })
+			// The Worker refuses a request that changes something unless it says JSON, body or not.
+			...(body === undefined && (method === 'GET' || method === 'HEAD') ? {} : { 'content-type': 'application/json' })
 		},
 		body: body === undefined ? undefined : JSON.stringify(body)
 	});

@@ -27,6 +27,9 @@ export async function call<T = any>(
 		body = JSON.stringify(options.body);
 		headers['content-type'] ??= 'application/json';
 	}
+	// As src/lib/api.ts does: every request that changes something says JSON, even without a
+	// body (the router refuses anything else, against cross-site forms).
+	if (options.raw === undefined && method !== 'GET' && method !== 'HEAD') headers['content-type'] ??= 'application/json';
 	const response = await SELF.fetch(`${ORIGIN}${path}`, { method, headers, body });
 	const text = await response.text();
 	let parsed: any;

@@ -42,6 +42,13 @@ export class HttpError extends Error {
 	}
 }
 
+/** `application/json`, with or without parameters (RFC 8259 §11; `; charset=utf-8` is common). */
+export const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+
+/** What a request without Content-Type: application/json is told, wherever it is refused. */
+export const unsupportedMediaType = () =>
+	new HttpError(415, 'unsupported_media_type', 'Send the request with Content-Type: application/json (with a JSON body where the route takes one).');
+
 export const validationFailed = (fields: FieldErrors) =>
 	new HttpError(422, 'validation_failed', 'Some fields need attention.', { fields });
 
@@ -53,9 +60,7 @@ export async function readJson(request: Request, maxBytes = MAX_BODY_BYTES): Pro
 	const type = request.headers.get('content-type') ?? '';
 	// Requiring JSON also stops cross-site HTML forms, which cannot send this type without a
 	// CORS preflight that this API never grants.
-	if (!/^application\/json\s*(;|$)/i.test(type)) {
-		throw new HttpError(415, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.');
-	}
+	if (!JSON_CONTENT_TYPE.test(type)) throw unsupportedMediaType();
 	const declared = Number(request.headers.get('content-length') ?? '0');
 	if (declared > maxBytes) throw tooLarge(maxBytes);
 	if (!request.body) throw new HttpError(400, 'invalid_json', 'The request body is empty; send a JSON object.');

@@ -8,7 +8,7 @@ import { authenticate, type Principal } from '../auth/authenticate';
 import { mailboxIdsOfIntegration } from '../db/mailboxes';
 import { findMessage } from '../db/messages';
 import { findOutbound } from '../db/outbound';
-import { HttpError, json } from './http';
+import { HttpError, json, JSON_CONTENT_TYPE, unsupportedMediaType } from './http';
 import * as integrations from './integrations';
 import * as flow from './flow';
 import * as mailboxes from './mailboxes';
@@ -92,6 +92,7 @@ export async function handleApi(
 				headers: { 'www-authenticate': 'Bearer realm="mailgate"' }
 			});
 		}
+		refuseForgeable(request);
 		const url = new URL(request.url);
 		for (const { pattern, handlers, keys } of routes) {
 			const match = pattern.exec({ pathname: url.pathname });
@@ -117,6 +118,27 @@ export async function handleApi(
 		console.error('api_error', { method: request.method, error: describe(error) });
 		return json({ error: { code: 'internal', message: 'Something went wrong on our side; try again.' } }, 500);
 	}
+}
+
+/** Methods that change nothing (RFC 9110 §9.2.1): a browser may send them from anywhere. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Cross-site request forgery. Behind Cloudflare Access the browser sends the admin's session
+ * with any request, so a page elsewhere could post an HTML form or a no-cors fetch here: those
+ * can only carry text/plain, form encodings or no body (the Fetch standard's CORS-safelisted
+ * request headers). Every other request must therefore say Content-Type: application/json,
+ * even one without a body (retry, rotate a secret, resend, delete), which a browser sends
+ * cross-origin only after a CORS preflight this API never grants. A browser also says where a
+ * request comes from (Fetch Metadata, `Sec-Fetch-Site`): the app is same-origin, so
+ * `cross-site` is refused outright. Help desks calling from a server send no Sec-Fetch-Site.
+ */
+function refuseForgeable(request: Request): void {
+	if (SAFE_METHODS.has(request.method)) return;
+	if (request.headers.get('sec-fetch-site') === 'cross-site') {
+		throw new HttpError(403, 'cross_site', 'Requests from another site cannot change anything here.');
+	}
+	if (!JSON_CONTENT_TYPE.test(request.headers.get('content-type') ?? '')) throw unsupportedMediaType();
 }
 
 /**
