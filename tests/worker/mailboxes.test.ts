@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { decryptSecret } from '../../worker/crypto/secret-box';
+import { findMailbox } from '../../worker/db/mailboxes';
+import { passwordBinding } from '../../worker/smtp/credentials';
 import { call, createIntegration, createMailbox, fetchWithEnv, mailboxInput, unique } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';
@@ -34,7 +36,8 @@ describe('mailboxes API (SPEC §7)', () => {
 		expect(list.body.items).toContainEqual(created.body);
 
 		const updated = await call('PATCH', `/api/mailboxes/${created.body.id}`, {
-			body: { version: 1, name: 'Acme EU', smtp: { port: 465, encryption: 'tls' } }
+			// Another port and encryption: the password goes with them again (issue 18).
+			body: { version: 1, name: 'Acme EU', smtp: { port: 465, encryption: 'tls', password: 'the same password, again' } }
 		});
 		expect(updated.status).toBe(200);
 		expect(updated.body).toMatchObject({
@@ -151,12 +154,17 @@ describe('the SMTP password is write-only and encrypted at rest', () => {
 		const sealed = String(row?.smtp_password);
 		expect(JSON.stringify(row)).not.toContain(PASSWORD);
 		expect(sealed).toMatch(/^v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+$/);
-		await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` })).resolves.toBe(PASSWORD);
-		// Bound to its row: the same ciphertext does not open for another mailbox.
-		await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: 'mailbox:other' })).rejects.toThrow();
-		// And not with another key.
+		const { smtp } = (await findMailbox(env.DB, mailbox.id))!;
+		await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(mailbox.id, smtp) })).resolves.toBe(PASSWORD);
+		// Bound to its row: the same ciphertext does not open for another mailbox…
+		await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding('other', smtp) })).rejects.toThrow();
+		// …nor for another server, port, account or encryption (issue 18)…
+		for (const change of [{ host: 'smtp.evil.example' }, { port: 2525 }, { username: 'someone@else.example' }, { encryption: 'none' as const }]) {
+			await expect(decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(mailbox.id, { ...smtp, ...change }) })).rejects.toThrow();
+		}
+		// …and not with another key.
 		const otherKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-		await expect(decryptSecret({ sealed, secret: otherKey, boundTo: `mailbox:${mailbox.id}` })).rejects.toThrow();
+		await expect(decryptSecret({ sealed, secret: otherKey, boundTo: passwordBinding(mailbox.id, smtp) })).rejects.toThrow();
 	});
 
 	it('uses a fresh IV: the same password twice gives two ciphertexts', async () => {
@@ -168,7 +176,8 @@ describe('the SMTP password is write-only and encrypted at rest', () => {
 	it('keeps the stored password when an update leaves it empty or out, and replaces it when given', async () => {
 		const mailbox = await createMailbox({ smtp: { password: PASSWORD } });
 		const before = (await storedRow(mailbox.id))?.smtp_password;
-		const empty = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, smtp: { password: '', port: 465 } } });
+		// Empty with the same server settings keeps it (another server needs it again: credential-binding.test.ts).
+		const empty = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 1, smtp: { password: '', port: 587 } } });
 		expect(empty.body.smtp.hasPassword).toBe(true);
 		const omitted = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: 2, name: 'Still secret' } });
 		expect(omitted.status).toBe(200);
@@ -178,7 +187,8 @@ describe('the SMTP password is write-only and encrypted at rest', () => {
 		expect(replaced.status).toBe(200);
 		const after = String((await storedRow(mailbox.id))?.smtp_password);
 		expect(after).not.toBe(before);
-		await expect(decryptSecret({ sealed: after, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` })).resolves.toBe('new secret');
+		const { smtp } = (await findMailbox(env.DB, mailbox.id))!;
+		await expect(decryptSecret({ sealed: after, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(mailbox.id, smtp) })).resolves.toBe('new secret');
 	});
 
 	it('refuses to store a password when the encryption key is missing, with 503 not 500', async () => {

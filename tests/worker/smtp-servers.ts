@@ -34,6 +34,7 @@ interface Received {
 
 export default async function setup(project: TestProject) {
 	const received: Received[] = [];
+	const auths: Array<{ server: string; method: string; username: string; secret: string }> = [];
 	const closers: Array<() => Promise<void>> = [];
 	const ports: Record<string, number> = {};
 
@@ -123,6 +124,15 @@ export default async function setup(project: TestProject) {
 	await raw('silent', () => {});
 	// RFC 5321 §3.8: a server that cannot serve answers 421 and closes.
 	await raw('busy', (socket) => socket.end('421 4.3.2 mx.acme.test Service not available, too many connections\r\n'));
+	// "Another server" for the credential binding (tests/worker/credential-binding.test.ts): takes
+	// any login and records every AUTH it is offered, so a test can show a stored secret never came.
+	await smtp('recordsAuth', {
+		authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],
+		onAuth(auth, _session, callback) {
+			auths.push({ server: 'recordsAuth', method: auth.method, username: auth.username ?? '', secret: auth.password ?? auth.accessToken ?? '' });
+			callback(null, { user: auth.username });
+		}
+	});
 	// Replies (SPEC §10): accepts everything but refuses recipients at refused.example.
 	await smtp('outbound', {
 		onRcptTo(address, _session, callback) {
@@ -218,6 +228,9 @@ export default async function setup(project: TestProject) {
 		if (request.url === '/received') {
 			response.writeHead(200, { 'content-type': 'application/json' });
 			response.end(JSON.stringify(received));
+		} else if (request.url === '/auths') {
+			response.writeHead(200, { 'content-type': 'application/json' });
+			response.end(JSON.stringify(auths));
 		} else response.writeHead(404).end();
 	});
 	ports.control = await listen(control);

@@ -174,14 +174,16 @@ describe('saved settings, history and safety', () => {
 	}
 
 	it('tests the saved settings with the stored password, keeps the history and shows the latest', async () => {
-		const mailbox = await savedMailbox();
+		const mailbox = await savedMailbox('rcptRefused');
 		const ok = await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: {} });
 		expect(ok.body).toMatchObject({ ok: true, mailboxId: mailbox.id, settings: 'saved', to: mailbox.address });
 		const arrived = (await received()).find((m) => m.to.includes(mailbox.address));
+		expect(arrived?.server).toBe('rcptRefused');
 		expect(arrived?.from).toBe(mailbox.address);
 		expect(arrived?.data).toContain(`From: "${mailbox.name}" <${mailbox.address}>`);
 
-		// The form's unsaved settings, with an empty password: the stored one is used.
+		// The form's settings, unsaved but for the same server, with an empty password: the stored one
+		// is used (for another server it must be typed again: credential-binding.test.ts).
 		const draft = await call('POST', '/api/smtp-test', {
 			body: { smtp: smtp('rcptRefused', { password: '' }), to: 'nobody@example.test', mailboxId: mailbox.id }
 		});

@@ -3,6 +3,8 @@ import {
 	checkSignIn,
 	mailboxCreateSchema,
 	mailboxUpdateSchema,
+	PASSWORD_AGAIN_MESSAGE,
+	sameSmtpServer,
 	type Mailbox,
 	type OAuthConnection,
 	type SmtpTestSummary
@@ -16,7 +18,8 @@ import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
 import { deleteConnection } from '../db/oauth';
 import { isUniqueViolation } from '../db/errors';
-import { EncryptionKeyError, encryptSecret } from '../crypto/secret-box';
+import { EncryptionKeyError } from '../crypto/secret-box';
+import { sealPassword } from '../smtp/credentials';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 
@@ -91,7 +94,8 @@ export const create: Handler = async ({ request, env, now }) => {
 		address: input.address,
 		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
 		// SPEC §12: with OAuth no password is stored.
-		sealedPassword: oauth2 || !password ? '' : await seal(env, password, id),
+		// Issue 18: sealed to the server, port, account and encryption it is for.
+		sealedPassword: oauth2 || !password ? '' : await seal(env, password, id, smtp),
 		oauthConnection: null,
 		manualForward: input.manualForward,
 		createdAt: at,
@@ -119,13 +123,19 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	checkSignIn({ auth, oauth, password: password || (current.sealedPassword ? 'stored' : '') }, (issue) => (problems[issue.path.join('.')] = issue.message), {
 		passwordRequired: true
 	});
+	const nextSmtp: StoredMailbox['smtp'] = { ...current.smtp, ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null };
+	// Issue 18: a stored password goes only to the server it was entered for; another server, port,
+	// account or encryption needs it again (an admin token must not be worth the mailbox's password).
+	if (!oauth2 && !password && current.sealedPassword && !sameSmtpServer(nextSmtp, current.smtp)) {
+		problems['smtp.password'] = PASSWORD_AGAIN_MESSAGE;
+	}
 	if (Object.keys(problems).length > 0) throw validationFailed(problems);
 	const next: StoredMailbox = {
 		...current,
 		...patch,
-		smtp: { ...current.smtp, ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
-		// SPEC §3: leaving the password empty on edit keeps the stored one. SPEC §12: with OAuth none is kept.
-		sealedPassword: oauth2 ? '' : password ? await seal(env, password, current.id) : current.sealedPassword,
+		smtp: nextSmtp,
+		// SPEC §3: leaving the password empty on edit keeps the stored one (same server only, above). SPEC §12: with OAuth none is kept.
+		sealedPassword: oauth2 ? '' : password ? await seal(env, password, current.id, nextSmtp) : current.sealedPassword,
 		updatedAt: now().toISOString()
 	};
 	if (next.integrationId !== current.integrationId) await requireIntegration(env, next.integrationId);
@@ -160,9 +170,9 @@ async function requireIntegration(env: Env, id: string): Promise<void> {
 	}
 }
 
-async function seal(env: Env, plain: string, id: string): Promise<string> {
+async function seal(env: Env, plain: string, id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): Promise<string> {
 	try {
-		return await encryptSecret({ plain, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${id}` });
+		return await sealPassword(env, plain, id, smtp);
 	} catch (error) {
 		if (error instanceof EncryptionKeyError) {
 			throw new HttpError(503, 'server_misconfigured', error.message);

@@ -3,12 +3,15 @@
  * the form. A failed test is a result (200), not an error; errors are for requests that cannot
  * run a test at all (unknown mailbox, a test already running, too many tests).
  */
+import { oauthServerProblem, PASSWORD_AGAIN_MESSAGE, sameSmtpServer } from '../../src/lib/schema/mailbox';
+import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
 import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
 import { smtpLoginFor, type SmtpLogin } from '../smtp/credentials';
 import { TOTAL_BUDGET_MS } from '../smtp/limits';
 import { runSmtpTest, type SmtpTestOutcome } from '../smtp/run-smtp-test';
+import { connectHost } from '../smtp/target';
 import { HttpError, json, readBody, validationFailed } from './http';
 import type { Handler, RouteContext } from './route';
 
@@ -48,11 +51,18 @@ export const testDraft: Handler = async (context) => {
 		// SPEC §12: the token belongs to a saved mailbox's sign-in; the form may still change where it is used.
 		if (!oauth?.provider) throw validationFailed({ 'smtp.oauth.provider': 'Choose Microsoft 365 or Google' });
 		if (!mailbox) throw validationFailed({ 'smtp.auth': 'Save the mailbox and sign in first: an OAuth sign-in is tested on a saved mailbox.' });
+		// Issue 18: the token goes only to the provider's own servers (smtp/credentials.ts refuses it too).
+		const allowLoopback = env.ALLOW_PRIVATE_SMTP_HOSTS === 'true' && isLoopbackHost(target.host);
+		const problem = oauthServerProblem({ host: target.host, encryption: target.encryption, provider: oauth.provider }, { allowLoopback });
+		if (problem) throw validationFailed({ 'smtp.host': problem });
 		login = () => smtpLoginFor(env, mailbox, { settings: { ...target, auth, oauth }, now: () => context.now().getTime() });
 	} else if (password) {
-		login = async () => ({ ok: true, settings: { ...target, credential: { kind: 'password', password } }, afterAuthRefused: async () => null });
+		// A password typed into the form is the admin's to send; it goes to the canonical host checked (smtp/target.ts).
+		login = async () => ({ ok: true, settings: { ...target, host: connectHost(target.host), credential: { kind: 'password', password } }, afterAuthRefused: async () => null });
 	} else if (mailbox && mailbox.sealedPassword) {
-		// SPEC §4: an empty password on the form means the stored one.
+		// SPEC §4: an empty password on the form means the stored one, but only for the server it
+		// was entered for (issue 18): settings that differ from the saved ones need it typed again.
+		if (!sameSmtpServer(target, mailbox.smtp)) throw validationFailed({ 'smtp.password': PASSWORD_AGAIN_MESSAGE });
 		login = () => smtpLoginFor(env, mailbox, { settings: { ...target, auth, oauth: null } });
 	} else {
 		throw validationFailed({ 'smtp.password': 'Enter the password to test with' });
@@ -103,7 +113,11 @@ async function run(
 		let outcome: SmtpTestOutcome;
 		if (!login.ok) {
 			if (login.failure.reason === 'password_undecryptable') {
-				throw new HttpError(503, 'server_misconfigured', 'The stored SMTP password cannot be decrypted with the current SMTP_ENCRYPTION_KEY; enter the password again.');
+				throw new HttpError(
+					503,
+					'server_misconfigured',
+					'The stored SMTP password cannot be opened with the current SMTP_ENCRYPTION_KEY for the saved server settings; enter the password again.'
+				);
 			}
 			// The login could not even be made (SPEC §12: not signed in, access withdrawn): a result like any failed step.
 			const { stage, category, hint } = login.failure;

@@ -142,6 +142,15 @@ export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expe
 	return result.meta.changes === 1;
 }
 
+/**
+ * Replaces the sealed password `from` with `to` (the same password sealed with its server
+ * binding) unless the row changed meanwhile. Not an edit of the settings: the version stays.
+ */
+export async function replaceSealedPassword(db: D1Database, id: string, from: string, to: string): Promise<boolean> {
+	const result = await db.prepare('UPDATE mailboxes SET smtp_password = ?3 WHERE id = ?1 AND smtp_password = ?2').bind(id, from, to).run();
+	return result.meta.changes === 1;
+}
+
 export async function deleteMailbox(db: D1Database, id: string): Promise<boolean> {
 	// Not meta.changes: D1 counts the rows ON DELETE CASCADE removes with it (SMTP tests, flow checks, the OAuth sign-in).
 	const row = await db.prepare('DELETE FROM mailboxes WHERE id = ?1 RETURNING id').bind(id).first<{ id: string }>();

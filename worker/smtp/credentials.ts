@@ -4,16 +4,27 @@
  * OAuth 2.0 access token for its Microsoft 365 or Google sign-in (SPEC §12). A login that cannot
  * be made is a value with the words the admin sees, like any other failed step.
  */
-import { oauthProviderLabels, type OAuthProvider, type SmtpAuth } from '../../src/lib/schema/mailbox';
+import {
+	encryptionLabels,
+	oauthProviderLabels,
+	oauthServerProblem,
+	PASSWORD_AGAIN_MESSAGE,
+	sameSmtpServer,
+	smtpServerKey,
+	type OAuthProvider,
+	type SmtpAuth
+} from '../../src/lib/schema/mailbox';
+import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
-import { decryptSecret } from '../crypto/secret-box';
-import type { StoredMailbox } from '../db/mailboxes';
+import { decryptSecret, encryptSecret } from '../crypto/secret-box';
+import { replaceSealedPassword, type StoredMailbox } from '../db/mailboxes';
 import { accessTokenFor, type AccessFailure } from '../oauth/tokens';
 import type { SmtpSettings } from './staged-session';
+import { connectHost } from './target';
 
 export interface LoginFailure {
 	/** Why, for callers that answer some of them differently (the SMTP test's 503 for an undecryptable password). */
-	reason: 'password_undecryptable' | AccessFailure['reason'];
+	reason: 'password_undecryptable' | 'settings_changed' | 'not_provider_server' | 'unencrypted' | AccessFailure['reason'];
 	stage: SmtpStage;
 	category: SmtpCategory;
 	hint: string;
@@ -35,6 +46,49 @@ export type SmtpLogin =
 	  }
 	| { ok: false; failure: LoginFailure };
 
+/**
+ * What a stored password is sealed to (the AES-GCM additional data): its mailbox and the server,
+ * port, account and encryption it was entered for (issue 18). A row pointed elsewhere in the
+ * database, or a password copied to another row, does not open.
+ */
+export function passwordBinding(id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): string {
+	return `mailbox:${id}:smtp-password:${smtpServerKey(smtp)}`;
+}
+
+/** Passwords sealed before the binding were bound to the mailbox only; they are sealed again on first use. */
+const legacyBinding = (id: string) => `mailbox:${id}`;
+
+/** Seals `plain` as the password of mailbox `id` for `smtp` (throws EncryptionKeyError without a usable key). */
+export function sealPassword(env: Env, plain: string, id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): Promise<string> {
+	return encryptSecret({ plain, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(id, smtp) });
+}
+
+/**
+ * The mailbox's password for its saved settings, or null when it does not open (another key, or
+ * a row changed outside the API). A password sealed before the binding opens under the mailbox id
+ * alone and is then sealed again with the binding, so it stops being usable anywhere else.
+ */
+async function openPassword(env: Env, mailbox: Pick<StoredMailbox, 'id' | 'sealedPassword' | 'smtp'>): Promise<string | null> {
+	const open = (boundTo: string) => decryptSecret({ sealed: mailbox.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo }).catch(() => null);
+	const password = await open(passwordBinding(mailbox.id, mailbox.smtp));
+	if (password !== null) return password;
+	const legacy = await open(legacyBinding(mailbox.id));
+	if (legacy === null) return null;
+	try {
+		await replaceSealedPassword(env.DB, mailbox.id, mailbox.sealedPassword, await sealPassword(env, legacy, mailbox.id, mailbox.smtp));
+	} catch {
+		// Sealing again is an upgrade, not a condition of sending: the next use tries again.
+	}
+	return legacy;
+}
+
+/** A login refused before anything is sent: settings that cannot work, found before connecting (SPEC §4 `config`). */
+const refuse = (reason: LoginFailure['reason'], hint: string): SmtpLogin => ({
+	ok: false,
+	failure: { reason, stage: 'connect', category: 'config', hint, temporary: false }
+});
+
+
 /** The sign-in fields a login needs; the mailbox's own unless the SMTP test tries the form's. */
 export interface LoginSettings {
 	host: string;
@@ -55,23 +109,39 @@ export async function smtpLoginFor(
 	options: { settings?: LoginSettings; now?: () => number } = {}
 ): Promise<SmtpLogin> {
 	const settings = options.settings ?? mailbox.smtp;
-	const { host, port, username, encryption } = settings;
-	if (settings.auth !== 'oauth2') {
-		try {
-			const password = await decryptSecret({ sealed: mailbox.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` });
-			return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password } }, afterAuthRefused: async () => null };
-		} catch {
+	const { port, username, encryption } = settings;
+	// The session connects to the canonical host the private-host check reads (smtp/target.ts).
+	const host = connectHost(settings.host);
+	const loopbackAllowed = env.ALLOW_PRIVATE_SMTP_HOSTS === 'true' && isLoopbackHost(host);
+	if (settings.auth === 'oauth2') {
+		// Issue 18: an access token goes only to its provider's own servers, over TLS.
+		const provider = settings.oauth?.provider ?? 'microsoft';
+		const problem = oauthServerProblem({ host, encryption, provider }, { allowLoopback: loopbackAllowed });
+		if (problem) return refuse('not_provider_server', `Not sent: ${problem}.`);
+	} else {
+		// Issue 18: the stored password goes only to the server it was entered for…
+		if (!sameSmtpServer(settings, mailbox.smtp)) return refuse('settings_changed', `Not sent: ${PASSWORD_AGAIN_MESSAGE}.`);
+		// …and never in the clear, except to this machine on a local setup.
+		if (encryption === 'none' && !loopbackAllowed) {
+			return refuse(
+				'unencrypted',
+				`Not sent: with Encryption ${encryptionLabels.none} the stored password would travel unencrypted to ${settings.host}. Choose STARTTLS or SSL/TLS (usually port 587 or 465).`
+			);
+		}
+		const password = await openPassword(env, mailbox);
+		if (password === null) {
 			return {
 				ok: false,
 				failure: {
 					reason: 'password_undecryptable',
 					stage: 'connect',
 					category: 'config',
-					hint: 'The stored SMTP password cannot be decrypted with the current SMTP_ENCRYPTION_KEY. Enter the mailbox\'s password again and save.',
+					hint: 'The stored SMTP password cannot be opened: it was sealed with another SMTP_ENCRYPTION_KEY, or for other server settings than the saved ones. Enter the mailbox\'s password again and save.',
 					temporary: false
 				}
 			};
 		}
+		return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password } }, afterAuthRefused: async () => null };
 	}
 	const provider = settings.oauth?.provider ?? 'microsoft';
 	const subject = { id: mailbox.id, provider, account: username };

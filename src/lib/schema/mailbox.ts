@@ -4,6 +4,8 @@ import { checkServerAddress } from './host';
 import { idSchema, requiredText, timestampSchema, versionSchema } from './fields';
 import { flowCheckSummarySchema } from './flow-check';
 
+import { canonicalHost, isLoopbackHost } from './private-host';
+
 /** SPEC §3 limits. */
 export const MAX_MAILBOX_NAME_LENGTH = 100;
 export const MAX_DESCRIPTION_LENGTH = 500;
@@ -16,6 +18,25 @@ export const MAX_USERNAME_LENGTH = 320;
 export const PORT_25_MESSAGE =
 	'port 25 is blocked for security reasons; use 587 with STARTTLS or 465 with SSL/TLS';
 export const SUGGESTED_PORTS = [587, 465] as const;
+/**
+ * A stored password goes only to the server it was entered for: a changed Server address, Port,
+ * Account or Encryption needs it typed again (issue 18).
+ */
+export const PASSWORD_AGAIN_MESSAGE = 'Enter the password again: a stored password is only sent to the server it was entered for';
+
+/** The settings a stored password is bound to, as one comparable value (host compared as DNS does: case-insensitively). */
+export function smtpServerKey(smtp: { host: string; port: number; username: string; encryption: Encryption }): string {
+	const host = smtp.host.trim().toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+	return JSON.stringify([host, smtp.port, smtp.username, smtp.encryption]);
+}
+
+/** Whether two SMTP settings name the same server and account, so a stored password may go to `b`. */
+export function sameSmtpServer(
+	a: { host: string; port: number; username: string; encryption: Encryption },
+	b: { host: string; port: number; username: string; encryption: Encryption }
+): boolean {
+	return smtpServerKey(a) === smtpServerKey(b);
+}
 
 export const encryptionValues = ['tls', 'starttls', 'none'] as const;
 export type Encryption = (typeof encryptionValues)[number];
@@ -45,6 +66,31 @@ export const oauthProviderServers: Record<OAuthProvider, { host: string; port: n
 	microsoft: { host: 'smtp.office365.com', port: 587, encryption: 'starttls' },
 	google: { host: 'smtp.gmail.com', port: 465, encryption: 'tls' }
 };
+/**
+ * Issue 18: the only SMTP hosts an OAuth access token is sent to, each provider's own submission
+ * servers (Microsoft's worldwide, consumer, US Government (GCC High) and 21Vianet clouds), and
+ * only over STARTTLS or SSL/TLS. Loopback stands in for them on a local setup (ALLOW_PRIVATE_SMTP_HOSTS).
+ */
+export const oauthProviderSmtpHosts: Record<OAuthProvider, readonly string[]> = {
+	microsoft: ['smtp.office365.com', 'smtp-mail.outlook.com', 'smtp.office365.us', 'smtp.partner.outlook.cn'],
+	google: ['smtp.gmail.com']
+};
+
+/** Why an OAuth token may not go to this server (words for Server address), or null when it may. */
+export function oauthServerProblem(
+	server: { host: string; encryption: Encryption; provider: OAuthProvider },
+	options: { allowLoopback: boolean }
+): string | null {
+	const hosts = oauthProviderSmtpHosts[server.provider];
+	const name = canonicalHost(server.host)?.replace(/\.$/, '') ?? '';
+	if (options.allowLoopback && isLoopbackHost(server.host)) return null;
+	const named = hosts.length > 1 ? `${hosts.slice(0, -1).join(', ')} or ${hosts.at(-1)}` : hosts[0];
+	const where = `${oauthProviderLabels[server.provider]}'s sign-in is only sent to ${named}, with STARTTLS or SSL/TLS`;
+	if (!hosts.includes(name)) return `${where}: set Server address to ${oauthProviderServers[server.provider].host}`;
+	if (server.encryption === 'none') return `${where}: set Encryption to ${encryptionLabels[oauthProviderServers[server.provider].encryption]}`;
+	return null;
+}
+
 /** The state of a mailbox's OAuth sign-in: working, refused by the provider, or never made. */
 export const oauthStatusValues = ['connected', 'reconnect', 'not_connected'] as const;
 export type OAuthStatus = (typeof oauthStatusValues)[number];

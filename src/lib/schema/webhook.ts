@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { requiredText, timestampSchema } from './fields';
+import { isPrivateHost } from './private-host';
 
 export const webhookEventValues = ['message.received', 'message.rejected', 'outbound.sent', 'outbound.failed', 'outbound.bounced'] as const;
 export type WebhookEventType = (typeof webhookEventValues)[number];
@@ -32,40 +33,11 @@ export function checkWebhookUrl(value: string, allowPrivate: boolean): string | 
 	if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:')) return 'The webhook URL must start with https://';
 	if (url.username || url.password) return 'Put no user name or password in the URL; Mailgate signs every request instead';
 	if (url.hash) return 'A webhook URL has no #fragment';
+	// SSRF: the one rule SMTP servers follow too (private-host.ts), on the parser's canonical host.
 	if (!allowPrivate && isPrivateHost(url.hostname)) {
 		return `${url.hostname} is a private, loopback or link-local address; the help desk must be reachable from the internet`;
 	}
 	return null;
-}
-
-/**
- * Hosts a webhook must never reach (SSRF): loopback, private (RFC 1918, RFC 6598, ULA),
- * link-local (cloud metadata at 169.254.169.254), unspecified, local names, and the same
- * addresses in their other spellings (decimal, octal, hex, IPv4-mapped IPv6), which the URL
- * parser normalises to dotted quads or compressed IPv6 first.
- */
-export function isPrivateHost(hostname: string): boolean {
-	const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
-	if (host === '' || /(^|\.)(localhost|local|internal|lan|home\.arpa|localdomain)$/.test(host) || !host.includes('.') && !host.includes(':')) return true;
-	const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
-	if (v4) return isPrivateV4(v4.slice(1).map(Number));
-	if (host.includes(':')) {
-		if (host === '::' || host === '::1') return true;
-		const mapped = /^::ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/.exec(host);
-		if (mapped) {
-			if (mapped[1]) return isPrivateV4(mapped[1].split('.').map(Number));
-			const high = parseInt(mapped[2]!, 16);
-			const low = parseInt(mapped[3]!, 16);
-			return isPrivateV4([high >> 8, high & 255, low >> 8, low & 255]);
-		}
-		// fc00::/7 unique local, fe80::/10 link-local, ::/96 IPv4-compatible, 64:ff9b::/96 NAT64 of anything.
-		return /^(f[cd]|fe[89ab])/.test(host) || /^::(\d|[0-9a-f]{1,4}:)/.test(host) || host.startsWith('64:ff9b:');
-	}
-	return false;
-}
-
-function isPrivateV4([a = 0, b = 0]: number[]): boolean {
-	return a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a >= 224;
 }
 
 export const webhookSettingsSchema = z.object({
