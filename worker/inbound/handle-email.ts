@@ -4,12 +4,12 @@
  * handler throws when the log cannot be written, so Email Routing retries or bounces instead
  * of the message vanishing.
  */
-import PostalMime, { type Email } from 'postal-mime';
+import PostalMime from 'postal-mime';
 import { findWebhookTarget } from '../db/integrations';
 import { findOutboundByMessageIds } from '../db/outbound';
 import { insertEventStatement, type NewWebhookEvent } from '../db/webhooks';
 import { enqueueEvents } from '../webhooks/deliver';
-import { messageIds, messageReceivedEvent, messageRejectedEvent, wants, type ThreadMatch } from '../webhooks/events';
+import { messageReceivedEvent, messageRejectedEvent, wants, type ThreadMatch } from '../webhooks/events';
 import { htmlToText } from '../webhooks/html-text';
 import { findMailboxByAddress } from '../db/mailboxes';
 import { findMessageByMessageId, insertMessageStatement, type LoggedMessage } from '../db/messages';
@@ -24,7 +24,7 @@ import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
 import { partsKey, putParts, type PartContent } from './attachment-parts';
 import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
-import { normaliseMessageId } from '../../src/lib/schema/message';
+import { readThreadIds, type ThreadIds } from '../mail/thread-ids';
 
 /** Email Routing delivers messages up to 25 MiB. */
 export const MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
@@ -63,12 +63,16 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
 	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
 	const headers = parsed.headers.map((header) => ({ key: header.key, value: header.value }));
-	const headerBlock = cutToBytes(extractHeaderBlock(raw), MAX_STORED_HEADER_BYTES);
+	const rawHeaders = extractHeaderBlock(raw);
+	const headerBlock = cutToBytes(rawHeaders, MAX_STORED_HEADER_BYTES);
+	// Issue 18: the ids come from the raw header by the msg-id rule (RFC 5322 §3.6.4), never
+	// from postal-mime's values, which decode RFC 2047 words into line breaks.
+	const threadIds = readThreadIds(rawHeaders);
 	const envelopeTo = message.to.trim();
 
 	const base = {
 		id: crypto.randomUUID(),
-		messageId: normaliseMessageId(parsed.messageId),
+		messageId: threadIds.messageId,
 		envelope: { from: message.from, to: envelopeTo },
 		from: { address: parsed.from?.address ?? null, name: parsed.from?.name || null },
 		subject: parsed.subject ?? null,
@@ -168,7 +172,8 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 						envelopeFrom: message.from,
 						mailbox: about,
 						target,
-						thread: await matchThread(env.DB, parsed, mailbox.id),
+						threadIds,
+						thread: await matchThread(env.DB, threadIds, mailbox.id),
 						origin: env.PUBLIC_ORIGIN ?? ''
 					})
 				]
@@ -221,8 +226,8 @@ async function store(env: Env, raw: Uint8Array, logged: LoggedMessage, events: N
  * SPEC §11 `thread`: the reply of ours this message answers, by In-Reply-To, then References
  * (newest first), among this mailbox's outbound messages.
  */
-async function matchThread(db: D1Database, parsed: Email, mailboxId: string): Promise<ThreadMatch | null> {
-	const ids = [...messageIds(parsed.inReplyTo), ...messageIds(parsed.references).reverse()];
+async function matchThread(db: D1Database, threadIds: ThreadIds, mailboxId: string): Promise<ThreadMatch | null> {
+	const ids = [...new Set([...threadIds.inReplyTo, ...[...threadIds.references].reverse()])];
 	if (ids.length === 0) return null;
 	const ours = (await findOutboundByMessageIds(db, ids)).filter((m) => m.mailboxId === mailboxId);
 	for (const id of ids) {

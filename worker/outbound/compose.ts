@@ -8,6 +8,7 @@
  * Pure: plain values in, the message text out.
  */
 import { createMimeMessage } from 'mimetext/browser';
+import { isMessageId } from '../../src/lib/schema/message-id';
 
 export interface ComposeInput {
 	from: { name: string; address: string };
@@ -42,6 +43,7 @@ const FOLD_WIDTH = 78;
 const CRLF = '\r\n';
 
 export function composeMessage(input: ComposeInput): ComposedMessage {
+	refuseUnsafeHeaders(input);
 	const message = createMimeMessage();
 	message.setSender({ addr: input.from.address, name: input.from.name });
 	message.setTo(input.to.map((addr) => ({ addr })));
@@ -74,6 +76,46 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 	const raw = message.asRaw() + CRLF;
 	const end = raw.indexOf(CRLF + CRLF);
 	return { raw, headers: raw.slice(0, end + CRLF.length), size: new TextEncoder().encode(raw).byteLength };
+}
+
+// eslint-disable-next-line no-control-regex
+const LINE_BREAK_OR_NUL = /[\r\n\u0000]/;
+/** RFC 5322 §3.6.8: a field name is printable ASCII except the colon. */
+const FIELD_NAME = /^[!-9;-~]+$/;
+
+/**
+ * Issue 18: a header value is one line. RFC 5322 §2.2 allows no CR or LF in a field body
+ * except as folding, which only this file writes, and RFC 5322 §3.5 no NUL anywhere; the
+ * threading ids must be msg-ids (RFC 5322 §3.6.4). Every caller validates first (the API
+ * answers 422 on the field), so a value that fails here is a programmer error: it throws.
+ */
+function refuseUnsafeHeaders(input: ComposeInput): void {
+	const values: Array<[string, string]> = [
+		['From name', input.from.name],
+		['From address', input.from.address],
+		...input.to.map((address): [string, string] => ['To address', address]),
+		...input.cc.map((address): [string, string] => ['Cc address', address]),
+		['Subject', input.subject],
+		['Message-ID', input.messageId],
+		...Object.entries(input.extraHeaders ?? {}).flatMap(([name, value]): Array<[string, string]> => [
+			['extra header name', name],
+			[`${name} header`, value]
+		]),
+		...input.attachments.flatMap((a): Array<[string, string]> => [
+			['attachment filename', a.filename],
+			['attachment content type', a.contentType]
+		])
+	];
+	for (const [what, value] of values) {
+		if (LINE_BREAK_OR_NUL.test(value)) throw new Error(`composeMessage: the ${what} contains a line break or NUL; the caller must refuse it first`);
+	}
+	for (const name of Object.keys(input.extraHeaders ?? {})) {
+		if (!FIELD_NAME.test(name)) throw new Error(`composeMessage: ${JSON.stringify(name)} is not a header field name`);
+	}
+	if (/[<>\s]/.test(input.messageId)) throw new Error('composeMessage: the Message-ID has brackets or spaces in it');
+	for (const id of [...(input.inReplyTo ? [input.inReplyTo] : []), ...input.references]) {
+		if (!isMessageId(id)) throw new Error(`composeMessage: ${JSON.stringify(id.slice(0, 100))} in In-Reply-To or References is not a Message-ID (RFC 5322 §3.6.4)`);
+	}
 }
 
 /**

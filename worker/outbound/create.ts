@@ -4,13 +4,15 @@
  * decides a retried request (the same client id) atomically, before anything else is stored.
  */
 import type { OutboundRequest } from '../../src/lib/schema/outbound';
-import { MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbound';
-import { normaliseMessageId } from '../../src/lib/schema/message';
+import { isLogId, MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbound';
+import { isMessageId, parseMessageId } from '../../src/lib/schema/message-id';
 import type { StoredMailbox } from '../db/mailboxes';
 import { findMessage, findMessageByMessageId } from '../db/messages';
 import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertOutbound, type StoredOutbound } from '../db/outbound';
 import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
+import { oneLine } from '../mail/header-field';
+import { readThreadIds, replyReferences } from '../mail/thread-ids';
 import { composeMessage } from './compose';
 
 /** Where a composed message is kept (SPEC §10). */
@@ -35,7 +37,9 @@ export async function createOutbound(
 	}
 
 	const thread = request.inReplyTo ? await findThread(env.DB, request.inReplyTo, mailbox.id) : null;
-	const subject = request.subject ?? (thread?.subject ? reSubject(thread.subject) : null);
+	// A logged subject is the sender's text, stored decoded: one line before it becomes ours.
+	const threadSubject = thread?.subject ? oneLine(thread.subject) : '';
+	const subject = request.subject ?? (threadSubject ? reSubject(threadSubject) : null);
 	if (!subject) {
 		return invalid({
 			subject: request.inReplyTo
@@ -44,10 +48,12 @@ export async function createOutbound(
 		});
 	}
 
-	const domain = mailbox.address.split('@').pop()!;
+	// A fully qualified domain's trailing dot has no place in a msg-id's dot-atom (RFC 5322 §3.6.4).
+	const domain = mailbox.address.split('@').pop()!.replace(/\.$/, '');
 	const messageId = `${crypto.randomUUID()}@${domain}`;
+	const from = { name: oneLine(mailbox.name), address: mailbox.address };
 	const composed = composeMessage({
-		from: { name: mailbox.name, address: mailbox.address },
+		from,
 		to: request.to,
 		cc: request.cc ?? [],
 		subject,
@@ -71,7 +77,7 @@ export async function createOutbound(
 		id,
 		mailboxId: mailbox.id,
 		messageId,
-		from: { name: mailbox.name, address: mailbox.address },
+		from,
 		to: request.to,
 		cc: request.cc ?? [],
 		bcc: request.bcc ?? [],
@@ -137,39 +143,47 @@ const invalid = (fields: Record<string, string>): CreateResult => ({
 });
 
 interface Thread {
-	messageId: string;
+	/** The parent's Message-ID (the reply's In-Reply-To), null when it has no valid one. */
+	messageId: string | null;
 	references: string[];
 	subject: string | null;
 	logId: string | null;
 }
 
+const NO_THREAD: Thread = { messageId: null, references: [], subject: null, logId: null };
+
 /**
- * SPEC §10: `inReplyTo` is a logged message's id or a Message-ID. A Message-ID found in the
- * log (or among this mailbox's own replies) brings its References and subject; one found
- * nowhere still threads by itself (In-Reply-To and References name it).
+ * SPEC §10: `inReplyTo` is a logged message's id or a Message-ID, looked up in the replying
+ * mailbox only (issue 18: another mailbox's subject and References are not this caller's to
+ * read; its log id counts as unknown). A Message-ID found in the log (or among this
+ * mailbox's own replies) brings its References and subject; one found nowhere still threads
+ * by itself (In-Reply-To and References name it). Every id is checked again here, stored
+ * ones included: rows written before the msg-id rule may hold anything.
  */
 async function findThread(db: D1Database, inReplyTo: string, mailboxId: string): Promise<Thread> {
-	const byLogId = /^[0-9a-f-]{36}$/i.test(inReplyTo) ? await findMessage(db, inReplyTo) : null;
-	const messageId = byLogId?.messageId ?? normaliseMessageId(inReplyTo)!;
-	const logged = byLogId ?? (await findMessageByMessageId(db, messageId, mailboxId));
-	if (logged?.messageId) {
-		return { messageId: logged.messageId, references: references(logged.headers, logged.messageId), subject: logged.subject, logId: logged.id };
+	if (isLogId(inReplyTo)) {
+		const logged = await findMessage(db, inReplyTo.toLowerCase());
+		return logged && logged.mailboxId === mailboxId ? fromLog(logged) : NO_THREAD;
 	}
+	// The request schema took only a msg-id or a log id; anything else threads nowhere.
+	const messageId = parseMessageId(inReplyTo);
+	if (!messageId) return NO_THREAD;
+	const logged = await findMessageByMessageId(db, messageId, mailboxId);
+	if (logged && logged.mailboxId === mailboxId) return fromLog(logged);
 	const [ours] = (await findOutboundByMessageIds(db, [messageId])).filter((m) => m.mailboxId === mailboxId);
 	if (ours) {
 		const full = await findOutbound(db, ours.id);
-		return { messageId, references: references(full?.headers ?? '', messageId), subject: ours.subject, logId: null };
+		const parent = { ...readThreadIds(full?.headers ?? ''), messageId };
+		return { messageId, references: replyReferences(parent, MAX_REFERENCES), subject: ours.subject, logId: null };
 	}
 	return { messageId, references: [messageId], subject: null, logId: null };
 }
 
-/** RFC 5322 §3.6.4: the parent's References (or its In-Reply-To) followed by the parent's Message-ID. */
-function references(headerBlock: string, parentId: string): string[] {
-	const unfolded = headerBlock.replace(/\r?\n[ \t]+/g, ' ');
-	const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'im').exec(unfolded)?.[1] ?? '';
-	const ids = [...(field('References') || field('In-Reply-To')).matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
-	const chain = [...new Set([...ids, parentId])];
-	return chain.length > MAX_REFERENCES ? [chain[0]!, ...chain.slice(-(MAX_REFERENCES - 1))] : chain;
+/** A logged parent: its stored Message-ID only if it is a msg-id, its References and In-Reply-To from its stored header block. */
+function fromLog(logged: { id: string; messageId: string | null; headers: string; subject: string | null }): Thread {
+	const messageId = logged.messageId && isMessageId(logged.messageId) ? logged.messageId : null;
+	const parent = { ...readThreadIds(logged.headers), messageId };
+	return { messageId, references: replyReferences(parent, MAX_REFERENCES), subject: logged.subject, logId: logged.id };
 }
 
 /** "Re: " once (RFC 5322 §3.6.5), whatever case or count of "Re:" the original carries. */

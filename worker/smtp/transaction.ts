@@ -79,6 +79,10 @@ export async function sendTransaction(session: StagedSession, input: Transaction
 
 /** RFC 5321 §4.5.2: a line starting with "." gets one more; the data ends with CRLF.CRLF. */
 export function stuffDots(message: string): string {
-	const body = message.endsWith('\r\n') ? message : `${message}\r\n`;
+	// RFC 5321 §2.3.8: lines end in CRLF, and a bare CR or LF is not sent. Each becomes CRLF
+	// before stuffing, so no server can ever read <LF>.<CR><LF> as the end of the data and
+	// what follows as new commands (SMTP smuggling).
+	const lines = message.replace(/\r\n|\r|\n/g, '\r\n');
+	const body = lines.endsWith('\r\n') ? lines : `${lines}\r\n`;
 	return `${body.replace(/^\./, '..').replace(/\r\n\./g, '\r\n..')}.\r\n`;
 }

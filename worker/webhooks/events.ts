@@ -47,6 +47,8 @@ export interface ReceivedInput {
 	envelopeFrom: string;
 	mailbox: { id: string; name: string; address: string };
 	target: WebhookTarget;
+	/** The message's In-Reply-To and References, read from its raw header by the msg-id rule (worker/mail/thread-ids.ts). */
+	threadIds: { inReplyTo: string[]; references: string[] };
 	thread: ThreadMatch | null;
 	/** The Worker's public origin for URLs, or '' for relative ones. */
 	origin: string;
@@ -70,8 +72,8 @@ export function messageReceivedEvent(input: ReceivedInput): NewWebhookEvent {
 		textFromHtml: fromHtml,
 		html: logged.html === null ? null : html.text,
 		reply: fullText ? reply.text : null,
-		inReplyTo: bracketless(parsed.inReplyTo),
-		references: messageIds(parsed.references),
+		inReplyTo: input.threadIds.inReplyTo[0] ?? null,
+		references: input.threadIds.references,
 		autoReply: auto.auto,
 		autoReplyReason: auto.reason,
 		thread: input.thread,
@@ -107,13 +109,3 @@ export function testEvent(input: { integrationId: string; integrationName: strin
 	return { id: newEventId(), integrationId: input.integrationId, type: 'webhook.test', subjectId: null, payload: envelope('webhook.test', input.at, data), createdAt: input.at };
 }
 
-function bracketless(value: string | undefined): string | null {
-	return value ? (messageIds(value)[0] ?? null) : null;
-}
-
-/** The ids in an In-Reply-To or References field, without brackets, in order. */
-export function messageIds(value: string | undefined): string[] {
-	if (!value) return [];
-	const ids = [...value.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
-	return ids.length > 0 ? ids : value.split(/\s+/).filter(Boolean);
-}

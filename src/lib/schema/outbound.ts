@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { checkServiceAddress } from './address';
 import { idSchema, timestampSchema } from './fields';
+import { parseMessageId } from './message-id';
 import { smtpCategoryValues, smtpStageValues } from './smtp-test';
 
 /** SPEC §10: 1-50 recipients in all (To, Cc and Bcc together). */
@@ -52,6 +53,11 @@ const recipientList = z.array(recipientSchema, { error: 'A list of email address
 
 // eslint-disable-next-line no-control-regex
 const LINE_BREAK = /[\r\n\u0000]/;
+
+/** A logged message's id (crypto.randomUUID, 8-4-4-4-12 hex digits), as `inReplyTo` may name it (SPEC §10). */
+export function isLogId(value: string): boolean {
+	return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
 
 const base64Schema = z
 	.string({ error: 'The content is base64 text' })
@@ -108,8 +114,10 @@ const outboundFieldsSchema = z.object({
 			.trim()
 			.min(1, { error: 'A Message-ID or the id of a logged message' })
 			.max(998, { error: 'A Message-ID is at most 998 characters' })
-			.refine((value) => !LINE_BREAK.test(value) && !/\s/.test(value.replace(/^<|>$/g, '')), {
-				error: 'A Message-ID is one word, like <abc@example.com>'
+			// Issue 18: it becomes the reply's In-Reply-To and References, so only a msg-id
+			// (RFC 5322 §3.6.4: printable ASCII, no spaces or line breaks) or a log id is taken.
+			.refine((value) => isLogId(value) || parseMessageId(value) !== null, {
+				error: 'Give one Message-ID, like <abc@example.com> (no spaces or line breaks), or the id of a logged message'
 			})
 			.optional(),
 		attachments: z.array(outboundAttachmentSchema, { error: 'A list of attachments' }).max(100, { error: 'At most 100 attachments' }).optional(),
