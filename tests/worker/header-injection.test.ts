@@ -211,6 +211,45 @@ describe('an inbound Message-ID cannot write into a reply (end to end)', () => {
 	});
 });
 
+describe('the message.received payload carries only msg-ids', () => {
+	it('inReplyTo and references are the raw header read by the msg-id rule, and still match our reply', async () => {
+		const integration = await createIntegration();
+		const path = `/ok/${unique('ids')}`;
+		const patched = await call('PATCH', `/api/integrations/${integration.id}`, { body: { webhook: { url: `${env.WEBHOOK_TEST_ORIGIN}${path}` } } });
+		expect(patched.status, patched.text).toBe(200);
+		const mailbox = await mailboxOn(integration.id);
+		const ours = await post(mailbox.id, { to: ['alice@customer.example'], subject: 'Your order', text: 'Shipped.', metadata: { ticket: 'T-18' } });
+		expect(ours.status, ours.text).toBe(202);
+		const older = `${unique('older')}@customer.example`;
+		await deliverTo(
+			mailbox,
+			rawMessage([
+				['From', 'alice@customer.example'],
+				['To', mailbox.address],
+				['Subject', 'Re: Your order'],
+				['Message-ID', INJECTING_ID],
+				// postal-mime decodes this to "<a@b CR LF X: y>"; raw, it is no msg-id.
+				['In-Reply-To', '=?UTF-8?Q?<a@b=0D=0AX:_y>?='],
+				['References', `<${older}>\r\n =?UTF-8?Q?<r2@x=0D=0ABcc:_z>?= <${ours.body.messageId}>`]
+			])
+		);
+		const deadline = Date.now() + 15_000;
+		let hooks: Array<{ body: string }> = [];
+		while (hooks.length === 0 && Date.now() < deadline) {
+			await new Promise((resolve) => setTimeout(resolve, 150));
+			hooks = (await (await fetch(`${env.WEBHOOK_TEST_ORIGIN}/__received?path=${encodeURIComponent(path)}`)).json()) as Array<{ body: string }>;
+		}
+		expect(hooks).toHaveLength(1);
+		const data = JSON.parse(hooks[0]!.body).data;
+		expect(data).toMatchObject({
+			messageId: null,
+			inReplyTo: null,
+			references: [older, ours.body.messageId],
+			thread: { outboundId: ours.body.id, metadata: { ticket: 'T-18' } }
+		});
+	});
+});
+
 describe('POST /api/mailboxes/:id/outbound refuses header-bound values that are not what they claim', () => {
 	it('422 on the field for CR, LF or NUL, and for an inReplyTo that is neither a log id nor a msg-id', async () => {
 		const mailbox = await mailboxOn();
