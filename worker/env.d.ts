@@ -10,5 +10,7 @@ declare namespace Cloudflare {
 		OAUTH_MICROSOFT_CLIENT_SECRET?: string;
 		/** SPEC §12: the Google Cloud OAuth client's secret (Sign in with Google). */
 		OAUTH_GOOGLE_CLIENT_SECRET?: string;
+		/** Optional, not a secret but not in wrangler.toml either: `name=N` pairs replacing the API's rate limits (worker/api/rate-limit.ts), e.g. `outbound-mailbox=120`. */
+		RATE_LIMITS?: string;
 	}
 }

@@ -8,10 +8,11 @@
 import { handleOAuthCallback } from './api/oauth';
 import { handleApi } from './api/router';
 import { handleInbound } from './inbound/handle-email';
-import { purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
+import { DAY_MS, purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
 import { consumeOutbound, type OutboundQueueMessage } from './outbound/consumer';
 import { sweepOutbound } from './outbound/sweep';
 import { closeExpiredFlowChecks } from './flow/round-trip';
+import { deleteIdleRateLimits } from './db/rate-limits';
 import { deleteEventsBefore } from './db/webhooks';
 import { consumeWebhooks, sweepWebhooks, type WebhookQueueMessage } from './webhooks/deliver';
 
@@ -49,7 +50,9 @@ export default {
 			const deleted = await purgeOldMessages(env, now);
 			const replies = await purgeOldOutbound(env, now);
 			const events = await deleteEventsBefore(env.DB, retentionStart(now));
-			console.info('retention', { deleted, replies, events });
+			// Counters of keys and mailboxes idle for a day (revoked, deleted, quiet) are not kept.
+			const counters = await deleteIdleRateLimits(env.DB, now.getTime() - DAY_MS);
+			console.info('retention', { deleted, replies, events, counters });
 		} else {
 			console.info('sweep', {
 				outbound: await sweepOutbound(env, now),

@@ -10,6 +10,7 @@ import { partBytes, readPart } from '../inbound/attachment-parts';
 import { extractHeaderBlock } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
+import { downloadChecks, enforceRateLimits } from './rate-limit';
 import { scopedMailboxes, type Handler } from './route';
 
 export const PAGE_SIZE = 50;
@@ -144,9 +145,10 @@ export const read: Handler = async ({ env, params }) => {
 };
 
 /** `GET /api/messages/:id/raw`: the original, byte for byte, as `<Message-ID>.eml`. */
-export const raw: Handler = async ({ env, params }) => {
+export const raw: Handler = async ({ env, params, now, principal }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
+	await enforceRateLimits({ env, now }, downloadChecks(principal, message.mailboxId));
 	const original = await env.MAIL_ARCHIVE.get(message.id);
 	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
 	return new Response(original.body, {
@@ -166,11 +168,12 @@ export const raw: Handler = async ({ env, params }) => {
  * inbound time (one ranged read); a message stored before they were kept is parsed from its
  * archived original, as every download once was.
  */
-export const attachment: Handler = async ({ env, params }) => {
+export const attachment: Handler = async ({ env, params, now, principal }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
 	const index = Number(params.index);
 	if (!Number.isInteger(index) || index < 0 || index >= message.attachments.length) throw new HttpError(404, 'not_found', 'No attachment with this index.');
+	await enforceRateLimits({ env, now }, downloadChecks(principal, message.mailboxId));
 	const listed = message.attachments[index]!;
 	const name = listed.filename || `attachment-${index}`;
 	const stored = await readPart(env.MAIL_ARCHIVE, message.id, message.attachments.map((part) => part.size), index);

@@ -10,17 +10,22 @@ import { sanitizeHtml } from '../inbound/sanitize-html';
 import { archiveKey, createOutbound, enqueue } from '../outbound/create';
 import PostalMime from 'postal-mime';
 import { HttpError, json, readBody, validationFailed } from './http';
+import { downloadChecks, enforceRateLimits, outboundChecks } from './rate-limit';
 import { scopedMailboxes, type Handler } from './route';
 
 export const PAGE_SIZE = 50;
 
 const notFound = () => new HttpError(404, 'not_found', 'No such outbound message (it may be older than 30 days).');
 
-/** `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the first. */
-export const create: Handler = async ({ request, env, params, now }) => {
-	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
+/**
+ * `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the
+ * first. Rate-limited per mailbox and per API key before the body (up to 28 MiB) is read.
+ */
+export const create: Handler = async ({ request, env, params, now, principal }) => {
 	const mailbox = await findMailbox(env.DB, params.id!);
 	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
+	await enforceRateLimits({ env, now }, outboundChecks(principal, mailbox.id));
+	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
 	const result = await createOutbound(env, { mailbox, request: input, now: now() });
 	if (!result.ok) throw new HttpError(result.status, result.code, result.message, { fields: result.fields });
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
@@ -80,9 +85,10 @@ export const read: Handler = async ({ env, params }) => {
 };
 
 /** `GET /api/outbound/:id/raw`: exactly the bytes that left (or will leave), as `<Message-ID>.eml`. */
-export const raw: Handler = async ({ env, params }) => {
+export const raw: Handler = async ({ env, params, now, principal }) => {
 	const outbound = await findOutbound(env.DB, params.id!);
 	if (!outbound) throw notFound();
+	await enforceRateLimits({ env, now }, downloadChecks(principal, outbound.mailboxId));
 	const original = await env.MAIL_ARCHIVE.get(archiveKey(outbound.id));
 	if (!original) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
 	return new Response(original.body, {
