@@ -11,7 +11,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { isMessageId, MAX_MESSAGE_ID_LENGTH, parseMessageId, parseMessageIdList } from '../../src/lib/schema/message-id';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
-import { readHeaderField } from '../../worker/mail/header-field';
+import { oneLine, readHeaderField } from '../../worker/mail/header-field';
+import { readThreadIds, replyReferences } from '../../worker/mail/thread-ids';
 import { composeMessage, type ComposeInput } from '../../worker/outbound/compose';
 import { stuffDots } from '../../worker/smtp/transaction';
 import { handOver } from './deliver';
@@ -369,6 +370,24 @@ describe('readHeaderField', () => {
 		expect(readHeaderField('X: 1\r\n\tMessage-ID: <folded@x>\r\n', 'Message-ID')).toBeNull();
 		expect(readHeaderField('Message-ID: <a@b>\rX: y\r\n', 'Message-ID')).toBe('<a@b>\rX: y');
 		expect(parseMessageId(readHeaderField('Message-ID: <a@b>\rX: y\r\n', 'Message-ID'))).toBeNull();
+		expect(oneLine('Locked\r\nBcc: x@y\u0000\n z')).toBe('Locked Bcc: x@y  z');
+	});
+});
+
+describe('readThreadIds and replyReferences (RFC 5322 §3.6.4)', () => {
+	it('reads the three fields raw, and builds a reply\'s References from the parent', () => {
+		const hostile = readThreadIds(`Message-ID: ${INJECTING_ID}\r\nIn-Reply-To: =?UTF-8?Q?<a@b=0D=0AX:_y>?=\r\nReferences: <r1@x>\r\n\t<bad id@x> <r2@x>\r\n\r\n`);
+		expect(hostile).toEqual({ messageId: null, inReplyTo: [], references: ['r1@x', 'r2@x'] });
+		expect(replyReferences(hostile, 50)).toEqual(['r1@x', 'r2@x']);
+		// Without References, a parent's In-Reply-To stands in; its own id comes last, once.
+		expect(replyReferences({ messageId: 'p@x', inReplyTo: ['q@x'], references: [] }, 50)).toEqual(['q@x', 'p@x']);
+		expect(replyReferences({ messageId: 'p@x', inReplyTo: [], references: ['a@x', 'p@x'] }, 50)).toEqual(['a@x', 'p@x']);
+		expect(replyReferences({ messageId: null, inReplyTo: [], references: [] }, 50)).toEqual([]);
+		// Past the cap: the first id and the newest ones.
+		const long = replyReferences({ messageId: 'p@x', inReplyTo: [], references: Array.from({ length: 80 }, (_, i) => `r${i}@x`) }, 50);
+		expect(long).toHaveLength(50);
+		expect(long[0]).toBe('r0@x');
+		expect(long.slice(-2)).toEqual(['r79@x', 'p@x']);
 	});
 });
 
