@@ -7,7 +7,10 @@
 // stops working) and answers `invalid_grant` once a grant is revoked. `isValidAccessToken` lets an
 // SMTP server on this machine accept exactly the access tokens it issued (AUTH XOAUTH2).
 // Control over HTTP, for the browser tests: POST /__control with { deny, signInAs, revoke,
-// accessTokenSeconds } and GET /__control for what it issued.
+// accessTokenSeconds, emailVerified, microsoftEmail } and GET /__control for what it issued.
+// ID tokens carry what the providers put there for Mailgate's scopes: Microsoft `tid` and
+// `preferred_username` (the UPN), plus an `email` only when told (`microsoftEmail`: Entra lets a
+// user set it to anything); Google `email` with `email_verified` (true unless told otherwise).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { SignJWT, generateKeyPair } from 'jose';
@@ -38,10 +41,19 @@ const PROVIDERS = /** @type {const} */ (['microsoft', 'google']);
  * @property {Record<Provider, { authorize: string, token: string }>} endpoints
  * @property {() => Record<string, string>} workerVars the Worker settings that point Mailgate here
  * @property {(token: string, user: string) => boolean} isValidAccessToken an unexpired, unrevoked access token issued to `user`
- * @property {(options: { deny?: boolean, signInAs?: string | null, accessTokenSeconds?: number }) => void} configure
+ * @property {(options: Settings) => void} configure
  * @property {(account: string) => number} revoke ends every grant of `account`; returns how many
  * @property {() => { codes: number, tokenRequests: Array<{ grant: string, provider: Provider, ok: boolean, error?: string }>, refreshTokens: string[], accessTokens: string[] }} issued
  * @property {() => Promise<void>} close
+ */
+
+/**
+ * @typedef {object} Settings what the next sign-ins do
+ * @property {boolean} [deny] refuse consent (access_denied)
+ * @property {string | null} [signInAs] sign in as this account instead of the login_hint
+ * @property {number} [accessTokenSeconds]
+ * @property {boolean} [emailVerified] Google's `email_verified` (true by default)
+ * @property {string | null} [microsoftEmail] an `email` claim in Microsoft's ID tokens (none by default)
  */
 
 /**
@@ -52,8 +64,8 @@ export async function startLocalOAuth(options = {}) {
 	const host = options.host ?? '127.0.0.1';
 	const log = options.log ?? (() => {});
 	const { privateKey } = await generateKeyPair('RS256');
-	/** @type {{ deny: boolean, signInAs: string | null, accessTokenSeconds: number }} */
-	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600 };
+	/** @type {Required<Settings>} */
+	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600, emailVerified: true, microsoftEmail: null };
 
 	/** @type {Map<string, { provider: Provider, clientId: string, redirectUri: string, challenge: string, account: string, scope: string, expires: number, used: boolean }>} */
 	const codes = new Map();
@@ -78,8 +90,8 @@ export async function startLocalOAuth(options = {}) {
 		const sub = createHash('sha256').update(`${provider}:${account}`).digest('base64url').slice(0, 22);
 		const claims =
 			provider === 'microsoft'
-				? { tid: LOCAL_TENANT_ID, preferred_username: account, name: account.split('@')[0], ver: '2.0' }
-				: { email: account, email_verified: true };
+				? { tid: LOCAL_TENANT_ID, preferred_username: account, name: account.split('@')[0], ver: '2.0', ...(settings.microsoftEmail ? { email: settings.microsoftEmail } : {}) }
+				: { email: account, email_verified: settings.emailVerified };
 		return new SignJWT(claims)
 			.setProtectedHeader({ alg: 'RS256', kid: 'local-1', typ: 'JWT' })
 			.setIssuer(provider === 'microsoft' ? `https://login.microsoftonline.com/${LOCAL_TENANT_ID}/v2.0` : 'https://accounts.google.com')
@@ -220,11 +232,13 @@ export async function startLocalOAuth(options = {}) {
 		return count;
 	};
 
-	/** @param {{ deny?: boolean, signInAs?: string | null, accessTokenSeconds?: number }} change */
+	/** @param {Settings} change */
 	const configure = (change) => {
 		if (change.deny !== undefined) settings.deny = change.deny;
 		if (change.signInAs !== undefined) settings.signInAs = change.signInAs;
 		if (change.accessTokenSeconds !== undefined) settings.accessTokenSeconds = change.accessTokenSeconds;
+		if (change.emailVerified !== undefined) settings.emailVerified = change.emailVerified;
+		if (change.microsoftEmail !== undefined) settings.microsoftEmail = change.microsoftEmail;
 	};
 
 	const server = createServer((request, response) => {

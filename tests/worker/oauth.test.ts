@@ -152,16 +152,17 @@ describe('connecting', () => {
 			client_id: 'mailgate-local-microsoft',
 			response_type: 'code',
 			redirect_uri: `${ORIGIN}/oauth/callback`,
-			scope: 'https://outlook.office.com/SMTP.Send offline_access openid email',
+			scope: 'https://outlook.office.com/SMTP.Send offline_access openid profile email',
 			code_challenge_method: 'S256',
 			login_hint: mailbox.smtp.username
 		});
 		expect(q.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
-		expect(q.get('state')).toMatch(new RegExp(`^${mailbox.id}\\.[A-Za-z0-9_-]{43}$`));
+		// Random only: nothing in it names the mailbox (a state Mailgate did not keep leads nowhere).
+		expect(q.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
 		// Only the state's hash and the sealed verifier are kept.
 		const pending = await env.DB.prepare('SELECT * FROM oauth_states WHERE mailbox_id = ?1').bind(mailbox.id).first<Record<string, string>>();
 		expect(pending!.state_hash).toMatch(/^[0-9a-f]{64}$/);
-		expect(JSON.stringify(pending)).not.toContain(q.get('state')!.split('.')[1]!);
+		expect(JSON.stringify(pending)).not.toContain(q.get('state')!);
 		expect(pending!.code_verifier).toMatch(/^v1\./);
 
 		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=microsoft`);
@@ -190,8 +191,8 @@ describe('connecting', () => {
 		expect((await received()).find((m) => m.server === 'xoauth2' && m.to.includes(mailbox.address))?.data).toContain('Subject: Mailgate SMTP test');
 		answers.push((await api('GET', `/api/mailboxes/${mailbox.id}/smtp-tests`)).text);
 
-		// The same redirect again (a replayed state) changes nothing.
-		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used`);
+		// The same redirect again (a replayed state) changes nothing, and leads to the start page.
+		expect(await arrive(callback)).toBe('/?oauth=error&reason=link_used');
 	});
 
 	it('Google: its issuer, offline access with consent, and the SMTP test', async () => {
@@ -210,11 +211,11 @@ describe('connecting', () => {
 		const { callback } = await authorize(mailbox.id);
 		const late = await handleOAuthCallback(new Request(callback), env, () => new Date(Date.now() + 10 * 60_000 + 1_000));
 		expect(late.headers.get('location')).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_expired&provider=microsoft`);
-		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used`);
-		// A state Mailgate never made (or one changed on the way).
+		expect(await arrive(callback)).toBe('/?oauth=error&reason=link_used');
+		// A state Mailgate never made (or one changed on the way) names no mailbox, whatever it holds.
 		const forged = new URL(callback);
 		forged.searchParams.set('state', `${mailbox.id}.${'A'.repeat(43)}`);
-		expect(await arrive(forged.href)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_used`);
+		expect(await arrive(forged.href)).toBe('/?oauth=error&reason=link_used');
 		expect(await arrive(`${ORIGIN}/oauth/callback?code=x&state=nonsense`)).toBe('/?oauth=error&reason=link_used');
 
 		await standIn({ deny: true });
@@ -235,6 +236,51 @@ describe('connecting', () => {
 		expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first('n')).toBe(0);
 		// Not signed in: the test says so without connecting.
 		expect(await smtpTest(mailbox.id)).toMatchObject({ ok: false, stage: 'auth', category: 'auth', steps: [], hint: expect.stringContaining('not signed in to Microsoft 365 yet') });
+	});
+
+	it('sends an unknown, forged or replayed state to the start page, never to a mailbox it names', async () => {
+		const mailbox = await oauthMailbox();
+		const { callback } = await authorize(mailbox.id);
+		const state = new URL(callback).searchParams.get('state')!;
+		for (const guess of [mailbox.id, `${mailbox.id}.${'A'.repeat(43)}`, `${mailbox.id}.${state}`, `${mailbox.id}.`]) {
+			const forged = new URL(callback);
+			forged.searchParams.set('state', guess);
+			expect(await arrive(forged.href), guess).toBe('/?oauth=error&reason=link_used');
+		}
+		expect(await arrive(`${ORIGIN}/oauth/callback?error=access_denied&state=${encodeURIComponent(mailbox.id)}`)).toBe('/?oauth=error&reason=link_used');
+		expect(await arrive(`${ORIGIN}/oauth/callback`)).toBe('/?oauth=error&reason=link_used');
+		// The real one still works once; then it is a replay like any other.
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=microsoft`);
+		expect(await arrive(callback)).toBe('/?oauth=error&reason=link_used');
+	});
+
+	it('Microsoft: the account is preferred_username (with tid), never the email claim a user can set', async () => {
+		const mailbox = await oauthMailbox();
+		// Entra lets a user put any address in `email`: naming the mailbox's Account there opens nothing.
+		await standIn({ signInAs: 'intruder@other-tenant.test', microsoftEmail: mailbox.smtp.username });
+		try {
+			expect(await signIn(mailbox.id)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=wrong_account&provider=microsoft&account=intruder%40other-tenant.test`);
+			expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first('n')).toBe(0);
+			// The Account signing in, whatever its `email` says, connects.
+			await standIn({ signInAs: null, microsoftEmail: 'someone-else@other-tenant.test' });
+			expect(await signIn(mailbox.id)).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=microsoft`);
+			expect((await api('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.oauth).toMatchObject({ account: mailbox.smtp.username, status: 'connected' });
+		} finally {
+			await standIn({ signInAs: null, microsoftEmail: null });
+		}
+	});
+
+	it('Google: an address Google has not verified is refused, and said so', async () => {
+		const mailbox = await oauthMailbox({ provider: 'google' });
+		await standIn({ emailVerified: false });
+		try {
+			expect(await signIn(mailbox.id, 'google')).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=email_unverified&provider=google`);
+		} finally {
+			await standIn({ emailVerified: true });
+		}
+		expect((await api('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.oauth.status).toBe('not_connected');
+		expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first('n')).toBe(0);
+		expect(await signIn(mailbox.id, 'google')).toBe(`/mailboxes/${mailbox.id}?oauth=connected&provider=google`);
 	});
 
 	it('a wrong PKCE verifier is refused by the token endpoint', async () => {

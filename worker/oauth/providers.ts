@@ -25,8 +25,10 @@ export interface ProviderConfig {
 export const DEFAULT_MICROSOFT_TENANT = 'organizations';
 
 const SCOPES: Record<OAuthProvider, string> = {
-	// SMTP.Send on Exchange Online; offline_access for a refresh token; openid email for the ID token's address.
-	microsoft: 'https://outlook.office.com/SMTP.Send offline_access openid email',
+	// SMTP.Send on Exchange Online; offline_access for a refresh token; openid and profile for the
+	// ID token's preferred_username (the account, see sign-in.ts: Microsoft sends it only with
+	// profile); email as SPEC §12 lists it, though its `email` claim is never trusted.
+	microsoft: 'https://outlook.office.com/SMTP.Send offline_access openid profile email',
 	// Gmail's SMTP needs the full mail scope (there is no send-only scope for SMTP XOAUTH2).
 	google: 'https://mail.google.com/ openid email'
 };

@@ -6,7 +6,8 @@
  * the same statement that reads it, so it works once. The code is exchanged, the signed-in
  * account read from the ID token and compared with the mailbox's Account, and the refresh token
  * stored sealed. Each outcome is a redirect to the mailbox page with `?oauth=connected` or
- * `?oauth=error&reason=…` (reasons in src/lib/schema/oauth.ts).
+ * `?oauth=error&reason=…` (reasons in src/lib/schema/oauth.ts); a state Mailgate does not hold
+ * (never made, used, or changed on the way) names no mailbox, so it leads to the start page.
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
 import type { OAuthErrorReason } from '../../src/lib/schema/oauth';
@@ -39,9 +40,8 @@ export async function startSignIn(
 		return { ok: false, code: 'too_many', message: 'Too many sign-ins were started for this mailbox in the last 10 minutes; finish one or wait a few minutes.' };
 	}
 	const config = providerConfig(env, provider);
-	const { codeVerifier, state: random } = newSecrets();
-	// The mailbox id travels in the state only to find the way back when the state is refused; the random part is the credential.
-	const state = `${mailbox.id}.${random}`;
+	// Random only: the pending row (found by the state's hash) says which mailbox it is for.
+	const { codeVerifier, state } = newSecrets();
 	const redirectUri = new URL(CALLBACK_PATH, (env.PUBLIC_ORIGIN || '').trim() || options.origin).href;
 	await insertPendingSignIn(
 		env.DB,
@@ -69,11 +69,33 @@ export interface CallbackOutcome {
 	providerError?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Who signed in, from the ID token's claims (issuer, audience and expiry checked by client.ts),
+ * or why that cannot be trusted.
+ * - Microsoft: `preferred_username`, the user's sign-in name (UPN) in their tenant, named by
+ *   `tid` (the issuer was checked against that tenant). Not `email`: Entra ID lets users and
+ *   tenant admins set it to any address, unverified (Microsoft's claims reference says not to
+ *   use it for authorization). `upn` where a tenant sends it as an optional claim instead.
+ * - Google: `email`, only with `email_verified: true` (OpenID Connect Core §5.1: otherwise
+ *   the address was never shown to belong to the account).
+ */
+export function signedInAccount(
+	provider: OAuthProvider,
+	claims: Record<string, unknown>
+): { ok: true; account: string } | { ok: false; reason: 'no_account' | 'email_unverified' } {
+	const address = (value: unknown): value is string => typeof value === 'string' && value.includes('@');
+	if (provider === 'microsoft') {
+		const account = [claims.preferred_username, claims.upn].find(address);
+		return account && typeof claims.tid === 'string' && GUID.test(claims.tid) ? { ok: true, account } : { ok: false, reason: 'no_account' };
+	}
+	if (!address(claims.email)) return { ok: false, reason: 'no_account' };
+	return claims.email_verified === true ? { ok: true, account: claims.email } : { ok: false, reason: 'email_unverified' };
+}
 
 export async function finishSignIn(env: Env, parameters: URLSearchParams, now: Date): Promise<CallbackOutcome> {
 	const state = parameters.get('state') ?? '';
-	const hinted = state.split('.')[0] ?? '';
 	const back = (mailboxId: string | null, query: Record<string, string>) =>
 		`${mailboxId ? `/mailboxes/${encodeURIComponent(mailboxId)}` : '/'}?${new URLSearchParams({ oauth: query.reason ? 'error' : 'connected', ...query })}`;
 	const fail = (mailboxId: string | null, provider: OAuthProvider | null, reason: OAuthErrorReason, extra: Record<string, string> = {}, providerError?: string): CallbackOutcome => ({
@@ -85,7 +107,7 @@ export async function finishSignIn(env: Env, parameters: URLSearchParams, now: D
 	});
 
 	const pending = state ? await takePendingSignIn(env.DB, await sha256(state)) : null;
-	if (!pending) return fail(UUID.test(hinted) && (await findMailbox(env.DB, hinted)) ? hinted : null, null, 'link_used');
+	if (!pending) return fail(null, null, 'link_used');
 	const { mailboxId, provider } = pending;
 	if (pending.expiresAt <= now.getTime()) return fail(mailboxId, provider, 'link_expired');
 	const mailbox = await findMailbox(env.DB, mailboxId);
@@ -118,9 +140,9 @@ export async function finishSignIn(env: Env, parameters: URLSearchParams, now: D
 		}
 	}
 	const { tokens, claims } = exchanged;
-	// SPEC §12: the account is the ID token's `email`, or `preferred_username` (Microsoft's UPN).
-	const account = [claims.email, claims.preferred_username].find((value): value is string => typeof value === 'string' && value.includes('@'));
-	if (!account) return fail(mailboxId, provider, 'no_account');
+	const signedIn = signedInAccount(provider, claims);
+	if (!signedIn.ok) return fail(mailboxId, provider, signedIn.reason);
+	const { account } = signedIn;
 	if (account.toLowerCase() !== mailbox.smtp.username.trim().toLowerCase()) return fail(mailboxId, provider, 'wrong_account', { account });
 	if (!tokens.refreshToken) return fail(mailboxId, provider, 'no_refresh_token');
 

@@ -28,6 +28,7 @@ export const oauthErrorReasons = [
 	'link_used',
 	'wrong_account',
 	'no_account',
+	'email_unverified',
 	'no_refresh_token',
 	'client_rejected',
 	'provider_error',
@@ -57,8 +58,12 @@ export function describeOAuthError(options: {
 			const expected = options.mailboxAccount ? ` (${options.mailboxAccount})` : '';
 			return `You signed in as ${who}, which is not the mailbox's Account${expected}. Sign in as the Account, or change the Account to the address you sign in with and save.`;
 		}
-		case 'no_account':
-			return `${name} did not say which account signed in (no email in its answer), so Mailgate cannot check it is the mailbox's Account. Check that the app registration allows the "openid" and "email" permissions.`;
+		case 'no_account': {
+			const permissions = options.provider === 'microsoft' ? '"openid" and "profile"' : '"openid" and "email"';
+			return `${name} did not say which account signed in (no address in its answer), so Mailgate cannot check it is the mailbox's Account. Check that the app registration allows the ${permissions} permissions.`;
+		}
+		case 'email_unverified':
+			return `${name} says the address of the account that signed in is not verified, so Mailgate cannot be sure it is the mailbox's Account. Verify the address with ${name} (or sign in with the Account itself), then sign in again.`;
 		case 'no_refresh_token':
 			return `${name} did not grant lasting access (offline access), so the mailbox could not stay connected. Check that the app registration allows offline_access, then sign in again.`;
 		case 'client_rejected':
