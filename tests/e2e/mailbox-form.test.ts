@@ -106,7 +106,7 @@ describe('mailbox form', () => {
 		expect(await field(page, 'Password').inputValue()).toBe('');
 		expect(await describedBy(field(page, 'Password'))).toContain('A password is stored. Leave empty to keep it.');
 
-		await fillMailboxForm(page, { name: 'After', port: '2525' });
+		await fillMailboxForm(page, { name: 'After', description: 'Kept with the same server' });
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
 		await page.waitForURL((url) => url.pathname === '/');
 		const row = page.getByRole('row').filter({ hasText: mailbox.address });
@@ -114,12 +114,48 @@ describe('mailbox form', () => {
 
 		const saved = await getMailbox(mailbox.id);
 		expect(saved.name).toBe('After');
-		expect(saved.smtp.port).toBe(2525);
+		expect(saved.smtp.port).toBe(mailbox.smtp.port);
 		expect(saved.smtp.hasPassword).toBe(true);
 		expect(saved.version).toBe(mailbox.version + 1);
 		expect(patches).toHaveLength(1);
-		expect(patches[0]).toMatchObject({ version: mailbox.version, name: 'After', smtp: { port: 2525 } });
-		expect((patches[0] as { smtp: object }).smtp).not.toHaveProperty('password');
+		expect(patches[0]).toMatchObject({ version: mailbox.version, name: 'After' });
+		expect((patches[0] as { smtp?: object }).smtp ?? {}).not.toHaveProperty('password');
+		await context.close();
+	});
+
+	it('asks for the password again when the server, port, account or encryption change, and sends nothing until it is there', async () => {
+		const integration = await seedIntegration();
+		const mailbox = await seedMailbox(integration.id, { name: 'Moving server' });
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		const calls = recordApiCalls(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Moving server');
+		const password = field(page, 'Password');
+		expect(await describedBy(password)).toContain('A password is stored. Leave empty to keep it.');
+
+		// Issue 18: a stored password is only sent to the server it was entered for.
+		await fillMailboxForm(page, { port: '2525' });
+		await expect.poll(() => describedBy(password)).toContain(
+			'The server settings changed: enter the password again. A stored password is only sent to the server it was entered for.'
+		);
+		expect(await password.getAttribute('aria-required')).toBe('true');
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await expect.poll(() => password.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(password)).toContain('Enter the password again: a stored password is only sent to the server it was entered for');
+		expect(await password.evaluate((element) => element === document.activeElement)).toBe(true);
+		expect(calls.filter((call) => !call.startsWith('GET '))).toEqual([]);
+
+		// Back to the saved port: the stored password goes with it again, no error.
+		await fillMailboxForm(page, { port: String(mailbox.smtp.port) });
+		await expect.poll(() => password.getAttribute('aria-invalid')).toBeNull();
+		expect(await describedBy(password)).toContain('A password is stored. Leave empty to keep it.');
+
+		await fillMailboxForm(page, { port: '2525', password: 'the new server password' });
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+		const saved = await getMailbox(mailbox.id);
+		expect(saved.smtp).toMatchObject({ port: 2525, hasPassword: true });
 		await context.close();
 	});
 

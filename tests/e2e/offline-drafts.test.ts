@@ -110,6 +110,8 @@ describe('drafts on this device', () => {
 		await page.getByRole('link', { name: `Edit ${existing.address}` }).click();
 		await field(page, 'Mailbox name').fill('Edited offline');
 		await field(page, 'Port').fill('2525');
+		// Another port needs the password again (issue 18); it waits on the device, sealed, with the draft.
+		await field(page, 'Password').fill('offline-new-password');
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
 		await page.waitForURL((url) => url.pathname === '/');
 		await mailboxRow(page, existing.address).filter({ hasText: 'Edited offline' }).waitFor();

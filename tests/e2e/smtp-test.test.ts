@@ -13,6 +13,8 @@ const PASSWORD = 'smtp-e2e-password';
 let browser: Browser;
 let smtp: SMTPServer;
 let smtpPort: number;
+/** Every password the peer was offered, to show which tests sent the stored one. */
+const offered: string[] = [];
 
 beforeAll(async () => {
 	browser = await launchBrowser();
@@ -23,6 +25,7 @@ beforeAll(async () => {
 		hideSTARTTLS: true,
 		authMethods: ['PLAIN', 'LOGIN'],
 		onAuth(auth, _session, callback) {
+			offered.push(auth.password ?? '');
 			if (auth.password === PASSWORD) return callback(null, { user: auth.username });
 			callback(Object.assign(new Error('5.7.8 Username and Password not accepted'), { responseCode: 535 }));
 		},
@@ -87,6 +90,30 @@ describe('SMTP sending test in the form', () => {
 		await expect.poll(() => history.getByRole('listitem').count()).toBe(2);
 		await page.goto('/');
 		await expect.poll(() => mailboxRow(page, mailbox.address).innerText()).toMatch(/Failed/);
+		await context.close();
+	});
+
+	it('does not send the stored password to unsaved server settings: it asks for it again', async () => {
+		const mailbox = await seedTestableMailbox();
+		const { context, page } = await newPage(browser);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await expect.poll(() => field(page, 'Send test to').inputValue()).toBe(mailbox.address);
+		const before = offered.filter((password) => password === PASSWORD).length;
+
+		// Same peer, another spelling of its host: for the binding it is another server (issue 18).
+		await field(page, 'Server address').fill('localhost');
+		expect(await field(page, 'Password').inputValue()).toBe('');
+		await page.getByRole('button', { name: 'Send test' }).click();
+		await page.getByRole('alert').filter({ hasText: 'Enter the password again' }).waitFor();
+		expect(offered.filter((password) => password === PASSWORD).length).toBe(before);
+
+		// Back on the saved server, the stored password goes to it.
+		await field(page, 'Server address').fill('127.0.0.1');
+		await page.getByRole('button', { name: 'Send test' }).click();
+		const result = page.getByRole('region', { name: 'SMTP test result' });
+		await result.getByText('Test passed').waitFor();
+		expect(offered.filter((password) => password === PASSWORD).length).toBe(before + 1);
 		await context.close();
 	});
 

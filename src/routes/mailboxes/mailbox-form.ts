@@ -13,6 +13,8 @@ import {
 	mailboxFieldsSchema,
 	oauthProviderLabels,
 	oauthProviderServers,
+	PASSWORD_AGAIN_MESSAGE,
+	sameSmtpServer,
 	smtpSettingsSchema,
 	usualPort,
 	type Encryption,
@@ -146,12 +148,29 @@ export function validateNew(values: MailboxFormValues): Validation<MailboxCreate
 	return run(mailboxCreateSchema, toInput(values));
 }
 
+/** The server, port, account and encryption a stored password was entered for. */
+export type PasswordServer = Pick<Mailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>;
+
 /**
- * An edited mailbox: an empty password keeps the stored one (SPEC §3), unless none is
- * stored, in which case the create rule (password required, unless it signs in with OAuth) applies.
+ * Issue 18: whether the form's server settings differ from those the stored password was entered
+ * for (`storedFor`), so that the password must be typed again (the API answers 422 otherwise).
  */
-export function validateEdit(values: MailboxFormValues, hasPassword: boolean): Validation<MailboxFields> {
-	return hasPassword ? run(mailboxFieldsSchema, toInput(values)) : run(mailboxCreateSchema, toInput(values));
+export function passwordNeededAgain(values: MailboxFormValues, storedFor: PasswordServer | null): boolean {
+	if (!storedFor || values.signIn !== 'password' || values.password !== '') return false;
+	const port = parsePort(values.port) ?? Number.NaN;
+	return !sameSmtpServer({ host: values.host, port, username: values.username.trim(), encryption: values.encryption }, storedFor);
+}
+
+/**
+ * An edited mailbox: an empty password keeps the stored one (SPEC §3) for the server it was
+ * entered for (`storedFor`, issue 18), unless none is stored, in which case the create rule
+ * (password required, unless it signs in with OAuth) applies.
+ */
+export function validateEdit(values: MailboxFormValues, hasPassword: boolean, storedFor: PasswordServer | null = null): Validation<MailboxFields> {
+	const result = hasPassword ? run(mailboxFieldsSchema, toInput(values)) : run(mailboxCreateSchema, toInput(values));
+	if (!passwordNeededAgain(values, storedFor)) return result;
+	const errors = result.ok ? {} : result.errors;
+	return { ok: false, errors: { ...errors, [fieldPaths.password]: errors[fieldPaths.password] ?? PASSWORD_AGAIN_MESSAGE } };
 }
 
 /** The form's SMTP settings for the sending test, validated alone (the rest may be unfinished). */
