@@ -99,7 +99,7 @@ function refuseUnsafeHeaders(input: ComposeInput): void {
 		['Message-ID', input.messageId],
 		...Object.entries(input.extraHeaders ?? {}).flatMap(([name, value]): Array<[string, string]> => [
 			['extra header name', name],
-			[`${name} header`, value]
+			['extra header value', value]
 		]),
 		...input.attachments.flatMap((a): Array<[string, string]> => [
 			['attachment filename', a.filename],
