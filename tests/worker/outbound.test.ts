@@ -273,7 +273,9 @@ describe('delivery statuses', () => {
 		let item = await waitFor(answer.body.id, settled);
 		// Each attempt in this test is the message's first DATA at the peer only once; make the
 		// peer refuse every time by sending through a server that always answers 4xx instead.
-		await env.DB.prepare('UPDATE mailboxes SET smtp_port = ?1 WHERE id = ?2').bind(ports.busy, mailbox.id).run();
+		// Through the API, with the password: it is sealed to its server and port (issue 18).
+		const moved = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: mailbox.version, smtp: { port: ports.busy, password: PASSWORD } } });
+		expect(moved.status, moved.text).toBe(200);
 		for (let i = 1; i <= RETRY_DELAYS_SECONDS.length; i++) {
 			expect(item.status, `attempt ${i}`).toBe('deferred');
 			await consume([item.id], new Date(Date.parse(item.nextAttemptAt!) + 1_000));
