@@ -221,6 +221,24 @@ describe('mailbox form', () => {
 		await context.close();
 	});
 
+	it('warns when an OAuth sign-in would go to a server that is not the provider’s (the Worker refuses it)', async () => {
+		const { context, page } = await newPage(browser.current);
+		await openNewForm(page);
+		await field(page, 'Sign-in method').selectOption({ label: 'Microsoft 365' });
+		const host = field(page, 'Server address');
+		expect(await host.inputValue()).toBe('smtp.office365.com');
+		expect((await describedBy(host)).join(' ')).not.toMatch(/only sent to/);
+		await host.fill('smtp.evil.example');
+		await expect.poll(async () => (await describedBy(host)).join(' ')).toMatch(
+			/Microsoft 365's sign-in is only sent to smtp\.office365\.com, .* with STARTTLS or SSL\/TLS: set Server address to smtp\.office365\.com/
+		);
+		await host.fill('smtp-mail.outlook.com');
+		await expect.poll(async () => (await describedBy(host)).join(' ')).not.toMatch(/only sent to/);
+		await field(page, 'Encryption').selectOption({ label: 'None' });
+		await expect.poll(async () => (await describedBy(host)).join(' ')).toMatch(/set Encryption to STARTTLS/);
+		await context.close();
+	});
+
 	it('shows the server’s address_taken error on Service email address (addresses are unique regardless of case)', async () => {
 		const integration = await seedIntegration();
 		const local = unique('desk');
