@@ -17,6 +17,10 @@ const refused: Array<[string, Record<string, unknown>, string, RegExp | string]>
 	['blank name', { name: '   ' }, 'name', 'Enter the mailbox name'],
 	['name of 101 chars', { name: 'n'.repeat(101) }, 'name', 'at most 100 characters'],
 	['name not text', { name: 42 }, 'name', 'must be text'],
+	// Issue 18: the name is the From's display name of every reply, test and probe.
+	['name with a line break', { name: 'Support\r\nBcc: attacker@evil.example' }, 'name', 'one line'],
+	['name with NUL', { name: 'Support\u0000' }, 'name', 'one line'],
+	['account with a line break', { smtp: { username: 'help@acme.com\r\nQUIT' } }, 'smtp.username', 'one line'],
 	['description of 501 chars', { description: 'd'.repeat(501) }, 'description', 'at most 500 characters'],
 	['missing address', { address: undefined }, 'address', 'Enter the service email address'],
 	['plus alias', { address: 'support+eu@acme.com' }, 'address', /^Aliases are not supported/],

@@ -10,8 +10,14 @@ export function requiredText(options: { what: string; max: number; label: string
 		.string({ error: (issue) => (issue.input === undefined ? missing : `${options.label} must be text`) })
 		.trim()
 		.min(1, { error: missing })
-		.max(options.max, { error: `${options.label} is at most ${options.max} characters` });
+		.max(options.max, { error: `${options.label} is at most ${options.max} characters` })
+		// Names and accounts travel in headers and SMTP commands (a mailbox name is the From's
+		// display name): one line, no control characters (RFC 5322 §2.2, issue 18).
+		.refine((value) => !CONTROL_CHARACTERS.test(value), { error: `${options.label} must be one line, without control characters` });
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /** Client-generated ids make a retried create idempotent (SPEC §6). */
 export const idSchema = z.uuid({ error: 'Must be a UUID' });
