@@ -124,6 +124,11 @@ export class ReplyOutbox implements SyncQueue {
 		await this.db.delete('replies', id);
 	}
 
+	/** Forgets every reply on this device (sign-out: they hold customers' words and queued work). */
+	async clear(): Promise<void> {
+		await this.db.clear('replies');
+	}
+
 	/** A reply left "syncing" by a tab that closed mid-request is only waiting (we hold the sync lock). */
 	async recover(): Promise<boolean> {
 		let changed = false;

@@ -143,6 +143,43 @@ export class OfflineStore {
 		this.emit();
 	}
 
+	/**
+	 * What signing out would throw away: integrations and mailboxes whose draft is not on the
+	 * server (waiting, refused or in conflict), and replies not accepted by it.
+	 */
+	async unsyncedWork(): Promise<{ changes: number; replies: number }> {
+		const [integrations, mailboxes, replies] = await Promise.all([this.db.getAll('integrations'), this.db.getAll('mailboxes'), this.replies()]);
+		return {
+			changes: [...integrations, ...mailboxes].filter((record) => record.state !== 'synced').length,
+			replies: replies.filter((reply) => reply.state !== 'synced').length
+		};
+	}
+
+	/**
+	 * Sign-out: forgets everything this device keeps for the admin, at once: drafts and the
+	 * server copies beside them, sealed passwords and the key that sealed them, the outbox, and
+	 * replies. A sync pass already in flight (here or in another tab) may write its answer back
+	 * when it ends, so once it has (the sync lock is free) everything is cleared again, unless
+	 * someone signed in meanwhile.
+	 */
+	async clearAll(): Promise<void> {
+		this.engine.stop();
+		await this.wipe();
+		this.emit();
+		void this.engine
+			.exclusive(async () => {
+				if (readToken() === null) await this.wipe();
+			})
+			.then(() => this.emit());
+	}
+
+	private async wipe(): Promise<void> {
+		const stores = ['integrations', 'mailboxes', 'outbox', 'keys', 'meta'] as const;
+		const tx = this.db.transaction([...stores], 'readwrite');
+		await Promise.all([...stores.map((store) => tx.objectStore(store).clear()), tx.done]);
+		await this.replyOutbox?.clear();
+	}
+
 	/** Whether this device has pulled the server lists at least once (so an empty list is real). */
 	async hasServerCopy(): Promise<boolean> {
 		return (await this.db.get('meta', LAST_REFRESH)) !== undefined;
