@@ -13,6 +13,7 @@ import { isMessageId, MAX_MESSAGE_ID_LENGTH, parseMessageId, parseMessageIdList 
 import type { OutboundItem } from '../../src/lib/schema/outbound';
 import { oneLine, readHeaderField } from '../../worker/mail/header-field';
 import { readThreadIds, replyReferences } from '../../worker/mail/thread-ids';
+import { checkComposedHeaders } from '../../worker/mail/composed-headers';
 import { composeMessage, type ComposeInput } from '../../worker/outbound/compose';
 import { stuffDots } from '../../worker/smtp/transaction';
 import { handOver } from './deliver';
@@ -209,6 +210,65 @@ describe('an inbound Message-ID cannot write into a reply (end to end)', () => {
 		for (const query of migration!.queries) await env.DB.prepare(query).run();
 		const rows = await env.DB.prepare('SELECT id, message_id FROM messages WHERE id IN (?1, ?2)').bind(item.id, other.id).all<{ id: string; message_id: string | null }>();
 		expect(Object.fromEntries(rows.results.map((r) => [r.id, r.message_id]))).toEqual({ [item.id]: null, [other.id]: other.messageId });
+	});
+});
+
+describe('a reply stored by the old code with injected headers is never sent again', () => {
+	it('Retry on such a reply fails it with a plain reason; the peer gets nothing more', async () => {
+		const mailbox = await mailboxOn();
+		const answer = await post(mailbox.id, { to: ['alice@customer.example'], subject: 'Your order', text: 'Hello.' });
+		expect(answer.status, answer.text).toBe(202);
+		const first = await sentBytes(answer.body.id, answer.body.messageId);
+		// As the old composer wrote it from an injecting inbound Message-ID: the stored .eml carries the attacker's fields.
+		const injected = first.replace(/^In-Reply-To:.*\r\n|^References:.*\r\n/gm, '').replace(
+			/^Subject: .*\r\n/m,
+			(subject) => `${subject}In-Reply-To: <x@attacker.example>\r\nReply-To: attacker@evil.example\r\nContent-Type: text/html\r\n`
+		);
+		await env.MAIL_ARCHIVE.put(`outbound/${answer.body.id}`, injected);
+		await env.DB.prepare("UPDATE outbound SET status = 'failed' WHERE id = ?1").bind(answer.body.id).run();
+
+		const retry = await call('POST', `/api/outbound/${answer.body.id}/retry`, { body: {} });
+		expect(retry.status, retry.text).toBeLessThan(300);
+		const deadline = Date.now() + 25_000;
+		let item: OutboundItem;
+		for (;;) {
+			item = (await call<OutboundItem>('GET', `/api/outbound/${answer.body.id}`)).body;
+			if (item.status === 'failed' && item.attempts.length >= 2) break;
+			if (Date.now() > deadline) throw new Error(`still ${item.status}`);
+			await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+		expect(item.attempts.at(-1)).toMatchObject({ category: 'config' });
+		expect(item.attempts.at(-1)!.hint).toMatch(/composed before .*Reply-To/);
+		const received = (await (await fetch(`http://127.0.0.1:${ports.control}/received`)).json()) as Received[];
+		expect(received.filter((r) => r.data.includes(`Message-ID: <${answer.body.messageId}>`))).toHaveLength(1);
+	});
+
+	it('checkComposedHeaders takes what the composer writes and nothing else', () => {
+		const base: ComposeInput = {
+			from: { name: 'Acme', address: 'help@acme.test' },
+			to: ['a@customer.example'],
+			cc: ['b@customer.example'],
+			subject: 'Hi',
+			text: 't',
+			html: '<p>h</p>',
+			attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: 'YQ==' }],
+			messageId: 'id-1@acme.test',
+			inReplyTo: 'p@customer.example',
+			references: ['o@customer.example', 'p@customer.example'],
+			date: new Date(),
+			extraHeaders: { 'X-Mailgate-Probe': 'token' }
+		};
+		const { raw } = composeMessage(base);
+		expect(checkComposedHeaders(raw)).toBeNull();
+		expect(checkComposedHeaders(composeMessage({ ...base, inReplyTo: null, references: [], cc: [], extraHeaders: {} }).raw)).toBeNull();
+		// Text only: one part, its Content-Transfer-Encoding at the top.
+		expect(checkComposedHeaders(composeMessage({ ...base, html: null, attachments: [] }).raw)).toBeNull();
+		const head = (extra: string) => raw.replace('\r\nMIME-Version:', `\r\n${extra}\r\nMIME-Version:`);
+		expect(checkComposedHeaders(head('Reply-To: x@evil.example'))).toMatch(/does not write/);
+		expect(checkComposedHeaders(head('Content-Type: text/html'))).toMatch(/two content-type/);
+		expect(checkComposedHeaders(raw.replace(/^In-Reply-To: .*$/m, 'In-Reply-To: <a@b> junk'))).toMatch(/In-Reply-To/);
+		expect(checkComposedHeaders(raw.replace(/^References: .*$/m, 'References: <a@b> <c d@e>'))).toMatch(/References/);
+		expect(checkComposedHeaders(raw.replace('\r\nMIME-Version:', '\nMIME-Version:'))).toMatch(/bare line break/);
 	});
 });
 

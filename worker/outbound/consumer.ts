@@ -15,6 +15,7 @@ import { smtpLoginFor } from '../smtp/credentials';
 import { StagedSession, type SmtpSettings } from '../smtp/staged-session';
 import { sendTransaction } from '../smtp/transaction';
 import { archiveKey, enqueue } from './create';
+import { checkComposedHeaders } from '../mail/composed-headers';
 import { isTemporary, nextAttemptAt } from './retry-policy';
 
 export interface OutboundQueueMessage {
@@ -174,10 +175,16 @@ async function sendGroup(
 			continue;
 		}
 		const { outbound } = item;
+		const message = await raw.text();
+		const unsafe = checkComposedHeaders(message);
+		if (unsafe) {
+			await settle(env, item, started, configFailure(`Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`));
+			continue;
+		}
 		const result = await sendTransaction(session, {
 			from: mailbox.address,
 			recipients: [...outbound.to, ...outbound.cc, ...outbound.bcc],
-			message: await raw.text(),
+			message,
 			limits: { replyMs: OUTBOUND_REPLY_TIMEOUT_MS, dataMs: OUTBOUND_DATA_TIMEOUT_MS },
 			beforeData: () => markDataStarted(env.DB, outbound.id, now().toISOString())
 		});
