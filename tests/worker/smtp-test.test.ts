@@ -113,6 +113,31 @@ describe('SMTP sending test (SPEC §4)', () => {
 		}
 	});
 
+	it('describes a local failure as ours, never as the server’s words (issue 19)', async () => {
+		// A closed port: nothing answered, so nothing is "what the server said".
+		for (const encryption of ['none', 'tls', 'starttls']) {
+			const result = await test('closed', { encryption });
+			expect(result).toMatchObject({ ok: false, stage: 'connect', category: 'connection' });
+			expect(result.serverMessage, encryption).toBeUndefined();
+			expect(result.code).toBeUndefined();
+			expect(result.hint).toContain(`Could not connect to 127.0.0.1:${ports.closed}: connection refused`);
+			expect(result.hint).not.toMatch(/proxy request|internal error|network connection lost/i);
+		}
+		// A peer that hangs up after the message without a reply: no reason from it to point at.
+		const dropped = await test('dropAfterData', {}, 'dropped-check@example.test');
+		expect(dropped).toMatchObject({ ok: false, stage: 'data' });
+		expect(dropped.serverMessage).toBeUndefined();
+		expect(dropped.code).toBeUndefined();
+		expect(dropped.hint).toMatch(/closed the connection without (a reply|answering)/);
+		expect(dropped.hint).not.toMatch(/reason below|proxy request|network connection lost/i);
+		// A failed TLS handshake: the runtime's words are ours too.
+		for (const [server, encryption] of [['starttlsSelfSigned', 'starttls'], ['implicitSelfSigned', 'tls']]) {
+			const result = await test(server, { encryption });
+			expect(result).toMatchObject({ ok: false, stage: 'tls', category: 'tls' });
+			expect(result.serverMessage, server).toBeUndefined();
+		}
+	});
+
 	it('reports a server that never greets as timeout within 15 seconds', async () => {
 		const started = Date.now();
 		const result = await test('silent');

@@ -101,9 +101,50 @@ const GOOGLE_PASSWORD_CODES = new Set(['5.7.9']);
 
 const UNKNOWN_USER_WORDS = /user unknown|does not exist|no such user|unknown user|mailbox unavailable|recipient (address )?rejected|invalid recipient/i;
 
+/**
+ * Issue 19: what the runtime said about a socket that failed, in our words. workerd reports a
+ * refused port as "proxy request failed, cannot connect to the specified address", a dropped
+ * connection as "Network connection lost", and some TLS failures as "internal error; reference =
+ * …": none of it is a server's reply, so it is never shown as one.
+ */
+export function describeSocketFailure(message: string): string {
+	if (/refused|cannot connect to the specified address|econnrefused/i.test(message)) return 'connection refused';
+	if (/getaddrinfo|enotfound|dns|name (not|could not be) resolved|no such host|lookup/i.test(message)) return 'the server name could not be found (DNS)';
+	if (/lost|reset|closed|disconnect|econnreset|epipe|broken pipe|end of (stream|file)|eof/i.test(message)) return 'the connection was closed';
+	if (/unreachable|no route/i.test(message)) return 'the network is unreachable';
+	return 'the connection failed';
+}
+
+/** "host:port" as an admin types it (an IPv6 literal keeps its brackets). */
+function hostPort({ host, port }: Pick<Situation, 'host' | 'port'>): string {
+	return /:/.test(host) && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+const STAGE_WORDS: Record<SmtpStage, string> = {
+	connect: 'while connecting',
+	tls: 'while setting up encryption',
+	greeting: 'before greeting',
+	ehlo: 'after EHLO',
+	auth: 'while logging in',
+	mail: 'after MAIL FROM',
+	rcpt: 'after RCPT TO',
+	data: 'while the message was sent'
+};
+
 export function classify(situation: Situation): Verdict {
 	const { stage, failure } = situation;
 	if (failure.kind === 'timeout') return classifyTimeout(situation);
+	// Issue 19: the server hung up after the session was under way, without a reply to explain it.
+	if (failure.kind === 'socket' && !situation.probe && stage !== 'connect' && stage !== 'greeting' && stage !== 'tls') {
+		const when = STAGE_WORDS[stage];
+		return {
+			category: 'connection',
+			hint:
+				stage === 'data'
+					? `The server at ${hostPort(situation)} closed the connection without a reply ${when}, so the message may or may not have been delivered. Try again; if it keeps happening, the server may limit message size or connections.`
+					: `The server at ${hostPort(situation)} closed the connection without a reply ${when} (${describeSocketFailure(failure.message)}). Try again; if it keeps happening, check the server address, port and encryption.`
+		};
+	}
 	if (failure.kind === 'no-starttls') {
 		return {
 			category: 'tls',
@@ -233,9 +274,10 @@ function classifyConnect(situation: Situation): Verdict {
 			hint: `The port is open but the SSL/TLS handshake failed. Check that the server's certificate is valid (not expired or self-signed, and issued for ${situation.host}). ${PAIRING}`
 		};
 	}
+	const why = situation.failure.kind === 'socket' ? describeSocketFailure(situation.failure.message) : 'no answer';
 	return {
 		category: 'connection',
-		hint: `Could not connect to ${situation.host} on port ${port}. Check the server address and port, and that the server accepts connections from the internet.`
+		hint: `Could not connect to ${hostPort(situation)}: ${why}. Check the server address and port, and that the server accepts connections from the internet.`
 	};
 }
 

@@ -126,12 +126,13 @@ export class StagedSession {
 			timeoutSeconds: Math.round((stage === 'connect' ? CONNECT_TIMEOUT_MS : REPLY_TIMEOUT_MS) / 1000)
 		});
 		const reply = failure.kind === 'reply' ? failure.reply : null;
+		// Issue 19: only a reply is what the server said; a socket's failure is described in the hint.
 		return {
 			category: verdict.category,
 			hint: verdict.hint,
 			code: reply?.code,
 			enhancedCode: reply?.enhancedCode,
-			serverMessage: reply?.raw ?? (failure.kind === 'socket' ? failure.message : undefined)
+			serverMessage: reply?.raw
 		};
 	}
 
