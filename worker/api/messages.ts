@@ -5,7 +5,7 @@ import { findMessage, garbledSenders, listMessages, mailboxHealth, toLogItem, ty
 import { DAY_MS, retentionStart } from '../inbound/retention';
 import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
-import { normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
+import { messageKindValues, normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
 import { partBytes, readPart } from '../inbound/attachment-parts';
 import { extractHeaderBlock } from '../inbound/handle-email';
 import { sanitizeHtml } from '../inbound/sanitize-html';
@@ -26,6 +26,8 @@ const querySchema = z.object({
 		.regex(/^(?:[^@\s]+@)?@?[^@\s]+\.[^@\s]+$/, { error: 'Enter an address (name@example.com) or a domain (example.com)' })
 		.optional(),
 	verdict: z.enum(verdictValues, { error: 'Use accepted, quarantined or rejected' }).optional(),
+	/** SPEC §16: customer mail or one kind of internal mail. */
+	kind: z.enum(messageKindValues, { error: 'Use message, test, probe or bounce' }).optional(),
 	since: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
 	until: z.iso.datetime({ offset: true, error: 'Use an ISO 8601 date and time' }).optional(),
 	cursor: z.string().max(200).optional()
@@ -57,6 +59,7 @@ export const list: Handler = async ({ request, env, scope }) => {
 		messageId: q.messageId ? (normaliseMessageId(q.messageId) ?? undefined) : undefined,
 		from: q.from,
 		verdict: q.verdict,
+		kind: q.kind,
 		since: toIso(q.since),
 		until: toIso(q.until),
 		after: q.cursor ? decodeCursor(q.cursor) : undefined,

@@ -3,15 +3,17 @@
  * the form. A failed test is a result (200), not an error; errors are for requests that cannot
  * run a test at all (unknown mailbox, a test already running, too many tests).
  */
-import { oauthServerProblem, PASSWORD_AGAIN_MESSAGE, sameSmtpServer } from '../../src/lib/schema/mailbox';
+import { oauthServerProblem, PASSWORD_AGAIN_MESSAGE, sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
 import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
+import { decryptSecret, encryptSecret } from '../crypto/secret-box';
 import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
 import { smtpLoginFor, type SmtpLogin } from '../smtp/credentials';
 import { TOTAL_BUDGET_MS } from '../smtp/limits';
 import { runSmtpTest, type SmtpTestOutcome } from '../smtp/run-smtp-test';
 import { connectHost } from '../smtp/target';
+import { issueTestToken } from '../smtp/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
 import type { Handler, RouteContext } from './route';
 
@@ -24,6 +26,68 @@ export const RATE_WINDOW_MS = 10 * 60_000;
 const LEASE_MS = TOTAL_BUDGET_MS + 5_000;
 
 const mailboxNotFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
+
+/**
+ * Issue 19 (SPEC §16): how long a passing test of unsaved settings still counts for the mailbox
+ * first saved with them. Long enough to finish the form, or to save it offline and sync later
+ * the same day; older evidence may no longer be true of the server.
+ */
+export const TEST_RECEIPT_MAX_AGE_MS = 24 * 60 * 60_000;
+/** A receipt is `testId:sealed`; the sealed part of a few hundred bytes (bounded in mailboxes.ts). */
+export const MAX_TEST_RECEIPT_LENGTH = 1_000;
+
+/** The settings a passing test ran with; the password only as its SHA-256, sealed with the rest. */
+interface TestedSettings {
+	host: string;
+	port: number;
+	username: string;
+	encryption: Encryption;
+	passwordSha256: string;
+}
+
+async function sha256(text: string): Promise<string> {
+	const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+	return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Issue 19: a passing test of a new mailbox's unsaved settings gives the form a receipt, sealed
+ * (AES-GCM, bound to the test's id) under SMTP_ENCRYPTION_KEY, so that the form cannot claim a
+ * test for settings it did not run; the create that brings it back links the test (`linkTestReceipt`).
+ * No key: no receipt (the test still runs).
+ */
+async function sealTestReceipt(env: Env, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
+	const { password, ...server } = settings;
+	const tested: TestedSettings = { ...server, passwordSha256: await sha256(password) };
+	try {
+		return `${testId}:${await encryptSecret({ plain: JSON.stringify(tested), secret: env.SMTP_ENCRYPTION_KEY, boundTo: `smtp-test-receipt:${testId}` })}`;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * Issue 19: the test a receipt names, when the receipt opens and its settings (and password) are
+ * the mailbox's own; null otherwise (a receipt that does not fit is ignored, never an error: the
+ * mailbox is saved either way).
+ */
+export async function testOfReceipt(
+	env: Env,
+	receipt: string,
+	mailbox: { host: string; port: number; username: string; encryption: Encryption; password: string }
+): Promise<string | null> {
+	const split = receipt.indexOf(':');
+	if (split <= 0) return null;
+	const testId = receipt.slice(0, split);
+	let tested: TestedSettings;
+	try {
+		tested = JSON.parse(await decryptSecret({ sealed: receipt.slice(split + 1), secret: env.SMTP_ENCRYPTION_KEY, boundTo: `smtp-test-receipt:${testId}` }));
+	} catch {
+		return null;
+	}
+	if (!sameSmtpServer(tested, mailbox)) return null;
+	return tested.passwordSha256 === (await sha256(mailbox.password)) ? testId : null;
+}
 
 export const testSaved: Handler = async (context) => {
 	const { request, env, params } = context;
@@ -72,6 +136,8 @@ export const testDraft: Handler = async (context) => {
 		mailboxId: mailbox?.id ?? null,
 		settings: 'form',
 		target,
+		// Issue 19: a new mailbox's passing test goes with it once it is saved with these settings.
+		receiptFor: !mailbox && auth === 'password' && password ? { ...target, password } : undefined,
 		login,
 		from: mailbox ? { name: mailbox.name, email: mailbox.address } : { email: fromEmail },
 		to: input.to
@@ -90,6 +156,8 @@ async function run(
 		settings: SmtpTestResult['settings'];
 		/** Where the test connects (for the lease of an unsaved target). */
 		target: { host: string; port: number; username: string };
+		/** The settings a passing test's receipt seals (issue 19), for a mailbox not saved yet. */
+		receiptFor?: { host: string; port: number; username: string; encryption: Encryption; password: string };
 		/** The password or OAuth access token to log in with (smtp/credentials.ts). */
 		login: () => Promise<SmtpLogin>;
 		from: { name?: string; email: string };
@@ -127,6 +195,8 @@ async function run(
 				settings: login.settings,
 				from: test.from,
 				to: test.to,
+				// SPEC §16: the message is marked, so if it comes back to a service address it is logged as a test.
+				testToken: await issueTestToken(env.DB, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
 				allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true'
 			});
 			// A refused OAuth token may mean the access was withdrawn: then that is what to say (reconnect).
@@ -142,7 +212,8 @@ async function run(
 			...outcome
 		};
 		await db.insertSmtpTest(env.DB, result);
-		return json(result);
+		const receipt = result.ok && test.receiptFor ? await sealTestReceipt(env, result.id, test.receiptFor) : undefined;
+		return json(receipt ? { ...result, receipt } : result);
 	} finally {
 		await db.releaseLease(env.DB, lease);
 	}

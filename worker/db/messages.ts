@@ -24,8 +24,8 @@ export interface LoggedMessage {
 	/** Text, HTML or headers were cut to fit D1; the archived original has them whole. */
 	truncated: boolean;
 	attachments: Array<{ filename: string | null; contentType: string; size: number }>;
-	/** SPEC §7: a customer's message, a bounce (SPEC §10) or a mail flow probe (SPEC §13). */
-	kind: 'message' | 'bounce' | 'probe';
+	/** SPEC §7, §16: a customer's message, or internal mail: an SMTP test, a mail flow probe (SPEC §13), a bounce (SPEC §10). */
+	kind: 'message' | 'test' | 'probe' | 'bounce';
 }
 
 /** The list item of SPEC §7: the log row without the heavy and evidence-only fields. */
@@ -159,6 +159,8 @@ export interface MessageFilters {
 	/** An address (the header From or the envelope sender), or a domain (`example.com`). */
 	from?: string;
 	verdict?: LoggedMessage['verdict'];
+	/** SPEC §16: one kind of mail (customer mail or internal). */
+	kind?: LoggedMessage['kind'];
 	since?: string;
 	until?: string;
 	/** Keyset cursor: the (receivedAt, id) of the last item of the previous page. */
@@ -197,6 +199,7 @@ export function listQuery(f: MessageFilters): { sql: string; values: unknown[] }
 		else where('(from_address = ? COLLATE NOCASE OR envelope_from = ? COLLATE NOCASE)', f.from, f.from);
 	}
 	if (f.verdict !== undefined) where(`${narrow}verdict = ?`, f.verdict);
+	if (f.kind !== undefined) where(`${narrow}kind = ?`, f.kind);
 	if (f.since !== undefined) where('received_at >= ?', f.since);
 	if (f.until !== undefined) where('received_at < ?', f.until);
 	if (f.after) where('(received_at, id) < (?, ?)', f.after.receivedAt, f.after.id);
@@ -224,7 +227,9 @@ export interface MailboxHealth {
 
 /**
  * Per mailbox: verdict counts since `day` and since `month`, the most common rejection reason
- * since `month`, and the last delivery. Two queries, read from indexes (migration 0005).
+ * since `month`, and the last delivery. Two queries, read from indexes (migration 0005). Only
+ * customer mail counts (SPEC §16): SMTP tests, probes and bounces are Mailgate's own traffic,
+ * and an admin testing ten times must not see ten "accepted" in health.
  */
 export async function mailboxHealth(db: D1Database, since: { day: string; month: string }, mailboxId?: string | null): Promise<MailboxHealth[]> {
 	const mine = mailboxScope(mailboxId, 3);
@@ -232,12 +237,12 @@ export async function mailboxHealth(db: D1Database, since: { day: string; month:
 		db
 			.prepare(
 				'SELECT mailbox_id, verdict, COUNT(*) AS month, SUM(received_at >= ?2) AS day, MAX(received_at) AS last ' +
-					`FROM messages WHERE received_at >= ?1 ${mine.sql} GROUP BY mailbox_id, verdict`
+					`FROM messages WHERE kind = 'message' AND received_at >= ?1 ${mine.sql} GROUP BY mailbox_id, verdict`
 			)
 			.bind(since.month, since.day, ...mine.values),
 		db
 			.prepare(
-				"SELECT mailbox_id, reason, COUNT(*) AS count FROM messages WHERE verdict = 'rejected' AND received_at >= ?1 " +
+				"SELECT mailbox_id, reason, COUNT(*) AS count FROM messages WHERE verdict = 'rejected' AND kind = 'message' AND received_at >= ?1 " +
 					`${mailboxScope(mailboxId, 2).sql} GROUP BY mailbox_id, reason ORDER BY count DESC, reason`
 			)
 			.bind(since.month, ...mine.values)

@@ -103,6 +103,19 @@ export async function latestSmtpTests(db: D1Database, mailboxId?: string): Promi
 	);
 }
 
+/**
+ * Issue 19: gives a passing test of unsaved settings that belongs to no mailbox yet, run after
+ * `since`, to the mailbox just saved with those settings; false when there is no such test (it
+ * failed, is older, or already went to a mailbox).
+ */
+export async function claimSmtpTest(db: D1Database, testId: string, mailboxId: string, since: string): Promise<boolean> {
+	const result = await db
+		.prepare("UPDATE smtp_tests SET mailbox_id = ?2 WHERE id = ?1 AND mailbox_id IS NULL AND ok = 1 AND settings = 'form' AND at > ?3")
+		.bind(testId, mailboxId, since)
+		.run();
+	return result.meta.changes === 1;
+}
+
 /** Tests since `since`: in all, and of `mailboxId` (0 when null), in one query. */
 export async function countSmtpTestsSince(
 	db: D1Database,
@@ -130,4 +143,33 @@ export async function acquireLease(db: D1Database, key: string, nowMs: number, e
 
 export async function releaseLease(db: D1Database, key: string): Promise<void> {
 	await db.prepare('DELETE FROM smtp_test_locks WHERE key = ?1').bind(key).run();
+}
+
+/** SPEC §16: the hash of a test message's X-Mailgate-Test token (smtp/test-token.ts). */
+export interface SmtpTestToken {
+	tokenHash: string;
+	mailboxId: string | null;
+	/** Lower-case. */
+	to: string;
+	sentAt: string;
+	expiresAt: string;
+}
+
+/** Stores a token's hash; tokens past their time are dropped in the same batch (they mean nothing any more). */
+export async function insertSmtpTestToken(db: D1Database, token: SmtpTestToken): Promise<void> {
+	await db.batch([
+		db.prepare('DELETE FROM smtp_test_tokens WHERE expires_at <= ?1').bind(token.sentAt),
+		db
+			.prepare('INSERT INTO smtp_test_tokens (token_hash, mailbox_id, to_address, sent_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)')
+			.bind(token.tokenHash, token.mailboxId, token.to, token.sentAt, token.expiresAt)
+	]);
+}
+
+/** The token with this hash still valid at `at`, or null. */
+export async function findSmtpTestToken(db: D1Database, tokenHash: string, at: string): Promise<SmtpTestToken | null> {
+	const row = await db
+		.prepare('SELECT token_hash, mailbox_id, to_address, sent_at, expires_at FROM smtp_test_tokens WHERE token_hash = ?1 AND expires_at > ?2')
+		.bind(tokenHash, at)
+		.first<{ token_hash: string; mailbox_id: string | null; to_address: string; sent_at: string; expires_at: string }>();
+	return row ? { tokenHash: row.token_hash, mailboxId: row.mailbox_id, to: row.to_address, sentAt: row.sent_at, expiresAt: row.expires_at } : null;
 }

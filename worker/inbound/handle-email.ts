@@ -24,6 +24,7 @@ import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
 import { partsKey, putParts, type PartContent } from './attachment-parts';
 import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
+import { isSmtpTestMessage } from '../smtp/test-token';
 import { readThreadIds, type ThreadIds } from '../mail/thread-ids';
 
 /** Email Routing delivers messages up to 25 MiB. */
@@ -113,12 +114,16 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	// SPEC §13: a mail flow probe (by its token) is logged as a probe, never handed to the help
 	// desk, never refused (a refusal would bounce back here), and its arrival ends its check.
 	const probe = await findProbeCheck(env.DB, { headers, mailboxId: mailbox.id, at: now() });
+	// SPEC §16: the SMTP sending test's message (by its token, sent to this very address) is
+	// internal mail like a probe: logged as a test, never handed to the help desk, never refused.
+	const smtpTest = !probe && (await isSmtpTestMessage(env.DB, { headers, to: envelopeTo, at: now() }));
 	// SPEC §10: a bounce carries the returned message as message/rfc822 from a mailer, never a
 	// person: it is not a manual forward, and its null or MAILER-DAEMON sender is never refused.
-	const bounce = probe ? null : recognizeBounce({ raw, parsed, envelopeFrom: message.from });
+	const bounce = probe || smtpTest ? null : recognizeBounce({ raw, parsed, envelopeFrom: message.from });
 	if (bounce) base.kind = 'bounce';
 	if (probe) base.kind = 'probe';
-	const forwarding = bounce || probe
+	if (smtpTest) base.kind = 'test';
+	const forwarding = bounce || probe || smtpTest
 		? { class: 'none' as const, evidence: [] }
 		: classifyForwarding({
 				envelopeFrom: message.from,
@@ -128,7 +133,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 				serviceAddresses: [mailbox.address]
 			});
 
-	let verdict = probe && policy.verdict === 'rejected' ? 'quarantined' : policy.verdict;
+	let verdict = (probe || smtpTest) && policy.verdict === 'rejected' ? 'quarantined' : policy.verdict;
 	let reason = policy.reason;
 	if (verdict !== 'rejected' && forwarding.class === 'manual' && mailbox.manualForward === 'reject') {
 		verdict = 'rejected';
@@ -162,7 +167,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 			size: sizeOf(attachment.content)
 		}))
 	};
-	// Bounces and probes are never handed to the help desk as customer mail (SPEC §10, §13).
+	// Bounces, probes and tests are never handed to the help desk as customer mail (SPEC §10, §13, §16).
 	const events =
 		logged.kind === 'message' && wants(target, 'message.received')
 			? [

@@ -10,6 +10,7 @@ import type { Probe } from './classify';
 import { QUIT_TIMEOUT_MS, REPLY_TIMEOUT_MS, TOTAL_BUDGET_MS } from './limits';
 import type { DialogueListener, SmtpSession } from './mailer-session';
 import { StagedSession, type SmtpSettings, type StageFailure } from './staged-session';
+import { TEST_HEADER } from './test-token';
 import { sendTransaction } from './transaction';
 
 export type SmtpTestSettings = SmtpSettings;
@@ -31,6 +32,11 @@ export interface SmtpTestOptions {
 	settings: SmtpTestSettings;
 	from: { name?: string; email: string };
 	to: string;
+	/**
+	 * SPEC §16: sent as `X-Mailgate-Test` so that email() knows the message if it comes back to a
+	 * service address (smtp/test-token.ts); absent, the message carries no such header.
+	 */
+	testToken?: string;
 	allowPrivateHosts: boolean;
 	openSession?: (settings: SmtpTestSettings, listener: DialogueListener) => SmtpSession;
 	probe?: (host: string, port: number) => Promise<Probe>;
@@ -76,7 +82,9 @@ export async function runSmtpTest(options: SmtpTestOptions): Promise<SmtpTestOut
 		messageId,
 		inReplyTo: null,
 		references: [],
-		date: new Date()
+		date: new Date(),
+		// RFC 3834 §5: an automatic message, so no auto-reply answers it.
+		extraHeaders: { ...(options.testToken ? { [TEST_HEADER]: options.testToken } : {}), 'Auto-Submitted': 'auto-generated' }
 	});
 	// MAIL, RCPT and DATA share what is left of the test's budget.
 	const left = Math.max(0, TOTAL_BUDGET_MS - (session.now() - session.started));

@@ -7,8 +7,19 @@ import { z } from 'zod';
 export const verdictValues = ['accepted', 'quarantined', 'rejected'] as const;
 export type Verdict = (typeof verdictValues)[number];
 
-export const messageKindValues = ['message', 'bounce', 'probe'] as const;
+/**
+ * SPEC §16: customer mail (`message`) and internal mail: the SMTP sending test's message, a mail
+ * flow check's probe (SPEC §13), a bounce (SPEC §10).
+ */
+export const messageKindValues = ['message', 'test', 'probe', 'bounce'] as const;
 export type MessageKind = (typeof messageKindValues)[number];
+/** How the log names each kind (its filter and badges). */
+export const messageKindLabels: Record<MessageKind, string> = {
+	message: 'Customer mail',
+	test: 'SMTP test',
+	probe: 'Flow check probe',
+	bounce: 'Bounce'
+};
 
 export const authResultValues = ['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror'] as const;
 export type AuthResult = (typeof authResultValues)[number];
@@ -36,7 +47,7 @@ export const messageItemSchema = z.object({
 	truncated: z.boolean().optional(),
 	/** The message has no plain-text part: `text` is a rendition of its HTML (absent from an older Worker's answers). */
 	textFromHtml: z.boolean().optional(),
-	/** SPEC §7: a customer's message, a delivery status notification, or a mail flow probe. */
+	/** SPEC §7, §16: a customer's message, or internal mail (an SMTP test, a mail flow probe, a delivery status notification). */
 	kind: z.enum(messageKindValues).optional()
 });
 export type MessageItem = z.infer<typeof messageItemSchema>;
@@ -125,13 +136,15 @@ export const garbledSendersSchema = z.object({ items: z.array(garbledSenderSchem
 export interface MessageFilters {
 	mailboxId?: string;
 	verdict?: Verdict;
+	/** SPEC §16: one kind of mail; every kind when absent. */
+	kind?: MessageKind;
 	from?: string;
 	messageId?: string;
 	since?: string;
 	until?: string;
 }
 
-export const filterKeys = ['mailboxId', 'verdict', 'from', 'messageId', 'since', 'until'] as const satisfies readonly (keyof MessageFilters)[];
+export const filterKeys = ['mailboxId', 'verdict', 'kind', 'from', 'messageId', 'since', 'until'] as const satisfies readonly (keyof MessageFilters)[];
 
 /** RFC 5322 §3.6.4: the id without its angle brackets, as admins paste it either way. */
 export function normaliseMessageId(value: string | undefined | null): string | null {
