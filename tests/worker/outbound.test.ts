@@ -416,7 +416,68 @@ describe('delivery statuses', () => {
 	});
 });
 
+describe('Send now (SPEC §16)', () => {
+	it('queues a deferred reply again at once, sends it, and answers 409 in plain words once it left', async () => {
+		const mailbox = await mailboxOn('tempfail');
+		const answer = await post(mailbox.id, { to: ['ivy@customer.example'], subject: 'Now please', text: 'x' });
+		const deferred = await waitFor(answer.body.id, settled);
+		expect(deferred.status).toBe('deferred');
+		expect(Date.parse(deferred.nextAttemptAt!)).toBeGreaterThan(Date.now());
+
+		const pushed = await call<OutboundItem>('POST', `/api/outbound/${deferred.id}/retry`);
+		expect(pushed.status, pushed.text).toBe(202);
+		expect(pushed.body).toMatchObject({ status: 'queued', nextAttemptAt: null });
+		// Sent now, not a minute later: the peer takes it on its second DATA.
+		const sent = await waitFor(deferred.id, settled);
+		expect(sent.status).toBe('sent');
+		expect(sent.attempts.map((a) => a.ok)).toEqual([false, true]);
+		expect(await receivedFor(sent.messageId)).toHaveLength(1);
+
+		// It left: Send now again is refused, saying so.
+		const again = await call('POST', `/api/outbound/${deferred.id}/retry`);
+		expect(again.status).toBe(409);
+		expect(again.body.error.message).toBe('This message was sent already; the server accepted it, so it is not sent again.');
+		// Its own delayed queue message arrives later and sends nothing.
+		expect(await consume([deferred.id], new Date(Date.parse(deferred.nextAttemptAt!) + 1_000))).toEqual({ [deferred.id]: 'ack' });
+		expect(await receivedFor(sent.messageId)).toHaveLength(1);
+		expect((await call<OutboundItem>('GET', `/api/outbound/${deferred.id}`)).body.attempts).toHaveLength(2);
+	});
+});
+
 describe('reading and listing', () => {
+	it('lists the replies to one logged message (replyToLogId), whatever wrote them, and refuses a malformed id', async () => {
+		const mailbox = await mailboxOn('outbound');
+		const logIds: string[] = [];
+		for (const name of ['first', 'second']) {
+			const messageId = `${unique(name)}@customer.example`;
+			await deliver(buildMessage({ messageId, to: mailbox.address, subject: `Question ${name}`, parts: [{ body: 'Hi' }] }), {
+				from: 'alice@customer.example',
+				to: mailbox.address,
+				hopIp: '192.0.2.10'
+			});
+			logIds.push((await call('GET', `/api/messages?messageId=${encodeURIComponent(messageId)}`)).body.items[0].id);
+		}
+		const [first, second] = logIds as [string, string];
+		const byLogId = (await post(mailbox.id, { to: ['alice@customer.example'], text: 'One', inReplyTo: first })).body.id;
+		const messageId = (await call('GET', `/api/messages/${first}`)).body.messageId as string;
+		const byMessageId = (await post(mailbox.id, { to: ['alice@customer.example'], text: 'Two', inReplyTo: `<${messageId}>` })).body.id;
+		await post(mailbox.id, { to: ['alice@customer.example'], text: 'Other', inReplyTo: second });
+		await post(mailbox.id, { to: ['alice@customer.example'], subject: 'Unthreaded', text: 'Three' });
+
+		const page = await call('GET', `/api/outbound?replyToLogId=${first}`);
+		expect(page.status, page.text).toBe(200);
+		expect(page.body.items.map((i: OutboundItem) => i.id).sort()).toEqual([byMessageId, byLogId].sort());
+		// Combined with the other filters, and written in capitals like any log id.
+		const narrowed = await call('GET', `/api/outbound?mailboxId=${mailbox.id}&replyToLogId=${first.toUpperCase()}&status=queued`);
+		expect(narrowed.body.items.map((i: OutboundItem) => i.id).sort()).toEqual(
+			page.body.items.filter((i: OutboundItem) => i.status === 'queued').map((i: OutboundItem) => i.id).sort()
+		);
+		const bad = await call('GET', `/api/outbound?replyToLogId=${encodeURIComponent("x' OR 1=1 --")}`);
+		expect(bad.status).toBe(422);
+		expect(bad.body.error.fields.replyToLogId).toMatch(/logged message/);
+	});
+
+
 	it('lists newest first with filters and a keyset cursor, and counts sent and failed in mailbox health', async () => {
 		const mailbox = await mailboxOn('permfail');
 		const ids: string[] = [];

@@ -233,6 +233,43 @@ describe('delivery', () => {
 		expect(await receivedAt(path)).toHaveLength(3);
 	});
 
+	it('Send now pushes an event waiting for its retry at once, under the same webhook-id, and never twice', async () => {
+		const path = `/fail/1/${unique('send-now')}`;
+		const { integration, mailbox, secret } = await setup(path);
+		await deliverTo(mailbox.address, buildMessage({ messageId: `${unique('n')}@customer.example`, to: mailbox.address, parts: [{ body: 'Now?' }] }));
+		await waitReceived(path);
+		const deliveries = async () => (await call('GET', `/api/integrations/${integration.id}/webhook-deliveries`)).body.items;
+		let [waiting] = await deliveries();
+		for (let i = 0; i < 20 && waiting.attempts.length === 0; i++) [waiting] = await deliveries();
+		expect(waiting).toMatchObject({ status: 'pending', attempts: [{ status: 500 }] });
+		const scheduled = waiting.nextAttemptAt as string;
+		expect(Date.parse(scheduled)).toBeGreaterThan(Date.now());
+
+		// Being delivered right now: refused, in plain words.
+		await env.DB.prepare("UPDATE webhook_events SET status = 'delivering' WHERE id = ?1").bind(waiting.id).run();
+		const busy = await call('POST', `/api/integrations/${integration.id}/webhook-deliveries/${waiting.id}/resend`);
+		expect(busy.status).toBe(409);
+		expect(busy.body.error.message).toMatch(/being sent right now/);
+		await env.DB.prepare("UPDATE webhook_events SET status = 'pending' WHERE id = ?1").bind(waiting.id).run();
+
+		const pushed = await call('POST', `/api/integrations/${integration.id}/webhook-deliveries/${waiting.id}/resend`);
+		expect(pushed.status, pushed.text).toBe(202);
+		expect(pushed.body).toMatchObject({ id: waiting.id, status: 'pending', nextAttemptAt: null });
+		// Delivered well before the 30-second retry was due.
+		const hooks = await waitReceived(path, 2);
+		expect(Date.now()).toBeLessThan(Date.parse(scheduled));
+		await expect.poll(async () => (await deliveries())[0].status, { timeout: 10_000 }).toBe('delivered');
+		const done = (await deliveries())[0];
+		expect(done.id).toBe(waiting.id);
+		expect(done.attempts.map((a: { status: number }) => a.status)).toEqual([500, 200]);
+		expect(new Set(hooks.map((h) => h.headers['webhook-id']))).toEqual(new Set([waiting.id]));
+		for (const hook of hooks) expect(verify(secret, hook).type).toBe('message.received');
+		// The first attempt's delayed queue message arrives when it was due: nothing is sent again.
+		await consumeWebhooks([{ body: { id: waiting.id }, ack: () => {}, retry: () => {} }], env, { now: () => new Date(Date.parse(scheduled) + 1_000) });
+		expect(await receivedAt(path)).toHaveLength(2);
+		expect((await deliveries()).filter((d: { id: string }) => d.id === waiting.id)).toHaveLength(1);
+	});
+
 	it('records a timeout as a failed attempt after 10 seconds', async () => {
 		const path = `/slow/${unique('slow')}`;
 		const { integration } = await setup(path);
@@ -346,7 +383,7 @@ describe('API keys', () => {
 		await deliverTo(theirs.mailbox.address, buildMessage({ messageId: theirMail, to: theirs.mailbox.address, parts: [{ body: 'b' }] }));
 		const myMessage = (await call('GET', `/api/messages?messageId=${encodeURIComponent(myMail)}`)).body.items[0];
 		const theirMessage = (await call('GET', `/api/messages?messageId=${encodeURIComponent(theirMail)}`)).body.items[0];
-		const theirReply = (await call('POST', `/api/mailboxes/${theirs.mailbox.id}/outbound`, { body: { to: ['x@customer.example'], subject: 's', text: 't' } })).body;
+		const theirReply = (await call('POST', `/api/mailboxes/${theirs.mailbox.id}/outbound`, { body: { to: ['x@customer.example'], subject: 's', text: 't', inReplyTo: theirMessage.id } })).body;
 
 		// Lists are narrowed to the key's integration.
 		expect((await as('GET', '/api/mailboxes')).body.items.map((m: { id: string }) => m.id)).toEqual([mine.mailbox.id]);
@@ -365,6 +402,11 @@ describe('API keys', () => {
 		expect((await as('GET', `/api/outbound/${myReply.body.id}`)).status).toBe(200);
 		expect((await as('GET', `/api/outbound/${myReply.body.id}/raw`)).status).toBe(200);
 		expect((await as('GET', '/api/outbound')).body.items.map((i: { id: string }) => i.id)).toEqual([myReply.body.id]);
+		// The replies to one message (SPEC §16) are narrowed like every list: another's message has none to show.
+		expect((await as('GET', `/api/outbound?replyToLogId=${myMessage.id}`)).body.items.map((i: { id: string }) => i.id)).toEqual([myReply.body.id]);
+		expect((await call('GET', `/api/outbound?replyToLogId=${theirMessage.id}`)).body.items.map((i: { id: string }) => i.id)).toEqual([theirReply.id]);
+		expect((await as('GET', `/api/outbound?replyToLogId=${theirMessage.id}`)).body.items).toEqual([]);
+		expect((await as('GET', `/api/outbound?replyToLogId=${theirMessage.id}&mailboxId=${theirs.mailbox.id}`)).status).toBe(404);
 
 		// Another integration's records are 404, exactly like missing ones.
 		for (const [method, path, body] of [

@@ -1,8 +1,7 @@
 /** Outbound mail over HTTP (SPEC §10 "Request" and "Read it"). */
-import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
 import { safeFileName } from '../../src/lib/schema/message';
-import { MAX_OUTBOUND_BODY_BYTES, outboundRequestSchema, outboundStatusValues } from '../../src/lib/schema/outbound';
+import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema } from '../../src/lib/schema/outbound';
 import { findMailbox } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
 import { extractHeaderBlock } from '../inbound/handle-email';
@@ -31,12 +30,6 @@ export const create: Handler = async ({ request, env, params, now, principal }) 
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
 };
 
-const querySchema = z.object({
-	mailboxId: z.string().min(1).max(100).optional(),
-	status: z.enum(outboundStatusValues, { error: `Use ${outboundStatusValues.join(', ')}` }).optional(),
-	cursor: z.string().max(200).optional()
-});
-
 const encodeCursor = (m: StoredOutbound) => btoa(JSON.stringify([m.createdAt, m.id]));
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
 	try {
@@ -50,7 +43,7 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 
 /** `GET /api/outbound`: newest first, 50 a page, by keyset cursor. */
 export const list: Handler = async ({ request, env, scope }) => {
-	const parsed = querySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+	const parsed = outboundListQuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
 	const q = parsed.data;
 	const mine = scopedMailboxes(scope, q.mailboxId);
@@ -58,6 +51,7 @@ export const list: Handler = async ({ request, env, scope }) => {
 		mailboxId: mine.mailboxId ?? undefined,
 		mailboxIds: mine.mailboxIds,
 		status: q.status,
+		replyToLogId: q.replyToLogId,
 		after: q.cursor ? decodeCursor(q.cursor) : undefined,
 		limit: PAGE_SIZE + 1
 	});
@@ -102,13 +96,24 @@ export const raw: Handler = async ({ env, params, now, principal }) => {
 	});
 };
 
-/** `POST /api/outbound/:id/retry`: a failed or bounced message is queued again (409 otherwise). */
+/** Why a message cannot be queued again now, in the admin's words (the 409 of retry). */
+const NOT_REQUEUEABLE: Partial<Record<StoredOutbound['status'], string>> = {
+	queued: 'This message is already queued: it leaves in a moment.',
+	sending: 'This message is being sent right now; wait for the outcome.',
+	sent: 'This message was sent already; the server accepted it, so it is not sent again.'
+};
+
+/**
+ * `POST /api/outbound/:id/retry`: a failed or bounced message (Retry), or a deferred one (Send
+ * now, SPEC §16), is queued again at once; 409 when it is queued, sending or sent (it may have
+ * left meanwhile). A deferred one's own delayed queue message later finds it taken and does nothing.
+ */
 export const retry: Handler = async ({ env, params }) => {
 	const outbound = await requeueOutbound(env.DB, params.id!);
 	if (!outbound) {
 		const current = await findOutbound(env.DB, params.id!);
 		if (!current) throw notFound();
-		throw new HttpError(409, 'not_retryable', `This message is ${current.status}; only a failed or bounced message can be retried.`, {
+		throw new HttpError(409, 'not_retryable', NOT_REQUEUEABLE[current.status] ?? `This message is ${current.status}; it cannot be queued again.`, {
 			current: toOutboundItem(current)
 		});
 	}

@@ -77,7 +77,11 @@ export const deliveries: Handler = async (context) => {
 	return json({ items: page.map(toDelivery), nextCursor: events.length > PAGE_SIZE && last ? btoa(JSON.stringify([last.createdAt, last.id])) : null });
 };
 
-/** `POST /api/integrations/:id/webhook-deliveries/:eventId/resend`: the same event (same webhook-id) again. */
+/**
+ * `POST /api/integrations/:id/webhook-deliveries/:eventId/resend`: the same event (same
+ * webhook-id) again: Resend of a delivered or failed one, Send now of one waiting to be retried.
+ * 409 while an attempt is under way.
+ */
 export const resend: Handler = async (context) => {
 	const integration = await integrationOf(context);
 	const { env, params } = context;
@@ -85,7 +89,7 @@ export const resend: Handler = async (context) => {
 	if (!event) {
 		const current = await findEvent(env.DB, params.eventId!);
 		if (!current || current.integrationId !== integration.id) throw new HttpError(404, 'not_found', 'No such delivery.');
-		throw new HttpError(409, 'delivery_pending', 'This delivery is still being tried; wait for it to succeed or fail.');
+		throw new HttpError(409, 'delivery_pending', 'This delivery is being sent right now; wait a moment for its answer.');
 	}
 	await enqueueEvents(env, [event.id]);
 	return json(toDelivery(event), 202);

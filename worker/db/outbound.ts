@@ -3,6 +3,7 @@
  * are conditional updates, so two consumers (a redelivered queue message, the sweep) can never
  * both own one message: whoever's UPDATE changed the row owns it.
  */
+import { requeueableStatuses } from '../../src/lib/schema/outbound';
 import type {
 	OutboundAttempt,
 	OutboundBounce,
@@ -164,6 +165,8 @@ export interface OutboundListFilters {
 	/** Restricts to these mailboxes (an API key's integration); an empty list matches nothing. */
 	mailboxIds?: string[];
 	status?: OutboundStatus;
+	/** The replies to one logged message (`reply_to_log_id`). */
+	replyToLogId?: string;
 	after?: { createdAt: string; id: string };
 	limit: number;
 }
@@ -178,6 +181,7 @@ export async function listOutbound(db: D1Database, f: OutboundListFilters): Prom
 	if (f.mailboxId !== undefined) where('mailbox_id = ?', f.mailboxId);
 	if (f.mailboxIds !== undefined) where('mailbox_id IN (SELECT value FROM json_each(?))', JSON.stringify(f.mailboxIds));
 	if (f.status !== undefined) where('status = ?', f.status);
+	if (f.replyToLogId !== undefined) where('reply_to_log_id = ?', f.replyToLogId);
 	if (f.after) where('(created_at, id) < (?, ?)', f.after.createdAt, f.after.id);
 	const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
 	const { results } = await db
@@ -245,14 +249,17 @@ export function finishAttemptStatement(db: D1Database, id: string, outcome: Atte
 		);
 }
 
-/** `POST /api/outbound/:id/retry`: a failed or bounced message goes back to the queue. */
+/**
+ * `POST /api/outbound/:id/retry`: a failed, bounced or deferred message goes back to the queue.
+ * Conditional, so a deferred one its delayed queue message took meanwhile (`sending`) is left alone.
+ */
 export async function requeueOutbound(db: D1Database, id: string): Promise<StoredOutbound | null> {
 	const row = await db
 		.prepare(
 			"UPDATE outbound SET status = 'queued', next_attempt_at = NULL, claimed_at = NULL, data_started_at = NULL " +
-				`WHERE id = ?1 AND status IN ('failed', 'bounced') RETURNING ${COLUMNS}`
+				`WHERE id = ?1 AND status IN (SELECT value FROM json_each(?2)) RETURNING ${COLUMNS}`
 		)
-		.bind(id)
+		.bind(id, JSON.stringify(requeueableStatuses))
 		.first<OutboundRow>();
 	return row ? toOutbound(row) : null;
 }

@@ -118,12 +118,17 @@ export async function finishEventAttempt(
 		.run();
 }
 
-/** Resend (SPEC §11): a delivered or failed event goes out again, its attempts kept. */
+/**
+ * Resend (SPEC §11): a delivered or failed event goes out again, its attempts kept; Send now
+ * (SPEC §16): a pending one waiting for its retry becomes due at once. Either way the same row,
+ * so the same webhook-id; one being delivered right now is left alone (null). A pending event's
+ * earlier delayed queue message then finds it delivered, or not yet due again, and sends nothing.
+ */
 export async function requeueEvent(db: D1Database, id: string, integrationId: string): Promise<StoredEvent | null> {
 	const row = await db
 		.prepare(
 			"UPDATE webhook_events SET status = 'pending', next_attempt_at = NULL, claimed_at = NULL WHERE id = ?1 AND integration_id = ?2 " +
-				`AND status IN ('delivered', 'failed') RETURNING ${EVENT_COLUMNS}`
+				`AND status IN ('delivered', 'failed', 'pending') RETURNING ${EVENT_COLUMNS}`
 		)
 		.bind(id, integrationId)
 		.first<EventRow>();

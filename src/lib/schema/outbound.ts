@@ -36,8 +36,12 @@ export const outboundStatusLabels: Record<OutboundStatus, string> = {
 	bounced: 'Bounced'
 };
 
-/** Statuses `POST /api/outbound/:id/retry` accepts (SPEC §10: 409 otherwise). */
+/** Statuses the app offers Retry for: never retried by themselves (SPEC §10). */
 export const retryableStatuses: readonly OutboundStatus[] = ['failed', 'bounced'];
+/** Statuses the app offers Send now for: waiting for a retry by itself (SPEC §16 "Waiting work can be pushed"). */
+export const sendNowStatuses: readonly OutboundStatus[] = ['deferred'];
+/** Statuses `POST /api/outbound/:id/retry` accepts, queued again at once (409 otherwise). */
+export const requeueableStatuses: readonly OutboundStatus[] = [...retryableStatuses, ...sendNowStatuses];
 
 const recipientSchema = z
 	.string({ error: 'Each recipient is an email address' })
@@ -264,5 +268,19 @@ export type OutboundPage = z.infer<typeof outboundPageSchema>;
 export interface OutboundFilters {
 	mailboxId?: string;
 	status?: OutboundStatus;
+	/** The replies to one logged message (the message page's list, SPEC §16); not a Sent mail filter. */
+	replyToLogId?: string;
 }
 export const outboundFilterKeys = ['mailboxId', 'status'] as const satisfies readonly (keyof OutboundFilters)[];
+
+/** `GET /api/outbound`'s query (SPEC §10 "Read it"). */
+export const outboundListQuerySchema = z.object({
+	mailboxId: z.string().min(1).max(100).optional(),
+	status: z.enum(outboundStatusValues, { error: `Use ${outboundStatusValues.join(', ')}` }).optional(),
+	replyToLogId: z
+		.string()
+		.refine(isLogId, { error: 'The id of a logged message (as GET /api/messages gives it)' })
+		.transform((value) => value.toLowerCase())
+		.optional(),
+	cursor: z.string().max(200).optional()
+});
