@@ -205,3 +205,74 @@ describe('the SMTP password is write-only and encrypted at rest', () => {
 		expect(body.error.message).toContain('SMTP_ENCRYPTION_KEY');
 	});
 });
+
+describe('a passing test of unsaved settings is kept with the mailbox saved with them (issue 19, SPEC §16)', () => {
+	const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
+	const USER = 'support@acme.test';
+	const SMTP_PASSWORD = 'Corr3ct-h0rse-battery';
+	const smtp = (overrides: Record<string, unknown> = {}) => ({
+		host: '127.0.0.1',
+		port: ports.plain,
+		username: USER,
+		password: SMTP_PASSWORD,
+		encryption: 'none',
+		...overrides
+	});
+
+	async function formTest(settings = smtp()) {
+		const answer = await call('POST', '/api/smtp-test', { body: { smtp: settings, to: 'receipt-check@example.test' } });
+		expect(answer.status, answer.text).toBe(200);
+		expect(answer.text).not.toContain(SMTP_PASSWORD);
+		return answer.body as { id: string; ok: boolean; receipt?: string };
+	}
+
+	it('links the test on create when the server, port, account, encryption and password are the tested ones', async () => {
+		const integration = await createIntegration();
+		const test = await formTest();
+		expect(test.ok).toBe(true);
+		expect(typeof test.receipt).toBe('string');
+		expect(test.receipt).not.toContain(SMTP_PASSWORD);
+
+		const created = await call('POST', '/api/mailboxes', { body: { ...mailboxInput(integration.id, { smtp: smtp() }), smtpTestReceipt: test.receipt } });
+		expect(created.status, created.text).toBe(201);
+		expect(created.body.lastSmtpTest).toMatchObject({ ok: true, settings: 'form', stage: 'data' });
+		expect(created.body).not.toHaveProperty('smtpTestReceipt');
+		const list = await call('GET', '/api/mailboxes');
+		expect(list.body.items.find((m: { id: string }) => m.id === created.body.id).lastSmtpTest).toMatchObject({ ok: true });
+		const history = await call('GET', `/api/mailboxes/${created.body.id}/smtp-tests`);
+		expect(history.body.items.map((r: { id: string }) => r.id)).toEqual([test.id]);
+
+		// The same receipt does not move the test to a second mailbox.
+		const again = await call('POST', '/api/mailboxes', { body: { ...mailboxInput(integration.id, { smtp: smtp() }), smtpTestReceipt: test.receipt } });
+		expect(again.status).toBe(201);
+		expect(again.body.lastSmtpTest).toBeNull();
+	});
+
+	it('does not link a test of other settings, another password, a failed test or a forged receipt', async () => {
+		const integration = await createIntegration();
+		const create = async (settings: Record<string, unknown>, receipt: unknown) => {
+			const answer = await call('POST', '/api/mailboxes', { body: { ...mailboxInput(integration.id, { smtp: settings }), smtpTestReceipt: receipt } });
+			expect(answer.status, answer.text).toBe(201);
+			return answer.body;
+		};
+		const passed = await formTest();
+		expect((await create(smtp({ port: ports.loginOnly }), passed.receipt)).lastSmtpTest).toBeNull();
+		expect((await create(smtp({ username: 'other@acme.test' }), passed.receipt)).lastSmtpTest).toBeNull();
+		expect((await create(smtp({ password: 'another password' }), passed.receipt)).lastSmtpTest).toBeNull();
+		// A receipt names its own test: one made for another test's id does not open.
+		const other = await formTest();
+		const [, seal] = other.receipt!.split(':');
+		expect((await create(smtp(), `${passed.id}:${seal}`)).lastSmtpTest).toBeNull();
+		expect((await create(smtp(), 'not a receipt')).lastSmtpTest).toBeNull();
+		// A failed test has no receipt to keep.
+		const failed = await formTest(smtp({ password: 'wrong-password' }));
+		expect(failed).toMatchObject({ ok: false });
+		expect(failed.receipt).toBeUndefined();
+		// And a receipt is a bounded string (422, never a 500).
+		const tooLong = await call('POST', '/api/mailboxes', { body: { ...mailboxInput(integration.id, { smtp: smtp() }), smtpTestReceipt: 'x'.repeat(5000) } });
+		expect(tooLong.status).toBe(422);
+		expect(tooLong.body.error.fields).toHaveProperty('smtpTestReceipt');
+		// The untouched passing test still links to a mailbox saved with its settings.
+		expect((await create(smtp(), passed.receipt)).lastSmtpTest).toMatchObject({ ok: true });
+	});
+});

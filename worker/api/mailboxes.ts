@@ -9,7 +9,9 @@ import {
 	type OAuthConnection,
 	type SmtpTestSummary
 } from '../../src/lib/schema/mailbox';
-import { latestSmtpTests } from '../db/smtp-tests';
+import { z } from 'zod';
+import { claimSmtpTest, latestSmtpTests } from '../db/smtp-tests';
+import { MAX_TEST_RECEIPT_LENGTH, TEST_RECEIPT_MAX_AGE_MS, testOfReceipt } from './smtp-tests';
 import { latestFlowChecks } from '../db/flow-checks';
 import { closeExpiredFlowChecks } from '../flow/round-trip';
 import type { FlowCheckSummary } from '../../src/lib/schema/flow-check';
@@ -72,8 +74,16 @@ export const read: Handler = async ({ env, params, now }) => {
 	return json(await withLastTest(env, mailbox));
 };
 
+/**
+ * Issue 19: `smtpTestReceipt`, what a passing SMTP test of the unsaved settings gave the form
+ * (api/smtp-tests.ts); the test is kept with the mailbox when it was run with its settings.
+ */
+const createRequestSchema = mailboxCreateSchema.and(
+	z.object({ smtpTestReceipt: z.string().max(MAX_TEST_RECEIPT_LENGTH, 'The SMTP test receipt is not one Mailgate gave').optional() })
+);
+
 export const create: Handler = async ({ request, env, now }) => {
-	const input = await readBody(request, mailboxCreateSchema);
+	const { smtpTestReceipt, ...input } = await readBody(request, createRequestSchema);
 	if (input.id) {
 		// A retried create (SPEC §6): the first attempt already made it.
 		const existing = await db.findMailbox(env.DB, input.id);
@@ -107,7 +117,13 @@ export const create: Handler = async ({ request, env, now }) => {
 		if (isUniqueViolation(error)) throw addressTaken();
 		throw error;
 	}
-	return json(toPublicMailbox(mailbox), 201, { location: `/api/mailboxes/${id}` });
+	const location = { location: `/api/mailboxes/${id}` };
+	if (smtpTestReceipt && !oauth2 && password) {
+		const testId = await testOfReceipt(env, smtpTestReceipt, { ...mailbox.smtp, password });
+		const since = new Date(now().getTime() - TEST_RECEIPT_MAX_AGE_MS).toISOString();
+		if (testId && (await claimSmtpTest(env.DB, testId, id, since))) return json(await withLastTest(env, mailbox), 201, location);
+	}
+	return json(toPublicMailbox(mailbox), 201, location);
 };
 
 export const update: Handler = async ({ request, env, params, now }) => {

@@ -53,7 +53,7 @@ async function sha256(text: string): Promise<string> {
 /**
  * Issue 19: a passing test of a new mailbox's unsaved settings gives the form a receipt, sealed
  * (AES-GCM, bound to the test's id) under SMTP_ENCRYPTION_KEY, so that the form cannot claim a
- * test for settings it did not run; the create that brings it back links the test (`linkTestReceipt`).
+ * test for settings it did not run; the create that brings it back links the test (`testOfReceipt`, api/mailboxes.ts).
  * No key: no receipt (the test still runs).
  */
 async function sealTestReceipt(env: Env, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
