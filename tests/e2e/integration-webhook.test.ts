@@ -172,7 +172,7 @@ describe('integration page: webhook and API keys', () => {
 		await context.close();
 	});
 
-	it('lists a message.received the help desk refused, with its attempt, waiting for its retry', async () => {
+	it('shows a new delivery without a reload, its next try as time to come, and Send now pushes it under the same webhook-id', async () => {
 		desk.status = 500;
 		const [{ mailbox, integration }, zone] = await Promise.all([seedDesk('Down desk'), publishZone()]);
 		await setWebhookThroughApi(integration.id, `${desk.origin}/hooks/down`);
@@ -180,22 +180,37 @@ describe('integration page: webhook and API keys', () => {
 		await signIn(page);
 		await openIntegration(page, integration.name);
 		await page.getByText('No deliveries yet.').waitFor();
+		// Set on the page: a reload would lose it, so it proves the list changed in place.
+		await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
 
 		await deliverMail({ from: `customer@${zone.pass}`, to: mailbox.address, subject: 'My parcel is late' });
 		const received = delivery(page, '[data-type="message.received"]');
-		await page.reload();
-		// Queued, then followed on the page until the queue's attempt is refused.
-		await received.locator('[data-attempt-status="500"]').waitFor({ timeout: QUEUE_MS });
+		// SPEC §16 "Lists stay live": it shows up while the page is open, then its refused attempt.
+		await received.locator('[data-attempt-status="500"]').waitFor({ timeout: QUEUE_MS + 10_000 });
 		await expect.poll(() => received.getAttribute('data-status'), { timeout: QUEUE_MS }).toBe('pending');
-		expect(await received.innerText()).toMatch(/Will retry[\s\S]*Retried by itself at/);
+		// A time to come is worded as such.
+		expect(await received.innerText()).toMatch(/Will retry[\s\S]*Next try at /);
+		expect(await received.innerText()).not.toMatch(/Retried by itself/);
+		expect(Date.parse((await received.getByTestId('next-try').getAttribute('datetime'))!)).toBeGreaterThan(Date.now());
 		expect(await received.getByTestId('attempt-response').innerText()).toBe('ticket database is down (500)');
-		// Still being tried: no Resend until it succeeds or fails for good.
-		expect(await received.getByRole('button', { name: /Resend/ }).count()).toBe(0);
+		// Waiting for its retry: no Resend, but Send now.
+		expect(await received.getByRole('button', { name: /^Resend/ }).count()).toBe(0);
 		expect(await received.getByRole('link', { name: 'Open the message in the email log' }).getAttribute('href')).toMatch(/^\/log\//);
 		await maybeScreenshot(page, 'integration-deliveries');
 		await page.setViewportSize(PHONE);
 		await maybeScreenshot(page, 'integration-deliveries-phone');
 		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
+
+		// The help desk is back: Send now delivers it at once (not in 30 s), under the same webhook-id.
+		desk.status = 200;
+		const before = desk.received.filter((r) => r.path === '/hooks/down').length;
+		await received.getByRole('button', { name: /^Send now/ }).click();
+		await expect.poll(() => received.getAttribute('data-status'), { timeout: QUEUE_MS }).toBe('delivered');
+		const hooks = desk.received.filter((r) => r.path === '/hooks/down');
+		expect(hooks).toHaveLength(before + 1);
+		expect(new Set(hooks.map((r) => r.headers['webhook-id']))).toEqual(new Set([await received.getAttribute('data-delivery-id')]));
+		expect(await received.locator('[data-attempt-status]').evaluateAll((all) => all.map((a) => a.getAttribute('data-attempt-status')))).toEqual(['500', '200']);
+		expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
 		desk.status = 200;
 		await context.close();
 	});

@@ -1,52 +1,127 @@
 /**
- * A message just queued (a reply, a retry) leaves the queue within seconds: the page follows it
- * until it is sent, refused or waiting for a retry, so the admin sees the outcome without
- * reloading.
+ * What the admin sees follows the item (SPEC §16 "Statuses follow the item", "Lists stay live"):
+ * a page that shows something that can still change reads it again by itself, quickly while it
+ * moves (queued, sending, a retry due soon), slowly while it waits (so new items, a bounce or
+ * a reply from another device still show), never while the tab is hidden or the browser offline.
+ * Used by Sent mail, a reply's page, the message page's replies and the webhook deliveries.
  */
-import { api } from '$lib/api';
 import { live } from '$lib/offline/live.svelte';
-import { outboundItemSchema, type OutboundDetail, type OutboundItem, type OutboundStatus } from '$lib/schema/outbound';
+import type { OutboundItem, OutboundStatus } from '$lib/schema/outbound';
 
 /** Statuses the queue consumer moves on from by itself, soon. */
 export const MOVING: readonly OutboundStatus[] = ['queued', 'sending'];
-/** How often a moving message is read again: a batch usually leaves in a second or two. */
+/** How often a moving item is read again: a queue batch usually leaves in a second or two. */
 export const FOLLOW_INTERVAL_MS = 2_000;
 /**
- * How long a page keeps asking: longer than one SMTP session may take (15 s limits per step in
- * worker/smtp/limits.ts, a few steps) with a queue's batch delay on top.
+ * How often a page reads again while nothing it shows moves: new items (the help desk's, another
+ * device's), a bounce or a retry's outcome show within this, at one small request per page.
  */
-export const FOLLOW_LIMIT_MS = 2 * 60_000;
+export const IDLE_INTERVAL_MS = 10_000;
+/**
+ * A retry due within this is followed at FOLLOW_INTERVAL_MS; one further away (the retry tables
+ * reach hours) at IDLE_INTERVAL_MS until it comes close.
+ */
+export const DUE_SOON_MS = 60_000;
+
+/** How the next read should come: soon, at the idle pace, or not at all (everything settled). */
+export type Pace = 'moving' | 'idle' | 'stop';
+
+export interface Follower {
+	/** Stops reading (call it when the page or component goes away). */
+	stop(): void;
+	/** Something changed here (a retry, Send now, a new reply): read soon again, even after 'stop'. */
+	nudge(): void;
+	/** Reads at once (unless offline or hidden), then goes on at the pace that read asks for. */
+	readNow(): void;
+}
+
+/** Whether a retry at `at` (ISO time, or none) is due soon enough to follow closely. */
+export function dueSoon(at: string | null, now = Date.now()): boolean {
+	return at === null || Date.parse(at) - now <= DUE_SOON_MS;
+}
+
+/** The pace for outbound items: moving while one is queued, sending or due for a retry soon. */
+export function paceOf(items: readonly Pick<OutboundItem, 'status' | 'nextAttemptAt'>[], now = Date.now()): 'moving' | 'idle' {
+	return items.some((item) => MOVING.includes(item.status) || (item.status === 'deferred' && dueSoon(item.nextAttemptAt, now)))
+		? 'moving'
+		: 'idle';
+}
+
+const paused = () => !live.online || (typeof document !== 'undefined' && document.visibilityState === 'hidden');
 
 /**
- * Reads message `id` every FOLLOW_INTERVAL_MS while it is queued or sending, handing each newer
- * copy to `onchange`. Returns the function that stops following (call it on unmount).
+ * Calls `read` again and again, at the pace its last answer asked for (`first` before any).
+ * Paused while offline or hidden; reads at once when the tab shows again or the connection is
+ * back. A failed read keeps the pace it had: the next one tries again.
  */
-export function followStatus(id: string, onchange: (detail: OutboundDetail) => void): () => void {
-	const started = Date.now();
+export function keepReading(read: () => Promise<Pace>, first: Pace = 'moving'): Follower {
+	let pace: Pace = first;
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	let stopped = false;
-	const tick = async () => {
-		if (stopped) return;
-		if (live.online) {
-			try {
-				const detail = await api.getOutbound(id);
-				if (stopped) return;
-				onchange(detail);
-				if (!MOVING.includes(detail.status)) return;
-			} catch {
-				// A dropped request: the next tick tries again.
-			}
-		}
-		if (Date.now() - started < FOLLOW_LIMIT_MS) timer = setTimeout(tick, FOLLOW_INTERVAL_MS);
-	};
-	timer = setTimeout(tick, FOLLOW_INTERVAL_MS);
-	return () => {
-		stopped = true;
+	let reading = false;
+	const schedule = () => {
 		clearTimeout(timer);
+		if (stopped || pace === 'stop') return;
+		timer = setTimeout(tick, pace === 'moving' ? FOLLOW_INTERVAL_MS : IDLE_INTERVAL_MS);
+	};
+	const tick = async () => {
+		if (stopped || reading) return;
+		// Paused: `resume` starts again when the tab shows or the connection is back.
+		if (paused()) return;
+		reading = true;
+		try {
+			pace = await read();
+		} catch {
+			// A dropped request: the next read tries again.
+		} finally {
+			reading = false;
+		}
+		schedule();
+	};
+	const resume = () => {
+		if (stopped || pace === 'stop' || paused()) return;
+		clearTimeout(timer);
+		void tick();
+	};
+	document.addEventListener('visibilitychange', resume);
+	window.addEventListener('online', resume);
+	schedule();
+	return {
+		stop() {
+			stopped = true;
+			clearTimeout(timer);
+			document.removeEventListener('visibilitychange', resume);
+			window.removeEventListener('online', resume);
+		},
+		nudge() {
+			if (stopped) return;
+			pace = 'moving';
+			schedule();
+		},
+		readNow() {
+			if (stopped) return;
+			if (pace === 'stop') pace = 'moving';
+			resume();
+		}
 	};
 }
 
-/** The list item of a detail (its text, HTML and headers left out). */
-export function itemOf(detail: OutboundDetail): OutboundItem {
-	return outboundItemSchema.parse(detail);
+/**
+ * The newest page read again, merged with what a list shows: its items first (new ones on top,
+ * shown ones in their newer copy); below them the items shown from further pages (older than
+ * the page's last), so "Load more" keeps its place. A shown item in the page's range that the
+ * page no longer has (it left the filter, or was deleted) goes.
+ */
+export function mergeNewest<Item extends { id: string; createdAt: string }>(
+	shown: readonly Item[],
+	shownCursor: string | null,
+	page: { items: Item[]; nextCursor: string | null }
+): { items: Item[]; nextCursor: string | null } {
+	const last = page.items.at(-1);
+	if (!last || page.nextCursor === null) return { items: page.items, nextCursor: page.nextCursor };
+	const fresh = new Set(page.items.map((item) => item.id));
+	const older = shown.filter(
+		(item) => !fresh.has(item.id) && (item.createdAt < last.createdAt || (item.createdAt === last.createdAt && item.id < last.id))
+	);
+	return { items: [...page.items, ...older], nextCursor: older.length > 0 ? shownCursor : page.nextCursor };
 }
