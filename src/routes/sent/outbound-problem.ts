@@ -47,6 +47,39 @@ export function problemOf(item: OutboundItem): OutboundProblem | null {
 	};
 }
 
+/**
+ * RFC 3463 §3.3 X.1.Y addressing codes that say the address itself is wrong: no such mailbox
+ * (5.1.1), no such system (5.1.2), bad syntax (5.1.3), moved with no forwarding (5.1.6), and a
+ * domain that takes no mail (5.1.10, RFC 7505 null MX). Sending the same message to the same
+ * address again cannot change the answer, so no Retry is offered (issue 19).
+ */
+const WRONG_ADDRESS_CODES = new Set(['5.1.1', '5.1.2', '5.1.3', '5.1.6', '5.1.10']);
+
+/** An enhanced status code as written in a DSN's Status field or an SMTP reply ("5.1.1", "5.1.10 (…)"). */
+function addressCode(text: string | null | undefined): string | null {
+	const code = /^\s*#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])/.exec(text ?? '')?.[1];
+	return code && WRONG_ADDRESS_CODES.has(code) ? code : null;
+}
+
+/**
+ * The recipients whose address is wrong when that is all that went wrong: every recipient a
+ * bounce names failed with an addressing code, or the server refused the only recipients at
+ * RCPT with one. Null otherwise (Retry may help then).
+ */
+export function wrongAddresses(item: OutboundItem): string[] | null {
+	if (item.status === 'bounced' && item.bounce) {
+		const failed = item.bounce.recipients;
+		if (failed.length === 0 || !failed.every((r) => addressCode(r.status) ?? addressCode(r.diagnosticCode?.replace(/^\s*smtp;\s*\d{3}[ -]/i, '')))) return null;
+		return failed.map((r) => r.finalRecipient?.replace(/^\s*rfc822\s*;\s*/i, '') ?? 'the recipient');
+	}
+	if (item.status === 'failed') {
+		const attempt = item.attempts.findLast((a) => !a.ok);
+		if (attempt?.stage !== 'rcpt' || !addressCode(attempt.enhancedCode)) return null;
+		return [...item.to, ...item.cc, ...item.bcc];
+	}
+	return null;
+}
+
 /** "support@acme.com, bob@example.org and 2 more" */
 export function describeRecipients(item: Pick<OutboundItem, 'to' | 'cc' | 'bcc'>, shown = 2): string {
 	const all = [...item.to, ...item.cc, ...item.bcc];
