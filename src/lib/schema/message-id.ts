@@ -72,7 +72,24 @@ export function parseMessageIdList(value: string | null | undefined, max = MAX_M
 	return ids;
 }
 
-/** RFC 5322 §3.2.2 comments around a msg-id ("<a@b> (added by relay)"), without nesting past one level. */
+/**
+ * RFC 5322 §3.2.2 comments around a msg-id ("<a@b> (added by relay)") removed, nested ones
+ * and quoted-pairs included, in one pass (a regex with a bounded repeat still retried each
+ * start position up to its bound). An unclosed comment runs to the end, as RFC 5322 reads it.
+ */
 function stripComments(value: string): string {
-	return value.replace(/\((?:[^()\\]|\\.){0,512}\)/g, ' ');
+	let out = '';
+	let depth = 0;
+	for (let i = 0; i < value.length; i++) {
+		const char = value[i];
+		if (depth > 0) {
+			if (char === '\\') i++;
+			else if (char === '(') depth++;
+			else if (char === ')') depth--;
+			continue;
+		}
+		if (char === '(') depth = 1;
+		else out += char;
+	}
+	return out;
 }
