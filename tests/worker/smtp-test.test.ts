@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { PORT_25_MESSAGE } from '../../src/lib/schema/mailbox';
 import { TOTAL_BUDGET_MS } from '../../worker/smtp/limits';
 import { runSmtpTest, type SmtpTestSettings } from '../../worker/smtp/run-smtp-test';
+import { classify, parseReply, type Situation } from '../../worker/smtp/classify';
+import { explainAccess } from '../../worker/smtp/credentials';
 import { call, createIntegration, expectSecretsNeverLogged, fetchWithEnv, mailboxInput, TOKEN } from './helpers';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
@@ -131,7 +133,7 @@ describe('SMTP sending test (SPEC §4)', () => {
 		expect(dropped.hint).toMatch(/closed the connection without (a reply|answering)/);
 		expect(dropped.hint).not.toMatch(/reason below|proxy request|network connection lost/i);
 		// A failed TLS handshake: the runtime's words are ours too.
-		for (const [server, encryption] of [['starttlsSelfSigned', 'starttls'], ['implicitSelfSigned', 'tls']]) {
+		for (const [server, encryption] of [['starttlsSelfSigned', 'starttls'], ['implicitSelfSigned', 'tls']] as const) {
 			const result = await test(server, { encryption });
 			expect(result).toMatchObject({ ok: false, stage: 'tls', category: 'tls' });
 			expect(result.serverMessage, server).toBeUndefined();
@@ -259,5 +261,30 @@ describe('saved settings, history and safety', () => {
 	it('answers 404 for an unknown mailbox', async () => {
 		expect((await call('POST', '/api/mailboxes/nope/smtp-test', { body: {} })).status).toBe(404);
 		expect((await call('GET', '/api/mailboxes/nope/smtp-tests')).status).toBe(404);
+	});
+});
+
+describe('words that match the mailbox (issue 19, SPEC §16)', () => {
+	const oauth = (stage: Situation['stage'], raw: string): string =>
+		classify({ stage, failure: { kind: 'reply', reply: parseReply(raw)! }, encryption: 'starttls', port: 587, host: 'smtp.office365.com', auth: 'oauth2', timeoutSeconds: 10 }).hint;
+
+	it('never tells an OAuth mailbox about a password, and names buttons as they read', () => {
+		for (const [stage, raw] of [
+			['auth', '535 5.7.3 Authentication unsuccessful'],
+			['auth', '535 5.7.8 Username and Password not accepted'],
+			['mail', '530 5.7.57 Client not authenticated to send mail'],
+			['mail', '535 5.7.3 Authentication unsuccessful']
+		] as const) {
+			const hint = oauth(stage, raw);
+			expect(hint, raw).not.toMatch(/password/i);
+			// The button beside a sign-in reads "Sign in with Microsoft again" or "Reconnect", never "Sign in".
+			expect(hint, raw).not.toMatch(/Sign in button/);
+		}
+		// A withdrawn sign-in (or another Account) is renewed with the button that then reads "Reconnect".
+		for (const failure of [{ reason: 'reconnect' }, { reason: 'account_changed', account: 'old@acme.test' }] as const) {
+			const hint = explainAccess(failure as never, 'microsoft', 'support@acme.test').hint;
+			expect(hint).toMatch(/Press Reconnect/);
+			expect(hint).not.toMatch(/press Sign in with/i);
+		}
 	});
 });

@@ -214,7 +214,10 @@ export function classify(situation: Situation): Verdict {
 	if (reply?.code === 530 || reply?.code === 535 || /authentication required|not authenticated/i.test(words)) {
 		return {
 			category: 'auth',
-			hint: 'The server wants a login before it accepts mail. Check the account and password, and whether this server requires logging in on this port.'
+			hint:
+				situation.auth === 'oauth2'
+					? 'The server wants a login before it accepts mail and did not take the sign-in for sending. Check that the Account may send email with SMTP, then sign in again from the mailbox page.'
+					: 'The server wants a login before it accepts mail. Check the account and password, and whether this server requires logging in on this port.'
 		};
 	}
 	if (stage === 'mail') {
@@ -327,9 +330,10 @@ function classifyAuth(situation: Situation, words: string, reply: SmtpReply | nu
 		if (reply && reply.code >= 400 && reply.code < 500) {
 			return { category: 'auth', hint: 'The server could not check the sign-in right now (a temporary error). Try again in a few minutes.' };
 		}
+		// Issue 19: the button beside the sign-in reads "Sign in with … again" or "Reconnect"; name neither.
 		return {
 			category: 'auth',
-			hint: 'The server refused the OAuth sign-in. Check that the Account is the address that signed in (shown beside the Sign in button) and that this mailbox may send email with SMTP; if it keeps failing, Reconnect (sign in again).'
+			hint: 'The server refused the OAuth sign-in. Check that the Account is the address shown as signed in on the mailbox page, and that this mailbox may send email with SMTP; if it keeps failing, Reconnect: sign in again from the mailbox page.'
 		};
 	}
 	if (MICROSOFT_BASIC_AUTH_CODES.has(reply?.enhancedCode ?? '') || /basic auth(entication)? is disabled/i.test(words)) {

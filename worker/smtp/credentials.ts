@@ -170,14 +170,15 @@ export function explainAccess(failure: AccessFailure, provider: OAuthProvider, a
 			return auth(`This mailbox is not signed in to ${name} yet. Press ${button} on the mailbox page and sign in as ${account}.`);
 		case 'other_provider':
 			return auth(`This mailbox is signed in with ${oauthProviderLabels[failure.connected]}, but its Sign-in method is ${name}. Press ${button} on the mailbox page.`);
+		// Issue 19: for these two the mailbox page's button reads "Reconnect" (the API says status "reconnect").
 		case 'account_changed':
-			return auth(`This mailbox is signed in as ${failure.account}, but its Account is now ${account}. Reconnect: press ${button} and sign in as ${account} (or set the Account back).`);
+			return auth(`This mailbox is signed in as ${failure.account}, but its Account is now ${account}. Press Reconnect on the mailbox page and sign in as ${account} (or set the Account back).`);
 		case 'reconnect':
-			return auth(`${name} no longer accepts this mailbox's sign-in (the access was withdrawn, or it expired or was revoked: invalid_grant). Reconnect: press ${button} on the mailbox page and sign in as ${account} again.`);
+			return auth(`${name} no longer accepts this mailbox's sign-in (the access was withdrawn, or it expired or was revoked: invalid_grant). Press Reconnect on the mailbox page and sign in as ${account} again.`);
 		case 'not_configured':
 			return config(`Sign-in with ${name} is not configured on this Mailgate: set ${failure.missing.join(', ')} (see the README).`);
 		case 'undecryptable':
-			return config(`The stored ${name} sign-in cannot be decrypted with the current SMTP_ENCRYPTION_KEY. Reconnect: press ${button} on the mailbox page.`);
+			return config(`The stored ${name} sign-in cannot be decrypted with the current SMTP_ENCRYPTION_KEY. Sign in again: press ${button} again on the mailbox page.`);
 		case 'token_endpoint': {
 			const inner = failure.failure;
 			if (inner.kind === 'client_rejected') {
@@ -193,7 +194,7 @@ export function explainAccess(failure: AccessFailure, provider: OAuthProvider, a
 				};
 			}
 			const said = inner.kind === 'provider_error' ? `${inner.error}${inner.description ? `: ${inner.description}` : ''}` : inner.message;
-			return auth(`${name} refused to renew the access (${said}). If it persists, Reconnect: press ${button} on the mailbox page.`);
+			return auth(`${name} refused to renew the access (${said}). If it persists, sign in again: press ${button} again on the mailbox page.`);
 		}
 	}
 }
