@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adminToken, newPage, signIn, useBrowser } from './helpers';
+import { adminToken, baseUrl, newPage, signIn, useBrowser } from './helpers';
 
 const browser = useBrowser();
 
@@ -15,11 +15,27 @@ describe('signing in', () => {
 		await context.close();
 	});
 
+	it('signs in when the link is pasted into a tab already on the sign-in page (only the fragment changes)', async () => {
+		const { context, page } = await newPage(browser.current);
+		await page.goto('/login');
+		await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+		// Same path, new fragment: the browser does not reload, it fires hashchange.
+		await page.goto(`/login#token=${encodeURIComponent(adminToken)}`);
+		await page.waitForURL((url) => url.pathname === '/');
+		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+		expect(page.url()).not.toContain('token');
+		expect(await page.evaluate(() => localStorage.getItem('mailgate.adminToken'))).toBe(adminToken);
+		await context.close();
+	});
+
 	it('without a token, explains how to sign in', async () => {
 		const { context, page } = await newPage(browser.current);
 		await page.goto('/integrations');
 		await page.getByRole('heading', { name: 'You are not signed in' }).waitFor();
-		expect(await page.getByRole('main').textContent()).toContain('npm start');
+		const main = await page.getByRole('main').textContent();
+		expect(main).toContain('npm start');
+		// The link it describes is this server's, whatever port it runs on.
+		expect(main).toContain(`${baseUrl}/login#token=`);
 		await page.getByRole('link', { name: 'Go to the sign-in page' }).click();
 		await page.waitForURL((url) => url.pathname === '/login');
 		await context.close();
