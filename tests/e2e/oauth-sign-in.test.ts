@@ -53,6 +53,8 @@ describe('Sign in with Microsoft 365', () => {
 		const id = new URL(page.url()).pathname.split('/').pop()!;
 		await page.getByRole('status').filter({ hasText: `Signed in with Microsoft 365 as ${account}` }).waitFor();
 		await page.getByText(/Signed in as/).filter({ hasText: account }).waitFor();
+		// "Signed in as ACCOUNT on DATE", with the space (it once read "…exampleon Dec 7").
+		expect(await page.getByText(/Signed in as/).filter({ hasText: account }).innerText()).toContain(`${account} on `);
 		expect((await getMailbox(id)).smtp.oauth).toMatchObject({ provider: 'microsoft', account, status: 'connected' });
 
 		// The SMTP test logs in with XOAUTH2.
