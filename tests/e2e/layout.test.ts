@@ -42,6 +42,39 @@ const listLoaded = (page: Page) => page.getByRole('link', { name: `Edit ${addres
 const formLoaded = (page: Page) => page.getByLabel('Associated channel integration', { exact: true });
 const integrationsLoaded = (page: Page) => page.getByRole('listitem').filter({ hasText: integrationName });
 
+/** A 390×844 phone (SPEC §16: the first screen shows the page's first useful content). */
+const PHONE_390 = { width: 390, height: 844 };
+
+/**
+ * Where an element's text wraps between two letters or digits (a word broken in the middle),
+ * as "before|after"; [] when every line break falls at "@", ".", "-" or a space. Measured per
+ * character: a character whose box starts lower than the one before starts a new line.
+ */
+function midWordBreaks(element: Locator): Promise<string[]> {
+	return element.evaluate((root) => {
+		const chars: { char: string; top: number }[] = [];
+		const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+		for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+			const text = node.textContent ?? '';
+			for (let i = 0; i < text.length; i++) {
+				const range = document.createRange();
+				range.setStart(node, i);
+				range.setEnd(node, i + 1);
+				const box = range.getBoundingClientRect();
+				if (box.width > 0) chars.push({ char: text[i]!, top: box.top });
+			}
+		}
+		const breaks: string[] = [];
+		for (let i = 1; i < chars.length; i++) {
+			const [before, after] = [chars[i - 1]!, chars[i]!];
+			if (after.top > before.top + 2 && /[\p{L}\p{N}]/u.test(before.char) && /[\p{L}\p{N}]/u.test(after.char)) {
+				breaks.push(`${before.char}|${after.char}`);
+			}
+		}
+		return breaks;
+	});
+}
+
 describe('layout', () => {
 	it('has no horizontal scroll on a 360px wide phone', async () => {
 		const { context, page } = await newPage(browser, PHONE);
@@ -63,6 +96,63 @@ describe('layout', () => {
 		await context.close();
 	});
 
+	it('on a 390×844 phone: the navigation is one row with a menu, the list shows first, no address is broken mid-word', async () => {
+		const { context, page } = await newPage(browser, PHONE_390);
+		await signIn(page);
+		await visit(page, '/', listLoaded);
+		await maybeScreenshot(page, 'phone390-list', { viewportOnly: true });
+		// The whole header is one row of touch targets, not three.
+		const header = await page.getByRole('banner').boundingBox();
+		expect(header!.height).toBeLessThanOrEqual(60);
+		// The first mailbox card starts within the first screen, its address with room to spare.
+		const firstRow = await page.locator('tbody tr').first().boundingBox();
+		expect(firstRow!.y).toBeLessThan(PHONE_390.height / 2);
+		const seeded = page.locator('tbody tr').filter({ hasText: address }).locator('.address');
+		expect(await seeded.count()).toBe(1);
+		for (const element of await page.locator('tbody .address').all()) {
+			expect(await midWordBreaks(element), await element.innerText()).toEqual([]);
+		}
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE_390.width);
+
+		// The pages are one Menu away, and choosing one closes the menu.
+		const menu = page.getByRole('button', { name: 'Menu' });
+		expect(await page.getByRole('link', { name: 'Email log' }).isVisible()).toBe(false);
+		await menu.click();
+		expect(await menu.getAttribute('aria-expanded')).toBe('true');
+		await maybeScreenshot(page, 'phone390-menu', { viewportOnly: true });
+		await page.getByRole('link', { name: 'Email log' }).click();
+		await page.waitForURL((url) => url.pathname === '/log');
+		await expect.poll(() => menu.getAttribute('aria-expanded')).toBe('false');
+		expect(await page.getByRole('link', { name: 'Email log' }).isVisible()).toBe(false);
+		await context.close();
+	});
+
+	it('says what was not found, with a link home, for an unknown page or record', async () => {
+		const { context, page } = await newPage(browser, PHONE_390);
+		// Not even signed in: an unknown address is simply not found.
+		await page.goto('/no-such-page');
+		await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
+		expect(await page.getByRole('main').innerText()).toContain('/no-such-page');
+		await maybeScreenshot(page, 'phone390-404', { viewportOnly: true });
+		await page.getByRole('main').getByRole('link', { name: 'Go to the mailboxes' }).click();
+		await page.waitForURL((url) => url.pathname === '/');
+
+		await signIn(page);
+		const unknown = crypto.randomUUID();
+		const records: [string, string, string][] = [
+			[`/mailboxes/${unknown}`, 'Mailbox not found', '/'],
+			[`/log/${unknown}`, 'Message not found', '/log'],
+			[`/sent/${unknown}`, 'Message not found', '/sent'],
+			[`/integrations/${unknown}`, 'Channel integration not found', '/integrations']
+		];
+		for (const [path, heading, back] of records) {
+			await page.goto(path);
+			await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+			expect(await page.getByRole('main').getByRole('link').first().getAttribute('href'), path).toBe(back);
+		}
+		await context.close();
+	});
+
 	it('shows the mailbox table with its columns on a desktop', async () => {
 		const { context, page } = await newPage(browser, DESKTOP);
 		await signIn(page);
@@ -75,6 +165,7 @@ describe('layout', () => {
 			'Last SMTP test'
 		]);
 		await maybeScreenshot(page, 'desktop-list');
+		expect(await midWordBreaks(page.locator('tbody tr').filter({ hasText: address }).locator('.address'))).toEqual([]);
 		await visit(page, `/mailboxes/${mailboxId}`, formLoaded);
 		await maybeScreenshot(page, 'desktop-edit');
 		expect(await scrollWidth(page)).toBeLessThanOrEqual(DESKTOP.width);
