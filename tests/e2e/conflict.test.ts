@@ -49,7 +49,8 @@ async function makeConflict(mailbox: Mailbox): Promise<{ laptop: Device; phone: 
 	const laptop = await openMailbox(mailbox);
 	const phone = await openMailbox(mailbox);
 	await save(laptop.page, { 'Mailbox name': 'Named on the laptop' });
-	await laptop.page.waitForURL((url) => url.pathname === '/');
+	// Issue 19: Save stays on the mailbox's page and says so.
+	await laptop.page.locator('.saved-notice').waitFor();
 	expect((await getMailbox(mailbox.id)).name).toBe('Named on the laptop');
 
 	// Another port needs the password again (issue 18: a stored password goes only to its server).

@@ -68,7 +68,10 @@ describe('mailbox form', () => {
 			password: 's3cret-app-password'
 		});
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
-		await page.waitForURL((url) => url.pathname === '/');
+		// Issue 19: a new mailbox opens on its own page, saying it was saved.
+		await page.waitForURL((url) => /^\/mailboxes\/[0-9a-f-]{36}$/.test(url.pathname));
+		await page.getByRole('status').filter({ hasText: `Mailbox ${address} saved.` }).waitFor();
+		await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
 
 		const row = page.getByRole('row').filter({ hasText: address });
 		await row.filter({ hasText: 'Synced' }).waitFor();
@@ -86,6 +89,79 @@ describe('mailbox form', () => {
 			manualForward: 'reject',
 			smtp: { host: 'smtp.acme.example', port: 587, username: address, encryption: 'starttls', hasPassword: true }
 		});
+		await context.close();
+	});
+
+	it('keeps what is typed, on the Add form and on a mailbox, until it is saved or discarded (issue 19)', async () => {
+		const integration = await seedIntegration();
+		const mailbox = await seedMailbox(integration.id, { name: 'Saved name' });
+		const address = uniqueAddress('kept');
+		const password = `kept-${unique('pw')}`;
+		const { context, page } = await newPage(browser.current);
+		await openNewForm(page);
+		const kept = page.getByTestId('unsaved-changes');
+		expect(await kept.count()).toBe(0);
+		await fillMailboxForm(page, { integration: integration.name, name: 'Typed, not saved', address, host: 'smtp.acme.example', password });
+		await kept.waitFor();
+		expect(await kept.innerText()).toContain('Unsaved changes kept on this device');
+
+		// Away and back (no dialog on the way): the Add form comes back filled in, the password too.
+		await page.getByRole('link', { name: 'Channel integrations' }).first().click();
+		await page.getByRole('heading', { level: 1, name: 'Channel integrations' }).waitFor();
+		await page.goBack();
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Typed, not saved');
+		expect(await field(page, 'Service email address').inputValue()).toBe(address);
+		expect(await field(page, 'Associated channel integration').inputValue()).toBe(integration.id);
+		expect(await field(page, 'Password').inputValue()).toBe(password);
+		await kept.waitFor();
+		// The typed password is kept sealed, never in plain text.
+		const stored = await page.evaluate(async () => {
+			const db = await new Promise<IDBDatabase>((resolve, reject) => {
+				const request = indexedDB.open('mailgate');
+				request.onsuccess = () => resolve(request.result);
+				request.onerror = () => reject(request.error);
+			});
+			return new Promise<{ values: unknown; sealed: boolean } | null>((resolve) => {
+				const request = db.transaction('meta').objectStore('meta').get('working:mailbox:new');
+				request.onsuccess = () => resolve(request.result ? { values: request.result.values, sealed: request.result.sealedPassword?.data instanceof ArrayBuffer } : null);
+			});
+		});
+		expect(stored?.sealed).toBe(true);
+		expect(JSON.stringify(stored?.values)).toContain('Typed, not saved');
+		expect(JSON.stringify(stored?.values)).not.toContain(password);
+
+		// Discard empties the form, for good.
+		await kept.getByRole('button', { name: 'Discard' }).click();
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('');
+		expect(await field(page, 'Password').inputValue()).toBe('');
+		await page.reload();
+		await field(page, 'Mailbox name').waitFor();
+		expect(await field(page, 'Mailbox name').inputValue()).toBe('');
+		expect(await kept.count()).toBe(0);
+
+		// An existing mailbox keeps its own unsaved changes.
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Saved name');
+		expect(await kept.count()).toBe(0);
+		await field(page, 'Mailbox name').fill('Typed on the mailbox');
+		await kept.waitFor();
+		await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
+		await page.getByRole('link', { name: `Edit ${mailbox.address}` }).click();
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Typed on the mailbox');
+		await kept.waitFor();
+		expect((await getMailbox(mailbox.id)).name).toBe('Saved name');
+
+		// Save stays on the page, says so, and the kept copy is done; "Synced" is no badge.
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.getByRole('status').filter({ hasText: `Mailbox ${mailbox.address} saved.` }).waitFor();
+		expect(new URL(page.url()).pathname).toBe(`/mailboxes/${mailbox.id}`);
+		expect(await kept.count()).toBe(0);
+		expect((await getMailbox(mailbox.id)).name).toBe('Typed on the mailbox');
+		await expect.poll(() => page.locator('.badge[data-sync-state]').count()).toBe(0);
+		await maybeScreenshot(page, 'desktop-mailbox-saved');
+		await page.reload();
+		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Typed on the mailbox');
+		expect(await kept.count()).toBe(0);
 		await context.close();
 	});
 
@@ -108,7 +184,10 @@ describe('mailbox form', () => {
 
 		await fillMailboxForm(page, { name: 'After', description: 'Kept with the same server' });
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
-		await page.waitForURL((url) => url.pathname === '/');
+		// Issue 19: Save stays on the mailbox's page.
+		await page.getByRole('status').filter({ hasText: `Mailbox ${mailbox.address} saved.` }).waitFor();
+		expect(new URL(page.url()).pathname).toBe(`/mailboxes/${mailbox.id}`);
+		await page.goto('/');
 		const row = page.getByRole('row').filter({ hasText: mailbox.address });
 		await row.filter({ hasText: 'After' }).waitFor();
 
@@ -153,7 +232,7 @@ describe('mailbox form', () => {
 
 		await fillMailboxForm(page, { port: '2525', password: 'the new server password' });
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
-		await page.waitForURL((url) => url.pathname === '/');
+		await page.getByRole('status').filter({ hasText: `Mailbox ${mailbox.address} saved.` }).waitFor();
 		const saved = await getMailbox(mailbox.id);
 		expect(saved.smtp).toMatchObject({ port: 2525, hasPassword: true });
 		await context.close();
@@ -298,7 +377,8 @@ describe('mailbox form', () => {
 		}
 		await tabTo(page, page.getByRole('button', { name: 'Save', exact: true }));
 		await page.keyboard.press('Enter');
-		await page.waitForURL((url) => url.pathname === '/');
+		await page.waitForURL((url) => /^\/mailboxes\/[0-9a-f-]{36}$/.test(url.pathname));
+		await page.goto('/');
 		await page.getByRole('row').filter({ hasText: address }).filter({ hasText: 'Keyboard Support' }).waitFor();
 		await context.close();
 	});
@@ -326,7 +406,7 @@ describe('mailbox form', () => {
 		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Theirs');
 		await field(page, 'Mailbox name').fill('Mine after all');
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
-		await page.waitForURL((url) => url.pathname === '/');
+		await page.getByRole('status').filter({ hasText: `Mailbox ${mailbox.address} saved.` }).waitFor();
 		expect((await getMailbox(mailbox.id)).name).toBe('Mine after all');
 		await context.close();
 	});

@@ -57,7 +57,9 @@ describe('sync', () => {
 		await page.goto('/');
 		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
 		await addMailboxThroughForm(page, { integration: integration.name, address });
-		await page.waitForURL((url) => url.pathname === '/');
+		await page.waitForURL((url) => /^\/mailboxes\/[0-9a-f-]{36}$/.test(url.pathname));
+		// Issue 19: a new mailbox opens on its own page; the list is one click away.
+		await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
 
 		// No click: the engine retries on its own (backoff) and the record ends up synced.
 		await expect.poll(() => syncBadge(mailboxRow(page, address)).textContent(), { timeout: 15_000 }).toBe('Synced');
@@ -93,7 +95,9 @@ describe('sync', () => {
 		await page.goto(`/mailboxes/${mailbox.id}`);
 		await field(page, 'Mailbox name').fill('After');
 		await page.getByRole('button', { name: 'Save', exact: true }).click();
-		await page.waitForURL((url) => url.pathname === '/');
+		// Issue 19: Save stays on the mailbox's page and says so.
+		await page.locator('.saved-notice').waitFor();
+		await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
 
 		// The retry finds the server already holding exactly this draft: synced, not a conflict.
 		await expect.poll(() => syncBadge(mailboxRow(page, mailbox.address)).textContent(), { timeout: 15_000 }).toBe('Synced');
@@ -116,7 +120,9 @@ describe('sync', () => {
 		});
 		await page.goto('/');
 		await addMailboxThroughForm(page, { integration: integration.name, address });
-		await page.waitForURL((url) => url.pathname === '/');
+		await page.waitForURL((url) => /^\/mailboxes\/[0-9a-f-]{36}$/.test(url.pathname));
+		// Issue 19: a new mailbox opens on its own page; the list is one click away.
+		await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
 		// The first attempt and the first retry (about 2 s later) fail; the next waits about 4 s.
 		await expect.poll(() => failures, { timeout: 10_000 }).toBe(2);
 		await page.getByRole('status').filter({ hasText: '1 change waiting to sync' }).waitFor();
@@ -200,7 +206,9 @@ describe('sync', () => {
 		await addressField.fill(moved);
 		await expect.poll(() => addressField.getAttribute('aria-invalid')).toBeNull();
 		await second.page.getByRole('button', { name: 'Save', exact: true }).click();
-		await second.page.waitForURL((url) => url.pathname === '/');
+		// Issue 19: Save stays on the mailbox's page and says so.
+		await second.page.locator('.saved-notice').waitFor();
+		await second.page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
 		await expect.poll(() => syncBadge(mailboxRow(second.page, moved)).textContent()).toBe('Synced');
 		expect((await serverMailboxesAt(moved)).map((m) => m.name)).toEqual(['Desk on the phone']);
 		expect(await serverMailboxesAt(address)).toHaveLength(1);

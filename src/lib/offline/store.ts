@@ -18,7 +18,7 @@ import {
 	type MailboxDraft
 } from './db';
 import { ReplyOutbox, openReplies, type LocalReply, type ReplyDraft } from './replies';
-import { sealSecret } from './secret';
+import { openSecret, sealSecret, type SealedSecret } from './secret';
 import { SyncEngine, draftOf, nextOperation, type Transport } from './sync';
 
 /** How often an open app checks for changes that still wait, besides `online` and the backoff. */
@@ -145,12 +145,19 @@ export class OfflineStore {
 
 	/**
 	 * What signing out would throw away: integrations and mailboxes whose draft is not on the
-	 * server (waiting, refused or in conflict), and replies not accepted by it.
+	 * server (waiting, refused or in conflict), forms with unsaved changes (issue 19), and replies
+	 * not accepted by it.
 	 */
 	async unsyncedWork(): Promise<{ changes: number; replies: number }> {
-		const [integrations, mailboxes, replies] = await Promise.all([this.db.getAll('integrations'), this.db.getAll('mailboxes'), this.replies()]);
+		const [integrations, mailboxes, replies, metaKeys] = await Promise.all([
+			this.db.getAll('integrations'),
+			this.db.getAll('mailboxes'),
+			this.replies(),
+			this.db.getAllKeys('meta')
+		]);
+		const workingCopies = metaKeys.filter((key) => String(key).startsWith(WORKING_COPY)).length;
 		return {
-			changes: [...integrations, ...mailboxes].filter((record) => record.state !== 'synced').length,
+			changes: [...integrations, ...mailboxes].filter((record) => record.state !== 'synced').length + workingCopies,
 			replies: replies.filter((reply) => reply.state !== 'synced').length
 		};
 	}
@@ -180,6 +187,37 @@ export class OfflineStore {
 		await this.replyOutbox?.clear();
 	}
 
+	/**
+	 * Keeps a form's unsaved values (issue 19) under `key` (e.g. "mailbox:new", "mailbox:ID"). A
+	 * `password` is sealed before it is stored; an empty one keeps none.
+	 */
+	async keepWorkingCopy<V extends object>(key: string, copy: WorkingCopy<V>, password = ''): Promise<void> {
+		const sealedPassword = password ? await sealSecret(this.db, password) : null;
+		const kept: KeptWorkingCopy<V> = { ...copy, sealedPassword };
+		await this.db.put('meta', kept, WORKING_COPY + key);
+	}
+
+	/**
+	 * The unsaved values kept under `key`, with the typed password opened again; `passwordLost`
+	 * when one was kept but cannot be opened (the device key is gone): the form asks for it again.
+	 */
+	async workingCopy<V extends object>(key: string): Promise<(WorkingCopy<V> & { password: string; passwordLost: boolean }) | null> {
+		const kept = (await this.db.get('meta', WORKING_COPY + key)) as KeptWorkingCopy<V> | undefined;
+		if (!kept || typeof kept !== 'object' || !('values' in kept)) return null;
+		const { sealedPassword, ...copy } = kept;
+		if (!sealedPassword) return { ...copy, password: '', passwordLost: false };
+		try {
+			return { ...copy, password: await openSecret(this.db, sealedPassword), passwordLost: false };
+		} catch {
+			return { ...copy, password: '', passwordLost: true };
+		}
+	}
+
+	/** Forgets the unsaved values under `key` (saved, or discarded). */
+	async dropWorkingCopy(key: string): Promise<void> {
+		await this.db.delete('meta', WORKING_COPY + key);
+	}
+
 	/** Whether this device has pulled the server lists at least once (so an empty list is real). */
 	async hasServerCopy(): Promise<boolean> {
 		return (await this.db.get('meta', LAST_REFRESH)) !== undefined;
@@ -202,9 +240,10 @@ export class OfflineStore {
 
 	/**
 	 * Saves a mailbox locally and queues it. The password is sealed before it is stored; an
-	 * empty one keeps the stored (or already drafted) password.
+	 * empty one keeps the stored (or already drafted) password. `smtpTestReceipt` (issue 19) goes
+	 * with the create, so that a passing test of these settings is kept with the mailbox.
 	 */
-	async saveMailbox(id: string | null, draft: MailboxDraft, password: string, expected?: Expected): Promise<Saved> {
+	async saveMailbox(id: string | null, draft: MailboxDraft & { smtpTestReceipt?: string }, password: string, expected?: Expected): Promise<Saved> {
 		const sealed = password ? await sealSecret(this.db, password) : null;
 		const recordId = id ?? crypto.randomUUID();
 		return this.write('mailbox', recordId, (existing) => {
@@ -402,6 +441,26 @@ function edited<R extends AnyRecord>(existing: R, draft: R['draft'], expected: E
 		touchedAt: now()
 	};
 }
+
+/**
+ * Issue 19 (SPEC §16 "Typing is never lost"): what an admin typed in a form and has not saved,
+ * kept on this device from the first keystroke until it is saved or discarded. `values` never
+ * holds a password: a typed one is sealed apart, like a draft's (secret.ts).
+ */
+export interface WorkingCopy<V> {
+	values: V;
+	/** What the form was opened on (see Expected), so a later save still meets a newer server copy as a conflict. */
+	expected: Expected | null;
+	keptAt: string;
+}
+
+/** As kept: the typed password (if any) sealed with the device key, never in plain text. */
+interface KeptWorkingCopy<V> extends WorkingCopy<V> {
+	sealedPassword: SealedSecret | null;
+}
+
+/** `meta` key prefix of working copies: cleared with the rest of `meta` on sign-out (`clearAll`). */
+const WORKING_COPY = 'working:';
 
 /** Online as far as the browser knows, and signed in: a sync pass may reach the server. */
 function browserCanSync(): boolean {

@@ -76,7 +76,12 @@ export const smtpTestResultSchema = z.object({
 	steps: z.array(smtpTestStepSchema),
 	to: z.string(),
 	durationMs: z.number(),
-	at: timestampSchema
+	at: timestampSchema,
+	/**
+	 * Issue 19: a passing test of a new mailbox's unsaved settings. Sent back with the create
+	 * (`smtpTestReceipt`), it keeps the test with the mailbox saved with those settings.
+	 */
+	receipt: z.string().optional()
 });
 
 export type SmtpTestStep = z.infer<typeof smtpTestStepSchema>;

@@ -7,9 +7,10 @@ import { flash } from '$lib/session.svelte';
 import type { SaveOutcome } from './MailboxForm.svelte';
 
 /**
- * Where a saved mailbox leads, once the sync had its chance (SPEC §6): synced or still waiting
- * for the network, back to the list; refused by the server, the form with the server's verdict
- * on its fields; a version conflict, the comparison.
+ * Where a saved mailbox leads, once the sync had its chance (SPEC §6). Issue 19: an existing
+ * mailbox stays on its page with a notice; a new one goes to its own page (its test, health and
+ * flow check are there), synced or still waiting for the network. Refused by the server, the form
+ * with the server's verdict on its fields; a version conflict, the comparison.
  */
 export async function afterSave(record: LocalMailbox | undefined, from: 'new' | 'edit'): Promise<SaveOutcome> {
 	if (!record) {
@@ -17,24 +18,29 @@ export async function afterSave(record: LocalMailbox | undefined, from: 'new' | 
 		return { ok: true };
 	}
 	const address = record.draft.address;
+	const stay = async (message: string): Promise<SaveOutcome> => {
+		if (from === 'edit') return { ok: true, notice: message };
+		flash.message = message;
+		await goto(`/mailboxes/${record.id}`, { replaceState: true });
+		return { ok: true };
+	};
 	switch (record.state) {
 		case 'synced': {
-			// SPEC §12: a mailbox that signs in with OAuth cannot send before it signed in: stay on its page.
+			// SPEC §12: a mailbox that signs in with OAuth cannot send before it signed in: say so.
 			const oauth = record.server?.smtp.oauth;
 			if (oauth && oauth.status !== 'connected') {
-				flash.message = `Mailbox ${address} saved. Sign in with ${oauthProviderLabels[oauth.provider]} so that it can send.`;
-				await goto(`/mailboxes/${record.id}`, { replaceState: from === 'new' });
-				return { ok: true };
+				const provider = oauthProviderLabels[oauth.provider];
+				return stay(
+					oauth.status === 'reconnect'
+						? `Mailbox ${address} saved. Sign-in to ${provider} needs renewing: Reconnect so that it can send.`
+						: `Mailbox ${address} saved. Sign in with ${provider} so that it can send.`
+				);
 			}
-			flash.message = `Mailbox ${address} saved.`;
-			await goto('/');
-			return { ok: true };
+			return stay(`Mailbox ${address} saved.`);
 		}
 		case 'local':
 		case 'syncing':
-			flash.message = `Mailbox ${address} saved on this device. It is sent to the server as soon as the connection allows.`;
-			await goto('/');
-			return { ok: true };
+			return stay(`Mailbox ${address} saved on this device. It is sent to the server as soon as the connection allows.`);
 		case 'rejected':
 			if (from === 'new') {
 				// The draft now has an address of its own: the edit page shows it with the verdict.

@@ -256,5 +256,9 @@ export function pairingHint(encryption: Encryption, port: string): string {
 	return '';
 }
 
+/** Issue 19: the same warning for a mailbox that signs in with OAuth: it has no password. */
+export const UNENCRYPTED_OAUTH_WARNING =
+	'Without encryption, the sign-in and every message travel unencrypted and can be read on the way. Choose SSL/TLS or STARTTLS.';
+
 export const UNENCRYPTED_WARNING =
 	'Without encryption, the password and every message travel unencrypted and can be read on the way. Choose SSL/TLS or STARTTLS unless the server is on your own network.';
