@@ -7,7 +7,6 @@ import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
 	DESKTOP,
-	PHONE,
 	adminToken,
 	baseUrl,
 	callApi,
@@ -19,7 +18,7 @@ import {
 	uniqueAddress,
 	useBrowser
 } from './helpers';
-import { deliverMail, publishZone, seedServiceMailbox } from './mail';
+import { deliverMail, headerOf, publishZone, receivedMail, SENDER_IP, seedPeerMailbox, seedServiceMailbox } from './mail';
 
 const browser = useBrowser();
 
@@ -296,17 +295,147 @@ describe('email log', () => {
 		await context.close();
 	});
 
-	it('fits a 360px phone without sideways scrolling', async () => {
-		const page = await openLog(`/log?mailboxId=${desk.id}`);
-		await page.setViewportSize(PHONE);
-		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
-		await maybeScreenshot(page, 'log-phone');
-		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
-		for (const label of ['Mailbox', 'Verdict', 'Sender', 'Message-ID', 'Received from', 'Received before']) {
-			await expectWithin(field(page, label), PHONE.width);
+	it('labels an SMTP test, a flow check probe and a bounce (SPEC §16): badges, headings, the kind filter, not counted in health', async () => {
+		const internal = await seedPeerMailbox('Internal desk');
+		const customerMail = await deliverMail({ from: `dora@${zone.pass}`, to: internal.address, subject: 'A real question' });
+		// The SMTP test to its default recipient (the service address), and a flow check's probe,
+		// both through the SMTP peer; what the peer received comes back through the email endpoint.
+		const test = await callApi('POST', `/api/mailboxes/${internal.id}/smtp-test`, {});
+		expect(test.body.ok).toBe(true);
+		const testLog = await handBack(await receivedFor(internal.address, 'Mailgate SMTP test'), internal.address);
+		expect((await callApi('POST', `/api/mailboxes/${internal.id}/flow-check`)).status).toBe(202);
+		const probeLog = await handBack(await receivedFor(internal.address, 'Mailgate mail flow check'), internal.address);
+		// A reply, and a mailer's report that it bounced.
+		const reply = await callApi('POST', `/api/mailboxes/${internal.id}/outbound`, { to: ['gone@example.org'], subject: 'Re: A real question', text: 'Here is the answer.' });
+		expect(reply.status).toBe(202);
+		const bounce = await deliverMail({
+			from: 'MAILER-DAEMON@mx.example.org',
+			to: internal.address,
+			subject: 'Undelivered Mail Returned to Sender',
+			contentType: 'multipart/report; report-type=delivery-status; boundary="dsn"',
+			body: bounceReport('dsn', reply.body.messageId, 'gone@example.org', internal.address)
+		});
+		expect(bounce.rejection).toBeNull();
+
+		const page = await openLog(`/log?mailboxId=${internal.id}`);
+		await expectRows(page, [bounce.logId, probeLog, testLog, customerMail.logId]);
+		const kindOf = (id: string) => row(page, id).locator('.badge[data-kind]').innerText();
+		expect(await kindOf(testLog)).toContain('SMTP test');
+		expect(await kindOf(probeLog)).toContain('Flow check probe');
+		expect(await kindOf(bounce.logId)).toContain('Bounce');
+		expect(await row(page, customerMail.logId).locator('.badge[data-kind]').count()).toBe(0);
+		await maybeScreenshot(page, 'log-internal-mail', { viewportOnly: true });
+
+		// The kind filter: customer mail only, then SMTP tests only; kept in the URL.
+		await field(page, 'Kind of mail').selectOption('message');
+		await apply(page);
+		await page.waitForURL((url) => url.searchParams.get('kind') === 'message');
+		await expectRows(page, [customerMail.logId]);
+		await field(page, 'Kind of mail').selectOption('test');
+		await apply(page);
+		await expectRows(page, [testLog]);
+		await expect.poll(() => status(page).textContent()).toContain('1 delivery shown');
+
+		// Their own headings; the bounce's names the reply and links to it.
+		await page.goto(`/log/${testLog}`);
+		await page.getByRole('heading', { level: 1, name: 'Mailgate SMTP test' }).waitFor();
+		await page.goto(`/log/${probeLog}`);
+		await page.getByRole('heading', { level: 1, name: 'Mail flow check probe' }).waitFor();
+		await page.goto(`/log/${bounce.logId}`);
+		const heading = page.getByRole('heading', { level: 1, name: 'Bounce for Re: A real question' });
+		await heading.waitFor();
+		expect(await heading.getByRole('link').getAttribute('href')).toBe(`/sent/${reply.body.id}`);
+		await maybeScreenshot(page, 'log-bounce-heading', { viewportOnly: true });
+
+		// Mailbox health counts the customer's message only.
+		await page.goto(`/mailboxes/${internal.id}`);
+		const month = page.locator(`[data-mailbox-health="${internal.id}"] [data-window="30d"]`);
+		await expect.poll(() => month.locator('[data-count="accepted"] dd').textContent()).toBe('1');
+	});
+
+	it('on a 390×844 phone shows a log entry in the first screen, the filters folded behind one button; fits without sideways scrolling', async () => {
+		const phone = { width: 390, height: 844 };
+		const context = await browser.current.newContext({ baseURL: baseUrl, viewport: phone });
+		onTestFinished(() => context.close().catch(() => {}));
+		await context.addInitScript((token) => localStorage.setItem('mailgate.adminToken', token), adminToken);
+		const page = await openLog(`/log?mailboxId=${desk.id}&verdict=accepted`, context);
+		await expectRows(page, [accepted.logId]);
+		// SPEC §16: the first entry is within the first screen; the form is folded, saying how many filters are on.
+		const first = await row(page, accepted.logId).boundingBox();
+		expect(first!.y + 40).toBeLessThanOrEqual(phone.height);
+		const fold = page.getByRole('button', { name: /^Filters/ });
+		expect(await fold.innerText()).toMatch(/Filters\s*2 on/);
+		expect(await fold.getAttribute('aria-expanded')).toBe('false');
+		expect(await field(page, 'Verdict').isVisible()).toBe(false);
+		await maybeScreenshot(page, 'log-phone', { viewportOnly: true });
+
+		// One tap opens it, every field within the screen.
+		await fold.click();
+		expect(await fold.getAttribute('aria-expanded')).toBe('true');
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(phone.width);
+		for (const label of ['Mailbox', 'Verdict', 'Kind of mail', 'Sender', 'Message-ID', 'Received from', 'Received before']) {
+			await expectWithin(field(page, label), phone.width);
 		}
+		expect(await field(page, 'Verdict').inputValue()).toBe('accepted');
+		await maybeScreenshot(page, 'log-phone-filters', { viewportOnly: true });
+
+		// A filter the Worker refused is never folded away.
+		await page.goto('/log?verdict=maybe');
+		await page.getByRole('alert').filter({ hasText: 'Some filters need attention' }).waitFor();
+		expect(await field(page, 'Verdict').isVisible()).toBe(true);
 	});
 });
+
+/** The message the SMTP peer received for `to` with this subject (waiting for it a little). */
+async function receivedFor(to: string, subject: string): Promise<string> {
+	let found: string | undefined;
+	await expect
+		.poll(async () => (found = (await receivedMail()).find((mail) => mail.to.includes(to) && headerOf(mail, 'Subject') === subject)?.data), { timeout: 15_000 })
+		.toBeDefined();
+	return found!;
+}
+
+/** Hands what the SMTP peer received back to email(), as Email Routing would, and returns its log id. */
+async function handBack(data: string, to: string): Promise<string> {
+	const hop = `Received: from smtp.helpdesk.example (smtp.helpdesk.example [${SENDER_IP}]) by mx.cloudflare.net; Tue, 24 Nov 2026 09:00:01 +0000\r\n`;
+	const url = `${baseUrl}/cdn-cgi/handler/email?from=${encodeURIComponent(to)}&to=${encodeURIComponent(to)}`;
+	const response = await fetch(url, { method: 'POST', body: hop + data });
+	expect(response.status, await response.clone().text()).toBe(200);
+	const messageId = /^Message-ID: <([^>]+)>/im.exec(data)![1]!;
+	const log = await callApi('GET', `/api/messages?messageId=${encodeURIComponent(messageId)}`);
+	return log.body.items[0].id;
+}
+
+/** An RFC 3464 report that `recipient` of the message `messageId` (sent from `from`) could not be reached. */
+function bounceReport(boundary: string, messageId: string, recipient: string, from: string): string {
+	return [
+		`--${boundary}`,
+		'Content-Type: text/plain; charset=us-ascii',
+		'',
+		'Your message could not be delivered.',
+		'',
+		`--${boundary}`,
+		'Content-Type: message/delivery-status',
+		'',
+		'Reporting-MTA: dns; mx.example.org',
+		'',
+		`Final-Recipient: rfc822; ${recipient}`,
+		'Action: failed',
+		'Status: 5.1.1',
+		'Diagnostic-Code: smtp; 550 5.1.1 User unknown',
+		'',
+		`--${boundary}`,
+		'Content-Type: text/rfc822-headers',
+		'',
+		`From: Internal desk <${from}>`,
+		`To: ${recipient}`,
+		'Subject: Re: A real question',
+		`Message-ID: <${messageId}>`,
+		'',
+		`--${boundary}--`,
+		''
+	].join('\r\n');
+}
 
 async function expectWithin(control: Locator, width: number) {
 	const box = await control.boundingBox();

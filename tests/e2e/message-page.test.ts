@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeFileName } from '../../src/lib/schema/message';
 import {
 	callApi,
+	seedIntegration,
 	describedBy,
 	DESKTOP,
 	installedPage,
@@ -104,6 +105,9 @@ describe('the message page', () => {
 		expect(await page.getByTestId('message-text').innerText()).toContain('<script>alert("text")</script> my order 1234 & more');
 		expect(await section(page, 'Content').innerText()).toContain('No attachments.');
 
+		// SPEC §16: nothing to do, so the troubleshooting is one line, unfolded on request.
+		expect(await page.getByTestId('troubleshooting-summary').innerText()).toBe('Delivered normally: nothing needs doing.');
+		await page.getByTestId('troubleshooting-summary').click();
 		await problem(page, 'delivered').getByRole('heading', { name: 'Delivered normally' }).waitFor();
 		const provider = await problem(page, 'provider').innerText();
 		expect(provider).toContain('Asking a provider for help');
@@ -267,6 +271,81 @@ describe('the message page', () => {
 		await page.getByRole('button', { name: 'Sign out' }).click();
 		await page.waitForURL((url) => url.pathname === '/login');
 		await expect.poll(() => logCache(page, opened.logId)).toEqual({ pages: 0, loadedAt: null });
+		await context.close();
+	});
+});
+
+describe('customer mail first, forgeries said so (SPEC §16)', () => {
+	/** The page's panel headings, in document order. */
+	const panelOrder = (page: Page) => page.locator('article.message h2').allInnerTexts();
+
+	it('shows an accepted message’s text right after the delivery facts, its troubleshooting folded to one line; mail with a problem keeps it open on top', async () => {
+		const { logId } = await deliverMail({ from: customer(zone.pass), to: mailbox.address, subject: 'Just a question', body: 'Is the shop open on Sunday?\r\n' });
+		const { context, page } = await newPage(browser.current, { width: 390, height: 844 });
+		await signIn(page);
+		await openMessage(page, logId);
+		const order = await panelOrder(page);
+		expect(order.indexOf('Content'), order.join(' / ')).toBe(order.indexOf('Delivery') + 1);
+		expect(order.indexOf('Troubleshooting')).toBeGreaterThan(order.indexOf('Content'));
+		// No warning box above the text; the troubleshooting is one line, its findings hidden until asked for.
+		const content = await page.getByRole('heading', { level: 2, name: 'Content' }).elementHandle();
+		const warningsAbove = await page
+			.locator('article.message .notice, article.message .problem')
+			.evaluateAll((nodes, text) => nodes.filter((node) => node.compareDocumentPosition(text!) & Node.DOCUMENT_POSITION_FOLLOWING).length, content);
+		expect(warningsAbove).toBe(0);
+		const troubleshooting = section(page, 'Troubleshooting');
+		expect(await troubleshooting.getAttribute('data-folded')).toBe('true');
+		expect(await problem(page, 'delivered').isVisible()).toBe(false);
+		const summary = page.getByTestId('troubleshooting-summary');
+		expect(await troubleshooting.locator('details').getAttribute('open')).toBeNull();
+		// Its title and one line (at 390 px the line wraps under the title): no taller than that.
+		expect((await troubleshooting.boundingBox())!.height).toBeLessThan(130);
+		expect(await summary.innerText()).toBe('Delivered normally: nothing needs doing.');
+		await maybeScreenshot(page, 'message-customer-first-phone');
+		await summary.click();
+		expect(await problem(page, 'delivered').isVisible()).toBe(true);
+
+		// Quarantined mail needs a look: its troubleshooting stays open, before the text.
+		const held = await deliverMail({ from: customer(zone.quarantine), to: mailbox.address, subject: 'Held for DMARC' });
+		await openMessage(page, held.logId);
+		const heldOrder = await panelOrder(page);
+		expect(heldOrder.indexOf('Troubleshooting'), heldOrder.join(' / ')).toBe(heldOrder.indexOf('Delivery') + 1);
+		expect(await section(page, 'Troubleshooting').getAttribute('data-folded')).toBe('false');
+		expect(await problem(page, 'dmarc-quarantine').isVisible()).toBe(true);
+		await context.close();
+	});
+
+	it('says a From of the mailbox’s own domain that fails its DMARC may be a forgery, rightly refused, before any SPF advice, and never to add the IP', async () => {
+		// A zone of its own: once it is a service address's domain, all its mail is "own domain" mail.
+		const ownZone = await publishZone();
+		const integration = await seedIntegration();
+		const own = `support-${randomBytes(3).toString('hex')}@${ownZone.reject}`;
+		const created = await callApi('POST', '/api/mailboxes', {
+			integrationId: integration.id,
+			name: 'Own domain desk',
+			address: own,
+			smtp: { host: 'smtp.helpdesk.example', port: 587, username: own, password: 'app-password', encryption: 'starttls' }
+		});
+		expect(created.status).toBe(201);
+		const { logId, rejection } = await deliverMail({ from: `ceo@${ownZone.reject}`, to: own, subject: 'Urgent wire transfer' });
+		expect(rejection).not.toBeNull();
+
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		await openMessage(page, logId);
+		const forgery = problem(page, 'own-domain-forgery');
+		await forgery.getByRole('heading', { name: 'Likely a forgery of your own domain, rightly refused' }).waitFor();
+		const said = await forgery.innerText();
+		expect(said).toContain(`the domain of your service address Own domain desk (${own})`);
+		expect(said).toContain(`It came from ${SENDER_IP}. Check whether that is your SMTP server (smtp.helpdesk.example); if it is not, do not add it to SPF.`);
+		// Said before any SPF advice, which then only asks to check the IP.
+		const advice = page.getByTestId('spf-advice');
+		expect(await forgery.evaluate((node, other) => Boolean(node.compareDocumentPosition(other!) & Node.DOCUMENT_POSITION_FOLLOWING), await advice.elementHandle())).toBe(true);
+		expect(await advice.innerText()).toContain(`first check whether ${SENDER_IP} is your SMTP server (smtp.helpdesk.example`);
+		const panel = await section(page, 'Troubleshooting').innerText();
+		expect(panel).not.toMatch(/must list every server|add it to .*SPF record/);
+		expect(await page.getByTestId('admin-note').count()).toBe(0);
+		await maybeScreenshot(page, 'message-own-domain-forgery');
 		await context.close();
 	});
 });

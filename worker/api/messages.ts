@@ -1,7 +1,7 @@
 /** /api/messages: the email log with filters and keyset pagination (SPEC §7). */
 import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
-import { findMessage, garbledSenders, listMessages, mailboxHealth, toLogItem, type LoggedMessage } from '../db/messages';
+import { findMessage, findReplyOfBounce, garbledSenders, listMessages, mailboxHealth, toLogItem, type LoggedMessage } from '../db/messages';
 import { DAY_MS, retentionStart } from '../inbound/retention';
 import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
@@ -137,6 +137,8 @@ export const read: Handler = async ({ env, params }) => {
 	}
 	return json({
 		...toLogItem(message),
+		// SPEC §16: a bounce's page is headed with the reply it reports on.
+		...(message.kind === 'bounce' && message.mailboxId ? { bounceFor: await findReplyOfBounce(env.DB, message.id, message.mailboxId) } : {}),
 		authDetails: message.authDetails,
 		forwardingEvidence: message.forwardingEvidence,
 		encodingFindings: message.encoding.findings,

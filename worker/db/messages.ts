@@ -330,3 +330,22 @@ export async function deleteMessages(db: D1Database, ids: readonly string[]): Pr
 		.run();
 	return result.meta.changes;
 }
+
+/**
+ * SPEC §16: the reply of `mailboxId` a logged bounce reported on (worker/inbound/apply-bounce.ts
+ * records the bounce's log id on the reply: as its bounce, a delay notice or an unverified
+ * report), or null when it named none of ours. Read for one message page, within one mailbox.
+ */
+export async function findReplyOfBounce(db: D1Database, logId: string, mailboxId: string): Promise<{ outboundId: string; subject: string } | null> {
+	const row = await db
+		.prepare(
+			'SELECT id, subject FROM outbound WHERE mailbox_id = ?2 AND (' +
+				"json_extract(bounce, '$.logId') = ?1 " +
+				"OR EXISTS (SELECT 1 FROM json_each(outbound.warnings) WHERE json_extract(value, '$.logId') = ?1) " +
+				"OR EXISTS (SELECT 1 FROM json_each(outbound.unverified_reports) WHERE json_extract(value, '$.logId') = ?1)) " +
+				'ORDER BY created_at DESC LIMIT 1'
+		)
+		.bind(logId, mailboxId)
+		.first<{ id: string; subject: string }>();
+	return row ? { outboundId: row.id, subject: row.subject } : null;
+}

@@ -98,7 +98,9 @@ export const messageDetailSchema = messageItemSchema.extend({
 	headers: z.string(),
 	text: z.string().nullable(),
 	html: z.string().nullable(),
-	attachments: z.array(attachmentSchema)
+	attachments: z.array(attachmentSchema),
+	/** SPEC §16: on a bounce, the reply it reported on (null when it named none of ours; absent on other kinds). */
+	bounceFor: z.object({ outboundId: z.string(), subject: z.string() }).nullable().optional()
 });
 export type MessageDetail = z.infer<typeof messageDetailSchema>;
 

@@ -55,13 +55,22 @@ export function fromLocalInput(value: string): string | undefined {
 	);
 }
 
+/** The kinds of mail in words (SPEC §16), as the search describes them. */
+const kindNouns: Record<string, string> = {
+	message: 'customer mail',
+	test: 'SMTP tests',
+	probe: 'flow check probes',
+	bounce: 'bounces'
+};
+
 /** The search in words, e.g. "rejected mail to support@acme.com from example.com". */
 export function describeFilters(filters: MessageFilters, mailboxLabel: (id: string) => string): string {
 	const parts: string[] = [];
 	const verdict = filters.verdict ? filters.verdict.toLowerCase() + ' ' : '';
-	if (filters.mailboxId === NOT_A_SERVICE_ADDRESS) parts.push(`${verdict}deliveries to addresses that are not service addresses`);
-	else if (filters.mailboxId) parts.push(`${verdict}mail to ${mailboxLabel(filters.mailboxId)}`);
-	else parts.push(`${verdict}mail to all mailboxes`);
+	const noun = (filters.kind && kindNouns[filters.kind]) || 'mail';
+	if (filters.mailboxId === NOT_A_SERVICE_ADDRESS) parts.push(`${verdict}${filters.kind ? noun : 'deliveries'} to addresses that are not service addresses`);
+	else if (filters.mailboxId) parts.push(`${verdict}${noun} to ${mailboxLabel(filters.mailboxId)}`);
+	else parts.push(`${verdict}${noun} to all mailboxes`);
 	if (filters.from) parts.push(`from ${filters.from}`);
 	if (filters.messageId) parts.push(`with Message-ID <${normaliseMessageId(filters.messageId)}>`);
 	if (filters.since) parts.push(`received from ${formatDateTime(filters.since)}`);

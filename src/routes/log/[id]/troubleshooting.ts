@@ -10,6 +10,11 @@ import { formatSize } from '$lib/components/message-format';
 export const DMARC_REJECTION = '550 5.7.1 Unauthenticated email from';
 
 export type Problem =
+	/**
+	 * SPEC §16: DMARC failed for a From domain of one of the service addresses: likely a forgery
+	 * of your own domain, said before any SPF advice.
+	 */
+	| 'own-domain-forgery'
 	/** Refused: failed DMARC under p=reject. */
 	| 'dmarc-reject'
 	/** Accepted but quarantined: failed DMARC under p=quarantine. */
@@ -35,9 +40,18 @@ export type Problem =
 	/** Accepted, DMARC passed, nothing wrong with the content. */
 	| 'delivered';
 
-export function findProblems(message: MessageDetail): Problem[] {
+/** A service address's domain and the SMTP server its mailbox sends through (from the mailboxes on this device). */
+export interface OwnDomain {
+	domain: string;
+	smtpHost: string;
+	/** The mailbox's name and address, for the advice. */
+	label: string;
+}
+
+export function findProblems(message: MessageDetail, ownDomains: readonly OwnDomain[] = []): Problem[] {
 	const problems: Problem[] = [];
 	const reason = message.reason ?? '';
+	if (ownDomainOf(message, ownDomains)) problems.push('own-domain-forgery');
 	if (message.verdict === 'rejected') {
 		if (message.mailboxId === null) problems.push(/alias|sub-?address/i.test(reason) ? 'alias' : 'not-service-address');
 		else if (reason.startsWith(DMARC_REJECTION)) problems.push('dmarc-reject');
@@ -52,6 +66,30 @@ export function findProblems(message: MessageDetail): Problem[] {
 	if (message.encoding.blank) problems.push('blank');
 	if (problems.length === 0) problems.push(message.auth.dmarc === 'pass' ? 'delivered' : 'unauthenticated');
 	return problems;
+}
+
+/**
+ * SPEC §16: the service address domain a message claims to be from while failing DMARC for it,
+ * or null. Mail from your own domain that fails your own DMARC is a forgery or a server of yours
+ * missing from SPF/DKIM; which one only the sending IP tells.
+ */
+export function ownDomainOf(message: MessageDetail, ownDomains: readonly OwnDomain[]): OwnDomain | null {
+	if (message.auth.dmarc !== 'fail' || message.mailboxId === null) return null;
+	const domain = (message.authDetails.dmarc.domain ?? fromDomain(message) ?? '').toLowerCase();
+	return ownDomains.find((own) => own.domain === domain) ?? null;
+}
+
+/**
+ * Whether `ip` is the SMTP server configured for that domain, as far as the app can know: only
+ * when the server is set as an IP address. A host name's addresses are not looked up here, so
+ * for one the answer is null (unknown), and the advice never says to add the IP to SPF.
+ */
+export function isOwnServer(ip: string | null, smtpHost: string): boolean | null {
+	if (!ip) return null;
+	const host = smtpHost.trim().toLowerCase().replace(/^\[|\]$/g, '');
+	const literal = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+	if (!literal) return null;
+	return host === ip.trim().toLowerCase();
 }
 
 /** The domain of the header From address, lower-cased. */
@@ -158,4 +196,25 @@ export function senderAdminNote(message: MessageDetail): string {
 		'',
 		`Please make sure ${domain} publishes an SPF record that lists every server sending its mail, and that those servers sign it with DKIM for ${domain}. If the mail is forwarded on its way, the forwarder must not change its content or headers: that breaks the DKIM signature.`
 	].join('\n');
+}
+
+/** Findings about accepted mail that ask nothing of the admin (SPEC §16: folded to one line). */
+const QUIET: readonly Problem[] = ['delivered', 'unauthenticated', 'arc-override'];
+
+/**
+ * SPEC §16 "Customer mail first": whether the troubleshooting of this message is folded to one
+ * line: accepted mail whose findings ask nothing of anyone here. Refused and quarantined mail,
+ * a forgery, a DMARC failure, a manual forward, garbled or blank text stay open.
+ */
+export function isQuiet(message: MessageDetail, problems: readonly Problem[]): boolean {
+	return message.verdict === 'accepted' && problems.every((problem) => QUIET.includes(problem));
+}
+
+/** The folded troubleshooting's one line. */
+export function quietSummary(message: MessageDetail, problems: readonly Problem[]): string {
+	if (problems.includes('delivered')) return 'Delivered normally: nothing needs doing.';
+	if (problems.includes('arc-override')) return 'Accepted on a trusted forwarder’s word (ARC): nothing needs doing.';
+	return message.auth.dmarc === 'none'
+		? 'Accepted; the sender’s domain publishes no DMARC policy. Nothing needs doing here.'
+		: 'Accepted; DMARC could not be checked. Nothing needs doing here.';
 }
