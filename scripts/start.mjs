@@ -15,6 +15,14 @@ const SMTP_PORT = Number(process.env.SMTP_PORT || '2525');
 const OAUTH_PORT = Number(process.env.OAUTH_PORT || '8790');
 const HOST = '127.0.0.1';
 const DEV_VARS = '.dev.vars';
+/**
+ * The customer's message the printed command sends in (README, "Try it"), and its addresses: the
+ * envelope sender must be the message's From, or the Worker takes it for a forward (wrangler also
+ * warns), and the recipient is the service address the walkthrough's mailbox has (the sample's To).
+ */
+export const SAMPLE_MESSAGE = 'tests/fixtures/email/plain.eml';
+export const SAMPLE_FROM = 'alice@customer.example';
+export const SAMPLE_TO = 'support@help.acme.example';
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
 /** The keys a local run needs, each with how to make a value when .dev.vars lacks it. */
@@ -77,15 +85,48 @@ export function varArguments(vars) {
 }
 
 /**
+ * The one command that delivers the sample customer message to a running `npm start`, as Email
+ * Routing would hand it to the Worker.
+ * @param {string} origin e.g. http://127.0.0.1:8787
+ */
+export function simulateInboundCommand(origin) {
+	return `curl -X POST '${origin}/cdn-cgi/handler/email?from=${SAMPLE_FROM}&to=${SAMPLE_TO}' --data-binary @${SAMPLE_MESSAGE}`;
+}
+
+/**
+ * What `wrangler d1 migrations apply` did, in one line. It reprints its whole table of
+ * migrations after each one it applies (about 250 lines for a fresh database); the last table
+ * marks each applied migration ✅.
+ * @param {string} output its stdout
+ * @returns {string}
+ */
+export function summariseMigrations(output) {
+	if (/No migrations to apply/i.test(output)) return 'Local D1 is up to date (no migrations to apply).';
+	const lastTable = output.slice(output.lastIndexOf('┌'));
+	const applied = lastTable.split(/\r?\n/).filter((line) => /\.sql\s*│\s*✅/.test(line)).length;
+	return `Local D1: ${applied} ${applied === 1 ? 'migration' : 'migrations'} applied.`;
+}
+
+/**
+ * Runs a step quietly: its output (hundreds of lines for the build and the migrations) is shown
+ * only when it fails, so the sign-in link and the commands to try stay in view.
  * @param {string} command
  * @param {string[]} args
+ * @returns {string} its stdout
  */
-function run(command, args) {
-	const result = spawnSync(command, args, { stdio: 'inherit' });
+function runQuietly(command, args) {
+	const result = spawnSync(command, args, {
+		encoding: 'utf8',
+		env: { ...process.env, CI: 'true', NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false' },
+		maxBuffer: 64 * 1024 * 1024
+	});
 	if (result.status !== 0) {
-		console.error(`\n✗ ${command} ${args.join(' ')} failed (exit ${result.status}).`);
+		process.stdout.write(result.stdout ?? '');
+		process.stderr.write(result.stderr ?? '');
+		console.error(`\n✗ ${command} ${args.join(' ')} failed (exit ${result.status ?? result.error?.message}).`);
 		process.exit(result.status ?? 1);
 	}
+	return result.stdout;
 }
 
 /**
@@ -114,9 +155,9 @@ async function main() {
 	const token = readVar(text, 'ADMIN_TOKEN');
 
 	console.log('• Building the app…');
-	run('npm', ['run', 'build', '--silent']);
-	console.log('• Applying D1 migrations to the local database…');
-	run(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local']);
+	runQuietly('npm', ['run', 'build', '--silent']);
+	const migrations = runQuietly(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local']);
+	console.log(`• ${summariseMigrations(migrations)}`);
 
 	let oauth = null;
 	if (wantsLocalOAuth(process.argv.slice(2), process.env)) {
@@ -144,8 +185,8 @@ async function main() {
 	if (await waitUntilServing(`http://${HOST}:${PORT}/`, child)) {
 		const link = `http://${HOST}:${PORT}/login#token=${encodeURIComponent(token ?? '')}`;
 		console.log(`\n  Mailgate is running. Sign in by opening:\n\n    ${link}\n`);
-		console.log('  Simulate inbound mail (see README, "Deploying"):');
-		console.log(`    curl -X POST 'http://${HOST}:${PORT}/cdn-cgi/handler/email?from=customer@example.org&to=<a service address>' --data-binary @tests/fixtures/email/plain.eml\n`);
+		console.log(`  Send a customer's message in (to a mailbox with the service address ${SAMPLE_TO}; README, "Try it"):`);
+		console.log(`    ${simulateInboundCommand(`http://${HOST}:${PORT}`)}\n`);
 		if (smtp) {
 			console.log('  Try the SMTP sending test against the local test server:');
 			console.log(`    Server address ${HOST}   Port ${smtp.port}   Encryption None   Account (any)   Password ${LOCAL_SMTP_PASSWORD}`);
