@@ -5,7 +5,8 @@
  * sends it; the message page lays out both attempts; offline, the list and the message read
  * from this device, marked stale.
  */
-import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
 	PHONE,
 	callApi,
@@ -13,17 +14,33 @@ import {
 	getMailbox,
 	installedPage,
 	maybeScreenshot,
+	newPage,
 	scrollWidth,
+	signIn,
 	unique,
 	useBrowser
 } from './helpers';
+import { seedHeldMailbox, startHeldPeer, type HeldPeer } from './held-peer';
 import { receivedWithSubject, seedPeerMailbox } from './mail';
 import { PEER_AUTH_REFUSAL, PEER_PASSWORD } from './smtp-peer';
 
 const browser = useBrowser();
 
+let peer: HeldPeer;
+beforeAll(async () => {
+	peer = await startHeldPeer();
+});
+afterAll(() => peer?.close());
+
 /** How long the queue consumer may take: its 2-second batch window and one SMTP session. */
 const DELIVERY_MS = 30_000;
+
+/** Follows a link of the main navigation, opening the phone's Menu first when it is folded there. */
+async function navigate(page: Page, name: string): Promise<void> {
+	const menu = page.getByRole('button', { name: 'Menu' });
+	if (await menu.isVisible()) await menu.click();
+	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+}
 
 async function outboundStatus(id: string): Promise<string> {
 	const { status, body } = await callApi('GET', `/api/outbound/${id}`);
@@ -47,10 +64,10 @@ describe('Sent mail', () => {
 		const { context, page } = await installedPage(browser.current);
 		await page.setViewportSize(PHONE);
 		// Opened once unfiltered, so that this view is on the device for the offline part below.
-		await page.getByRole('link', { name: 'Sent mail', exact: true }).click();
+		await navigate(page, 'Sent mail');
 		await page.getByRole('heading', { level: 1, name: 'Sent mail' }).waitFor();
 		// The mailbox list counts the failure and links to it: the filters land in the URL and the form.
-		await page.getByRole('link', { name: 'Mailboxes', exact: true }).click();
+		await navigate(page, 'Mailboxes');
 		await page.getByRole('link', { name: `1 failed from ${desk.address}` }).click();
 		await page.waitForURL((url) => url.pathname === '/sent' && url.search === `?mailboxId=${desk.id}&status=failed`);
 		expect(await field(page, 'Mailbox').inputValue()).toBe(desk.id);
@@ -109,11 +126,49 @@ describe('Sent mail', () => {
 		await page.reload();
 		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
 		expect(await page.locator('[data-stale]').innerText()).toMatch(/^You’re offline\. Showing this message as loaded at .+; it may be stale\./);
-		await page.getByRole('link', { name: 'Sent mail', exact: true }).first().click();
+		await navigate(page, 'Sent mail');
 		const notice = page.locator('[data-stale]');
 		await notice.waitFor();
 		expect(await notice.innerText()).toMatch(/You’re offline\. Showing sent mail as loaded at .+; it may be stale\./);
 		expect(await page.locator(`[data-outbound-id="${id}"]`).count()).toBe(1);
+		await context.close();
+	});
+
+	it('stays live: a new reply shows without a reload, a deferred one says when it is tried next, and Send now sends it', async () => {
+		const desk = await seedHeldMailbox(peer, 'Live sent desk');
+		peer.answer = 'tempfail';
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		await page.goto(`/sent?mailboxId=${desk.id}`);
+		await page.getByRole('heading', { name: 'Nothing sent yet' }).waitFor();
+		await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
+
+		const subject = unique('Your exchange');
+		const created = await callApi('POST', `/api/mailboxes/${desk.id}/outbound`, { to: ['dana@example.org'], subject, text: 'It ships Monday.' });
+		expect(created.status).toBe(202);
+		const row = page.locator(`[data-outbound-id="${created.body.id}"]`);
+		// It appears on the open page, then its refusal: will retry, with the next try as a time to come.
+		await row.waitFor({ timeout: DELIVERY_MS });
+		await expect.poll(() => row.getAttribute('data-status'), { timeout: DELIVERY_MS }).toBe('deferred');
+		const nextTry = row.getByTestId('next-try');
+		expect(await nextTry.innerText()).toMatch(/^Next try at /);
+		expect(Date.parse((await nextTry.locator('time').getAttribute('datetime'))!)).toBeGreaterThan(Date.now());
+		expect(await row.getByTestId('server-words').innerText()).toContain('451 4.3.0');
+		expect(await row.getByRole('button', { name: /^Retry/ }).count()).toBe(0);
+		await maybeScreenshot(page, 'sent-deferred');
+
+		// The server is fine again: Send now sends it at once, and the row says so by itself.
+		peer.answer = 'accept';
+		await row.getByRole('button', { name: /^Send now/ }).click();
+		await expect.poll(() => row.getAttribute('data-status'), { timeout: DELIVERY_MS }).toBe('sent');
+		expect(peer.accepted.filter((data) => data.includes(subject))).toHaveLength(1);
+		expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
+
+		// Its page: the attempts, and Send now gone once it left.
+		await row.getByRole('link', { name: subject }).click();
+		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
+		expect(await page.getByTestId('outcome').innerText()).toMatch(/^Sent\./);
+		expect(await page.getByRole('button', { name: /^Send now/ }).count()).toBe(0);
 		await context.close();
 	});
 });

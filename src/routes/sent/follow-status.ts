@@ -108,20 +108,22 @@ export function keepReading(read: () => Promise<Pace>, first: Pace = 'moving'): 
 
 /**
  * The newest page read again, merged with what a list shows: its items first (new ones on top,
- * shown ones in their newer copy); below them the items shown from further pages (older than
- * the page's last), so "Load more" keeps its place. A shown item in the page's range that the
- * page no longer has (it left the filter, or was deleted) goes.
+ * shown ones in their newer copy); with them the items shown from further pages (older than
+ * the page's last), so "Load more" keeps its place, and the ones in `keep` (acted on from this
+ * page, such as a retried reply that left a status filter), newest first. Any other shown item
+ * the page no longer has (it left the filter, or was deleted) goes.
  */
 export function mergeNewest<Item extends { id: string; createdAt: string }>(
 	shown: readonly Item[],
 	shownCursor: string | null,
-	page: { items: Item[]; nextCursor: string | null }
+	page: { items: Item[]; nextCursor: string | null },
+	keep: ReadonlySet<string> = new Set()
 ): { items: Item[]; nextCursor: string | null } {
 	const last = page.items.at(-1);
-	if (!last || page.nextCursor === null) return { items: page.items, nextCursor: page.nextCursor };
 	const fresh = new Set(page.items.map((item) => item.id));
-	const older = shown.filter(
-		(item) => !fresh.has(item.id) && (item.createdAt < last.createdAt || (item.createdAt === last.createdAt && item.id < last.id))
-	);
-	return { items: [...page.items, ...older], nextCursor: older.length > 0 ? shownCursor : page.nextCursor };
+	const newer = (a: Item, b: Item) => a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.id > b.id);
+	const olderPages = shown.filter((item) => !fresh.has(item.id) && page.nextCursor !== null && last !== undefined && newer(last, item));
+	const kept = shown.filter((item) => !fresh.has(item.id) && keep.has(item.id) && !olderPages.includes(item));
+	const items = [...page.items, ...olderPages, ...kept].sort((a, b) => (newer(a, b) ? -1 : newer(b, a) ? 1 : 0));
+	return { items, nextCursor: olderPages.length > 0 ? shownCursor : page.nextCursor };
 }
