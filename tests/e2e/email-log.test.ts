@@ -351,6 +351,7 @@ describe('email log', () => {
 		await page.goto(`/mailboxes/${internal.id}`);
 		const month = page.locator(`[data-mailbox-health="${internal.id}"] [data-window="30d"]`);
 		await expect.poll(() => month.locator('[data-count="accepted"] dd').textContent()).toBe('1');
+		expect(await page.locator(`[data-mailbox-health="${internal.id}"] [data-counts-note]`).innerText()).toContain('Customer mail only');
 	});
 
 	it('on a 390×844 phone shows a log entry in the first screen, the filters folded behind one button; fits without sideways scrolling', async () => {
