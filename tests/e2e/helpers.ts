@@ -235,7 +235,10 @@ export async function fillMailboxForm(page: Page, input: MailboxFormInput): Prom
 	if (input.password !== undefined) await field(page, 'Password').fill(input.password);
 }
 
-/** Adds a mailbox through the form (from the list's Add button) and saves it. */
+/**
+ * Adds a mailbox through the form (from the list's Add button), saves it, and goes back to the
+ * list from the new mailbox's page, where Save leads (issue 19), once it says it was saved.
+ */
 export async function addMailboxThroughForm(page: Page, input: MailboxFormInput & { integration: string; address: string }) {
 	await page.getByRole('link', { name: 'Add', exact: true }).click();
 	await page.waitForURL((url) => url.pathname === '/mailboxes/new');
@@ -247,6 +250,10 @@ export async function addMailboxThroughForm(page: Page, input: MailboxFormInput 
 		...input
 	});
 	await page.getByRole('button', { name: 'Save', exact: true }).click();
+	await page.waitForURL((url) => /^\/mailboxes\/[0-9a-f-]{36}$/.test(url.pathname));
+	await page.getByRole('status').filter({ hasText: `Mailbox ${input.address} saved` }).waitFor();
+	await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Mailboxes' }).click();
+	await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
 }
 
 /** Every mailbox on the server with `address` (addresses compare without case, as the Worker does). */
