@@ -108,6 +108,8 @@ describe('mailbox form', () => {
 		// Away and back (no dialog on the way): the Add form comes back filled in, the password too.
 		await page.getByRole('link', { name: 'Channel integrations' }).first().click();
 		await page.getByRole('heading', { level: 1, name: 'Channel integrations' }).waitFor();
+		// A name typed for a new integration is kept the same way.
+		await page.getByLabel('Integration name', { exact: true }).fill('Typed integration, not added');
 		await page.goBack();
 		await expect.poll(() => field(page, 'Mailbox name').inputValue()).toBe('Typed, not saved');
 		expect(await field(page, 'Service email address').inputValue()).toBe(address);
@@ -138,6 +140,9 @@ describe('mailbox form', () => {
 		await field(page, 'Mailbox name').waitFor();
 		expect(await field(page, 'Mailbox name').inputValue()).toBe('');
 		expect(await kept.count()).toBe(0);
+
+		await page.goto('/integrations');
+		await expect.poll(() => page.getByLabel('Integration name', { exact: true }).inputValue()).toBe('Typed integration, not added');
 
 		// An existing mailbox keeps its own unsaved changes.
 		await page.goto(`/mailboxes/${mailbox.id}`);
