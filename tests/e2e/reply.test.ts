@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PHONE, callApi, field, installedPage, maybeScreenshot, newPage, readReplies, scrollWidth, signIn, unique, useBrowser } from './helpers';
+import { DESKTOP, PHONE, callApi, field, installedPage, maybeScreenshot, newPage, readReplies, scrollWidth, signIn, unique, useBrowser } from './helpers';
 import { seedHeldMailbox, startHeldPeer, type HeldPeer } from './held-peer';
 import { bodyOf, deliverMail, headerOf, publishZone, receivedWithSubject, seedPeerMailbox } from './mail';
 
@@ -155,6 +155,10 @@ describe('Reply from the message page', () => {
 		// Above the list (or its offline notice).
 		expect(await page.locator('main h2, main [data-stale]').first().innerText()).toBe('Waiting on this device');
 		await maybeScreenshot(page, 'sent-waiting-offline');
+		await page.setViewportSize(PHONE);
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(PHONE.width);
+		await maybeScreenshot(page, 'sent-waiting-offline-phone', { viewportOnly: true });
+		await page.setViewportSize(DESKTOP);
 		await waitingRow.getByRole('link', { name: 'Open the message it answers' }).click();
 		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
 
