@@ -477,6 +477,13 @@ describe('reading and listing', () => {
 		expect(bad.body.error.fields.replyToLogId).toMatch(/logged message/);
 	});
 
+	it('serves replyToLogId alone from an index (migration 0012), not a scan of 30 days of replies', async () => {
+		const sql = 'SELECT id FROM outbound WHERE reply_to_log_id = ?1 AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC LIMIT 50';
+		const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(crypto.randomUUID(), new Date().toISOString(), 'z').all<{ detail: string }>();
+		const plan = results.map((r) => r.detail).join(' | ');
+		expect(plan).toContain('outbound_reply_to_log');
+		expect(plan).not.toMatch(/TEMP B-TREE/);
+	});
 
 	it('lists newest first with filters and a keyset cursor, and counts sent and failed in mailbox health', async () => {
 		const mailbox = await mailboxOn('permfail');
