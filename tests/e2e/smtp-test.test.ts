@@ -230,6 +230,8 @@ describe('what the test says is true (issue 19, SPEC §16)', () => {
 		await page.getByRole('link', { name: `Edit ${mailbox.address}` }).click();
 		await page.getByTestId('sign-in-renew').waitFor();
 		expect(await page.getByTestId('sign-in-renew').innerText()).toBe('Sign-in to Microsoft 365 needs renewing: Reconnect');
+		await expect.poll(() => page.getByRole('region', { name: 'Mailbox health' }).innerText()).toContain('(Sign-in, at Log in)');
+		expect(await page.getByRole('region', { name: 'Mailbox health' }).innerText()).not.toMatch(/password/i);
 		const history = page.getByRole('region', { name: 'SMTP test history' });
 		await history.getByRole('listitem').first().getByText('Sign-in').first().waitFor();
 		await history.getByRole('listitem').first().locator('summary').first().click();
