@@ -330,6 +330,12 @@ describe('integration page: webhook and API keys', () => {
 		await openIntegration(page, integration.name);
 		const url = field(page, 'Webhook URL');
 		await url.fill(`${desk.origin}/hooks/refused`);
+		// SPEC §16: typing is kept on the device; leaving the page and coming back finds it.
+		await page.getByRole('link', { name: 'Email log', exact: true }).click();
+		await page.waitForURL('**/log');
+		await openIntegration(page, integration.name);
+		await expect.poll(() => url.inputValue()).toBe(`${desk.origin}/hooks/refused`);
+		await page.getByTestId('unsaved-changes').waitFor();
 		await page.getByRole('button', { name: 'Set webhook' }).click();
 		await expect.poll(() => url.getAttribute('aria-invalid')).toBe('true');
 		expect(await describedBy(url)).toContain('127.0.0.1 is a private, loopback or link-local address; the help desk must be reachable from the internet');

@@ -116,14 +116,14 @@ describe('layout', () => {
 
 		// The pages are one Menu away, and choosing one closes the menu.
 		const menu = page.getByRole('button', { name: 'Menu' });
-		expect(await page.getByRole('link', { name: 'Email log' }).isVisible()).toBe(false);
+		expect(await page.getByRole('link', { name: 'Email log', exact: true }).isVisible()).toBe(false);
 		await menu.click();
 		expect(await menu.getAttribute('aria-expanded')).toBe('true');
 		await maybeScreenshot(page, 'phone390-menu', { viewportOnly: true });
-		await page.getByRole('link', { name: 'Email log' }).click();
+		await page.getByRole('link', { name: 'Email log', exact: true }).click();
 		await page.waitForURL((url) => url.pathname === '/log');
 		await expect.poll(() => menu.getAttribute('aria-expanded')).toBe('false');
-		expect(await page.getByRole('link', { name: 'Email log' }).isVisible()).toBe(false);
+		expect(await page.getByRole('link', { name: 'Email log', exact: true }).isVisible()).toBe(false);
 		await context.close();
 	});
 
