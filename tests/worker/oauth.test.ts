@@ -389,7 +389,7 @@ describe('a withdrawn access: Reconnect, for the SMTP test, replies and the prob
 		const test = await smtpTest(mailbox.id);
 		expect(test).toMatchObject({ ok: false, stage: 'auth', category: 'auth', enhancedCode: '5.7.139' });
 		expect(test.hint).toContain('enable authenticated SMTP for the mailbox');
-		expect(test.hint).toContain('Sign in with Microsoft 365 too');
+		expect(test.hint).toContain('Sign in with Microsoft too');
 		// The provider still accepts the sign-in: it stays connected.
 		expect((await api('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.oauth.status).toBe('connected');
 	});
@@ -425,13 +425,13 @@ describe('hints for password mailboxes the providers refuse (SPEC §12)', () => 
 		classify({ stage: 'auth', failure: { kind: 'reply', reply: parseReply(reply)! }, encryption: 'starttls', port: 587, host: 'smtp.office365.com', auth, timeoutSeconds: 10 }).hint;
 
 	it('names the Sign in with Microsoft 365 / Google option', () => {
-		expect(refused('550 5.7.30 Basic authentication is not supported for Client Submission.')).toContain('Sign in with Microsoft 365');
-		expect(refused('535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.')).toContain('Sign in with Microsoft 365');
+		expect(refused('550 5.7.30 Basic authentication is not supported for Client Submission.')).toContain('press Sign in with Microsoft (OAuth)');
+		expect(refused('535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.')).toContain('press Sign in with Microsoft (OAuth)');
 		expect(refused('534 5.7.9 Application-specific password required.')).toContain('Sign in with Google');
 		expect(refused('535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.', 'oauth2')).toContain('enable authenticated SMTP');
 		expect(refused('535 5.7.3 Authentication unsuccessful', 'oauth2')).toContain('Reconnect');
 		const xoauthOnly = classify({ stage: 'auth', failure: { kind: 'no-auth-method', offered: ['xoauth2'] }, encryption: 'starttls', port: 587, host: 'smtp.example.com', timeoutSeconds: 10 });
-		expect(xoauthOnly.hint).toContain('Sign in with Microsoft 365 / Google');
+		expect(xoauthOnly.hint).toContain('press Sign in with Microsoft / Google');
 	});
 });
 

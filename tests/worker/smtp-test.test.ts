@@ -67,7 +67,7 @@ describe('SMTP sending test (SPEC §4)', () => {
 		const result = await test('oauth');
 		expect(result).toMatchObject({ ok: false, stage: 'auth', category: 'auth', code: 535, enhancedCode: '5.7.139' });
 		expect(result.serverMessage).toContain('basic authentication is disabled');
-		expect(result.hint).toMatch(/Sign in with Microsoft 365/);
+		expect(result.hint).toMatch(/press Sign in with Microsoft \(OAuth\)/);
 	});
 
 	it('says so when the server demands STARTTLS and Encryption is None', async () => {

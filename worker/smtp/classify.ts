@@ -168,7 +168,7 @@ export function classify(situation: Situation): Verdict {
 		return {
 			category: 'auth',
 			hint: failure.offered.includes('xoauth2')
-				? `The server accepts only OAuth logins (it offers ${offered}), not a password. If it is Microsoft 365 or Google, choose that Sign-in method and press Sign in with Microsoft 365 / Google.`
+				? `The server accepts only OAuth logins (it offers ${offered}), not a password. If it is Microsoft 365 or Google, choose that Sign-in method and press Sign in with Microsoft / Google.`
 				: `The server offers no login method Mailgate supports (it offers ${offered}; Mailgate uses PLAIN, LOGIN or XOAUTH2). Check with your provider whether SMTP login with a password is enabled.`
 		};
 	}
@@ -315,7 +315,7 @@ export function isRateLimit(reply: SmtpReply): boolean {
 }
 
 const MICROSOFT_PASSWORD_OFF =
-	'Microsoft 365 no longer accepts a password (basic authentication) for SMTP on this mailbox. Choose Microsoft 365 as the Sign-in method and press Sign in with Microsoft 365 (OAuth); password logins end for every tenant in December 2026.';
+	'Microsoft 365 no longer accepts a password (basic authentication) for SMTP on this mailbox. Choose Microsoft 365 as the Sign-in method and press Sign in with Microsoft (OAuth); password logins end for every tenant in December 2026.';
 
 function classifyAuth(situation: Situation, words: string, reply: SmtpReply | null): Verdict {
 	if (reply && TLS_WORDS.test(words) && !MODERN_AUTH_WORDS.test(words)) return tlsSettings(situation);
@@ -323,7 +323,7 @@ function classifyAuth(situation: Situation, words: string, reply: SmtpReply | nu
 		return {
 			category: 'auth',
 			hint:
-				'Microsoft 365 has SMTP AUTH turned off for this mailbox (or the whole tenant). A Microsoft 365 admin must enable authenticated SMTP for the mailbox (Exchange admin center: the mailbox, Email apps, Authenticated SMTP; or Set-CASMailbox -SmtpClientAuthenticationDisabled $false). This is needed with Sign in with Microsoft 365 too.'
+				'Microsoft 365 has SMTP AUTH turned off for this mailbox (or the whole tenant). A Microsoft 365 admin must enable authenticated SMTP for the mailbox (Exchange admin center: the mailbox, Email apps, Authenticated SMTP; or Set-CASMailbox -SmtpClientAuthenticationDisabled $false). This is needed with Sign in with Microsoft too.'
 		};
 	}
 	if (situation.auth === 'oauth2') {
@@ -348,7 +348,7 @@ function classifyAuth(situation: Situation, words: string, reply: SmtpReply | nu
 	if (MODERN_AUTH_WORDS.test(words)) {
 		return {
 			category: 'auth',
-			hint: 'The provider does not accept a plain password for SMTP on this account. For Microsoft 365 or Google, choose that Sign-in method and press Sign in with Microsoft 365 / Google; elsewhere create an app password (Yahoo, iCloud) and use it as the Password.'
+			hint: 'The provider does not accept a plain password for SMTP on this account. For Microsoft 365 or Google, choose that Sign-in method and press Sign in with Microsoft / Google; elsewhere create an app password (Yahoo, iCloud) and use it as the Password.'
 		};
 	}
 	if (reply && reply.code >= 400 && reply.code < 500) {
