@@ -35,6 +35,11 @@ describe('channel integrations', () => {
 		await page.getByRole('button', { name: `Rename ${name}` }).click();
 		const renameField = page.getByLabel(`New name for ${name}`, { exact: true });
 		await renameField.fill('Something else');
+		// SPEC §16: the typed name is kept on the device; leaving the list and coming back reopens it.
+		await page.getByRole('link', { name: 'Email log', exact: true }).click();
+		await page.waitForURL('**/log');
+		await page.getByRole('link', { name: 'Channel integrations', exact: true }).click();
+		await expect.poll(() => renameField.inputValue().catch(() => '')).toBe('Something else');
 		await renameField.press('Escape');
 		await renameField.waitFor({ state: 'detached' });
 		expect(await page.getByRole('button', { name: `Rename ${name}` }).evaluate((b) => b === document.activeElement)).toBe(true);
