@@ -126,6 +126,15 @@ describe('email log', () => {
 		await expect.poll(() => status(page).textContent()).toBe('1 delivery shown, newest first.');
 	});
 
+	it('shows a new delivery without a reload while the log is open (SPEC §16: lists stay live)', async () => {
+		const page = await openLog(`/log?mailboxId=${other.id}`);
+		await expectRows(page, [toOther.logId]);
+		await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+		const later = await deliverMail({ from: `erin@${zone.none}`, to: other.address, subject: 'Another question' });
+		await expect.poll(() => rowIds(page), { timeout: 20_000, interval: 500 }).toEqual([later.logId, toOther.logId]);
+		expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+	});
+
 	it('filters by sender address (any case) and by sender domain, with or without @', async () => {
 		const page = await openLog(`/log?mailboxId=${desk.id}`);
 		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
