@@ -14,6 +14,7 @@ import {
 	field,
 	installedPage,
 	maybeScreenshot,
+	midWordBreaks,
 	scrollWidth,
 	uniqueAddress,
 	useBrowser
@@ -393,6 +394,15 @@ describe('email log', () => {
 		await page.goto('/log?verdict=maybe');
 		await page.getByRole('alert').filter({ hasText: 'Some filters need attention' }).waitFor();
 		expect(await field(page, 'Verdict').isVisible()).toBe(true);
+
+		// Addresses wrap only between their parts, never in the middle of a word (SPEC §16).
+		const long = await deliverMail({ from: `customersupportescalationsteamemea@${zone.none}`, to: other.address, subject: 'Long sender' });
+		await page.goto(`/log?mailboxId=${other.id}`);
+		await row(page, long.logId).waitFor();
+		const addresses = await row(page, long.logId).locator('.address').all();
+		expect(addresses.length).toBeGreaterThanOrEqual(2);
+		for (const address of addresses) expect(await midWordBreaks(address), await address.innerText()).toEqual([]);
+		expect(await scrollWidth(page)).toBeLessThanOrEqual(phone.width);
 	});
 });
 

@@ -357,3 +357,33 @@ export function readReplies(page: Page): Promise<StoredReply[]> {
 		}
 	});
 }
+
+/**
+ * Where an element's text wraps between two letters or digits (a word broken in the middle),
+ * as "before|after"; [] when every line break falls at "@", ".", "-" or a space. Measured per
+ * character: a character whose box starts lower than the one before starts a new line.
+ */
+export function midWordBreaks(element: Locator): Promise<string[]> {
+	return element.evaluate((root) => {
+		const chars: { char: string; top: number }[] = [];
+		const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+		for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+			const text = node.textContent ?? '';
+			for (let i = 0; i < text.length; i++) {
+				const range = document.createRange();
+				range.setStart(node, i);
+				range.setEnd(node, i + 1);
+				const box = range.getBoundingClientRect();
+				if (box.width > 0) chars.push({ char: text[i]!, top: box.top });
+			}
+		}
+		const breaks: string[] = [];
+		for (let i = 1; i < chars.length; i++) {
+			const [before, after] = [chars[i - 1]!, chars[i]!];
+			if (after.top > before.top + 2 && /[\p{L}\p{N}]/u.test(before.char) && /[\p{L}\p{N}]/u.test(after.char)) {
+				breaks.push(`${before.char}|${after.char}`);
+			}
+		}
+		return breaks;
+	});
+}

@@ -5,6 +5,7 @@ import {
 	PHONE,
 	launchBrowser,
 	maybeScreenshot,
+	midWordBreaks,
 	newPage,
 	scrollWidth,
 	seedIntegration,
@@ -45,35 +46,6 @@ const integrationsLoaded = (page: Page) => page.getByRole('listitem').filter({ h
 /** A 390×844 phone (SPEC §16: the first screen shows the page's first useful content). */
 const PHONE_390 = { width: 390, height: 844 };
 
-/**
- * Where an element's text wraps between two letters or digits (a word broken in the middle),
- * as "before|after"; [] when every line break falls at "@", ".", "-" or a space. Measured per
- * character: a character whose box starts lower than the one before starts a new line.
- */
-function midWordBreaks(element: Locator): Promise<string[]> {
-	return element.evaluate((root) => {
-		const chars: { char: string; top: number }[] = [];
-		const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-		for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-			const text = node.textContent ?? '';
-			for (let i = 0; i < text.length; i++) {
-				const range = document.createRange();
-				range.setStart(node, i);
-				range.setEnd(node, i + 1);
-				const box = range.getBoundingClientRect();
-				if (box.width > 0) chars.push({ char: text[i]!, top: box.top });
-			}
-		}
-		const breaks: string[] = [];
-		for (let i = 1; i < chars.length; i++) {
-			const [before, after] = [chars[i - 1]!, chars[i]!];
-			if (after.top > before.top + 2 && /[\p{L}\p{N}]/u.test(before.char) && /[\p{L}\p{N}]/u.test(after.char)) {
-				breaks.push(`${before.char}|${after.char}`);
-			}
-		}
-		return breaks;
-	});
-}
 
 describe('layout', () => {
 	it('has no horizontal scroll on a 360px wide phone', async () => {
