@@ -7,6 +7,7 @@
  * think of replies. No arrival within PROBE_TIMEOUT_SECONDS ends the round trip as `fail`,
  * with the likely causes; the read paths and the 5-minute sweep close such checks.
  */
+import { HEADER_TOKEN_LATE_GRACE_MS, hashHeaderToken, newHeaderToken, readHeaderToken } from '../mail/header-token';
 import { PROBE_TIMEOUT_SECONDS, type DnsFindings, type FlowCheck, type ProbeSend, type RoundTrip } from '../../src/lib/schema/flow-check';
 import type { StoredMailbox } from '../db/mailboxes';
 import { closeExpiredCheck, findFlowCheckByToken, insertFlowCheck, listExpiredChecks, patchRoundTrip, recordDns } from '../db/flow-checks';
@@ -21,17 +22,8 @@ import { checkDns } from './dns-checks';
 
 export const PROBE_HEADER = 'X-Mailgate-Probe';
 export const PROBE_TIMEOUT_MS = PROBE_TIMEOUT_SECONDS * 1000;
-/**
- * How long after its check's time a probe's token still makes mail a probe, so a late probe is
- * noted on the failed check (SPEC §13). Long enough for a sending server's first retries after
- * a temporary failure (Postfix waits 300 s before the first, queue runs every 300 s); after it
- * the token means nothing: a probe header read later (the server's Sent folder, a log) must not
- * make mail a probe, which is never refused and never handed to the help desk.
- */
-export const PROBE_LATE_GRACE_MS = 15 * 60_000;
-/** 32 random bytes, base64url: unguessable, so only Mailgate's own probe is ever taken for one. */
-const TOKEN_BYTES = 32;
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** How long after its check's time a probe's token still makes mail a probe, so a late probe is noted on the failed check (SPEC §13). */
+export const PROBE_LATE_GRACE_MS = HEADER_TOKEN_LATE_GRACE_MS;
 
 export interface FlowDependencies {
 	now?: () => Date;
@@ -47,7 +39,7 @@ export interface StartedCheck {
 
 /** Records a new check (`running`), or null when one of this mailbox is still running. */
 export async function startFlowCheck(db: D1Database, mailbox: StoredMailbox, at: Date): Promise<StartedCheck | null> {
-	const token = toBase64Url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
+	const token = newHeaderToken();
 	const domain = domainOf(mailbox.address);
 	const roundTrip: RoundTrip = {
 		result: 'running',
@@ -74,7 +66,7 @@ export async function startFlowCheck(db: D1Database, mailbox: StoredMailbox, at:
 		roundTrip,
 		result: 'running'
 	};
-	const inserted = await insertFlowCheck(db, { ...check, tokenHash: await hashToken(token) });
+	const inserted = await insertFlowCheck(db, { ...check, tokenHash: await hashHeaderToken(token) });
 	return inserted ? { check, token } : null;
 }
 
@@ -203,9 +195,9 @@ export async function findProbeCheck(
 	db: D1Database,
 	options: { headers: ReadonlyArray<{ key: string; value: string }>; mailboxId: string; at: Date }
 ): Promise<FlowCheck | null> {
-	const token = options.headers.find((header) => header.key.toLowerCase() === PROBE_HEADER.toLowerCase())?.value.trim();
-	if (!token || !TOKEN_SHAPE.test(token)) return null;
-	const check = await findFlowCheckByToken(db, await hashToken(token), new Date(options.at.getTime() - PROBE_LATE_GRACE_MS).toISOString());
+	const token = readHeaderToken(options.headers, PROBE_HEADER);
+	if (!token) return null;
+	const check = await findFlowCheckByToken(db, await hashHeaderToken(token), new Date(options.at.getTime() - PROBE_LATE_GRACE_MS).toISOString());
 	return check && check.mailboxId === options.mailboxId ? check : null;
 }
 
@@ -319,13 +311,4 @@ function asResult(value: string): AuthResult {
 
 export function domainOf(address: string): string {
 	return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-}
-
-export async function hashToken(token: string): Promise<string> {
-	const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
-	return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-	return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
