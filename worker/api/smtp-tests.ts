@@ -3,6 +3,7 @@
  * the form. A failed test is a result (200), not an error; errors are for requests that cannot
  * run a test at all (unknown mailbox, a test already running, too many tests).
  */
+import { sha256Hex } from '../crypto/sha256';
 import { oauthServerProblem, PASSWORD_AGAIN_MESSAGE, sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
 import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
@@ -45,11 +46,6 @@ interface TestedSettings {
 	passwordSha256: string;
 }
 
-async function sha256(text: string): Promise<string> {
-	const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-	return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 /**
  * Issue 19: a passing test of a new mailbox's unsaved settings gives the form a receipt, sealed
  * (AES-GCM, bound to the test's id) under SMTP_ENCRYPTION_KEY, so that the form cannot claim a
@@ -58,7 +54,7 @@ async function sha256(text: string): Promise<string> {
  */
 async function sealTestReceipt(env: Env, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
 	const { password, ...server } = settings;
-	const tested: TestedSettings = { ...server, passwordSha256: await sha256(password) };
+	const tested: TestedSettings = { ...server, passwordSha256: await sha256Hex(password) };
 	try {
 		return `${testId}:${await encryptSecret({ plain: JSON.stringify(tested), secret: env.SMTP_ENCRYPTION_KEY, boundTo: `smtp-test-receipt:${testId}` })}`;
 	} catch {
@@ -86,7 +82,7 @@ export async function testOfReceipt(
 		return null;
 	}
 	if (!sameSmtpServer(tested, mailbox)) return null;
-	return tested.passwordSha256 === (await sha256(mailbox.password)) ? testId : null;
+	return tested.passwordSha256 === (await sha256Hex(mailbox.password)) ? testId : null;
 }
 
 export const testSaved: Handler = async (context) => {

@@ -3,6 +3,7 @@
  * the SHA-256 is stored: a key has 256 bits of entropy, so a plain fast hash is enough (no
  * salt or slow KDF is needed against guessing), and nobody ever needs the key back.
  */
+import { sha256Hex } from '../crypto/sha256';
 const KEY_BYTES = 32;
 export const API_KEY_PREFIX = 'mgk_';
 
@@ -11,7 +12,6 @@ export function newApiKey(): string {
 	return API_KEY_PREFIX + btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-export async function hashApiKey(key: string): Promise<string> {
-	const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
-	return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+export function hashApiKey(key: string): Promise<string> {
+	return sha256Hex(key);
 }

@@ -173,6 +173,16 @@ export interface OutboundListFilters {
 
 /** Newest first; only the filters given become conditions, so an index serves filter and order. */
 export async function listOutbound(db: D1Database, f: OutboundListFilters): Promise<StoredOutbound[]> {
+	const { sql, values } = listOutboundQuery(f);
+	const { results } = await db
+		.prepare(sql)
+		.bind(...values)
+		.all<OutboundRow>();
+	return results.map(toOutbound);
+}
+
+/** The list's SQL and its values (apart, so a test can ask SQLite for its plan). */
+export function listOutboundQuery(f: OutboundListFilters): { sql: string; values: unknown[] } {
 	const conditions: string[] = [];
 	const values: unknown[] = [];
 	const where = (sql: string, ...bound: unknown[]) => {
@@ -184,11 +194,8 @@ export async function listOutbound(db: D1Database, f: OutboundListFilters): Prom
 	if (f.replyToLogId !== undefined) where('reply_to_log_id = ?', f.replyToLogId);
 	if (f.after) where('(created_at, id) < (?, ?)', f.after.createdAt, f.after.id);
 	const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-	const { results } = await db
-		.prepare(`SELECT ${LIST_COLUMNS} FROM outbound ${filter} ORDER BY created_at DESC, id DESC LIMIT ?${values.push(f.limit)}`)
-		.bind(...values)
-		.all<OutboundRow>();
-	return results.map(toOutbound);
+	const sql = `SELECT ${LIST_COLUMNS} FROM outbound ${filter} ORDER BY created_at DESC, id DESC LIMIT ?${values.push(f.limit)}`;
+	return { sql, values };
 }
 
 const CLAIM_EARLY_MS = 30_000;
@@ -294,7 +301,7 @@ export function addWarningStatement(db: D1Database, id: string, warning: Outboun
  * Unverified reports kept per reply, the oldest dropped first: anyone can send reports naming a
  * reply's Message-ID, so the row must not grow with them; twenty show the admin what is going on.
  */
-export const MAX_UNVERIFIED_REPORTS = 20;
+const MAX_UNVERIFIED_REPORTS = 20;
 
 /**
  * A bounce report that changed nothing (SPEC §10, issue 18), kept for the admin. Once per report:

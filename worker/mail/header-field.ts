@@ -9,7 +9,7 @@
  * characters, but folding lets a field run on; 64 KiB holds a References field of
  * MAX_MESSAGE_ID_LIST (src/lib/schema/message-id.ts) ids of any allowed length.
  */
-export const MAX_FIELD_VALUE_CHARS = 64 * 1024;
+const MAX_FIELD_VALUE_CHARS = 64 * 1024;
 
 /**
  * The value of the first field named `name` (case-insensitive, RFC 5322 §1.2.2) in `block`,

@@ -4,6 +4,7 @@
  * token's SHA-256 is stored; a header value that is not a token's shape is never looked up.
  * Pure, apart from the random bytes and WebCrypto.
  */
+import { sha256Hex } from '../crypto/sha256';
 
 /** 32 random bytes, base64url: unguessable, so only Mailgate's own message is ever taken for one. */
 const TOKEN_BYTES = 32;
@@ -23,9 +24,8 @@ export function newHeaderToken(): string {
 }
 
 /** The hex SHA-256 under which a token is stored. */
-export async function hashHeaderToken(token: string): Promise<string> {
-	const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
-	return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+export function hashHeaderToken(token: string): Promise<string> {
+	return sha256Hex(token);
 }
 
 /** The token in header `name` (case-insensitive), or null when there is none of the right shape. */

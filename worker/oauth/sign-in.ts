@@ -9,6 +9,7 @@
  * `?oauth=error&reason=…` (reasons in src/lib/schema/oauth.ts); a state Mailgate does not hold
  * (never made, used, or changed on the way) names no mailbox, so it leads to the start page.
  */
+import { sha256Hex } from '../crypto/sha256';
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
 import type { OAuthErrorReason } from '../../src/lib/schema/oauth';
 import { findMailbox, type StoredMailbox } from '../db/mailboxes';
@@ -46,7 +47,7 @@ export async function startSignIn(
 	await insertPendingSignIn(
 		env.DB,
 		{
-			stateHash: await sha256(state),
+			stateHash: await sha256Hex(state),
 			mailboxId: mailbox.id,
 			provider,
 			sealedCodeVerifier: await sealToken(env, mailbox.id, 'oauth-verifier', codeVerifier),
@@ -81,7 +82,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * - Google: `email`, only with `email_verified: true` (OpenID Connect Core §5.1: otherwise
  *   the address was never shown to belong to the account).
  */
-export function signedInAccount(
+function signedInAccount(
 	provider: OAuthProvider,
 	claims: Record<string, unknown>
 ): { ok: true; account: string } | { ok: false; reason: 'no_account' | 'email_unverified' } {
@@ -106,7 +107,7 @@ export async function finishSignIn(env: Env, parameters: URLSearchParams, now: D
 		providerError
 	});
 
-	const pending = state ? await takePendingSignIn(env.DB, await sha256(state)) : null;
+	const pending = state ? await takePendingSignIn(env.DB, await sha256Hex(state)) : null;
 	if (!pending) return fail(null, null, 'link_used');
 	const { mailboxId, provider } = pending;
 	if (pending.expiresAt <= now.getTime()) return fail(mailboxId, provider, 'link_expired');
@@ -159,9 +160,4 @@ export async function finishSignIn(env: Env, parameters: URLSearchParams, now: D
 		accessExpiresAt: expiresAt(tokens, at)
 	});
 	return { location: back(mailboxId, { provider }), mailboxId, provider, result: 'connected' };
-}
-
-async function sha256(text: string): Promise<string> {
-	const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-	return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

@@ -107,7 +107,7 @@ const UNKNOWN_USER_WORDS = /user unknown|does not exist|no such user|unknown use
  * connection as "Network connection lost", and some TLS failures as "internal error; reference =
  * …": none of it is a server's reply, so it is never shown as one.
  */
-export function describeSocketFailure(message: string): string {
+function describeSocketFailure(message: string): string {
 	if (/refused|cannot connect to the specified address|econnrefused/i.test(message)) return 'connection refused';
 	if (/getaddrinfo|enotfound|dns|name (not|could not be) resolved|no such host|lookup/i.test(message)) return 'the server name could not be found (DNS)';
 	if (/lost|reset|closed|disconnect|econnreset|epipe|broken pipe|end of (stream|file)|eof/i.test(message)) return 'the connection was closed';

@@ -88,7 +88,6 @@ const refuse = (reason: LoginFailure['reason'], hint: string): SmtpLogin => ({
 	failure: { reason, stage: 'connect', category: 'config', hint, temporary: false }
 });
 
-
 /** The sign-in fields a login needs; the mailbox's own unless the SMTP test tries the form's. */
 export interface LoginSettings {
 	host: string;
@@ -113,9 +112,9 @@ export async function smtpLoginFor(
 	// The session connects to the canonical host the private-host check reads (smtp/target.ts).
 	const host = connectHost(settings.host);
 	const loopbackAllowed = env.ALLOW_PRIVATE_SMTP_HOSTS === 'true' && isLoopbackHost(host);
+	const provider = settings.oauth?.provider ?? 'microsoft';
 	if (settings.auth === 'oauth2') {
 		// Issue 18: an access token goes only to its provider's own servers, over TLS.
-		const provider = settings.oauth?.provider ?? 'microsoft';
 		const problem = oauthServerProblem({ host, encryption, provider }, { allowLoopback: loopbackAllowed });
 		if (problem) return refuse('not_provider_server', `Not sent: ${problem}.`);
 	} else {
@@ -130,20 +129,13 @@ export async function smtpLoginFor(
 		}
 		const password = await openPassword(env, mailbox);
 		if (password === null) {
-			return {
-				ok: false,
-				failure: {
-					reason: 'password_undecryptable',
-					stage: 'connect',
-					category: 'config',
-					hint: 'The stored SMTP password cannot be opened: it was sealed with another SMTP_ENCRYPTION_KEY, or for other server settings than the saved ones. Enter the mailbox\'s password again and save.',
-					temporary: false
-				}
-			};
+			return refuse(
+				'password_undecryptable',
+				'The stored SMTP password cannot be opened: it was sealed with another SMTP_ENCRYPTION_KEY, or for other server settings than the saved ones. Enter the mailbox\'s password again and save.'
+			);
 		}
 		return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password } }, afterAuthRefused: async () => null };
 	}
-	const provider = settings.oauth?.provider ?? 'microsoft';
 	const subject = { id: mailbox.id, provider, account: username };
 	const access = await accessTokenFor(env, subject, { now: options.now });
 	if (!access.ok) return { ok: false, failure: explainAccess(access.failure, provider, username) };
