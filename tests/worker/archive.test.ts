@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { createScheduledController, env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
-import { MAX_STORED_HTML_BYTES } from '../../worker/inbound/handle-email';
+import { MAX_STORED_HTML_BYTES } from '../../worker/mail/byte-budgets';
 import { deliver } from './deliver';
 import { ORIGIN, call, createIntegration, mailboxInput } from './helpers';
 

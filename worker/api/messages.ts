@@ -7,7 +7,7 @@ import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
 import { messageKindValues, normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
 import { partBytes, readPart } from '../inbound/attachment-parts';
-import { extractHeaderBlock } from '../inbound/handle-email';
+import { readHeaderBlock } from '../mail/header-block';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
 import { downloadChecks, enforceRateLimits } from './rate-limit';
@@ -126,7 +126,7 @@ export const read: Handler = async ({ env, params }) => {
 		const original = await env.MAIL_ARCHIVE.get(message.id);
 		if (original) {
 			const raw = new Uint8Array(await original.arrayBuffer());
-			headers = extractHeaderBlock(raw);
+			headers = readHeaderBlock(raw);
 			// Refused mail keeps no content (SPEC §5.6): only its header block is read.
 			if (message.verdict !== 'rejected') {
 				const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });

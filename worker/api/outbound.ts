@@ -4,7 +4,7 @@ import { safeFileName } from '../../src/lib/schema/message';
 import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema } from '../../src/lib/schema/outbound';
 import { findMailbox } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
-import { extractHeaderBlock } from '../inbound/handle-email';
+import { readHeaderBlock } from '../mail/header-block';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { archiveKey, createOutbound, enqueue } from '../outbound/create';
 import PostalMime from 'postal-mime';
@@ -70,7 +70,7 @@ export const read: Handler = async ({ env, params }) => {
 		if (original) {
 			const raw = new Uint8Array(await original.arrayBuffer());
 			const parsed = await PostalMime.parse(raw);
-			headers = extractHeaderBlock(raw);
+			headers = readHeaderBlock(raw);
 			text = parsed.text ?? text;
 			html = parsed.html ? await sanitizeHtml(parsed.html) : html;
 		}

@@ -22,22 +22,13 @@ import { applyDmarcPolicy, parseTrustedSealers } from './policy';
 import { sanitizeHtml } from './sanitize-html';
 import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
-import { partsKey, putParts, type PartContent } from './attachment-parts';
+import { partBytes, partsKey, putParts, type PartContent } from './attachment-parts';
 import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
 import { isSmtpTestMessage } from '../smtp/test-token';
 import { readThreadIds, type ThreadIds } from '../mail/thread-ids';
+import { cutToBytes, MAX_MESSAGE_BYTES, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
+import { readHeaderBlock } from '../mail/header-block';
 
-/** Email Routing delivers messages up to 25 MiB. */
-export const MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
-/**
- * D1 limits a row, string or BLOB to 1,000,000 bytes in production (local D1 accepts more, so
- * only these limits keep a large message from failing in production). The three large
- * columns share the row: text, HTML and the header block are kept up to these many UTF-8
- * bytes each, leaving over 150 KB for the rest; what is cut stays whole in MAIL_ARCHIVE.
- */
-export const MAX_STORED_TEXT_BYTES = 250_000;
-export const MAX_STORED_HTML_BYTES = 400_000;
-export const MAX_STORED_HEADER_BYTES = 200_000;
 /** Shown as the receiving host in authentication comments. */
 const MTA = 'mailgate';
 
@@ -64,7 +55,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
 	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
 	const headers = parsed.headers.map((header) => ({ key: header.key, value: header.value }));
-	const rawHeaders = extractHeaderBlock(raw);
+	const rawHeaders = readHeaderBlock(raw);
 	const headerBlock = cutToBytes(rawHeaders, MAX_STORED_HEADER_BYTES);
 	// Issue 18: the ids come from the raw header by the msg-id rule (RFC 5322 §3.6.4), never
 	// from postal-mime's values, which decode RFC 2047 words into line breaks.
@@ -164,7 +155,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		attachments: parsed.attachments.map((attachment) => ({
 			filename: attachment.filename,
 			contentType: attachment.mimeType,
-			size: sizeOf(attachment.content)
+			size: partBytes(attachment.content).byteLength
 		}))
 	};
 	// Bounces, probes and tests are never handed to the help desk as customer mail (SPEC §10, §13, §16).
@@ -242,16 +233,6 @@ async function matchThread(db: D1Database, threadIds: ThreadIds, mailboxId: stri
 	return null;
 }
 
-/** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
-export function cutToBytes(text: string, maxBytes: number): { text: string; truncated: boolean } {
-	const bytes = new TextEncoder().encode(text);
-	if (bytes.byteLength <= maxBytes) return { text, truncated: false };
-	let end = maxBytes;
-	// Back up to a character boundary: UTF-8 continuation bytes are 10xxxxxx.
-	while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-	return { text: new TextDecoder().decode(bytes.subarray(0, end)), truncated: true };
-}
-
 type RowInput = Omit<LoggedMessage, 'verdict' | 'reason' | 'text' | 'textFromHtml' | 'html' | 'attachments' | 'auth' | 'authDetails' | 'forwarding' | 'forwardingEvidence' | 'encoding'> & {
 	auth: AuthVerdict;
 	forwarding: { class: LoggedMessage['forwarding']; evidence: string[] };
@@ -297,24 +278,4 @@ function notChecked(): AuthVerdict {
 		dmarc: { result: 'none', domain: null, policy: null, spfAligned: false, dkimAligned: false, comment },
 		arc: { result: 'none', sealer: null, instance: 0, comment }
 	};
-}
-
-/** The header section as delivered: everything before the first empty line (RFC 5322 §2.1). */
-export function extractHeaderBlock(raw: Uint8Array): string {
-	let end = raw.byteLength;
-	for (let i = 0; i + 1 < raw.byteLength; i++) {
-		if (raw[i] === 0x0a && raw[i + 1] === 0x0a) {
-			end = i + 1;
-			break;
-		}
-		if (raw[i] === 0x0d && raw[i + 1] === 0x0a && raw[i + 2] === 0x0d && raw[i + 3] === 0x0a) {
-			end = i + 2;
-			break;
-		}
-	}
-	return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(raw.subarray(0, end));
-}
-
-function sizeOf(content: ArrayBuffer | Uint8Array | string): number {
-	return typeof content === 'string' ? new TextEncoder().encode(content).byteLength : content.byteLength;
 }

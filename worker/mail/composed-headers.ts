@@ -6,6 +6,7 @@
  * an admin presses Retry. Pure.
  */
 import { parseMessageId, parseMessageIdList } from '../../src/lib/schema/message-id';
+import { headerBlockEnd } from './header-block';
 import { readHeaderField } from './header-field';
 
 /** The fields worker/outbound/compose.ts writes, each once (mimetext plus our threading and probe fields). */
@@ -28,9 +29,9 @@ const COMPOSED_FIELDS = new Set([
 
 /** Null when the header section is one we compose; else what is wrong, in plain words. */
 export function checkComposedHeaders(raw: string): string | null {
-	const end = raw.indexOf('\r\n\r\n');
-	if (end < 0) return 'it has no header section';
-	const block = raw.slice(0, end + 2);
+	const end = headerBlockEnd(raw);
+	if (end === raw.length) return 'it has no header section';
+	const block = raw.slice(0, end);
 	if (/[\0]|\r(?!\n)|(?<!\r)\n/.test(block)) return 'its header section has a bare line break or NUL';
 	const seen = new Set<string>();
 	for (const line of block.split('\r\n')) {

@@ -9,7 +9,7 @@ import { isMessageId, parseMessageId } from '../../src/lib/schema/message-id';
 import type { StoredMailbox } from '../db/mailboxes';
 import { findMessage, findMessageByMessageId } from '../db/messages';
 import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertOutbound, type StoredOutbound } from '../db/outbound';
-import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../inbound/handle-email';
+import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
 import { sanitizeHtml } from '../inbound/sanitize-html';
 import { oneLine } from '../mail/header-field';
 import { readThreadIds, replyReferences } from '../mail/thread-ids';

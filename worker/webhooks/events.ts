@@ -9,7 +9,7 @@ import type { WebhookEventType } from '../../src/lib/schema/webhook';
 import { toLogItem, type LoggedMessage } from '../db/messages';
 import type { NewWebhookEvent } from '../db/webhooks';
 import type { WebhookTarget } from '../db/integrations';
-import { cutToBytes } from '../inbound/handle-email';
+import { cutToBytes } from '../mail/byte-budgets';
 import { detectAutoReply } from './auto-reply';
 import { htmlToText } from './html-text';
 import { extractReply } from './reply-text';
