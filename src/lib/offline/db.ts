@@ -6,7 +6,6 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Integration } from '../schema/integration';
 import type { Mailbox, SmtpDraft } from '../schema/mailbox';
 import type { WebhookEventType } from '../schema/webhook';
-import type { SealedSecret } from './secret';
 
 /** SPEC §6 states: saved locally, syncing, synced, conflict, rejected. */
 export type SyncState = 'local' | 'syncing' | 'synced' | 'conflict' | 'rejected';
@@ -57,6 +56,12 @@ export type LocalMailbox = LocalRecord<Mailbox, MailboxDraft> & {
 };
 
 export type Entity = 'integration' | 'mailbox';
+
+/** A password as stored on this device: AES-GCM under the device key (secret.ts seals and opens it). */
+export interface SealedSecret {
+	iv: Uint8Array<ArrayBuffer>;
+	data: ArrayBuffer;
+}
 
 export interface OutboxOperation {
 	seq?: number;

@@ -3,12 +3,7 @@
  * WebCrypto key that lives in IndexedDB itself. Script can use the key but never read it, so
  * a copied database file or a dump of storage shows no password.
  */
-import type { Database } from './db';
-
-export interface SealedSecret {
-	iv: Uint8Array<ArrayBuffer>;
-	data: ArrayBuffer;
-}
+import type { Database, SealedSecret } from './db';
 
 const KEY_ID = 'draft-secrets';
 

@@ -15,10 +15,11 @@ import {
 	type IntegrationDraft,
 	type LocalIntegration,
 	type LocalMailbox,
-	type MailboxDraft
+	type MailboxDraft,
+	type SealedSecret
 } from './db';
 import { ReplyOutbox, openReplies, type LocalReply, type ReplyDraft } from './replies';
-import { openSecret, sealSecret, type SealedSecret } from './secret';
+import { openSecret, sealSecret } from './secret';
 import { SyncEngine, draftOf, nextOperation, type Transport } from './sync';
 
 /** How often an open app checks for changes that still wait, besides `online` and the backoff. */
