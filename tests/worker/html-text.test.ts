@@ -2,7 +2,7 @@
 /** htmlToText() for HTML-only mail (SPEC §11 `message.received` `text`), and its limits. */
 import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
-import { HTML_TEXT_MAX_INPUT_CHARS, HTML_TEXT_MAX_NESTING, htmlToText } from '../../worker/webhooks/html-text';
+import { HTML_TEXT_MAX_INPUT_CHARS, HTML_TEXT_MAX_NESTING, htmlToText } from '../../worker/mail/html-text';
 import { extractReply } from '../../worker/webhooks/reply-text';
 
 const messages = import.meta.glob<string>('../fixtures/replies/html/*.eml', { query: '?raw', import: 'default', eager: true });

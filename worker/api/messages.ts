@@ -8,7 +8,7 @@ import PostalMime from 'postal-mime';
 import { messageKindValues, normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
 import { partBytes, readPart } from '../inbound/attachment-parts';
 import { readHeaderBlock } from '../mail/header-block';
-import { sanitizeHtml } from '../inbound/sanitize-html';
+import { sanitizeHtml } from '../mail/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
 import { downloadChecks, enforceRateLimits } from './rate-limit';
 import { scopedMailboxes, type Handler } from './route';

@@ -5,7 +5,7 @@ import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema
 import { findMailbox } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
 import { readHeaderBlock } from '../mail/header-block';
-import { sanitizeHtml } from '../inbound/sanitize-html';
+import { sanitizeHtml } from '../mail/sanitize-html';
 import { archiveKey, createOutbound, enqueue } from '../outbound/create';
 import PostalMime from 'postal-mime';
 import { HttpError, json, readBody, validationFailed } from './http';

@@ -26,7 +26,7 @@
 import type { Address, Attachment, Email } from 'postal-mime';
 import { isMessageId, parseMessageId, parseMessageIdList } from '../../src/lib/schema/message-id';
 import type { UnverifiedBounce } from '../../src/lib/schema/outbound';
-import { htmlToLines } from './forwarding';
+import { htmlToText } from '../mail/html-text';
 
 export interface BounceRecipientReport {
 	/** RFC 3464 §2.3.2 Final-Recipient, the address only (no "rfc822;" prefix); Original-Recipient when it is missing. */
@@ -331,7 +331,7 @@ const DELAY_SUBJECT = /^\s*(?:delayed mail\b|warning: message \S+ delayed\b|deli
 const DELAY_TEXT = /has not yet been delivered|still being retried|THIS IS A WARNING ONLY|delivery attempts will continue|will (?:keep trying|continue (?:trying|to try)|be retried)|has been delayed/i;
 
 function readPlainBounce(raw: Uint8Array, parsed: Email): BounceReport | null {
-	const text = (parsed.text ?? (parsed.html ? htmlToText(parsed.html) : '')).slice(0, MAX_NOTICE_CHARS).replace(/\r\n?/g, '\n');
+	const text = (parsed.text ?? (parsed.html ? htmlToText(parsed.html, { mode: 'lines' }) : '')).slice(0, MAX_NOTICE_CHARS).replace(/\r\n?/g, '\n');
 	const subject = parsed.subject ?? '';
 	if (!BOUNCE_SUBJECT.test(subject) && !BOUNCE_TEXT.test(text)) return null;
 
@@ -754,9 +754,4 @@ function header(headers: ReadonlyArray<{ key: string; value: string }>, name: st
 
 function addressesOf(list: readonly Address[] | undefined): string[] {
 	return (list ?? []).flatMap((a) => (a.group ? a.group.map((m) => m.address) : [a.address]));
-}
-
-/** Enough HTML-to-text for an HTML-only notice (the forwarding check's line view), bounded. */
-function htmlToText(html: string): string {
-	return htmlToLines(html.slice(0, MAX_NOTICE_CHARS));
 }

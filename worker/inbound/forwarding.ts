@@ -13,6 +13,7 @@
  * forwarding server afterwards, and what matters to the policy is the person's edit.
  */
 import type { Address, Email } from 'postal-mime';
+import { htmlToText } from '../mail/html-text';
 
 /**
  * Received fields a directly sent message usually carries: a few at the sender (Microsoft
@@ -44,6 +45,8 @@ export interface ClassifyForwardingInput {
 	parsed: Pick<Email, 'to' | 'cc' | 'subject' | 'text' | 'html' | 'attachments'>;
 	/** Every address of the mailbox (the envelope recipient is always included). */
 	serviceAddresses?: readonly string[];
+	/** The HTML body in htmlToText's `lines` mode, when the caller made it already (the bounce check reads the same view). */
+	htmlLines?: string;
 }
 
 export function classifyForwarding(input: ClassifyForwardingInput): ForwardingVerdict {
@@ -89,11 +92,11 @@ const OUTLOOK_SUBJECT = /^\s*(?:Subject|Betreff|Objet|Asunto|Assunto|Oggetto|Ond
 /** Senders that are systems, not people: RFC 3834 auto-replies, bounces, lists, digests. */
 const SYSTEM_LOCAL_PART = /^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)(?:[+-]|$)/i;
 
-function manualEvidence({ envelopeFrom, headers, parsed }: ClassifyForwardingInput): { decided: boolean; evidence: string[] } {
+function manualEvidence({ envelopeFrom, headers, parsed, htmlLines }: ClassifyForwardingInput): { decided: boolean; evidence: string[] } {
 	const evidence: string[] = [];
 	const subject = parsed.subject ?? '';
 	const prefix = FORWARD_SUBJECT.exec(subject)?.[1];
-	const block = findForwardedBlock(parsed.text, parsed.html);
+	const block = findForwardedBlock(parsed.text, htmlLines ?? (parsed.html && htmlToText(parsed.html, { mode: 'lines' })));
 	if (prefix && block) {
 		evidence.push(`The subject starts with "${prefix}:" and the body quotes the original under ${block}: someone forwarded it by hand from a mail client.`);
 		return { decided: true, evidence };
@@ -114,8 +117,8 @@ function manualEvidence({ envelopeFrom, headers, parsed }: ClassifyForwardingInp
 	return { decided: false, evidence };
 }
 
-function findForwardedBlock(text: string | undefined, html: string | undefined): string | null {
-	for (const body of [text, html && htmlToLines(html.slice(0, MAX_BODY_SCAN_CHARS))]) {
+function findForwardedBlock(text: string | undefined, htmlLines: string | undefined): string | null {
+	for (const body of [text, htmlLines]) {
 		if (!body) continue;
 		// Quoting (`> `) does not hide a forwarded block inside a reply.
 		const sample = body.slice(0, MAX_BODY_SCAN_CHARS).replace(/^(?:[ \t]*>)+[ \t]?/gm, '');
@@ -136,19 +139,6 @@ function hasOutlookBlock(text: string): boolean {
 		if (following.some((line) => OUTLOOK_SENT.test(line)) && following.some((line) => OUTLOOK_SUBJECT.test(line))) return true;
 	}
 	return false;
-}
-
-/** Enough HTML-to-text for line-based matching: block ends become newlines, tags go. */
-export function htmlToLines(html: string): string {
-	return html
-		.replace(/<(head|style|script)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, '')
-		.replace(/<(?:br|\/p|\/div|\/tr|\/h\d|hr)\b[^>]*>/gi, '\n')
-		.replace(/<[^>]*>/g, '')
-		.replace(/&nbsp;|&#160;/gi, ' ')
-		.replace(/&lt;/gi, '<')
-		.replace(/&gt;/gi, '>')
-		.replace(/&quot;/gi, '"')
-		.replace(/&amp;/gi, '&');
 }
 
 function systemSenderReason(envelopeFrom: string, headers: ClassifyForwardingInput['headers']): string | null {

@@ -8,9 +8,8 @@ import PostalMime from 'postal-mime';
 import { findWebhookTarget } from '../db/integrations';
 import { findOutboundByMessageIds } from '../db/outbound';
 import { insertEventStatement, type NewWebhookEvent } from '../db/webhooks';
-import { enqueueEvents } from '../webhooks/deliver';
+import { enqueueEvents } from '../webhooks/enqueue';
 import { messageReceivedEvent, messageRejectedEvent, wants, type ThreadMatch } from '../webhooks/events';
-import { htmlToText } from '../webhooks/html-text';
 import { findMailboxByAddress } from '../db/mailboxes';
 import { findMessageByMessageId, insertMessageStatement, type LoggedMessage } from '../db/messages';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, toMailauthResolver } from '../dns/doh-resolver';
@@ -19,7 +18,8 @@ import { findCloudflareHop } from './cloudflare-hop';
 import { diagnoseEncoding } from './encoding';
 import { classifyForwarding, manualForwardRejectReason } from './forwarding';
 import { applyDmarcPolicy, parseTrustedSealers } from './policy';
-import { sanitizeHtml } from './sanitize-html';
+import { sanitizeHtml } from '../mail/sanitize-html';
+import { readBodyText } from '../mail/body-text';
 import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
 import { partBytes, partsKey, putParts, type PartContent } from './attachment-parts';
@@ -141,8 +141,9 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	}
 
 	// SPEC §11: HTML-only mail gets a plain-text rendition, marked as derived, so it never shows empty.
-	const textFromHtml = !parsed.text?.trim() && Boolean(parsed.html);
-	const text = cutToBytes(textFromHtml ? htmlToText(parsed.html!) : (parsed.text ?? ''), MAX_STORED_TEXT_BYTES);
+	const body = readBodyText(parsed);
+	const textFromHtml = body.fromHtml;
+	const text = cutToBytes(body.text, MAX_STORED_TEXT_BYTES);
 	const html = cutToBytes(parsed.html ? await sanitizeHtml(parsed.html) : '', MAX_STORED_HTML_BYTES);
 	const logged: LoggedMessage = {
 		...toRow(row),
@@ -165,6 +166,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 					messageReceivedEvent({
 						logged,
 						parsed,
+						body,
 						envelopeFrom: message.from,
 						mailbox: about,
 						target,

@@ -1,7 +1,10 @@
 /**
- * A plain-text rendition of an HTML-only message (SPEC §11 `message.received` `text`), made by
+ * HTML to text, one converter in two modes. `text` (the default) is the plain-text rendition
+ * of an HTML-only message (SPEC §11 `message.received` `text`, the log row), made by
  * html-to-text: links as "text [url]", images as their alt text, data tables as aligned
- * columns, layout tables as blocks, no script, style or head content. Pure.
+ * columns, layout tables as blocks, no script, style or head content. `lines` is a cheap view
+ * for line-based matching (a bounce's notice, a forwarded block's separator): block ends
+ * become line breaks, tags go, nothing is laid out. Pure.
  */
 import { compile, type DomNode, type FormatCallback } from 'html-to-text';
 
@@ -156,7 +159,16 @@ const convert = compile({
 	]
 });
 
-export function htmlToText(html: string): string {
+/**
+ * HTML read in `lines` mode, in characters: mailers and mail clients put what is looked for
+ * (a notice's words, a returned message's headers, a "Forwarded message" separator) near the top.
+ */
+export const HTML_LINES_MAX_INPUT_CHARS = 64 * 1024;
+
+export type HtmlTextMode = 'text' | 'lines';
+
+export function htmlToText(html: string, options: { mode?: HtmlTextMode } = {}): string {
+	if (options.mode === 'lines') return htmlToLines(html.slice(0, HTML_LINES_MAX_INPUT_CHARS));
 	const text = convert(cutDeepNesting(html.length > HTML_TEXT_MAX_INPUT_CHARS ? html.slice(0, HTML_TEXT_MAX_INPUT_CHARS) : html));
 	return (
 		text
@@ -170,4 +182,17 @@ export function htmlToText(html: string): string {
 			.replace(/^\n+/, '')
 			.trimEnd()
 	);
+}
+
+/** Block ends become newlines, tags go, the common entities are decoded: enough for line-based matching. */
+function htmlToLines(html: string): string {
+	return html
+		.replace(/<(head|style|script)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, '')
+		.replace(/<(?:br|\/p|\/div|\/tr|\/h\d|hr)\b[^>]*>/gi, '\n')
+		.replace(/<[^>]*>/g, '')
+		.replace(/&nbsp;|&#160;/gi, ' ')
+		.replace(/&lt;/gi, '<')
+		.replace(/&gt;/gi, '>')
+		.replace(/&quot;/gi, '"')
+		.replace(/&amp;/gi, '&');
 }

@@ -10,7 +10,7 @@ import type { StoredMailbox } from '../db/mailboxes';
 import { findMessage, findMessageByMessageId } from '../db/messages';
 import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertOutbound, type StoredOutbound } from '../db/outbound';
 import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
-import { sanitizeHtml } from '../inbound/sanitize-html';
+import { sanitizeHtml } from '../mail/sanitize-html';
 import { oneLine } from '../mail/header-field';
 import { readThreadIds, replyReferences } from '../mail/thread-ids';
 import { composeMessage } from './compose';

@@ -9,9 +9,9 @@ import type { WebhookEventType } from '../../src/lib/schema/webhook';
 import { toLogItem, type LoggedMessage } from '../db/messages';
 import type { NewWebhookEvent } from '../db/webhooks';
 import type { WebhookTarget } from '../db/integrations';
+import type { BodyText } from '../mail/body-text';
 import { cutToBytes } from '../mail/byte-budgets';
 import { detectAutoReply } from './auto-reply';
-import { htmlToText } from './html-text';
 import { extractReply } from './reply-text';
 
 /**
@@ -44,6 +44,8 @@ export interface ThreadMatch {
 export interface ReceivedInput {
 	logged: LoggedMessage;
 	parsed: Email;
+	/** The message's text, derived from its HTML when it has no text (made once, mail/body-text.ts). */
+	body: BodyText;
 	envelopeFrom: string;
 	mailbox: { id: string; name: string; address: string };
 	target: WebhookTarget;
@@ -57,8 +59,7 @@ export interface ReceivedInput {
 /** `message.received` (SPEC §11): the log item plus what a help desk needs to open or update a ticket. */
 export function messageReceivedEvent(input: ReceivedInput): NewWebhookEvent {
 	const { logged, parsed, mailbox, target, origin } = input;
-	const fromHtml = !parsed.text?.trim() && Boolean(parsed.html);
-	const fullText = fromHtml ? htmlToText(parsed.html!) : (parsed.text ?? '');
+	const { text: fullText, fromHtml } = input.body;
 	const text = cutToBytes(fullText, MAX_PAYLOAD_TEXT_BYTES);
 	const html = cutToBytes(logged.html ?? '', MAX_PAYLOAD_HTML_BYTES);
 	const reply = cutToBytes(fullText ? extractReply(fullText) : '', MAX_PAYLOAD_REPLY_BYTES);

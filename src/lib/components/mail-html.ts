@@ -4,7 +4,7 @@
  * that loads nothing but inline styles and inline (data:) images. Remote images need the
  * admin's click, because loading one tells the sender the message was opened, and from where.
  *
- * The Worker stores HTML sanitised already (worker/inbound/sanitize-html.ts); this is the second
+ * The Worker stores HTML sanitised already (worker/mail/sanitize-html.ts); this is the second
  * layer and must hold on its own. A `srcdoc` document also inherits the app page's CSP, so the
  * app's `img-src` (svelte.config.js) has to allow `https:` for remote images to appear at all.
  */
