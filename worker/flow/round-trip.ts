@@ -13,7 +13,7 @@ import type { StoredMailbox } from '../db/mailboxes';
 import { closeExpiredCheck, findFlowCheckByToken, insertFlowCheck, listExpiredChecks, patchRoundTrip, recordDns } from '../db/flow-checks';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, type DnsResolver } from '../dns/doh-resolver';
 import { authResultValues, type AuthResult } from '../inbound/authenticate';
-import { composeMessage } from '../outbound/compose';
+import { composeMessage } from '../mail/compose';
 import { QUIT_TIMEOUT_MS, REPLY_TIMEOUT_MS, TOTAL_BUDGET_MS } from '../smtp/limits';
 import { smtpLoginFor } from '../smtp/credentials';
 import { StagedSession, type SessionOptions } from '../smtp/staged-session';

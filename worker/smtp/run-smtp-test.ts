@@ -5,7 +5,7 @@
  * transaction.ts). The outcome is a value, never an exception.
  */
 import type { SmtpCategory, SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
-import { composeMessage } from '../outbound/compose';
+import { composeMessage } from '../mail/compose';
 import type { Probe } from './classify';
 import { QUIT_TIMEOUT_MS, REPLY_TIMEOUT_MS, TOTAL_BUDGET_MS } from './limits';
 import type { DialogueListener, SmtpSession } from './mailer-session';
