@@ -14,7 +14,7 @@ import type { OutboundItem } from '../../src/lib/schema/outbound';
 import { oneLine, readHeaderField } from '../../worker/mail/header-field';
 import { readThreadIds, replyReferences } from '../../worker/mail/thread-ids';
 import { checkComposedHeaders } from '../../worker/mail/composed-headers';
-import { composeMessage, type ComposeInput } from '../../worker/outbound/compose';
+import { composeMessage, type ComposeInput } from '../../worker/mail/compose';
 import { stuffDots } from '../../worker/smtp/transaction';
 import { handOver } from './deliver';
 import { call, createIntegration, mailboxInput, unique } from './helpers';

@@ -9,7 +9,7 @@ import { parseMessageId, parseMessageIdList } from '../../src/lib/schema/message
 import { headerBlockEnd } from './header-block';
 import { readHeaderField } from './header-field';
 
-/** The fields worker/outbound/compose.ts writes, each once (mimetext plus our threading and probe fields). */
+/** The fields mail/compose.ts writes, each once (mimetext plus our threading and probe fields). */
 const COMPOSED_FIELDS = new Set([
 	'date',
 	'from',

@@ -13,7 +13,7 @@ import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { oneLine } from '../mail/header-field';
 import { readThreadIds, replyReferences } from '../mail/thread-ids';
-import { composeMessage } from './compose';
+import { composeMessage } from '../mail/compose';
 
 /** Where a composed message is kept (SPEC §10). */
 export const archiveKey = (id: string) => `outbound/${id}`;
