@@ -3,6 +3,7 @@
  * Worker secret. The record id is bound as additional data, so a ciphertext copied onto
  * another row does not decrypt.
  */
+import { base64ToBytes, bytesToBase64 } from '../mail/base64';
 
 /** Format marker, so a future key rotation can tell old ciphertexts apart. */
 const FORMAT = 'v1';
@@ -25,7 +26,7 @@ function importKey(secret: string | undefined): Promise<CryptoKey> {
 	if (!key) {
 		let raw: Uint8Array;
 		try {
-			raw = fromBase64(secret.trim());
+			raw = base64ToBytes(secret.trim());
 		} catch {
 			return Promise.reject(new EncryptionKeyError());
 		}
@@ -44,7 +45,7 @@ export async function encryptSecret(options: { plain: string; secret: string | u
 		key,
 		new TextEncoder().encode(options.plain)
 	);
-	return `${FORMAT}.${toBase64(iv)}.${toBase64(new Uint8Array(cipher))}`;
+	return `${FORMAT}.${bytesToBase64(iv)}.${bytesToBase64(new Uint8Array(cipher))}`;
 }
 
 export async function decryptSecret(options: { sealed: string; secret: string | undefined; boundTo: string }): Promise<string> {
@@ -52,22 +53,9 @@ export async function decryptSecret(options: { sealed: string; secret: string | 
 	if (format !== FORMAT || !iv || !cipher) throw new Error('Unknown secret format');
 	const key = await importKey(options.secret);
 	const plain = await crypto.subtle.decrypt(
-		{ name: 'AES-GCM', iv: fromBase64(iv), additionalData: new TextEncoder().encode(options.boundTo) },
+		{ name: 'AES-GCM', iv: base64ToBytes(iv), additionalData: new TextEncoder().encode(options.boundTo) },
 		key,
-		fromBase64(cipher)
+		base64ToBytes(cipher)
 	);
 	return new TextDecoder().decode(plain);
-}
-
-function toBase64(bytes: Uint8Array): string {
-	let binary = '';
-	for (const byte of bytes) binary += String.fromCharCode(byte);
-	return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-	const binary = atob(text);
-	const bytes = new Uint8Array(binary.length);
-	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-	return bytes;
 }

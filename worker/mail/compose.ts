@@ -9,6 +9,7 @@
  */
 import { createMimeMessage } from 'mimetext/browser';
 import { isMessageId } from '../../src/lib/schema/message-id';
+import { textToBase64 } from './base64';
 
 export interface ComposeInput {
 	from: { name: string; address: string };
@@ -62,8 +63,8 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 		if (field.name === 'Subject') field.dump = () => encodeWords(input.subject, 'Subject: '.length);
 	}
 
-	message.addMessage({ contentType: 'text/plain', data: wrapBase64(utf8Base64(input.text)), encoding: 'base64' });
-	if (input.html) message.addMessage({ contentType: 'text/html', data: wrapBase64(utf8Base64(input.html)), encoding: 'base64' });
+	message.addMessage({ contentType: 'text/plain', data: wrapBase64(textToBase64(input.text)), encoding: 'base64' });
+	if (input.html) message.addMessage({ contentType: 'text/html', data: wrapBase64(textToBase64(input.html)), encoding: 'base64' });
 	for (const attachment of input.attachments) {
 		message.addAttachment({
 			filename: parameterValue(attachment.filename),
@@ -136,13 +137,6 @@ export function formatDate(date: Date): string {
 	return date.toUTCString().replace(/GMT$/, '+0000');
 }
 
-function utf8Base64(text: string): string {
-	const bytes = new TextEncoder().encode(text);
-	let binary = '';
-	for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-	return btoa(binary);
-}
-
 function wrapBase64(base64: string): string {
 	const lines: string[] = [];
 	for (let i = 0; i < base64.length; i += BASE64_LINE) lines.push(base64.slice(i, i + BASE64_LINE));
@@ -166,14 +160,14 @@ export function encodeWords(value: string, offset: number): string {
 	for (const char of value) {
 		const size = new TextEncoder().encode(char).byteLength;
 		if (chunkBytes + size > maxBytes) {
-			words.push(prefix + utf8Base64(chunk) + suffix);
+			words.push(prefix + textToBase64(chunk) + suffix);
 			chunk = '';
 			chunkBytes = 0;
 		}
 		chunk += char;
 		chunkBytes += size;
 	}
-	if (chunk) words.push(prefix + utf8Base64(chunk) + suffix);
+	if (chunk) words.push(prefix + textToBase64(chunk) + suffix);
 	return words.join(`${CRLF} `);
 }
 

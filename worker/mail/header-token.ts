@@ -5,6 +5,7 @@
  * Pure, apart from the random bytes and WebCrypto.
  */
 import { sha256Hex } from '../crypto/sha256';
+import { bytesToBase64Url } from './base64';
 
 /** 32 random bytes, base64url: unguessable, so only Mailgate's own message is ever taken for one. */
 const TOKEN_BYTES = 32;
@@ -20,7 +21,7 @@ export const HEADER_TOKEN_LATE_GRACE_MS = 15 * 60_000;
 
 export function newHeaderToken(): string {
 	const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
-	return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+	return bytesToBase64Url(bytes);
 }
 
 /** The hex SHA-256 under which a token is stored. */

@@ -5,6 +5,7 @@
  * Everything oauth4webapi-specific is in this file; outcomes are values, never exceptions.
  */
 import * as oauth from 'oauth4webapi';
+import { base64UrlToText } from '../mail/base64';
 import { expectedIssuer, isLoopback, type ProviderConfig } from './providers';
 
 /** How long one request to the provider's token endpoint may take. */
@@ -190,8 +191,7 @@ function claimsOf(jwt: unknown): Record<string, unknown> {
 	if (typeof jwt !== 'string') return {};
 	try {
 		const payload = jwt.split('.')[1] ?? '';
-		const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
-		const claims: unknown = JSON.parse(json);
+		const claims: unknown = JSON.parse(base64UrlToText(payload));
 		return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : {};
 	} catch {
 		return {};

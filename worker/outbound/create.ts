@@ -13,6 +13,7 @@ import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { oneLine } from '../mail/header-field';
 import { readThreadIds, replyReferences } from '../mail/thread-ids';
+import { base64DecodedSize } from '../mail/base64';
 import { composeMessage } from '../mail/compose';
 
 /** Where a composed message is kept (SPEC §10). */
@@ -87,7 +88,7 @@ export async function createOutbound(
 		text: text.text,
 		html: html?.text ?? null,
 		headers: headers.text,
-		attachments: (request.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, size: base64Size(a.content) })),
+		attachments: (request.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, size: base64DecodedSize(a.content) })),
 		truncated: text.truncated || Boolean(html?.truncated) || headers.truncated,
 		size: composed.size,
 		metadata: request.metadata ?? {},
@@ -189,9 +190,4 @@ function fromLog(logged: { id: string; messageId: string | null; headers: string
 /** "Re: " once (RFC 5322 §3.6.5), whatever case or count of "Re:" the original carries. */
 export function reSubject(subject: string): string {
 	return /^\s*re\s*:/i.test(subject) ? subject.trim() : `Re: ${subject.trim()}`;
-}
-
-function base64Size(content: string): number {
-	const clean = content.replace(/\s+/g, '');
-	return Math.floor((clean.length * 3) / 4) - (clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0);
 }

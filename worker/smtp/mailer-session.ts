@@ -7,6 +7,7 @@
  * Everything version-specific about worker-mailer is in this file.
  */
 import { WorkerMailer, type WorkerMailerOptions } from 'worker-mailer';
+import { textToBase64 } from '../mail/base64';
 
 /** What the test needs from an SMTP session, one step at a time. */
 export interface SmtpSession {
@@ -123,7 +124,7 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 		async authenticateXOAuth2(user, accessToken) {
 			// The initial response carries the whole credential (RFC 4954 §4), base64 of
 			// "user=ACCOUNT^Aauth=Bearer TOKEN^A^A".
-			await mailer.writeLine(`AUTH XOAUTH2 ${base64(`user=${user}\u0001auth=Bearer ${accessToken}\u0001\u0001`)}`);
+			await mailer.writeLine(`AUTH XOAUTH2 ${textToBase64(`user=${user}\u0001auth=Bearer ${accessToken}\u0001\u0001`)}`);
 			let reply = await readReply();
 			if (/^334[ -]/.test(reply)) {
 				// A refusal comes first as a 334 challenge carrying the error (JSON); the client answers
@@ -155,11 +156,4 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 			return { startTls: mailer.supportsStartTls, auth: mailer.allowAuth, authMethods };
 		}
 	};
-}
-
-/** Base64 of the text's UTF-8 bytes (an Account may hold non-ASCII characters; btoa takes Latin-1 only). */
-function base64(text: string): string {
-	let binary = '';
-	for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-	return btoa(binary);
 }

@@ -5,6 +5,7 @@
  * body is summarised. An XOAUTH2 refusal's challenge is an error report, not a secret
  * (`{"status":"401","schemes":"Bearer",…}`), so it is shown decoded.
  */
+import { base64ToText, textToBase64 } from '../mail/base64';
 import type { SmtpCredential } from './staged-session';
 
 const REDACTED = '[redacted]';
@@ -21,9 +22,9 @@ export class Transcript {
 		const secret = credential.kind === 'password' ? credential.password : credential.accessToken;
 		const forms =
 			credential.kind === 'password'
-				? [toBase64(`\u0000${username}\u0000${secret}`), toBase64(`${username}\u0000${username}\u0000${secret}`)]
-				: [toBase64(`user=${username}\u0001auth=Bearer ${secret}\u0001\u0001`)];
-		this.secrets = secret ? [secret, toBase64(secret), ...forms].sort((a, b) => b.length - a.length) : [];
+				? [textToBase64(`\u0000${username}\u0000${secret}`), textToBase64(`${username}\u0000${username}\u0000${secret}`)]
+				: [textToBase64(`user=${username}\u0001auth=Bearer ${secret}\u0001\u0001`)];
+		this.secrets = secret ? [secret, textToBase64(secret), ...forms].sort((a, b) => b.length - a.length) : [];
 	}
 
 	client(data: string): void {
@@ -78,7 +79,7 @@ export class Transcript {
 /** The JSON error report in an XOAUTH2 challenge (Google, Microsoft), or null for anything else. */
 function xoauth2Error(challenge: string): string | null {
 	try {
-		const decoded: unknown = JSON.parse(atob(challenge));
+		const decoded: unknown = JSON.parse(base64ToText(challenge));
 		if (!decoded || typeof decoded !== 'object' || Array.isArray(decoded)) return null;
 		const fields = Object.entries(decoded as Record<string, unknown>).filter(([, value]) => typeof value === 'string' && value.length <= 200);
 		return `[XOAUTH2 error: ${fields.map(([key, value]) => `${key}=${String(value)}`).join(', ')}]`;
@@ -89,11 +90,4 @@ function xoauth2Error(challenge: string): string | null {
 
 function splitLines(data: string): string[] {
 	return data.split(/\r?\n/).filter((line) => line.length > 0);
-}
-
-function toBase64(text: string): string {
-	const bytes = new TextEncoder().encode(text);
-	let binary = '';
-	for (const byte of bytes) binary += String.fromCharCode(byte);
-	return btoa(binary);
 }
