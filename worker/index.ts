@@ -9,17 +9,26 @@ import { handleOAuthCallback } from './api/oauth';
 import { handleApi } from './api/router';
 import { handleInbound } from './inbound/handle-email';
 import { DAY_MS, purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
-import { consumeOutbound, type OutboundQueueMessage } from './outbound/consumer';
+import { consumeOutbound } from './outbound/consumer';
 import { sweepOutbound } from './outbound/sweep';
 import { closeExpiredFlowChecks } from './flow/round-trip';
 import { deleteIdleRateLimits } from './db/rate-limits';
 import { deleteEventsBefore } from './db/webhooks';
-import { consumeWebhooks, sweepWebhooks, type WebhookQueueMessage } from './webhooks/deliver';
+import { consumeWebhooks } from './webhooks/consumer';
+import { sweepWebhooks } from './webhooks/sweep';
+import type { JobMessage } from './jobs/enqueue';
+import { QUEUES, type QueueName } from './jobs/queues';
 
 /** wrangler.toml's daily cron; the other one is the sweep. */
 const RETENTION_CRON = '17 3 * * *';
-/** wrangler.toml's webhook queue; the other one carries replies. */
-const WEBHOOK_QUEUE = 'mailgate-webhooks';
+/**
+ * One consumer per queue of wrangler.toml's `[[queues.consumers]]` (worker/jobs/queues.ts names
+ * them; tests/scripts/queues.test.ts checks the names against the toml).
+ */
+const QUEUE_CONSUMERS: Record<QueueName, (messages: readonly Message<JobMessage>[], env: Env) => Promise<void>> = {
+	[QUEUES.replies.name]: consumeOutbound,
+	[QUEUES.webhooks.name]: consumeWebhooks
+};
 
 export default {
 	// ctx is optional so that tests may call fetch with an env of their own.
@@ -39,9 +48,10 @@ export default {
 	},
 
 	async queue(batch, env) {
-		// One consumer per queue (wrangler.toml): replies, and the help desk's webhooks.
-		if (batch.queue === WEBHOOK_QUEUE) await consumeWebhooks(batch.messages as readonly Message<WebhookQueueMessage>[], env);
-		else await consumeOutbound(batch.messages as readonly Message<OutboundQueueMessage>[], env);
+		const consume = QUEUE_CONSUMERS[batch.queue as QueueName];
+		// A queue wrangler.toml consumes without a consumer here is a deployment mistake: fail loudly (the batch is retried).
+		if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
+		await consume(batch.messages as readonly Message<JobMessage>[], env);
 	},
 
 	async scheduled(controller, env) {

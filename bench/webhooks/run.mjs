@@ -4,7 +4,7 @@
 //    app's own harness, real D1, R2 and Queues), each announced as a signed message.received
 //    webhook to a receiver on loopback: the time from email() accepting the message (its HTTP
 //    answer) to the receiver getting the webhook, p50 and p95.
-// 2. The Worker's own cost per delivery: the real signing (worker/webhooks/deliver.ts
+// 2. The Worker's own cost per delivery: the real signing (worker/webhooks/request.ts
 //    `signedRequest`) plus the fetch, against a bare fetch of the same body, both run by
 //    workerd (bench/webhooks/worker.ts) and timed from here over loopback.
 // DNS answers come from a loopback DoH stub (NXDOMAIN), so nothing leaves the machine.

@@ -5,7 +5,7 @@
  * bench/webhooks/run.mjs times them from outside (time inside workerd does not advance while
  * code runs).
  */
-import { signedRequest } from '../../worker/webhooks/deliver';
+import { signedRequest } from '../../worker/webhooks/request';
 
 const SECRET = `whsec_${btoa('bench-secret-bench-secret-bench!')}`;
 

@@ -9,7 +9,9 @@ import { env } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
-import { consumeWebhooks, signWebhook, sweepWebhooks } from '../../worker/webhooks/deliver';
+import { consumeWebhooks } from '../../worker/webhooks/consumer';
+import { signWebhook } from '../../worker/webhooks/sign';
+import { sweepWebhooks } from '../../worker/webhooks/sweep';
 import { buildMessage } from './build-message';
 import { handOver } from './deliver';
 import { call, createIntegration, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
@@ -293,7 +295,7 @@ describe('delivery', () => {
 		expect(await receivedAt(path)).toHaveLength(0);
 		// As the sweep finds it a few minutes later.
 		await env.DB.prepare('UPDATE webhook_events SET created_at = ?1 WHERE id = ?2').bind(new Date(Date.now() - 3 * 60_000).toISOString(), pending.id).run();
-		expect(await sweepWebhooks(env, new Date())).toBeGreaterThanOrEqual(1);
+		expect((await sweepWebhooks(env, new Date())).enqueued).toBeGreaterThanOrEqual(1);
 		await waitReceived(path);
 	});
 

@@ -6,7 +6,7 @@ import type { OutboundBounce, OutboundItem } from '../../src/lib/schema/outbound
 import { findWebhookTargetOfMailbox } from '../db/integrations';
 import { finishAttemptStatement, recordBounceStatement, toOutboundItem, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
 import { insertEventStatement } from '../db/webhooks';
-import { enqueueEvents } from '../webhooks/deliver';
+import { enqueueEvents } from '../webhooks/enqueue';
 import { outboundEvent, wants } from '../webhooks/events';
 
 const EVENT_OF = { sent: 'outbound.sent', failed: 'outbound.failed', bounced: 'outbound.bounced' } as const;
