@@ -16,8 +16,7 @@ import { deleteIdleRateLimits } from './db/rate-limits';
 import { deleteEventsBefore } from './db/webhooks';
 import { consumeWebhooks } from './webhooks/consumer';
 import { sweepWebhooks } from './webhooks/sweep';
-import type { JobMessage } from './jobs/enqueue';
-import { QUEUES, type QueueName } from './jobs/queues';
+import { QUEUES, type QueueConsumer, type QueueName } from './jobs/queues';
 
 /** wrangler.toml's daily cron; the other one is the sweep. */
 const RETENTION_CRON = '17 3 * * *';
@@ -25,7 +24,7 @@ const RETENTION_CRON = '17 3 * * *';
  * One consumer per queue of wrangler.toml's `[[queues.consumers]]` (worker/jobs/queues.ts names
  * them; tests/scripts/queues.test.ts checks the names against the toml).
  */
-const QUEUE_CONSUMERS: Record<QueueName, (messages: readonly Message<JobMessage>[], env: Env) => Promise<void>> = {
+const QUEUE_CONSUMERS: Record<QueueName, QueueConsumer> = {
 	[QUEUES.replies.name]: consumeOutbound,
 	[QUEUES.webhooks.name]: consumeWebhooks
 };
@@ -51,7 +50,7 @@ export default {
 		const consume = QUEUE_CONSUMERS[batch.queue as QueueName];
 		// A queue wrangler.toml consumes without a consumer here is a deployment mistake: fail loudly (the batch is retried).
 		if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
-		await consume(batch.messages as readonly Message<JobMessage>[], env);
+		await consume(batch.messages as Parameters<QueueConsumer>[0], env);
 	},
 
 	async scheduled(controller, env) {

@@ -4,6 +4,8 @@
  * dispatches from a table keyed by these names; tests/scripts/queues.test.ts checks them
  * against wrangler.toml.
  */
+import type { JobMessage } from './enqueue';
+
 export const QUEUES = {
 	/** SPEC §10: replies leaving through each mailbox's SMTP server (ids of `outbound` rows). */
 	replies: { name: 'mailgate-outbound', binding: 'OUTBOUND_QUEUE' },
@@ -12,3 +14,6 @@ export const QUEUES = {
 } as const satisfies Record<string, { name: string; binding: keyof Env }>;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES]['name'];
+
+/** What index.ts hands each queue's batch to. */
+export type QueueConsumer = (messages: readonly Message<JobMessage>[], env: Env) => Promise<void>;
