@@ -6,7 +6,8 @@ import { env } from 'cloudflare:test';
 import { SignJWT, generateKeyPair, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { equalInConstantTime } from '../../worker/auth/authenticate';
-import { TOKEN, call, fetchWithEnv } from './helpers';
+import { routes } from '../../worker/api/router';
+import { TOKEN, call, createIntegration, fetchWithEnv } from './helpers';
 
 const ROUTES: Array<[string, string]> = [
 	['GET', '/api/integrations'],
@@ -22,6 +23,29 @@ const ROUTES: Array<[string, string]> = [
 	['GET', '/api/no-such-route'],
 	['GET', '/api']
 ];
+
+describe('route scopes', () => {
+	// route.ts makes `scope` required, so a route without one does not compile; this walks the
+	// table as it runs, so a scope that is missing or misspelt at run time fails here too, and
+	// every admin route (whatever its path) is checked to refuse an API key.
+	it('every method of every route names its scope, and every admin one refuses an API key (403)', async () => {
+		const integration = await createIntegration();
+		const key = (await call('POST', `/api/integrations/${integration.id}/keys`, { body: { name: 'Scope walk' } })).body.key as string;
+		let admin = 0;
+		for (const { pattern, methods } of routes) {
+			for (const [method, endpoint] of Object.entries(methods)) {
+				const path = pattern.pathname.replace(/:(\w+)/g, (_, name: string) => (name === 'id' ? integration.id : 'x'));
+				expect(['admin', 'list', 'mailbox', 'message', 'outbound'], `${method} ${path}`).toContain(endpoint?.scope);
+				if (endpoint?.scope !== 'admin') continue;
+				admin += 1;
+				const answer = await call(method, path, { token: key, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+				expect(answer.status, `${method} ${path}`).toBe(403);
+				expect(answer.body.error.code).toBe('forbidden');
+			}
+		}
+		expect(admin).toBeGreaterThan(20);
+	});
+});
 
 describe('admin token', () => {
 	it.each(ROUTES)('%s %s without a token is 401 in the error shape', async (method, path) => {

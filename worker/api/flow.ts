@@ -9,6 +9,7 @@ import { countFlowChecksSince, findFlowCheck } from '../db/flow-checks';
 import { findMailbox } from '../db/mailboxes';
 import { closeExpiredFlowChecks, runFlowCheck, startFlowCheck } from '../flow/round-trip';
 import { HttpError, json } from './http';
+import { enforceRecentLimit, type RecentLimit } from './rate-limit';
 import type { Handler } from './route';
 
 /** Checks per mailbox in RATE_WINDOW_MS: each sends a probe through the mailbox's server. */
@@ -16,6 +17,7 @@ export const CHECKS_PER_MAILBOX = 5;
 /** Checks in RATE_WINDOW_MS across the whole deployment. */
 export const CHECKS_OVERALL = 30;
 export const RATE_WINDOW_MS = 10 * 60_000;
+const FLOW_CHECK_LIMIT: RecentLimit = { perMailbox: CHECKS_PER_MAILBOX, overall: CHECKS_OVERALL, windowMs: RATE_WINDOW_MS, says: 'mail flow checks' };
 
 const mailboxNotFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
 
@@ -26,12 +28,7 @@ export const start: Handler = async ({ env, params, now, waitUntil }) => {
 	const at = now();
 	// A check past its time no longer blocks a new one.
 	await closeExpiredFlowChecks(env.DB, at);
-	const recent = await countFlowChecksSince(env.DB, new Date(at.getTime() - RATE_WINDOW_MS).toISOString(), mailbox.id);
-	if (recent.mailbox >= CHECKS_PER_MAILBOX || recent.overall >= CHECKS_OVERALL) {
-		throw new HttpError(429, 'rate_limited', 'Too many mail flow checks in the last 10 minutes; wait a few minutes and try again.', {
-			headers: { 'retry-after': String(Math.ceil(RATE_WINDOW_MS / 1000 / 10)) }
-		});
-	}
+	await enforceRecentLimit(FLOW_CHECK_LIMIT, at, (since) => countFlowChecksSince(env.DB, since, mailbox.id));
 	const started = await startFlowCheck(env.DB, mailbox, at);
 	if (!started) throw new HttpError(409, 'check_running', 'A mail flow check of this mailbox is already running; wait for its result.');
 	waitUntil(runFlowCheck(env, started, mailbox));

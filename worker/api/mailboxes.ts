@@ -63,7 +63,7 @@ export const list: Handler = async ({ env, scope, now }) => {
 	await closeExpiredFlowChecks(env.DB, now());
 	const [all, latest, flow] = await Promise.all([db.listMailboxes(env.DB), latestSmtpTests(env.DB), latestFlowChecks(env.DB)]);
 	// An API key sees its integration's mailboxes only (SPEC §11).
-	const mailboxes = scope ? all.filter((m) => scope.mailboxIds.includes(m.id)) : all;
+	const mailboxes = scope === 'admin' ? all : all.filter((m) => scope.mailboxIds.includes(m.id));
 	return json({ items: mailboxes.map((m) => toPublicMailbox(m, latest.get(m.id) ?? null, flow.get(m.id) ?? null)) });
 };
 

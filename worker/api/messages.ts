@@ -1,7 +1,7 @@
 /** /api/messages: the email log with filters and keyset pagination (SPEC §7). */
 import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/schema/api-error';
-import { findMessage, findReplyOfBounce, garbledSenders, listMessages, mailboxHealth, toLogItem, type LoggedMessage } from '../db/messages';
+import { findMessage, findReplyOfBounce, garbledSenders, listMessages, mailboxHealth, toLogItem } from '../db/messages';
 import { DAY_MS, retentionStart } from '../inbound/retention';
 import { outboundHealth, type OutboundHealth } from '../db/outbound';
 import PostalMime from 'postal-mime';
@@ -10,10 +10,9 @@ import { partBytes, readPart } from '../inbound/attachment-parts';
 import { readHeaderBlock } from '../mail/header-block';
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { HttpError, json, validationFailed } from './http';
-import { downloadChecks, enforceRateLimits } from './rate-limit';
+import { enforceRateLimits, rateChecks } from './rate-limit';
+import { decodeCursor, pageOf, PAGE_SIZE, receivedAfter } from './paging';
 import { scopedMailboxes, type Handler } from './route';
-
-export const PAGE_SIZE = 50;
 
 const querySchema = z.object({
 	/** `none`: deliveries to addresses that are not service addresses. */
@@ -37,17 +36,6 @@ const querySchema = z.object({
 });
 
 
-const encodeCursor = (m: LoggedMessage) => btoa(JSON.stringify([m.receivedAt, m.id]));
-function decodeCursor(cursor: string): { receivedAt: string; id: string } {
-	try {
-		const [receivedAt, id] = JSON.parse(atob(cursor)) as [unknown, unknown];
-		if (typeof receivedAt === 'string' && typeof id === 'string') return { receivedAt, id };
-	} catch {
-		// fall through
-	}
-	throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
-}
-
 export const list: Handler = async ({ request, env, scope }) => {
 	const params = Object.fromEntries(new URL(request.url).searchParams);
 	const parsed = querySchema.safeParse(params);
@@ -62,11 +50,10 @@ export const list: Handler = async ({ request, env, scope }) => {
 		kind: q.kind,
 		since: toIso(q.since),
 		until: toIso(q.until),
-		after: q.cursor ? decodeCursor(q.cursor) : undefined,
+		after: q.cursor ? receivedAfter(decodeCursor(q.cursor)) : undefined,
 		limit: PAGE_SIZE + 1
 	});
-	const page = items.slice(0, PAGE_SIZE);
-	return json({ items: page.map(toLogItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
+	return json(pageOf(items, (m) => ({ at: m.receivedAt, id: m.id }), toLogItem));
 };
 
 const scopeSchema = z.object({ mailboxId: z.string().min(1).max(100).optional() });
@@ -153,7 +140,7 @@ export const read: Handler = async ({ env, params }) => {
 export const raw: Handler = async ({ env, params, now, principal }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
-	await enforceRateLimits({ env, now }, downloadChecks(principal, message.mailboxId));
+	await enforceRateLimits({ env, now }, rateChecks('download', principal, message.mailboxId));
 	const original = await env.MAIL_ARCHIVE.get(message.id);
 	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
 	return new Response(original.body, {
@@ -178,7 +165,7 @@ export const attachment: Handler = async ({ env, params, now, principal }) => {
 	if (!message) throw notFound();
 	const index = Number(params.index);
 	if (!Number.isInteger(index) || index < 0 || index >= message.attachments.length) throw new HttpError(404, 'not_found', 'No attachment with this index.');
-	await enforceRateLimits({ env, now }, downloadChecks(principal, message.mailboxId));
+	await enforceRateLimits({ env, now }, rateChecks('download', principal, message.mailboxId));
 	const listed = message.attachments[index]!;
 	const name = listed.filename || `attachment-${index}`;
 	const stored = await readPart(env.MAIL_ARCHIVE, message.id, message.attachments.map((part) => part.size), index);

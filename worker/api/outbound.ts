@@ -9,10 +9,9 @@ import { sanitizeHtml } from '../mail/sanitize-html';
 import { archiveKey, createOutbound, enqueue } from '../outbound/create';
 import PostalMime from 'postal-mime';
 import { HttpError, json, readBody, validationFailed } from './http';
-import { downloadChecks, enforceRateLimits, outboundChecks } from './rate-limit';
+import { enforceRateLimits, rateChecks } from './rate-limit';
+import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
 import { scopedMailboxes, type Handler } from './route';
-
-export const PAGE_SIZE = 50;
 
 const notFound = () => new HttpError(404, 'not_found', 'No such outbound message (it may be older than 30 days).');
 
@@ -23,23 +22,12 @@ const notFound = () => new HttpError(404, 'not_found', 'No such outbound message
 export const create: Handler = async ({ request, env, params, now, principal }) => {
 	const mailbox = await findMailbox(env.DB, params.id!);
 	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
-	await enforceRateLimits({ env, now }, outboundChecks(principal, mailbox.id));
+	await enforceRateLimits({ env, now }, rateChecks('outbound', principal, mailbox.id));
 	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
 	const result = await createOutbound(env, { mailbox, request: input, now: now() });
 	if (!result.ok) throw new HttpError(result.status, result.code, result.message, { fields: result.fields });
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
 };
-
-const encodeCursor = (m: StoredOutbound) => btoa(JSON.stringify([m.createdAt, m.id]));
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-	try {
-		const [createdAt, id] = JSON.parse(atob(cursor)) as [unknown, unknown];
-		if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
-	} catch {
-		// fall through
-	}
-	throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
-}
 
 /** `GET /api/outbound`: newest first, 50 a page, by keyset cursor. */
 export const list: Handler = async ({ request, env, scope }) => {
@@ -52,11 +40,10 @@ export const list: Handler = async ({ request, env, scope }) => {
 		mailboxIds: mine.mailboxIds,
 		status: q.status,
 		replyToLogId: q.replyToLogId,
-		after: q.cursor ? decodeCursor(q.cursor) : undefined,
+		after: q.cursor ? createdAfter(decodeCursor(q.cursor)) : undefined,
 		limit: PAGE_SIZE + 1
 	});
-	const page = items.slice(0, PAGE_SIZE);
-	return json({ items: page.map(toOutboundItem), nextCursor: items.length > PAGE_SIZE ? encodeCursor(page.at(-1)!) : null });
+	return json(pageOf(items, (m) => ({ at: m.createdAt, id: m.id }), toOutboundItem));
 };
 
 /** `GET /api/outbound/:id`: the item with its text, sanitised HTML, header block and attachments. */
@@ -82,7 +69,7 @@ export const read: Handler = async ({ env, params }) => {
 export const raw: Handler = async ({ env, params, now, principal }) => {
 	const outbound = await findOutbound(env.DB, params.id!);
 	if (!outbound) throw notFound();
-	await enforceRateLimits({ env, now }, downloadChecks(principal, outbound.mailboxId));
+	await enforceRateLimits({ env, now }, rateChecks('download', principal, outbound.mailboxId));
 	const original = await env.MAIL_ARCHIVE.get(archiveKey(outbound.id));
 	if (!original) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
 	return new Response(original.body, {

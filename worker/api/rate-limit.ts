@@ -6,8 +6,8 @@
  * twice a limit around a window's edge) does not matter at figures this far above real use.
  * Over a limit: 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3) in the SPEC §7 error shape.
  *
- * The mail flow check and the SMTP test keep their own limits (api/flow.ts, api/smtp-tests.ts):
- * they count the checks and tests they record over ten minutes, which needs no counter.
+ * The mail flow check and the SMTP test count what they record instead (`enforceRecentLimit`):
+ * each check and test is a row already, so ten minutes of them need no counter.
  */
 import type { Principal } from '../auth/authenticate';
 import { take, takeStatement } from '../db/rate-limits';
@@ -74,17 +74,19 @@ export interface RateCheck {
 	subject: string;
 }
 
-/** A reply through `mailboxId`: the mailbox's limit for everyone, the key's for an API key. */
-export function outboundChecks(principal: Principal | undefined, mailboxId: string): RateCheck[] {
-	const checks: RateCheck[] = [{ limit: RATE_LIMITS.outboundPerMailbox, subject: mailboxId }];
-	if (principal?.kind === 'key') checks.push({ limit: RATE_LIMITS.outboundPerKey, subject: principal.keyId });
-	return checks;
-}
+/** The limits on one kind of request about a mailbox: the mailbox's for everyone, the key's for an API key. */
+const LIMITS_OF = {
+	/** A reply through the mailbox. */
+	outbound: { perMailbox: RATE_LIMITS.outboundPerMailbox, perKey: RATE_LIMITS.outboundPerKey },
+	/** A download of the mailbox's mail (null: a delivery to no service address, admin only). */
+	download: { perMailbox: RATE_LIMITS.downloadsPerMailbox, perKey: RATE_LIMITS.downloadsPerKey }
+} as const;
 
-/** A download of mail of `mailboxId` (null: a delivery to no service address, admin only). */
-export function downloadChecks(principal: Principal | undefined, mailboxId: string | null): RateCheck[] {
-	const checks: RateCheck[] = [{ limit: RATE_LIMITS.downloadsPerMailbox, subject: mailboxId ?? 'none' }];
-	if (principal?.kind === 'key') checks.push({ limit: RATE_LIMITS.downloadsPerKey, subject: principal.keyId });
+/** What a request of this kind about `mailboxId` counts against. */
+export function rateChecks(kind: keyof typeof LIMITS_OF, principal: Principal | undefined, mailboxId: string | null): RateCheck[] {
+	const { perMailbox, perKey } = LIMITS_OF[kind];
+	const checks: RateCheck[] = [{ limit: perMailbox, subject: mailboxId ?? 'none' }];
+	if (principal?.kind === 'key') checks.push({ limit: perKey, subject: principal.keyId });
 	return checks;
 }
 
@@ -111,10 +113,34 @@ export async function enforceRateLimits(context: { env: Env; now: () => Date }, 
 	if (refused.length === 0) return;
 	const retryAfter = Math.max(1, ...refused.map((window) => Math.ceil((window.start + window.windowMs - at) / 1000)));
 	const first = refused[0]!;
-	throw new HttpError(
-		429,
-		'rate_limited',
-		`Too many ${first.says}: at most ${first.limit} a minute. Try again in ${retryAfter} seconds.`,
-		{ headers: { 'retry-after': String(retryAfter) } }
-	);
+	throw rateLimited(`Too many ${first.says}: at most ${first.limit} a minute. Try again in ${retryAfter} seconds.`, retryAfter);
+}
+
+/** A limit on recorded work (SMTP tests, mail flow checks): so many per mailbox, and overall, in a window. */
+export interface RecentLimit {
+	perMailbox: number;
+	overall: number;
+	windowMs: number;
+	/** What is counted, for the 429's message: "Too many {says} in the last …". */
+	says: string;
+}
+
+/**
+ * Refuses (429) when the records counted since the window's start reach either limit. Retry-After
+ * is a tenth of the window: the oldest records leave it bit by bit, not all at its end.
+ */
+export async function enforceRecentLimit(
+	limit: RecentLimit,
+	now: Date,
+	countSince: (since: string) => Promise<{ mailbox: number; overall: number }>
+): Promise<void> {
+	const recent = await countSince(new Date(now.getTime() - limit.windowMs).toISOString());
+	if (recent.mailbox < limit.perMailbox && recent.overall < limit.overall) return;
+	const minutes = Math.round(limit.windowMs / MINUTE_MS);
+	throw rateLimited(`Too many ${limit.says} in the last ${minutes} minutes; wait a few minutes and try again.`, Math.ceil(limit.windowMs / 1000 / 10));
+}
+
+/** The SPEC §7 429 with Retry-After in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
+export function rateLimited(message: string, retryAfterSeconds: number): HttpError {
+	return new HttpError(429, 'rate_limited', message, { headers: { 'retry-after': String(retryAfterSeconds) } });
 }

@@ -2,7 +2,8 @@
  * /api: authenticate, match a route, enforce the caller's scope, run its handler, and turn
  * every outcome into JSON in the SPEC §7 error shape. Nothing a client sends should produce a
  * 500. The API key scope of SPEC §11 is decided here and only here: each route names what a
- * key may do on it; a record of another integration is a 404, any other route a 403.
+ * key may do on it (`scope`, required on every method); a record of another integration is a
+ * 404, an admin route a 403.
  */
 import { authenticate, type Principal } from '../auth/authenticate';
 import { mailboxIdsOfIntegration } from '../db/mailboxes';
@@ -17,65 +18,58 @@ import * as oauth from './oauth';
 import * as outbound from './outbound';
 import * as smtpTests from './smtp-tests';
 import * as webhooks from './webhooks';
-import type { Handler, Scope } from './route';
+import type { Endpoint, Handler, RouteScope, Scope } from './route';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
-/**
- * What an API key may reach on a route: a list (its handler narrows it to `scope.mailboxIds`),
- * or the record named by `:id`, owned through its mailbox.
- */
-type KeyAccess = 'list' | 'mailbox' | 'message' | 'outbound';
-
-interface Route {
+export interface Route {
 	pattern: URLPattern;
-	handlers: Partial<Record<Method, Handler>>;
-	keys: Partial<Record<Method, KeyAccess>>;
+	/** Every method names its scope (route.ts `Endpoint`): nothing is the admin's by omission. */
+	methods: Partial<Record<Method, Endpoint>>;
 }
 
-const route = (pathname: string, handlers: Route['handlers'], keys: Route['keys'] = {}): Route => ({
-	pattern: new URLPattern({ pathname }),
-	handlers,
-	keys
-});
+const route = (pathname: string, methods: Route['methods']): Route => ({ pattern: new URLPattern({ pathname }), methods });
+const admin = (handler: Handler): Endpoint => ({ scope: 'admin', handler });
+/** An API key may call it too, reaching what `scope` says (route.ts `RouteScope`). */
+const key = (scope: Exclude<RouteScope, 'admin'>, handler: Handler): Endpoint => ({ scope, handler });
 
 const ID = ':id';
 /** Ids are UUIDs; anything longer than this is not one of ours. */
 const MAX_ID_LENGTH = 100;
 
-const routes: Route[] = [
-	route('/api/integrations', { GET: integrations.list, POST: integrations.create }),
+export const routes: readonly Route[] = [
+	route('/api/integrations', { GET: admin(integrations.list), POST: admin(integrations.create) }),
 	route(`/api/integrations/${ID}`, {
-		GET: integrations.read,
-		PATCH: integrations.update,
-		DELETE: integrations.remove
+		GET: admin(integrations.read),
+		PATCH: admin(integrations.update),
+		DELETE: admin(integrations.remove)
 	}),
-	route(`/api/integrations/${ID}/webhook-secret`, { GET: webhooks.revealSecret, POST: webhooks.rotateSecret }),
-	route(`/api/integrations/${ID}/webhook-test`, { POST: webhooks.sendTest }),
-	route(`/api/integrations/${ID}/webhook-deliveries`, { GET: webhooks.deliveries }),
-	route(`/api/integrations/${ID}/webhook-deliveries/:eventId/resend`, { POST: webhooks.resend }),
-	route(`/api/integrations/${ID}/keys`, { GET: webhooks.listKeys, POST: webhooks.createKey }),
-	route(`/api/integrations/${ID}/keys/:keyId`, { DELETE: webhooks.revokeKey }),
-	route('/api/mailboxes', { GET: mailboxes.list, POST: mailboxes.create }, { GET: 'list' }),
-	route(`/api/mailboxes/${ID}`, { GET: mailboxes.read, PATCH: mailboxes.update, DELETE: mailboxes.remove }, { GET: 'mailbox' }),
-	route(`/api/mailboxes/${ID}/smtp-test`, { POST: smtpTests.testSaved }),
-	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: smtpTests.history }),
-	route(`/api/mailboxes/${ID}/flow-check`, { POST: flow.start }),
-	route(`/api/mailboxes/${ID}/oauth/start`, { POST: oauth.start }),
-	route('/api/oauth/providers', { GET: oauth.providers }),
-	route(`/api/mailboxes/${ID}/flow-checks/:checkId`, { GET: flow.read }),
-	route('/api/smtp-test', { POST: smtpTests.testDraft }),
-	route('/api/mailbox-health', { GET: messages.health }),
-	route('/api/messages', { GET: messages.list }, { GET: 'list' }),
-	route('/api/messages/garbled-senders', { GET: messages.garbled }),
-	route(`/api/messages/${ID}`, { GET: messages.read }, { GET: 'message' }),
-	route(`/api/messages/${ID}/raw`, { GET: messages.raw }, { GET: 'message' }),
-	route(`/api/messages/${ID}/attachments/:index`, { GET: messages.attachment }, { GET: 'message' }),
-	route(`/api/mailboxes/${ID}/outbound`, { POST: outbound.create }, { POST: 'mailbox' }),
-	route('/api/outbound', { GET: outbound.list }, { GET: 'list' }),
-	route(`/api/outbound/${ID}`, { GET: outbound.read }, { GET: 'outbound' }),
-	route(`/api/outbound/${ID}/raw`, { GET: outbound.raw }, { GET: 'outbound' }),
-	route(`/api/outbound/${ID}/retry`, { POST: outbound.retry }, { POST: 'outbound' })
+	route(`/api/integrations/${ID}/webhook-secret`, { GET: admin(webhooks.revealSecret), POST: admin(webhooks.rotateSecret) }),
+	route(`/api/integrations/${ID}/webhook-test`, { POST: admin(webhooks.sendTest) }),
+	route(`/api/integrations/${ID}/webhook-deliveries`, { GET: admin(webhooks.deliveries) }),
+	route(`/api/integrations/${ID}/webhook-deliveries/:eventId/resend`, { POST: admin(webhooks.resend) }),
+	route(`/api/integrations/${ID}/keys`, { GET: admin(webhooks.listKeys), POST: admin(webhooks.createKey) }),
+	route(`/api/integrations/${ID}/keys/:keyId`, { DELETE: admin(webhooks.revokeKey) }),
+	route('/api/mailboxes', { GET: key('list', mailboxes.list), POST: admin(mailboxes.create) }),
+	route(`/api/mailboxes/${ID}`, { GET: key('mailbox', mailboxes.read), PATCH: admin(mailboxes.update), DELETE: admin(mailboxes.remove) }),
+	route(`/api/mailboxes/${ID}/smtp-test`, { POST: admin(smtpTests.testSaved) }),
+	route(`/api/mailboxes/${ID}/smtp-tests`, { GET: admin(smtpTests.history) }),
+	route(`/api/mailboxes/${ID}/flow-check`, { POST: admin(flow.start) }),
+	route(`/api/mailboxes/${ID}/oauth/start`, { POST: admin(oauth.start) }),
+	route('/api/oauth/providers', { GET: admin(oauth.providers) }),
+	route(`/api/mailboxes/${ID}/flow-checks/:checkId`, { GET: admin(flow.read) }),
+	route('/api/smtp-test', { POST: admin(smtpTests.testDraft) }),
+	route('/api/mailbox-health', { GET: admin(messages.health) }),
+	route('/api/messages', { GET: key('list', messages.list) }),
+	route('/api/messages/garbled-senders', { GET: admin(messages.garbled) }),
+	route(`/api/messages/${ID}`, { GET: key('message', messages.read) }),
+	route(`/api/messages/${ID}/raw`, { GET: key('message', messages.raw) }),
+	route(`/api/messages/${ID}/attachments/:index`, { GET: key('message', messages.attachment) }),
+	route(`/api/mailboxes/${ID}/outbound`, { POST: key('mailbox', outbound.create) }),
+	route('/api/outbound', { GET: key('list', outbound.list) }),
+	route(`/api/outbound/${ID}`, { GET: key('outbound', outbound.read) }),
+	route(`/api/outbound/${ID}/raw`, { GET: key('outbound', outbound.raw) }),
+	route(`/api/outbound/${ID}/retry`, { POST: key('outbound', outbound.retry) })
 ];
 
 export async function handleApi(
@@ -94,12 +88,12 @@ export async function handleApi(
 		}
 		refuseForgeable(request);
 		const url = new URL(request.url);
-		for (const { pattern, handlers, keys } of routes) {
+		for (const { pattern, methods } of routes) {
 			const match = pattern.exec({ pathname: url.pathname });
 			if (!match) continue;
-			const handler = handlers[request.method as Method];
-			if (!handler) {
-				const allow = Object.keys(handlers).join(', ');
+			const endpoint = methods[request.method as Method];
+			if (!endpoint) {
+				const allow = Object.keys(methods).join(', ');
 				throw new HttpError(405, 'method_not_allowed', `Use ${allow} on this path.`, { headers: { allow } });
 			}
 			const params: Record<string, string> = {};
@@ -107,8 +101,8 @@ export async function handleApi(
 				if (value !== undefined) params[key] = safeDecode(value);
 			}
 			if ((params.id?.length ?? 0) > MAX_ID_LENGTH) throw new HttpError(404, 'not_found', 'No such record.');
-			const scope = await scopeOf(auth.principal, keys[request.method as Method], params, env);
-			return await handler({ request, env, params, now, waitUntil, scope, principal: auth.principal });
+			const scope = await scopeOf(auth.principal, endpoint.scope, params, env);
+			return await endpoint.handler({ request, env, params, now, waitUntil, scope, principal: auth.principal });
 		}
 		throw new HttpError(404, 'not_found', `No API route ${url.pathname}.`);
 	} catch (error) {
@@ -142,12 +136,12 @@ function refuseForgeable(request: Request): void {
 }
 
 /**
- * The admin reaches everything (null). An API key reaches only the routes that name an access
+ * The admin reaches everything. An API key reaches only the routes whose scope names a reach
  * for it, and through them only its integration's mailboxes and their mail.
  */
-async function scopeOf(principal: Principal, access: KeyAccess | undefined, params: Record<string, string>, env: Env): Promise<Scope | null> {
-	if (principal.kind === 'admin') return null;
-	if (!access) {
+async function scopeOf(principal: Principal, access: RouteScope, params: Record<string, string>, env: Env): Promise<Scope | 'admin'> {
+	if (principal.kind === 'admin') return 'admin';
+	if (access === 'admin') {
 		throw new HttpError(403, 'forbidden', 'An API key reaches its integration\'s mailboxes, messages and replies only; this route needs the admin.');
 	}
 	const scope: Scope = { integrationId: principal.integrationId, mailboxIds: await mailboxIdsOfIntegration(env.DB, principal.integrationId) };

@@ -16,6 +16,7 @@ import { runSmtpTest, type SmtpTestOutcome } from '../smtp/run-smtp-test';
 import { connectHost } from '../smtp/target';
 import { issueTestToken } from '../smtp/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
+import { enforceRecentLimit, type RecentLimit } from './rate-limit';
 import type { Handler, RouteContext } from './route';
 
 /** Tests per mailbox (or per unsaved target) in RATE_WINDOW_MS: enough to fix and retry, not to hammer a server. */
@@ -23,6 +24,7 @@ export const TESTS_PER_MAILBOX = 10;
 /** Tests in RATE_WINDOW_MS across the whole deployment. */
 export const TESTS_OVERALL = 60;
 export const RATE_WINDOW_MS = 10 * 60_000;
+const SMTP_TEST_LIMIT: RecentLimit = { perMailbox: TESTS_PER_MAILBOX, overall: TESTS_OVERALL, windowMs: RATE_WINDOW_MS, says: 'SMTP tests' };
 /** A lease outlives the longest possible test, so a crashed test cannot block the mailbox for long. */
 const LEASE_MS = TOTAL_BUDGET_MS + 5_000;
 
@@ -161,13 +163,7 @@ async function run(
 	}
 ): Promise<Response> {
 	const startedAt = now();
-	const windowStart = new Date(startedAt.getTime() - RATE_WINDOW_MS).toISOString();
-	const recent = await db.countSmtpTestsSince(env.DB, windowStart, test.mailboxId);
-	if (recent.mailbox >= TESTS_PER_MAILBOX || recent.overall >= TESTS_OVERALL) {
-		throw new HttpError(429, 'rate_limited', 'Too many SMTP tests in the last 10 minutes; wait a few minutes and try again.', {
-			headers: { 'retry-after': String(Math.ceil(RATE_WINDOW_MS / 1000 / 10)) }
-		});
-	}
+	await enforceRecentLimit(SMTP_TEST_LIMIT, startedAt, (since) => db.countSmtpTestsSince(env.DB, since, test.mailboxId));
 	const lease = `smtp-test:${test.mailboxId ?? `${test.target.host}:${test.target.port}:${test.target.username}`.toLowerCase()}`;
 	if (!(await db.acquireLease(env.DB, lease, startedAt.getTime(), startedAt.getTime() + LEASE_MS))) {
 		throw new HttpError(409, 'test_running', 'A test of this mailbox is already running; wait for its result.');

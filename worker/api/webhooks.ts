@@ -14,9 +14,8 @@ import { testEvent } from '../webhooks/events';
 import { newWebhookSecret, openWebhookSecret, sealWebhookSecret } from '../webhooks/secret';
 import { notFound } from './integrations';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
+import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
 import type { Handler, RouteContext } from './route';
-
-const PAGE_SIZE = 50;
 
 async function integrationOf({ env, params }: RouteContext) {
 	const integration = await findIntegration(env.DB, params.id!);
@@ -63,19 +62,11 @@ export const deliveries: Handler = async (context) => {
 	const integration = await integrationOf(context);
 	const parsed = deliveriesQuery.safeParse(Object.fromEntries(new URL(context.request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
-	let after: { createdAt: string; id: string } | undefined;
-	if (parsed.data.cursor) {
-		try {
-			const [createdAt, id] = JSON.parse(atob(parsed.data.cursor)) as [string, string];
-			after = { createdAt: String(createdAt), id: String(id) };
-		} catch {
-			throw validationFailed({ cursor: 'This cursor is not one this API gave out' });
-		}
-	}
-	const events = await listEvents(context.env.DB, integration.id, { after, limit: PAGE_SIZE + 1 });
-	const page = events.slice(0, PAGE_SIZE);
-	const last = page.at(-1);
-	return json({ items: page.map(toDelivery), nextCursor: events.length > PAGE_SIZE && last ? btoa(JSON.stringify([last.createdAt, last.id])) : null });
+	const events = await listEvents(context.env.DB, integration.id, {
+		after: parsed.data.cursor ? createdAfter(decodeCursor(parsed.data.cursor)) : undefined,
+		limit: PAGE_SIZE + 1
+	});
+	return json(pageOf(events, (event) => ({ at: event.createdAt, id: event.id }), toDelivery));
 };
 
 /**
