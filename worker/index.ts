@@ -11,7 +11,7 @@ import { handleInbound } from './inbound/handle-email';
 import { DAY_MS, purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
 import { consumeOutbound } from './outbound/consumer';
 import { sweepOutbound } from './outbound/sweep';
-import { closeExpiredFlowChecks } from './flow/round-trip';
+import { closeExpiredFlowChecks } from './flow/timeout';
 import { deleteIdleRateLimits } from './db/rate-limits';
 import { deleteEventsBefore } from './db/webhooks';
 import { consumeWebhooks } from './webhooks/consumer';

@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { PASSWORD_AGAIN_MESSAGE } from '../../src/lib/schema/mailbox';
 import { decryptSecret, encryptSecret } from '../../worker/crypto/secret-box';
 import { findMailbox } from '../../worker/db/mailboxes';
-import { passwordBinding, smtpLoginFor } from '../../worker/smtp/credentials';
+import { passwordBinding, smtpLoginFor } from '../../worker/send/credentials';
 import { call, createIntegration, expectSecretsNeverLogged, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
 
 vi.setConfig({ testTimeout: 30_000 });
@@ -175,22 +175,39 @@ describe('OAuth access tokens go only to the provider’s own SMTP hosts, over T
 		}
 	});
 
-	it('the saved-settings test, a reply’s login and a form test all refuse a non-provider host; recordsAuth sees no token', async () => {
+	it('the saved-settings test and a form test refuse a server that is not the provider’s: recordsAuth, reachable, sees no token until it is allowed', async () => {
 		const mailbox = await connectedMailbox('google');
-		// The form's unsaved settings: the token would go to recordsAuth (127.0.0.1 is allowed here, so
-		// the host is named as a non-loopback name the form cannot reach; the refusal comes first).
-		const draft = await call('POST', '/api/smtp-test', {
-			body: { smtp: { host: 'smtp.evil.example', port: 465, username: mailbox.smtp.username, encryption: 'tls', auth: 'oauth2', oauth: { provider: 'google' } }, to: 'x@example.test', mailboxId: mailbox.id }
+		const account = mailbox.smtp.username;
+		// recordsAuth records every AUTH it is offered, XOAUTH2 included (its positive control is the last step).
+		const tokensAtRecordsAuth = async () => (await auths()).filter((auth) => auth.method === 'XOAUTH2' && auth.username === account);
+		const recordsAuth = { host: '127.0.0.1', port: ports.recordsAuth, encryption: 'none' };
+		// In production loopback is not Google's server: the one check (send/credentials.ts storedSecretProblem)
+		// refuses it before any token is made, naming Google's server; the private-host check alone would not.
+		const production = (path: string, body: unknown) =>
+			fetchWithEnv(
+				new Request(`https://mailgate.test${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+				{ ALLOW_PRIVATE_SMTP_HOSTS: 'false' }
+			);
+
+		const draft = await production('/api/smtp-test', {
+			smtp: { ...recordsAuth, username: account, auth: 'oauth2', oauth: { provider: 'google' } },
+			to: 'x@example.test',
+			mailboxId: mailbox.id
 		});
 		expect(draft.status).toBe(422);
-		expect(draft.body.error.fields['smtp.host']).toMatch(/smtp\.gmail\.com/);
+		expect(((await draft.json()) as { error: { fields: Record<string, string> } }).error.fields['smtp.host']).toMatch(/smtp\.gmail\.com/);
 
-		const patched = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: mailbox.version, smtp: { host: 'smtp.evil.example', port: 465, encryption: 'tls' } } });
+		const patched = await call('PATCH', `/api/mailboxes/${mailbox.id}`, { body: { version: mailbox.version, smtp: recordsAuth } });
 		expect(patched.status, patched.text).toBe(200);
-		const test = await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: {} });
-		expect(test.body).toMatchObject({ ok: false, stage: 'connect', category: 'config', transcript: [] });
-		expect(test.body.hint).toMatch(/smtp\.gmail\.com/);
-		expect((await auths()).filter((auth) => auth.method === 'XOAUTH2')).toEqual([]);
+		const saved = (await (await production(`/api/mailboxes/${mailbox.id}/smtp-test`, {})).json()) as { hint: string };
+		expect(saved).toMatchObject({ ok: false, stage: 'connect', category: 'config', transcript: [] });
+		expect(saved.hint).toMatch(/smtp\.gmail\.com/);
+		expect(await tokensAtRecordsAuth()).toEqual([]);
+
+		// Where loopback is allowed (a local setup), the same test does offer the token to recordsAuth:
+		// so the empty list above is what recordsAuth saw, not a recorder that cannot see XOAUTH2.
+		await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: {} });
+		expect(await tokensAtRecordsAuth()).toHaveLength(1);
 	});
 });
 

@@ -13,7 +13,7 @@ import { handleApi } from '../../worker/api/router';
 import { CHECKS_PER_MAILBOX } from '../../worker/api/flow';
 import { createCachingResolver, createDohResolver } from '../../worker/dns/doh-resolver';
 import { checkDkim, checkDmarc, checkDns, checkMx, checkSpf } from '../../worker/flow/dns-checks';
-import { PROBE_LATE_GRACE_MS } from '../../worker/flow/round-trip';
+import { PROBE_LATE_GRACE_MS } from '../../worker/flow/recognise';
 import { handleInbound } from '../../worker/inbound/handle-email';
 import worker from '../../worker/index';
 import { cloudflareHop, deliver } from './deliver';

@@ -10,7 +10,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { listQuery } from '../../worker/db/messages';
 import { handleInbound } from '../../worker/inbound/handle-email';
-import { TOTAL_BUDGET_MS } from '../../worker/smtp/limits';
+import { TOTAL_BUDGET_MS } from '../../worker/send/timeouts';
 import { TEST_LATE_GRACE_MS } from '../../worker/smtp/test-token';
 import { buildMessage } from './build-message';
 import { cloudflareHop, deliver } from './deliver';

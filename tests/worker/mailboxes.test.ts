@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { decryptSecret } from '../../worker/crypto/secret-box';
 import { findMailbox } from '../../worker/db/mailboxes';
-import { passwordBinding } from '../../worker/smtp/credentials';
+import { passwordBinding } from '../../worker/send/credentials';
 import { call, createIntegration, createMailbox, fetchWithEnv, mailboxInput, unique } from './helpers';
 
 const PASSWORD = 'correct horse battery staple';

@@ -14,7 +14,7 @@ import type { OutboundItem } from '../../src/lib/schema/outbound';
 import { decryptSecret } from '../../worker/crypto/secret-box';
 import { handleOAuthCallback } from '../../worker/api/oauth';
 import { findMailbox } from '../../worker/db/mailboxes';
-import { smtpLoginFor } from '../../worker/smtp/credentials';
+import { smtpLoginFor } from '../../worker/send/credentials';
 import { classify, parseReply } from '../../worker/smtp/classify';
 import { call, createIntegration, fetchWithEnv, mailboxInput, ORIGIN, TOKEN, unique, type Answer } from './helpers';
 

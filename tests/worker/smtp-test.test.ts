@@ -6,10 +6,12 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { PORT_25_MESSAGE } from '../../src/lib/schema/mailbox';
-import { TOTAL_BUDGET_MS } from '../../worker/smtp/limits';
-import { runSmtpTest, type SmtpTestSettings } from '../../worker/smtp/run-smtp-test';
+import { TOTAL_BUDGET_MS } from '../../worker/send/timeouts';
+import { runSmtpTest } from '../../worker/send/run-smtp-test';
+import { smtpTransport } from '../../worker/send/smtp-transport';
+import { INTERACTIVE_TIMEOUTS } from '../../worker/send/timeouts';
 import { classify, parseReply, type Situation } from '../../worker/smtp/classify';
-import { explainAccess } from '../../worker/smtp/credentials';
+import { explainAccess, typedPasswordLogin } from '../../worker/send/credentials';
 import { call, createIntegration, expectSecretsNeverLogged, fetchWithEnv, mailboxInput, TOKEN } from './helpers';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
@@ -162,14 +164,18 @@ describe('SMTP sending test (SPEC §4)', () => {
 		// The runner refuses it too, as config, without opening a session.
 		let opened = false;
 		const result = await runSmtpTest({
-			settings: { host: '127.0.0.1', port: 25, username: USER, encryption: 'starttls', credential: { kind: 'password', password: PASSWORD } } satisfies SmtpTestSettings,
+			login: async () => typedPasswordLogin({ host: '127.0.0.1', port: 25, username: USER, encryption: 'starttls' }, PASSWORD),
 			from: { email: USER },
 			to: 'a@example.test',
 			allowPrivateHosts: true,
-			openSession: () => {
-				opened = true;
-				throw new Error('must not connect');
-			}
+			transport: smtpTransport({
+				timeouts: INTERACTIVE_TIMEOUTS,
+				allowPrivateHosts: true,
+				openSession: () => {
+					opened = true;
+					throw new Error('must not connect');
+				}
+			})
 		});
 		expect(opened).toBe(false);
 		expect(result).toMatchObject({ ok: false, stage: 'connect', category: 'config', steps: [], transcript: [] });

@@ -7,7 +7,8 @@
 import type { FlowCheck } from '../../src/lib/schema/flow-check';
 import { countFlowChecksSince, findFlowCheck } from '../db/flow-checks';
 import { findMailbox } from '../db/mailboxes';
-import { closeExpiredFlowChecks, runFlowCheck, startFlowCheck } from '../flow/round-trip';
+import { runFlowCheck, startFlowCheck } from '../flow/start';
+import { closeExpiredFlowChecks } from '../flow/timeout';
 import { HttpError, json } from './http';
 import { enforceRecentLimit, type RecentLimit } from './rate-limit';
 import type { Handler } from './route';

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { claimSmtpTest, latestSmtpTests } from '../db/smtp-tests';
 import { MAX_TEST_RECEIPT_LENGTH, TEST_RECEIPT_MAX_AGE_MS, testOfReceipt } from './smtp-tests';
 import { latestFlowChecks } from '../db/flow-checks';
-import { closeExpiredFlowChecks } from '../flow/round-trip';
+import { closeExpiredFlowChecks } from '../flow/timeout';
 import type { FlowCheckSummary } from '../../src/lib/schema/flow-check';
 import { findIntegration } from '../db/integrations';
 import * as db from '../db/mailboxes';
@@ -21,7 +21,7 @@ import type { StoredMailbox } from '../db/mailboxes';
 import { deleteConnection } from '../db/oauth';
 import { isUniqueViolation } from '../db/errors';
 import { EncryptionKeyError } from '../crypto/secret-box';
-import { sealPassword } from '../smtp/credentials';
+import { sealPassword } from '../send/credentials';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 

@@ -4,16 +4,15 @@
  * run a test at all (unknown mailbox, a test already running, too many tests).
  */
 import { sha256Hex } from '../crypto/sha256';
-import { oauthServerProblem, PASSWORD_AGAIN_MESSAGE, sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
-import { isLoopbackHost } from '../../src/lib/schema/private-host';
+import { sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
 import { decryptSecret, encryptSecret } from '../crypto/secret-box';
 import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
-import { smtpLoginFor, type SmtpLogin } from '../smtp/credentials';
-import { TOTAL_BUDGET_MS } from '../smtp/limits';
-import { runSmtpTest, type SmtpTestOutcome } from '../smtp/run-smtp-test';
-import { connectHost } from '../smtp/target';
+import { readConfig } from '../config';
+import { smtpLoginFor, storedSecretProblem, typedPasswordLogin, type SmtpLogin } from '../send/credentials';
+import { runSmtpTest } from '../send/run-smtp-test';
+import { TOTAL_BUDGET_MS } from '../send/timeouts';
 import { issueTestToken } from '../smtp/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
 import { enforceRecentLimit, type RecentLimit } from './rate-limit';
@@ -108,24 +107,26 @@ export const testDraft: Handler = async (context) => {
 	const mailbox = input.mailboxId ? await findMailbox(env.DB, input.mailboxId) : null;
 	if (input.mailboxId && !mailbox) throw mailboxNotFound();
 	const { password, auth = 'password', oauth = null, ...target } = input.smtp;
+	const { allowPrivateSmtpHosts } = readConfig(env);
 	let login: () => Promise<SmtpLogin>;
 	if (auth === 'oauth2') {
 		// SPEC §12: the token belongs to a saved mailbox's sign-in; the form may still change where it is used.
 		if (!oauth?.provider) throw validationFailed({ 'smtp.oauth.provider': 'Choose Microsoft 365 or Google' });
 		if (!mailbox) throw validationFailed({ 'smtp.auth': 'Save the mailbox and sign in first: an OAuth sign-in is tested on a saved mailbox.' });
-		// Issue 18: the token goes only to the provider's own servers (smtp/credentials.ts refuses it too).
-		const allowLoopback = env.ALLOW_PRIVATE_SMTP_HOSTS === 'true' && isLoopbackHost(target.host);
-		const problem = oauthServerProblem({ host: target.host, encryption: target.encryption, provider: oauth.provider }, { allowLoopback });
-		if (problem) throw validationFailed({ 'smtp.host': problem });
-		login = () => smtpLoginFor(env, mailbox, { settings: { ...target, auth, oauth }, now: () => context.now().getTime() });
+		const settings = { ...target, auth, oauth };
+		// Issue 18: the token goes only to the provider's own servers (the login's own check, answered on the field).
+		const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
+		if (problem) throw validationFailed({ [problem.field]: problem.message });
+		login = () => smtpLoginFor(env, mailbox, { settings, now: () => context.now().getTime() });
 	} else if (password) {
-		// A password typed into the form is the admin's to send; it goes to the canonical host checked (smtp/target.ts).
-		login = async () => ({ ok: true, settings: { ...target, host: connectHost(target.host), credential: { kind: 'password', password } }, afterAuthRefused: async () => null });
+		login = async () => typedPasswordLogin(target, password);
 	} else if (mailbox && mailbox.sealedPassword) {
 		// SPEC §4: an empty password on the form means the stored one, but only for the server it
 		// was entered for (issue 18): settings that differ from the saved ones need it typed again.
-		if (!sameSmtpServer(target, mailbox.smtp)) throw validationFailed({ 'smtp.password': PASSWORD_AGAIN_MESSAGE });
-		login = () => smtpLoginFor(env, mailbox, { settings: { ...target, auth, oauth: null } });
+		const settings = { ...target, auth, oauth: null };
+		const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
+		if (problem) throw validationFailed({ [problem.field]: problem.message });
+		login = () => smtpLoginFor(env, mailbox, { settings });
 	} else {
 		throw validationFailed({ 'smtp.password': 'Enter the password to test with' });
 	}
@@ -156,7 +157,7 @@ async function run(
 		target: { host: string; port: number; username: string };
 		/** The settings a passing test's receipt seals (issue 19), for a mailbox not saved yet. */
 		receiptFor?: { host: string; port: number; username: string; encryption: Encryption; password: string };
-		/** The password or OAuth access token to log in with (smtp/credentials.ts). */
+		/** The password or OAuth access token to log in with (send/credentials.ts). */
 		login: () => Promise<SmtpLogin>;
 		from: { name?: string; email: string };
 		to: string;
@@ -169,31 +170,21 @@ async function run(
 		throw new HttpError(409, 'test_running', 'A test of this mailbox is already running; wait for its result.');
 	}
 	try {
-		const login = await test.login();
-		let outcome: SmtpTestOutcome;
-		if (!login.ok) {
-			if (login.failure.reason === 'password_undecryptable') {
-				throw new HttpError(
-					503,
-					'server_misconfigured',
-					'The stored SMTP password cannot be opened with the current SMTP_ENCRYPTION_KEY for the saved server settings; enter the password again.'
-				);
-			}
-			// The login could not even be made (SPEC §12: not signed in, access withdrawn): a result like any failed step.
-			const { stage, category, hint } = login.failure;
-			outcome = { ok: false, stage, category, hint, transcript: [], steps: [], durationMs: now().getTime() - startedAt.getTime() };
-		} else {
-			outcome = await runSmtpTest({
-				settings: login.settings,
-				from: test.from,
-				to: test.to,
-				// SPEC §16: the message is marked, so if it comes back to a service address it is logged as a test.
-				testToken: await issueTestToken(env.DB, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
-				allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true'
-			});
-			// A refused OAuth token may mean the access was withdrawn: then that is what to say (reconnect).
-			const withdrawn = !outcome.ok && outcome.stage === 'auth' ? await login.afterAuthRefused() : null;
-			if (withdrawn) outcome = { ...outcome, category: withdrawn.category, hint: withdrawn.hint };
+		// A login that cannot be made (SPEC §12: not signed in, access withdrawn) is a result like any failed step.
+		const { credential, ...outcome } = await runSmtpTest({
+			login: test.login,
+			from: test.from,
+			to: test.to,
+			// SPEC §16: the message is marked, so if it comes back to a service address it is logged as a test.
+			issueTestToken: () => issueTestToken(env.DB, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
+			allowPrivateHosts: readConfig(env).allowPrivateSmtpHosts
+		});
+		if (credential === 'password_undecryptable') {
+			throw new HttpError(
+				503,
+				'server_misconfigured',
+				'The stored SMTP password cannot be opened with the current SMTP_ENCRYPTION_KEY for the saved server settings; enter the password again.'
+			);
 		}
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),

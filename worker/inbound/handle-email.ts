@@ -23,7 +23,7 @@ import { readBodyText } from '../mail/body-text';
 import { recognizeBounce } from './bounce';
 import { applyBounce } from './apply-bounce';
 import { partBytes, partsKey, putParts, type PartContent } from './attachment-parts';
-import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
+import { findProbeCheck, recordProbeArrival } from '../flow/recognise';
 import { isSmtpTestMessage } from '../smtp/test-token';
 import { readThreadIds, type ThreadIds } from '../mail/thread-ids';
 import { cutToBytes, MAX_MESSAGE_BYTES, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';

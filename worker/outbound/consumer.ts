@@ -6,17 +6,17 @@
  * place that acks, defers or gives up is `settle`.
  */
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
-import { findMailbox, type StoredMailbox } from '../db/mailboxes';
+import { readConfig } from '../config';
+import { findMailbox } from '../db/mailboxes';
 import { claimOutbound, findOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
 import { finishAttempt } from './status';
-import { classify, type Failure, type SmtpReply } from '../smtp/classify';
-import { OUTBOUND_DATA_TIMEOUT_MS, OUTBOUND_LOGIN_BUDGET_MS, OUTBOUND_REPLY_TIMEOUT_MS, QUIT_TIMEOUT_MS } from '../smtp/limits';
-import { smtpLoginFor } from '../smtp/credentials';
-import { StagedSession, type SmtpSettings } from '../smtp/staged-session';
-import { sendTransaction } from '../smtp/transaction';
+import { smtpLoginFor } from '../send/credentials';
+import { openSender } from '../send/mailbox-sender';
+import { longestAttemptMs, QUEUE_TIMEOUTS } from '../send/timeouts';
+import type { SendAttempt, Transport } from '../send/transport';
 import { archiveKey, enqueue } from './create';
 import { checkComposedHeaders } from '../mail/composed-headers';
-import { isTemporary, nextAttemptAt } from './retry-policy';
+import { nextAttemptAt } from './retry-policy';
 
 export interface OutboundQueueMessage {
 	id: string;
@@ -26,7 +26,7 @@ export interface OutboundQueueMessage {
  * How long one message may stay `sending` before it counts as abandoned (the Worker stopped
  * mid-attempt): longer than the slowest attempt (login budget, the replies, the data).
  */
-export const SENDING_LEASE_MS = OUTBOUND_LOGIN_BUDGET_MS + 4 * OUTBOUND_REPLY_TIMEOUT_MS + OUTBOUND_DATA_TIMEOUT_MS + 60_000;
+export const SENDING_LEASE_MS = longestAttemptMs(QUEUE_TIMEOUTS) + 60_000;
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
 const MAX_TRANSCRIPT_LINES = 60;
@@ -34,8 +34,8 @@ const MAX_TRANSCRIPT_LINE = 500;
 
 export interface ConsumerDependencies {
 	now?: () => Date;
-	/** Replaces the SMTP session (tests); production opens worker-mailer over cloudflare:sockets. */
-	openSession?: Parameters<typeof StagedSession.open>[0]['openSession'];
+	/** Replaces SMTP over cloudflare:sockets (tests). */
+	transport?: Transport;
 }
 
 type QueueMessage = Pick<Message<OutboundQueueMessage>, 'body' | 'ack' | 'retry' | 'attempts'>;
@@ -112,63 +112,24 @@ async function sendGroup(
 		for (const item of group) await settle(env, item, now(), configFailure('The mailbox this reply was sent from has been deleted, so it cannot leave.'));
 		return;
 	}
-	// The mailbox's password or OAuth access token (SPEC §12), as the SMTP test and the probe get theirs.
-	const login = await smtpLoginFor(env, mailbox, { now: () => now().getTime() });
-	if (!login.ok) {
-		const { stage, category, hint, temporary } = login.failure;
-		// A withdrawn sign-in or settings that cannot work fail at once (Retry after the fix); a
-		// provider that did not answer is retried like any temporary failure.
-		const failure: AttemptResult = { ok: false, stage, category, hint: temporary ? hint : `${hint} Then use Retry.`, temporary };
-		for (const item of group) await settle(env, item, now(), failure);
-		return;
-	}
-	const settings: SmtpSettings = login.settings;
-	let session: StagedSession | null = null;
-	let used = false;
-	let sentOnSession = 0;
-	const perSession = messagesPerSession(env);
+	const config = readConfig(env);
+	// One session for the batch's messages of this mailbox, RSET between them (send/mailbox-sender.ts).
+	const sender = openSender({
+		login: () => smtpLoginFor(env, mailbox, { now: () => now().getTime() }),
+		timeouts: QUEUE_TIMEOUTS,
+		allowPrivateHosts: config.allowPrivateSmtpHosts,
+		messagesPerSession: config.outboundMessagesPerSession,
+		transport: deps.transport
+	});
 	for (const [index, item] of group.entries()) {
 		const started = now();
-		if (session?.isOpen && sentOnSession >= perSession) {
-			await session.quit(QUIT_TIMEOUT_MS);
-			session = null;
+		const readiness = await sender.ready();
+		if (!readiness.ok) {
+			// The same settings would fail the same way for the rest of this batch's messages.
+			const failure = attemptResult(readiness.attempt);
+			for (const rest of group.slice(index)) await settle(env, rest, started, { ...failure, durationMs: now().getTime() - started.getTime() });
+			return;
 		}
-		if (session?.isOpen && used) {
-			// RFC 5321 §4.1.1.5: a clean slate between messages on one session.
-			const reset = await session.command('mail', 'RSET', OUTBOUND_REPLY_TIMEOUT_MS);
-			if ('failure' in reset || reset.reply.code >= 400) session.abort();
-		}
-		if (!session?.isOpen) {
-			const opened = await StagedSession.open({
-				settings,
-				allowPrivateHosts: env.ALLOW_PRIVATE_SMTP_HOSTS === 'true',
-				budgetMs: OUTBOUND_LOGIN_BUDGET_MS,
-				socketTimeoutMs: OUTBOUND_DATA_TIMEOUT_MS + 1_000,
-				openSession: deps.openSession
-			});
-			session = opened.session;
-			used = false;
-			sentOnSession = 0;
-			if (opened.refusal || opened.failure) {
-				// A refused OAuth token may mean the access was withdrawn: then that is what to say (reconnect).
-				const withdrawn = opened.failure?.stage === 'auth' ? await login.afterAuthRefused() : null;
-				const outcome: AttemptResult = opened.refusal
-					? configFailure(opened.refusal)
-					: withdrawn
-						? { ok: false, stage: 'auth', category: withdrawn.category, hint: withdrawn.hint, temporary: withdrawn.temporary, transcript: session.transcript.lines }
-						: {
-								...session.explain(opened.failure!),
-								ok: false,
-								stage: opened.failure!.stage,
-								temporary: isTemporary(opened.failure!.failure, { dataSent: false }),
-								transcript: session.transcript.lines
-							};
-				// The same settings would fail the same way for the rest of this batch's messages.
-				for (const rest of group.slice(index)) await settle(env, rest, started, { ...outcome, durationMs: now().getTime() - started.getTime() });
-				return;
-			}
-		}
-		const linesBefore = session.transcript.lines.length;
 		const raw = await env.MAIL_ARCHIVE.get(archiveKey(item.outbound.id));
 		if (!raw) {
 			await settle(env, item, started, configFailure('The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.'));
@@ -181,72 +142,63 @@ async function sendGroup(
 			await settle(env, item, started, configFailure(`Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`));
 			continue;
 		}
-		const result = await sendTransaction(session, {
+		const sent = await sender.send({
 			from: mailbox.address,
 			recipients: [...outbound.to, ...outbound.cc, ...outbound.bcc],
-			message,
-			limits: { replyMs: OUTBOUND_REPLY_TIMEOUT_MS, dataMs: OUTBOUND_DATA_TIMEOUT_MS },
+			raw: message,
 			beforeData: () => markDataStarted(env.DB, outbound.id, now().toISOString())
 		});
-		used = true;
-		sentOnSession++;
-		const transcript = session.transcript.lines.slice(linesBefore);
-		const refused = result.refused.map(({ address, reply }) => refusedRecipient(address, reply, settings));
-		if (result.ok) {
+		const durationMs = now().getTime() - started.getTime();
+		if (sent.ok) {
+			const { refused } = sent;
 			await settle(env, item, started, {
 				ok: true,
 				stage: 'data',
 				category: null,
-				code: result.reply.code,
-				enhancedCode: result.reply.enhancedCode,
-				serverMessage: result.reply.raw,
+				code: sent.code,
+				enhancedCode: sent.enhancedCode,
+				serverMessage: sent.serverMessage,
 				hint:
 					refused.length > 0
-						? `Accepted for ${result.accepted.length} of ${result.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
+						? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
 						: 'The server accepted the message for delivery.',
-				durationMs: now().getTime() - started.getTime(),
-				transcript,
+				durationMs,
+				transcript: sent.transcript,
 				refused
 			});
 			continue;
 		}
-		const explained = session.explain({ stage: result.stage, failure: result.failure });
-		await settle(env, item, started, {
-			...explained,
-			ok: false,
-			stage: result.stage,
-			hint: result.dataSent ? mayHaveArrivedHint() : explained.hint,
-			category: result.dataSent ? 'timeout' : explained.category,
-			temporary: isTemporary(result.failure, { dataSent: result.dataSent }),
-			mayHaveArrived: result.dataSent || undefined,
-			durationMs: now().getTime() - started.getTime(),
-			transcript,
-			refused
-		});
-		session.abort();
+		await settle(env, item, started, { ...attemptResult(sent.attempt), durationMs });
 	}
-	await session?.quit(QUIT_TIMEOUT_MS);
-}
-
-/**
- * `OUTBOUND_MESSAGES_PER_SESSION`: some providers close a session after a number of messages
- * (or an admin wants one session per message, as bench/outbound compares). Unset: the batch.
- */
-function messagesPerSession(env: Env): number {
-	const value = Number(env.OUTBOUND_MESSAGES_PER_SESSION);
-	return Number.isInteger(value) && value > 0 ? value : Number.POSITIVE_INFINITY;
+	await sender.close();
 }
 
 type AttemptResult = Omit<OutboundAttempt, 'at' | 'durationMs'> & { durationMs?: number; refused?: RefusedRecipient[] };
 
-function configFailure(hint: string): AttemptResult {
-	return { ok: false, stage: 'connect', category: 'config', hint, temporary: false };
+/**
+ * A failed send as a reply's attempt. A login that could not be made or settings that cannot work
+ * fail at once (Retry after the fix); data that went out unanswered may have arrived and is never
+ * sent again by itself (SPEC §10).
+ */
+function attemptResult(attempt: SendAttempt): AttemptResult {
+	const { stage, category, hint, temporary, code, enhancedCode, serverMessage, transcript, mayHaveArrived, refused, credential } = attempt;
+	return {
+		ok: false,
+		stage,
+		category: mayHaveArrived ? 'timeout' : category,
+		code,
+		enhancedCode,
+		serverMessage,
+		hint: mayHaveArrived ? mayHaveArrivedHint() : credential && !temporary ? `${hint} Then use Retry.` : hint,
+		temporary,
+		mayHaveArrived: mayHaveArrived || undefined,
+		transcript: transcript.length > 0 ? transcript : undefined,
+		refused
+	};
 }
 
-function refusedRecipient(address: string, reply: SmtpReply, settings: SmtpSettings): RefusedRecipient {
-	const failure: Failure = { kind: 'reply', reply };
-	const { hint } = classify({ stage: 'rcpt', failure, encryption: settings.encryption, port: settings.port, host: settings.host, timeoutSeconds: 30 });
-	return { address, code: reply.code, enhancedCode: reply.enhancedCode, serverMessage: reply.raw, hint };
+function configFailure(hint: string): AttemptResult {
+	return { ok: false, stage: 'connect', category: 'config', hint, temporary: false };
 }
 
 /**

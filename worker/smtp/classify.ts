@@ -314,6 +314,29 @@ export function isRateLimit(reply: SmtpReply): boolean {
 	return (reply.code >= 400 && reply.code < 500 && reply.code !== 421 && reply.enhancedCode === '4.7.0' && !/tls|starttls|auth/i.test(reply.text)) || (reply.code !== 421 && RATE_LIMIT_WORDS.test(reply.text) && reply.code >= 400);
 }
 
+/**
+ * A temporary failure is worth trying again by itself (SPEC §10, RFC 5321 §4.2.1: 4yz is
+ * transient): a 4xx reply (421 included), a timeout before the message data went out, a refused
+ * or dropped connection, a provider's rate limit. A 5xx reply, settings that cannot work and a
+ * message that may already have arrived are not.
+ */
+export function isTemporary(failure: Failure, options: { dataSent: boolean }): boolean {
+	if (options.dataSent) return false;
+	switch (failure.kind) {
+		case 'timeout':
+		case 'socket':
+			return true;
+		case 'reply':
+			return isTemporaryReply(failure.reply);
+		default:
+			return false;
+	}
+}
+
+export function isTemporaryReply(reply: SmtpReply): boolean {
+	return (reply.code >= 400 && reply.code < 500) || isRateLimit(reply);
+}
+
 const MICROSOFT_PASSWORD_OFF =
 	'Microsoft 365 no longer accepts a password (basic authentication) for SMTP on this mailbox. Choose Microsoft 365 as the Sign-in method and press Sign in with Microsoft (OAuth); password logins end for every tenant in December 2026.';
 

@@ -1,42 +1,26 @@
 /**
- * One SMTP client path for everything that sends (STYLE "smtp/"): the sending test, replies
- * and the round-trip probe all open their session here. Opening runs connect, TLS, greeting,
+ * The SMTP session under the one sending service (send/smtp-transport.ts opens every SMTP
+ * session here, for the sending test, replies and the probe alike). Opening runs connect, TLS, greeting,
  * EHLO, STARTTLS and AUTH one stage at a time, each within its limit, and stops at the first
  * failure with the stage, the server's words and the evidence the classifier needs. The
  * dialogue goes to a redacting transcript, never to the Worker's logs.
  */
 import { connect } from 'cloudflare:sockets';
-import type { Encryption } from '../../src/lib/schema/mailbox';
 import type { SmtpCategory, SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
+import { stageLimitMs, type SendTimeouts } from '../send/timeouts';
 import { classify, parseReply, type Failure, type Probe, type SmtpReply } from './classify';
-import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, REPLY_TIMEOUT_MS } from './limits';
 import { openWorkerMailerSession, type DialogueListener, type SmtpSession } from './mailer-session';
+import type { SmtpSettings } from './settings';
 import { checkTarget } from './target';
 import { Transcript } from './transcript';
-
-/**
- * How the session logs in (SPEC §12): the mailbox's password (AUTH PLAIN or LOGIN), or an OAuth
- * 2.0 access token (AUTH XOAUTH2). smtp/credentials.ts is where a mailbox's comes from.
- */
-export type SmtpCredential = { kind: 'password'; password: string } | { kind: 'oauth2'; accessToken: string };
-
-export interface SmtpSettings {
-	host: string;
-	port: number;
-	username: string;
-	encryption: Encryption;
-	credential: SmtpCredential;
-}
 
 export interface SessionOptions {
 	settings: SmtpSettings;
 	allowPrivateHosts: boolean;
-	/** The whole session's time budget for opening (the test: SPEC §4's 15 seconds). */
-	budgetMs: number;
-	/** worker-mailer's own read limit; ours per stage are the ones that count. */
-	socketTimeoutMs?: number;
+	/** Each stage's limit, the opening's budget and worker-mailer's own read limit (send/timeouts.ts). */
+	timeouts: SendTimeouts;
 	openSession?: (settings: SmtpSettings, listener: DialogueListener, socketTimeoutMs: number) => SmtpSession;
-	probe?: (host: string, port: number) => Promise<Probe>;
+	probe?: (host: string, port: number, limitMs: number) => Promise<Probe>;
 	now?: () => number;
 }
 
@@ -123,7 +107,7 @@ export class StagedSession {
 			host: settings.host,
 			auth: settings.credential.kind,
 			probe,
-			timeoutSeconds: Math.round((stage === 'connect' ? CONNECT_TIMEOUT_MS : REPLY_TIMEOUT_MS) / 1000)
+			timeoutSeconds: Math.round(stageLimitMs(this.options.timeouts, stage) / 1000)
 		});
 		const reply = failure.kind === 'reply' ? failure.reply : null;
 		// Issue 19: only a reply is what the server said; a socket's failure is described in the hint.
@@ -152,7 +136,7 @@ export class StagedSession {
 	async stage(name: SmtpStage, limitMs: number, work: () => Promise<void>, options: { record?: boolean; budget?: boolean } = {}): Promise<Failure | null> {
 		const stageStart = this.now();
 		const budget =
-			options.budget === false ? limitMs : Math.max(0, Math.min(limitMs, this.options.budgetMs - (stageStart - this.started)));
+			options.budget === false ? limitMs : Math.max(0, Math.min(limitMs, this.options.timeouts.openBudgetMs - (stageStart - this.started)));
 		const replyBefore = this.lastReply;
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		const record = options.record !== false;
@@ -219,7 +203,7 @@ export class StagedSession {
 			this.session = (this.options.openSession ?? defaultOpenSession)(
 				settings,
 				this.listener,
-				this.options.socketTimeoutMs ?? Math.max(CONNECT_TIMEOUT_MS, REPLY_TIMEOUT_MS) + 1_000
+				this.options.timeouts.socketMs
 			);
 		} catch (error) {
 			this.steps.push({ stage: 'connect', ok: false, durationMs: this.now() - this.started });
@@ -232,7 +216,7 @@ export class StagedSession {
 		 * failed"), at connect or at the first read. A plain TCP probe of the same port tells them apart.
 		 */
 		const tlsConnectFailure = async (failed: SmtpStage, failure: Failure): Promise<StageFailure> => {
-			const probe = await (this.options.probe ?? probeTcp)(settings.host, settings.port);
+			const probe = await (this.options.probe ?? probeTcp)(settings.host, settings.port, this.options.timeouts.tlsProbeMs);
 			if (probe === 'closed') return { stage: failed, failure, probe };
 			this.steps.push({ stage: 'tls', ok: false, durationMs: 0 });
 			return { stage: 'tls', failure, probe };
@@ -243,16 +227,17 @@ export class StagedSession {
 			return { stage, failure };
 		};
 
-		let failure = await this.stage('connect', CONNECT_TIMEOUT_MS, () => session.connected());
+		const { timeouts } = this.options;
+		let failure = await this.stage('connect', timeouts.connectMs, () => session.connected());
 		if (failure) return tls && failure.kind === 'socket' ? tlsConnectFailure('connect', failure) : { stage: 'connect', failure };
-		failure = await this.stage('greeting', REPLY_TIMEOUT_MS, () => session.greet());
+		failure = await this.stage('greeting', timeouts.greetingMs, () => session.greet());
 		if (failure) return tls && failure.kind === 'socket' ? tlsConnectFailure('greeting', failure) : { stage: 'greeting', failure };
 		if (tls) this.steps.splice(1, 0, { stage: 'tls', ok: true, durationMs: 0 });
-		if ((failure = await this.stage('ehlo', REPLY_TIMEOUT_MS, () => session.ehlo()))) return { stage: 'ehlo', failure };
+		if ((failure = await this.stage('ehlo', timeouts.ehloMs, () => session.ehlo()))) return { stage: 'ehlo', failure };
 
 		if (settings.encryption === 'starttls') {
 			if (!session.capabilities.startTls) return refuse('tls', { kind: 'no-starttls' });
-			if ((failure = await this.stage('tls', REPLY_TIMEOUT_MS, () => session.startTls()))) return { stage: 'tls', failure };
+			if ((failure = await this.stage('tls', timeouts.tlsMs, () => session.startTls()))) return { stage: 'tls', failure };
 		}
 
 		const { auth, startTls, authMethods } = session.capabilities;
@@ -266,7 +251,7 @@ export class StagedSession {
 		if (auth) {
 			const login =
 				credential.kind === 'oauth2' ? () => session.authenticateXOAuth2(settings.username, credential.accessToken) : () => session.authenticate();
-			if ((failure = await this.stage('auth', REPLY_TIMEOUT_MS, login))) return { stage: 'auth', failure };
+			if ((failure = await this.stage('auth', timeouts.authMs, login))) return { stage: 'auth', failure };
 		} else {
 			this.transcript.note(
 				credential.kind === 'oauth2'
@@ -282,13 +267,13 @@ export class StagedSession {
  * After an SSL/TLS connect failed: a plain TCP connection to the same port tells a closed port
  * from a TLS problem (workerd reports both as "proxy request failed").
  */
-export async function probeTcp(host: string, port: number): Promise<Probe> {
+export async function probeTcp(host: string, port: number, limitMs: number): Promise<Probe> {
 	let socket: ReturnType<typeof connect> | null = null;
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	try {
 		socket = connect({ hostname: host.replace(/^\[|\]$/g, ''), port }, { secureTransport: 'off', allowHalfOpen: false });
 		const deadline = new Promise<'timeout'>((resolve) => {
-			timer = setTimeout(() => resolve('timeout'), PROBE_TIMEOUT_MS);
+			timer = setTimeout(() => resolve('timeout'), limitMs);
 		});
 		if ((await Promise.race([socket.opened.then(() => 'open' as const), deadline])) === 'timeout') return 'closed';
 		const reader = socket.readable.getReader();

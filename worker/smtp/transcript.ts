@@ -6,7 +6,7 @@
  * (`{"status":"401","schemes":"Bearer",…}`), so it is shown decoded.
  */
 import { base64ToText, textToBase64 } from '../mail/base64';
-import type { SmtpCredential } from './staged-session';
+import type { SmtpCredential } from './settings';
 
 const REDACTED = '[redacted]';
 

@@ -49,6 +49,11 @@ export function checkServiceAddress(value: string): string | null {
 	return null;
 }
 
+/** The domain of an address (after its last @, RFC 5321 §4.1.2), lower-cased as DNS compares it. */
+export function domainOf(address: string): string {
+	return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
 /** A DNS host name in text form (labels of letters, digits and inner hyphens). */
 export function isDomainName(value: string): boolean {
 	const name = value.endsWith('.') ? value.slice(0, -1) : value;

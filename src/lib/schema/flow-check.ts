@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { timestampSchema } from './fields';
+import { sendOutcomeSchema } from './send-outcome';
 
 /** How long the probe may take to come back before the check says it did not (SPEC §13). */
 export const PROBE_TIMEOUT_SECONDS = 120;
@@ -51,21 +52,8 @@ export type RoundTripStep = (typeof roundTripStepValues)[number];
 
 const authValue = z.enum(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror']);
 
-/**
- * What the SMTP server said to the probe, explained like an SMTP test (SPEC §4). The stage and
- * category are smtp-test.ts's values, kept as strings here: mailbox.ts imports this file, and
- * smtp-test.ts imports mailbox.ts.
- */
-export const probeSendSchema = z.object({
-	ok: z.boolean(),
-	stage: z.string(),
-	category: z.string().nullable(),
-	code: z.number().optional(),
-	enhancedCode: z.string().optional(),
-	serverMessage: z.string().optional(),
-	hint: z.string(),
-	durationMs: z.number()
-});
+/** What the SMTP server said to the probe, explained like an SMTP test (SPEC §4; send-outcome.ts). */
+export const probeSendSchema = sendOutcomeSchema;
 export type ProbeSend = z.infer<typeof probeSendSchema>;
 
 export const roundTripSchema = z.object({

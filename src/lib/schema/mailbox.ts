@@ -17,7 +17,6 @@ export const MAX_USERNAME_LENGTH = 320;
 /** SPEC §3, verbatim: the reason port 25 is refused. */
 export const PORT_25_MESSAGE =
 	'port 25 is blocked for security reasons; use 587 with STARTTLS or 465 with SSL/TLS';
-export const SUGGESTED_PORTS = [587, 465] as const;
 /**
  * A stored password goes only to the server it was entered for: a changed Server address, Port,
  * Account or Encryption needs it typed again (issue 18).

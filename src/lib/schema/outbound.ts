@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { checkServiceAddress } from './address';
 import { idSchema, timestampSchema } from './fields';
 import { parseMessageId } from './message-id';
-import { smtpCategoryValues, smtpStageValues } from './smtp-test';
+import { sendOutcomeSchema } from './send-outcome';
 
 /** SPEC §10: 1-50 recipients in all (To, Cc and Bcc together). */
 export const MAX_RECIPIENTS = 50;
@@ -140,26 +140,12 @@ export type OutboundRequest = z.infer<typeof outboundRequestSchema>;
 /** The reply written on an inbound message's page (SPEC §10 "In the app"): plain text. */
 export const replyDraftSchema = outboundFieldsSchema.pick({ id: true, to: true, subject: true, text: true, inReplyTo: true });
 
-const stage = z.enum(smtpStageValues);
-const category = z.enum(smtpCategoryValues);
-
-/** One delivery attempt (SPEC §10), classified and explained like the SMTP sending test. */
-export const outboundAttemptSchema = z.object({
-	at: timestampSchema,
-	ok: z.boolean(),
-	stage,
-	category: category.nullable(),
-	code: z.number().int().optional(),
-	enhancedCode: z.string().optional(),
-	serverMessage: z.string().optional(),
-	hint: z.string(),
-	durationMs: z.number(),
-	/** Temporary: retried by itself. */
-	temporary: z.boolean().optional(),
-	/** The message data went out and no answer was recorded: it may have been delivered. */
-	mayHaveArrived: z.boolean().optional(),
-	/** The dialogue of this attempt, every secret redacted. */
-	transcript: z.array(z.string()).optional()
+/**
+ * One delivery attempt (SPEC §10), classified and explained like the SMTP sending test
+ * (send-outcome.ts: `temporary` says it is retried by itself, `transcript` is this attempt's).
+ */
+export const outboundAttemptSchema = sendOutcomeSchema.extend({
+	at: timestampSchema
 });
 export type OutboundAttempt = z.infer<typeof outboundAttemptSchema>;
 

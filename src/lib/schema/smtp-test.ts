@@ -2,14 +2,10 @@ import { z } from 'zod';
 import { checkServiceAddress } from './address';
 import { smtpSettingsSchema } from './mailbox';
 import { timestampSchema } from './fields';
+import { sendOutcomeSchema, smtpCategoryValues, smtpStageValues, type SmtpCategory, type SmtpStage } from './send-outcome';
 
-/** SPEC §4: the stages of a sending test, in the order a STARTTLS session meets them. */
-export const smtpStageValues = ['connect', 'tls', 'greeting', 'ehlo', 'auth', 'mail', 'rcpt', 'data'] as const;
-export type SmtpStage = (typeof smtpStageValues)[number];
-
-/** SPEC §4: what kind of problem a failed test found. */
-export const smtpCategoryValues = ['auth', 'tls', 'connection', 'timeout', 'rejected', 'config'] as const;
-export type SmtpCategory = (typeof smtpCategoryValues)[number];
+// The stages and categories are every send's (send-outcome.ts); their readers know them from here too.
+export { smtpCategoryValues, smtpStageValues, type SmtpCategory, type SmtpStage };
 
 export const smtpStageLabels: Record<SmtpStage, string> = {
 	connect: 'Connect',
@@ -60,22 +56,15 @@ export const smtpTestStepSchema = z.object({
 });
 
 /** SPEC §4 and §7: the result of one sending test. */
-export const smtpTestResultSchema = z.object({
+export const smtpTestResultSchema = sendOutcomeSchema.extend({
 	id: z.string(),
 	mailboxId: z.string().nullable(),
 	/** Which settings were tested: the saved ones, or the unsaved ones on the form. */
 	settings: z.enum(['saved', 'form']),
-	ok: z.boolean(),
-	stage: z.enum(smtpStageValues),
-	category: z.enum(smtpCategoryValues).nullable(),
-	code: z.number().int().optional(),
-	enhancedCode: z.string().optional(),
-	serverMessage: z.string().optional(),
-	hint: z.string(),
+	/** The test always shows its dialogue. */
 	transcript: z.array(z.string()),
 	steps: z.array(smtpTestStepSchema),
 	to: z.string(),
-	durationMs: z.number(),
 	at: timestampSchema,
 	/**
 	 * Issue 19: a passing test of a new mailbox's unsaved settings. Sent back with the create

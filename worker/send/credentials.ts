@@ -1,8 +1,9 @@
 /**
  * How a mailbox logs in to its SMTP server, in one place for everything that sends (the SMTP
- * test, replies, the mail flow check's probe): its password, opened from the sealed copy, or an
- * OAuth 2.0 access token for its Microsoft 365 or Google sign-in (SPEC §12). A login that cannot
- * be made is a value with the words the admin sees, like any other failed step.
+ * test, replies, the mail flow check's probe, all through mailbox-sender.ts): its password,
+ * opened from the sealed copy, or an OAuth 2.0 access token for its Microsoft 365 or Google
+ * sign-in (SPEC §12). A login that cannot be made is a value with the words the admin sees,
+ * like any other failed step.
  */
 import {
 	encryptionLabels,
@@ -16,11 +17,12 @@ import {
 } from '../../src/lib/schema/mailbox';
 import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
+import { readConfig } from '../config';
 import { decryptSecret, encryptSecret } from '../crypto/secret-box';
 import { replaceSealedPassword, type StoredMailbox } from '../db/mailboxes';
 import { accessTokenFor, type AccessFailure } from '../oauth/tokens';
-import type { SmtpSettings } from './staged-session';
-import { connectHost } from './target';
+import type { SmtpSettings } from '../smtp/settings';
+import { connectHost } from '../smtp/target';
 
 export interface LoginFailure {
 	/** Why, for callers that answer some of them differently (the SMTP test's 503 for an undecryptable password). */
@@ -98,6 +100,32 @@ export interface LoginSettings {
 	oauth: { provider: OAuthProvider } | null;
 }
 
+/** A stored secret asked to go somewhere it may not (issue 18), and the form field that says so. */
+export type SignInProblem =
+	| { reason: 'not_provider_server'; field: 'smtp.host'; message: string }
+	| { reason: 'settings_changed'; field: 'smtp.password'; message: string };
+
+/**
+ * Issue 18, the one check of where a stored secret may go (the SMTP test's form answers it as a
+ * 422 on the field, a login as `config`): an OAuth access token only to its provider's own
+ * servers over TLS (loopback on a local setup), a stored password only to the server, port,
+ * account and encryption it was entered for.
+ */
+export function storedSecretProblem(settings: LoginSettings, saved: StoredMailbox['smtp'], options: { allowPrivateHosts: boolean }): SignInProblem | null {
+	if (settings.auth === 'oauth2') {
+		const provider = settings.oauth?.provider ?? 'microsoft';
+		const problem = oauthServerProblem({ host: connectHost(settings.host), encryption: settings.encryption, provider }, { allowLoopback: options.allowPrivateHosts });
+		return problem ? { reason: 'not_provider_server', field: 'smtp.host', message: problem } : null;
+	}
+	return sameSmtpServer(settings, saved) ? null : { reason: 'settings_changed', field: 'smtp.password', message: PASSWORD_AGAIN_MESSAGE };
+}
+
+/** A password typed into the SMTP test's form: the admin's to send; it goes to the canonical host checked (smtp/target.ts). */
+export function typedPasswordLogin(target: Omit<LoginSettings, 'auth' | 'oauth'>, password: string): SmtpLogin {
+	const { port, username, encryption } = target;
+	return { ok: true, settings: { host: connectHost(target.host), port, username, encryption, credential: { kind: 'password', password } }, afterAuthRefused: async () => null };
+}
+
 /**
  * The login for `mailbox` with `settings` (default: its saved SMTP settings). `now` is the clock
  * the access token's expiry is judged by (injectable for tests).
@@ -111,17 +139,13 @@ export async function smtpLoginFor(
 	const { port, username, encryption } = settings;
 	// The session connects to the canonical host the private-host check reads (smtp/target.ts).
 	const host = connectHost(settings.host);
-	const loopbackAllowed = env.ALLOW_PRIVATE_SMTP_HOSTS === 'true' && isLoopbackHost(host);
+	const { allowPrivateSmtpHosts } = readConfig(env);
 	const provider = settings.oauth?.provider ?? 'microsoft';
-	if (settings.auth === 'oauth2') {
-		// Issue 18: an access token goes only to its provider's own servers, over TLS.
-		const problem = oauthServerProblem({ host, encryption, provider }, { allowLoopback: loopbackAllowed });
-		if (problem) return refuse('not_provider_server', `Not sent: ${problem}.`);
-	} else {
-		// Issue 18: the stored password goes only to the server it was entered for…
-		if (!sameSmtpServer(settings, mailbox.smtp)) return refuse('settings_changed', `Not sent: ${PASSWORD_AGAIN_MESSAGE}.`);
+	const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
+	if (problem) return refuse(problem.reason, `Not sent: ${problem.message}.`);
+	if (settings.auth !== 'oauth2') {
 		// …and never in the clear, except to this machine on a local setup.
-		if (encryption === 'none' && !loopbackAllowed) {
+		if (encryption === 'none' && !(allowPrivateSmtpHosts && isLoopbackHost(host))) {
 			return refuse(
 				'unencrypted',
 				`Not sent: with Encryption ${encryptionLabels.none} the stored password would travel unencrypted to ${settings.host}. Choose STARTTLS or SSL/TLS (usually port 587 or 465).`

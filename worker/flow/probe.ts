@@ -1,0 +1,98 @@
+/**
+ * SPEC §13's probe: composed like a reply, sent as the mailbox through the one sending service
+ * (send/mailbox-sender.ts) to its own service address, carrying `X-Mailgate-Probe: TOKEN`. What
+ * the server said goes on the check's round trip; an accepted probe waits for recognise.ts.
+ */
+import { PROBE_TIMEOUT_SECONDS, type FlowCheck, type ProbeSend } from '../../src/lib/schema/flow-check';
+import { readConfig } from '../config';
+import { patchRoundTrip } from '../db/flow-checks';
+import type { StoredMailbox } from '../db/mailboxes';
+import { composeMessage } from '../mail/compose';
+import { smtpLoginFor } from '../send/credentials';
+import { openSender } from '../send/mailbox-sender';
+import { INTERACTIVE_TIMEOUTS } from '../send/timeouts';
+import type { SendAttempt, Transport } from '../send/transport';
+import { PROBE_HEADER } from './recognise';
+
+/**
+ * Sends the probe and records what the server said. The send keeps to the SMTP test's budget
+ * (INTERACTIVE_TIMEOUTS), well inside the 30 seconds waitUntil allows after the response.
+ */
+export async function sendProbe(
+	env: Env,
+	{ check, token }: { check: FlowCheck; token: string },
+	mailbox: StoredMailbox,
+	deps: { now: () => Date; transport?: Transport }
+): Promise<void> {
+	const { now } = deps;
+	const started = now();
+	const sender = openSender({
+		// The mailbox's password or OAuth access token (SPEC §12), as the SMTP test and replies get theirs.
+		login: () => smtpLoginFor(env, mailbox, { now: () => now().getTime() }),
+		timeouts: INTERACTIVE_TIMEOUTS,
+		allowPrivateHosts: readConfig(env).allowPrivateSmtpHosts,
+		transport: deps.transport
+	});
+	const { raw } = composeProbe(mailbox, check.roundTrip.messageId, token, started);
+	const sent = await sender.send({ from: mailbox.address, recipients: [mailbox.address], raw });
+	const at = now();
+	const durationMs = at.getTime() - started.getTime();
+	if (!sent.ok) {
+		const smtp = probeSend(sent.attempt, durationMs);
+		if (sent.attempt.mayHaveArrived) {
+			// The probe went out and the answer was lost: it may still arrive, so keep waiting for it.
+			await patchRoundTrip(env.DB, check.id, { step: 'waiting', smtp: { ...smtp, category: 'timeout' }, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
+			return;
+		}
+		await patchRoundTrip(env.DB, check.id, { result: 'fail', step: 'send_failed', smtp, says: sendFailedSays(mailbox, smtp) }, { fromSteps: ['sending'], at: at.toISOString() });
+		return;
+	}
+	await sender.close();
+	const smtp: ProbeSend = {
+		ok: true,
+		stage: 'data',
+		category: null,
+		code: sent.code,
+		enhancedCode: sent.enhancedCode,
+		serverMessage: sent.serverMessage,
+		hint: `${mailbox.smtp.host} accepted the probe for delivery.`,
+		durationMs
+	};
+	// On one machine the probe can be back before the server's 250 is: then only the send is added.
+	const moved = await patchRoundTrip(env.DB, check.id, { step: 'waiting', sentAt: at.toISOString(), smtp, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
+	if (!moved) await patchRoundTrip(env.DB, check.id, { sentAt: at.toISOString(), smtp }, { fromSteps: ['arrived', 'timed_out'], at: at.toISOString() });
+}
+
+/** The probe: composed like a reply (From the mailbox, to its own address), marked by its token. */
+export function composeProbe(mailbox: Pick<StoredMailbox, 'name' | 'address'>, messageId: string, token: string, date: Date) {
+	return composeMessage({
+		from: { name: mailbox.name, address: mailbox.address },
+		to: [mailbox.address],
+		cc: [],
+		subject: 'Mailgate mail flow check',
+		text:
+			`Mailgate sent this message to check that mail from and to ${mailbox.address} works (Check mail flow).\r\n` +
+			'It comes back to Mailgate by itself and is never handed to the help desk; if you see it anywhere, you may delete it.',
+		attachments: [],
+		messageId,
+		inReplyTo: null,
+		references: [],
+		date,
+		// RFC 3834 §5: an automatic message, so no auto-reply answers it.
+		extraHeaders: { [PROBE_HEADER]: token, 'Auto-Submitted': 'auto-generated' }
+	});
+}
+
+/** What the check records of a failed send: the SMTP test's fields (the probe keeps no transcript). */
+function probeSend(attempt: SendAttempt, durationMs: number): ProbeSend {
+	const { stage, category, code, enhancedCode, serverMessage, hint } = attempt;
+	return { ok: false, stage, category, code, enhancedCode, serverMessage, hint, durationMs };
+}
+
+function sendFailedSays(mailbox: StoredMailbox, smtp: ProbeSend): string {
+	return `${mailbox.smtp.host} did not take the probe (${smtp.stage}${smtp.serverMessage ? `: ${smtp.serverMessage}` : ''}), so replies cannot leave either. ${smtp.hint}`;
+}
+
+function waitingSays(mailbox: StoredMailbox): string {
+	return `${mailbox.smtp.host} accepted the probe; waiting for it to come back to ${mailbox.address} through Email Routing (up to ${PROBE_TIMEOUT_SECONDS} seconds).`;
+}

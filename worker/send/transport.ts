@@ -1,0 +1,90 @@
+/**
+ * What sending as a mailbox returns, and what a way of sending (a transport) must do. SMTP is
+ * the one transport today (smtp-transport.ts); Microsoft Graph and the Gmail API are added here
+ * as transports, and the three callers (the SMTP test, replies, the probe) do not change: they
+ * only ever see a `SendOutcome`.
+ */
+import type { RefusedRecipient } from '../../src/lib/schema/outbound';
+import type { SmtpCategory, SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
+import type { SmtpSettings } from '../smtp/settings';
+import type { LoginFailure } from './credentials';
+
+/** A failed attempt, explained (SPEC §4): where it stopped, what kind of problem, what to do. */
+export interface SendAttempt {
+	stage: SmtpStage;
+	category: SmtpCategory;
+	hint: string;
+	/** Worth trying again later by itself (SPEC §10; smtp/classify.ts isTemporary). */
+	temporary: boolean;
+	/** The server's reply code and RFC 3463 enhanced code, when a reply said why. */
+	code?: number;
+	enhancedCode?: string;
+	/** What the server said, verbatim; never a description of a local failure (issue 19). */
+	serverMessage?: string;
+	/** The dialogue of this attempt, every secret redacted. */
+	transcript: string[];
+	/** The message data went out and no final answer came: it may have been delivered (SPEC §10). */
+	mayHaveArrived: boolean;
+	/** Recipients the server refused while the transaction went on. */
+	refused: RefusedRecipient[];
+	/** Why no login could be made (send/credentials.ts), when that is where it stopped. */
+	credential?: LoginFailure['reason'];
+}
+
+export type SendOutcome =
+	| {
+			ok: true;
+			/** The server's final answer to the message data. */
+			code: number;
+			enhancedCode?: string;
+			serverMessage: string;
+			accepted: string[];
+			refused: RefusedRecipient[];
+			transcript: string[];
+	  }
+	| { ok: false; attempt: SendAttempt };
+
+/** One message to send, exactly as composed. */
+export interface OutgoingMessage {
+	/** The envelope sender (RFC 5321 reverse-path). */
+	from: string;
+	recipients: string[];
+	/** The message as composed (CRLF line ends). */
+	raw: string;
+	/** Called right before the message data goes out, so a crash after it is known (SPEC §10). */
+	beforeData?: () => Promise<void>;
+}
+
+/** A session a transport opened: several messages may go over it, one after another. */
+export interface TransportSession {
+	readonly isOpen: boolean;
+	/** The whole dialogue so far (opening included), every secret redacted. */
+	readonly transcript: readonly string[];
+	/** Each stage's time so far (the SMTP test shows them). */
+	readonly steps: readonly SmtpTestStep[];
+	/** Readies the session for another message (SMTP: RSET); a session that cannot is closed. */
+	reset(): Promise<void>;
+	send(message: OutgoingMessage): Promise<SendOutcome>;
+	/** Says goodbye (within the transport's quit limit); closing a closed session does nothing. */
+	close(): Promise<void>;
+}
+
+export interface Opening {
+	session: TransportSession;
+	/** Null when the session is open and logged in. */
+	failure: {
+		attempt: SendAttempt;
+		/** The server refused the login itself: the sign-in may have been withdrawn (credentials.ts afterAuthRefused). */
+		authRefused: boolean;
+	} | null;
+}
+
+export interface Transport {
+	/** Opens a session and logs in as `signIn` says. Never throws for anything the server or network does. */
+	open(signIn: SmtpSettings): Promise<Opening>;
+}
+
+/** An attempt stopped before anything was sent: settings that cannot work (SPEC §4 `config`). */
+export function configAttempt(hint: string, extra: Partial<SendAttempt> = {}): SendAttempt {
+	return { stage: 'connect', category: 'config', hint, temporary: false, transcript: [], mayHaveArrived: false, refused: [], ...extra };
+}
