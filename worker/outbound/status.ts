@@ -38,7 +38,7 @@ export async function finishAttempt(env: Env, outbound: StoredOutbound, outcome:
 	await commit(env, outbound, finishAttemptStatement(env.DB, outbound.id, outcome), item);
 }
 
-/** A bounce for a sent message (inbound/apply-bounce.ts). */
+/** A bounce for a sent message (apply-bounce.ts). */
 export async function recordBounce(env: Env, outbound: StoredOutbound, bounce: OutboundBounce): Promise<void> {
 	const status = ['sent', 'failed', 'bounced'].includes(outbound.status) ? 'bounced' : outbound.status;
 	const item = toOutboundItem({ ...outbound, status, bounce });

@@ -9,36 +9,29 @@
  */
 import type { BounceRecipient, OutboundBounce, UnverifiedBounce } from '../../src/lib/schema/outbound';
 import { addUnverifiedReportStatement, addWarningStatement, findOutboundByMessageIds, type StoredOutbound } from '../db/outbound';
-import { recordBounce } from '../outbound/status';
-import { judgeBounce, unverifiedReport, type BounceMatch, type BounceRecipientReport, type BounceReport } from './bounce';
-
-export interface BounceMatchResult {
-	outboundId: string | null;
-	delayOnly: boolean;
-	/** True when the report changed the reply (a bounce or a delay warning), false when it was unverified or named nothing. */
-	applied: boolean;
-}
+import type { BounceRecipientReport, BounceReport } from '../inbound/bounce';
+import { judgeBounce, unverifiedReport, type BounceMatch } from './judge-bounce';
+import { recordBounce } from './status';
 
 export async function applyBounce(
 	env: Env,
 	input: { report: BounceReport; logId: string; mailboxId: string; at: string }
-): Promise<BounceMatchResult> {
+): Promise<void> {
 	const db = env.DB;
 	const { report, logId, mailboxId, at } = input;
 	const found = await findReply(db, report, mailboxId);
-	if (!found) return { outboundId: null, delayOnly: report.delayOnly, applied: false };
+	if (!found) return;
 	const { outbound, match } = found;
 	const verdict = judgeBounce({ report, reply: outbound, match });
 	const unverified = (reason: UnverifiedBounce['reason'], recipients: readonly BounceRecipientReport[]) =>
 		addUnverifiedReportStatement(db, outbound.id, unverifiedReport({ report, reason, recipients, logId, at }));
-	const result = { outboundId: outbound.id, delayOnly: report.delayOnly };
 
 	switch (verdict.kind) {
 		case 'nothing':
-			return { ...result, applied: false };
+			return;
 		case 'unverified':
 			await unverified(verdict.reason, verdict.recipients).run();
-			return { ...result, applied: false };
+			return;
 		case 'delayed': {
 			const fresh = verdict.delayed.filter((r) => !outbound.warnings.some((w) => w.logId === logId && w.recipient === r.finalRecipient));
 			const statements = fresh.map((r) =>
@@ -46,7 +39,7 @@ export async function applyBounce(
 			);
 			if (verdict.strangers.length > 0) statements.push(unverified('not-a-recipient', verdict.strangers));
 			if (statements.length > 0) await db.batch(statements);
-			return { ...result, applied: true };
+			return;
 		}
 		case 'bounced': {
 			const failed: BounceRecipient[] = verdict.failed.map(({ finalRecipient, action, status, diagnosticCode, remoteMta, hint }) => ({
@@ -68,7 +61,7 @@ export async function applyBounce(
 			};
 			if (verdict.strangers.length > 0) await unverified('not-a-recipient', verdict.strangers).run();
 			await recordBounce(env, outbound, bounce);
-			return { ...result, applied: true };
+			return;
 		}
 	}
 }
