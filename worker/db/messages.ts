@@ -104,13 +104,10 @@ const toMessage = (row: MessageRow): LoggedMessage => ({
 	textFromHtml: row.text_from_html === 1
 });
 
-/** Stores a log row; false when the same Message-ID was already logged for this mailbox. */
-export async function insertMessage(db: D1Database, m: LoggedMessage): Promise<boolean> {
-	const result = await insertMessageStatement(db, m).run();
-	return result.meta.changes === 1;
-}
-
-/** The log row's INSERT, for a batch with what it announces (its webhook events). */
+/**
+ * The log row's INSERT (OR IGNORE: a row whose Message-ID is already logged for this mailbox
+ * changes nothing), for a batch with what it announces (its webhook events).
+ */
 export function insertMessageStatement(db: D1Database, m: LoggedMessage): D1PreparedStatement {
 	return db
 		.prepare(
@@ -332,7 +329,7 @@ export async function deleteMessages(db: D1Database, ids: readonly string[]): Pr
 }
 
 /**
- * SPEC §16: the reply of `mailboxId` a logged bounce reported on (worker/inbound/apply-bounce.ts
+ * SPEC §16: the reply of `mailboxId` a logged bounce reported on (worker/outbound/apply-bounce.ts
  * records the bounce's log id on the reply: as its bounce, a delay notice or an unverified
  * report), or null when it named none of ours. Read for one message page, within one mailbox.
  */
