@@ -42,25 +42,26 @@ export class HttpError extends Error {
 	}
 }
 
-/** `application/json`, with or without parameters (RFC 8259 §11; `; charset=utf-8` is common). */
-export const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+/**
+ * An API module's one table from a domain's refusals (a union tagged by `reason`) to their HTTP
+ * answers: every reason has its entry, or the table does not type-check.
+ */
+export type RefusalAnswers<U extends { reason: string }> = { [R in U['reason']]: (refusal: Extract<U, { reason: R }>) => HttpError };
 
-/** What a request without Content-Type: application/json is told, wherever it is refused. */
-export const unsupportedMediaType = () =>
-	new HttpError(415, 'unsupported_media_type', 'Send the request with Content-Type: application/json (with a JSON body where the route takes one).');
+/** The answer a module's table gives for one refusal. */
+export function answerFor<U extends { reason: string }>(table: RefusalAnswers<U>, refusal: U): HttpError {
+	return (table[refusal.reason as U['reason']] as (refusal: U) => HttpError)(refusal);
+}
 
 export const validationFailed = (fields: FieldErrors) =>
 	new HttpError(422, 'validation_failed', 'Some fields need attention.', { fields });
 
 /**
  * Reads a JSON body within MAX_BODY_BYTES, counting bytes as they stream in (a client can
- * omit or understate Content-Length).
+ * omit or understate Content-Length). Its Content-Type was checked by the router, which requires
+ * application/json on every request that can carry a body (router.ts refuseForgeable).
  */
-export async function readJson(request: Request, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
-	const type = request.headers.get('content-type') ?? '';
-	// Requiring JSON also stops cross-site HTML forms, which cannot send this type without a
-	// CORS preflight that this API never grants.
-	if (!JSON_CONTENT_TYPE.test(type)) throw unsupportedMediaType();
+async function readJson(request: Request, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
 	const declared = Number(request.headers.get('content-length') ?? '0');
 	if (declared > maxBytes) throw tooLarge(maxBytes);
 	if (!request.body) throw new HttpError(400, 'invalid_json', 'The request body is empty; send a JSON object.');

@@ -4,18 +4,27 @@
  * (`GET /oauth/callback`, outside /api: a browser redirect carries no admin token; the single-use
  * `state` is its credential). No response ever carries a token.
  */
-import { oauthProviderLabels, oauthProviderValues } from '../../src/lib/schema/mailbox';
+import { oauthProviderLabels, oauthProviderValues, type OAuthProvider } from '../../src/lib/schema/mailbox';
 import { oauthStartRequestSchema, type OAuthProviders } from '../../src/lib/schema/oauth';
 import { findMailbox } from '../db/mailboxes';
 import { providerSetup } from '../oauth/providers';
-import { finishSignIn, startSignIn } from '../oauth/sign-in';
-import { HttpError, json, readBody } from './http';
+import { finishSignIn, startSignIn, type StartRefusal } from '../oauth/sign-in';
+import { answerFor, HttpError, json, readBody, type RefusalAnswers } from './http';
+import { rateLimited } from './rate-limit';
 import type { Handler } from './route';
 
 export const providers: Handler = async ({ env }) => {
 	const answer = Object.fromEntries(oauthProviderValues.map((provider) => [provider, providerSetup(env, provider)])) as OAuthProviders;
 	return json(answer);
 };
+
+/** Each reason a sign-in cannot start (oauth/sign-in.ts), as its HTTP answer. */
+const startRefused = (provider: OAuthProvider): RefusalAnswers<StartRefusal> => ({
+	not_configured: ({ missing }) =>
+		new HttpError(409, 'oauth_not_configured', `Sign-in with ${oauthProviderLabels[provider]} is not configured on this Mailgate: set ${missing.join(', ')}.`),
+	too_many: () =>
+		rateLimited('Too many sign-ins were started for this mailbox in the last 10 minutes; finish one or wait a few minutes.', 60)
+});
 
 export const start: Handler = async ({ request, env, params, now }) => {
 	const { provider } = await readBody(request, oauthStartRequestSchema);
@@ -30,10 +39,7 @@ export const start: Handler = async ({ request, env, params, now }) => {
 		);
 	}
 	const started = await startSignIn(env, { mailbox, provider, origin: new URL(request.url).origin, now: now() });
-	if (!started.ok) {
-		if (started.code === 'too_many') throw new HttpError(429, 'rate_limited', started.message, { headers: { 'retry-after': '60' } });
-		throw new HttpError(409, 'oauth_not_configured', started.message.replace('this provider', oauthProviderLabels[provider]));
-	}
+	if (!started.ok) throw answerFor(startRefused(provider), started);
 	return json({ authorizationUrl: started.authorizationUrl });
 };
 

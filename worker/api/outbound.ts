@@ -6,14 +6,20 @@ import { findMailbox } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
 import { readHeaderBlock } from '../mail/header-block';
 import { sanitizeHtml } from '../mail/sanitize-html';
-import { archiveKey, createOutbound, enqueue } from '../outbound/create';
+import { archiveKey, createOutbound, enqueue, type CreateRefusal } from '../outbound/create';
 import PostalMime from 'postal-mime';
-import { HttpError, json, readBody, validationFailed } from './http';
+import { answerFor, HttpError, json, readBody, validationFailed, type RefusalAnswers } from './http';
 import { enforceRateLimits, rateChecks } from './rate-limit';
 import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
 import { scopedMailboxes, type Handler } from './route';
 
 const notFound = () => new HttpError(404, 'not_found', 'No such outbound message (it may be older than 30 days).');
+
+/** Each reason a reply is refused (outbound/create.ts), as its HTTP answer. */
+const CREATE_REFUSED: RefusalAnswers<CreateRefusal> = {
+	id_taken: () => new HttpError(409, 'id_taken', 'This id belongs to a message from another mailbox; use a new UUID.'),
+	invalid: ({ fields }) => validationFailed(fields)
+};
 
 /**
  * `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the
@@ -25,7 +31,7 @@ export const create: Handler = async ({ request, env, params, now, principal }) 
 	await enforceRateLimits({ env, now }, rateChecks('outbound', principal, mailbox.id));
 	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
 	const result = await createOutbound(env, { mailbox, request: input, now: now() });
-	if (!result.ok) throw new HttpError(result.status, result.code, result.message, { fields: result.fields });
+	if (!result.ok) throw answerFor(CREATE_REFUSED, result);
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
 };
 

@@ -9,7 +9,7 @@ import { authenticate, type Principal } from '../auth/authenticate';
 import { mailboxIdsOfIntegration } from '../db/mailboxes';
 import { findMessage } from '../db/messages';
 import { findOutbound } from '../db/outbound';
-import { HttpError, json, JSON_CONTENT_TYPE, unsupportedMediaType } from './http';
+import { HttpError, json } from './http';
 import * as integrations from './integrations';
 import * as flow from './flow';
 import * as mailboxes from './mailboxes';
@@ -114,6 +114,9 @@ export async function handleApi(
 	}
 }
 
+/** `application/json`, with or without parameters (RFC 8259 §11; `; charset=utf-8` is common). */
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+
 /** Methods that change nothing (RFC 9110 §9.2.1): a browser may send them from anywhere. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -132,7 +135,9 @@ function refuseForgeable(request: Request): void {
 	if (request.headers.get('sec-fetch-site') === 'cross-site') {
 		throw new HttpError(403, 'cross_site', 'Requests from another site cannot change anything here.');
 	}
-	if (!JSON_CONTENT_TYPE.test(request.headers.get('content-type') ?? '')) throw unsupportedMediaType();
+	if (!JSON_CONTENT_TYPE.test(request.headers.get('content-type') ?? '')) {
+		throw new HttpError(415, 'unsupported_media_type', 'Send the request with Content-Type: application/json (with a JSON body where the route takes one).');
+	}
 }
 
 /**

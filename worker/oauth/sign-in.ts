@@ -24,9 +24,14 @@ export const SIGN_IN_TTL_MS = 10 * 60_000;
 export const PENDING_SIGN_INS_PER_MAILBOX = 10;
 export const CALLBACK_PATH = '/oauth/callback';
 
-export type StartOutcome =
-	| { ok: true; authorizationUrl: string }
-	| { ok: false; code: 'not_configured' | 'too_many'; message: string };
+/** Why a sign-in cannot start (api/oauth.ts answers each). */
+export type StartRefusal =
+	/** The provider's client settings are not all set: which are missing. */
+	| { reason: 'not_configured'; missing: string[] }
+	/** PENDING_SIGN_INS_PER_MAILBOX sign-ins of this mailbox are still under way. */
+	| { reason: 'too_many' };
+
+export type StartOutcome = { ok: true; authorizationUrl: string } | ({ ok: false } & StartRefusal);
 
 export async function startSignIn(
 	env: Env,
@@ -35,10 +40,10 @@ export async function startSignIn(
 	const { mailbox, provider, now } = options;
 	const setup = providerSetup(env, provider);
 	if (!setup.configured) {
-		return { ok: false, code: 'not_configured', message: `Sign-in with this provider is not configured on this Mailgate: set ${setup.missing.join(', ')}.` };
+		return { ok: false, reason: 'not_configured', missing: setup.missing };
 	}
 	if ((await countPendingSignIns(env.DB, mailbox.id, now.getTime())) >= PENDING_SIGN_INS_PER_MAILBOX) {
-		return { ok: false, code: 'too_many', message: 'Too many sign-ins were started for this mailbox in the last 10 minutes; finish one or wait a few minutes.' };
+		return { ok: false, reason: 'too_many' };
 	}
 	const config = providerConfig(env, provider);
 	// Random only: the pending row (found by the state's hash) says which mailbox it is for.

@@ -22,9 +22,14 @@ export const archiveKey = (id: string) => `outbound/${id}`;
 /** RFC 5322 §3.6.4 advises keeping References short; the oldest ids after the first are dropped past this. */
 const MAX_REFERENCES = 50;
 
-export type CreateResult =
-	| { ok: true; outbound: StoredOutbound; created: boolean }
-	| { ok: false; status: 409 | 422; code: string; message: string; fields?: Record<string, string> };
+/** Why a reply is not accepted, in the domain's words (api/outbound.ts maps each to its HTTP answer). */
+export type CreateRefusal =
+	/** The client's id is taken by a reply of another mailbox. */
+	| { reason: 'id_taken' }
+	/** Fields that make no message (no subject to be found, too large once encoded). */
+	| { reason: 'invalid'; fields: Record<string, string> };
+
+export type CreateResult = { ok: true; outbound: StoredOutbound; created: boolean } | ({ ok: false } & CreateRefusal);
 
 export async function createOutbound(
 	env: Env,
@@ -130,18 +135,12 @@ export async function enqueue(env: Env, id: string, delaySeconds?: number): Prom
 
 function sameRequest(existing: StoredOutbound, mailboxId: string): CreateResult {
 	if (existing.mailboxId !== mailboxId) {
-		return { ok: false, status: 409, code: 'id_taken', message: 'This id belongs to a message from another mailbox; use a new UUID.' };
+		return { ok: false, reason: 'id_taken' };
 	}
 	return { ok: true, outbound: existing, created: false };
 }
 
-const invalid = (fields: Record<string, string>): CreateResult => ({
-	ok: false,
-	status: 422,
-	code: 'validation_failed',
-	message: 'Some fields need attention.',
-	fields
-});
+const invalid = (fields: Record<string, string>): CreateResult => ({ ok: false, reason: 'invalid', fields });
 
 interface Thread {
 	/** The parent's Message-ID (the reply's In-Reply-To), null when it has no valid one. */
