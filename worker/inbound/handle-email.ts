@@ -14,7 +14,7 @@ import { findMessageByMessageId, type LoggedMessage } from '../db/messages';
 import { findOutboundByMessageIds } from '../db/outbound';
 import type { NewWebhookEvent } from '../db/webhooks';
 import { toMailauthResolver } from '../dns/doh-resolver';
-import { findProbeCheck, recordProbeArrival } from '../flow/round-trip';
+import { findProbeCheck, recordProbeArrival } from '../flow/recognise';
 import { readBodyText } from '../mail/body-text';
 import { cutToBytes, MAX_MESSAGE_BYTES, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
 import { readHeaderBlock } from '../mail/header-block';
