@@ -6,7 +6,8 @@ import { findMailbox } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
 import { readHeaderBlock } from '../mail/header-block';
 import { sanitizeHtml } from '../mail/sanitize-html';
-import { archiveKey, createOutbound, enqueue, type CreateRefusal } from '../outbound/create';
+import { enqueue } from '../jobs/enqueue';
+import { archiveKey, createOutbound, type CreateRefusal } from '../outbound/create';
 import PostalMime from 'postal-mime';
 import { answerFor, HttpError, json, readBody, validationFailed, type RefusalAnswers } from './http';
 import { enforceRateLimits, rateChecks } from './rate-limit';
@@ -110,6 +111,6 @@ export const retry: Handler = async ({ env, params }) => {
 			current: toOutboundItem(current)
 		});
 	}
-	await enqueue(env, outbound.id);
+	await enqueue(env.OUTBOUND_QUEUE, [outbound.id]);
 	return json(toOutboundItem(outbound), 202);
 };

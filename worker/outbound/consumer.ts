@@ -2,31 +2,25 @@
  * The OUTBOUND_QUEUE consumer (SPEC §10 "Delivery"): the queue carries ids; each message is
  * claimed in D1 (so a redelivered queue message never sends one already `sent`), and a batch's
  * messages for one mailbox go out over one SMTP session, RSET between them, a new session only
- * after a failure closed it. Every attempt is recorded, classified like the SMTP test. The one
- * place that acks, defers or gives up is `settle`.
+ * after a failure closed it. Every attempt is recorded, classified like the SMTP test. The
+ * queue skeleton is the shared one (worker/jobs/consume.ts: claim, settle, the one place a queue
+ * message is acked or retried); this file supplies the reply's claim, its record of a
+ * settlement, its retry table and its attempt (`sendGroup`).
  */
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
 import { readConfig } from '../config';
 import { findMailbox } from '../db/mailboxes';
 import { claimOutbound, findOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
+import { consume, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
+import { REPLY_RETRY_DELAYS_SECONDS, type Settlement } from '../jobs/schedule';
 import { finishAttempt } from './status';
 import { smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
-import { longestAttemptMs, QUEUE_TIMEOUTS } from '../send/timeouts';
+import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import type { SendAttempt, Transport } from '../send/transport';
-import { archiveKey, enqueue } from './create';
+import { archiveKey } from './create';
 import { checkComposedHeaders } from '../mail/composed-headers';
-import { nextAttemptAt } from './retry-policy';
-
-export interface OutboundQueueMessage {
-	id: string;
-}
-
-/**
- * How long one message may stay `sending` before it counts as abandoned (the Worker stopped
- * mid-attempt): longer than the slowest attempt (login budget, the replies, the data).
- */
-export const SENDING_LEASE_MS = longestAttemptMs(QUEUE_TIMEOUTS) + 60_000;
+import { mayHaveArrivedHint, recoverAbandoned, SENDING_LEASE_MS } from './lease';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
 const MAX_TRANSCRIPT_LINES = 60;
@@ -38,78 +32,60 @@ export interface ConsumerDependencies {
 	transport?: Transport;
 }
 
-type QueueMessage = Pick<Message<OutboundQueueMessage>, 'body' | 'ack' | 'retry' | 'attempts'>;
+/** A claimed reply with the queue message that brought it, as sendGroup settles it. */
+type Item = { message: JobQueueMessage; outbound: StoredOutbound };
+type ReplyJob = Job<StoredOutbound, AttemptResult>;
 
-export async function consumeOutbound(messages: readonly QueueMessage[], env: Env, deps: ConsumerDependencies = {}): Promise<void> {
+export async function consumeOutbound(messages: readonly JobQueueMessage[], env: Env, deps: ConsumerDependencies = {}): Promise<void> {
 	const now = deps.now ?? (() => new Date());
-	const byMailbox = new Map<string | null, Array<{ message: QueueMessage; outbound: StoredOutbound }>>();
-	for (const message of messages) {
-		const id = typeof message.body?.id === 'string' ? message.body.id : null;
-		const outbound = id ? await claimOutbound(env.DB, id, now()) : null;
-		if (!outbound) {
-			if (id) await resolveUnclaimed(env, id, message, now());
-			else message.ack(); // Not one of ours: nothing to send.
-			continue;
+	const job = replyJob(env, now);
+	await consume(messages, job, async (claimed) => {
+		// A batch's replies from one mailbox share one SMTP session.
+		const byMailbox = new Map<string | null, Item[]>();
+		for (const { message, row } of claimed) {
+			const group = byMailbox.get(row.mailboxId) ?? [];
+			group.push({ message, outbound: row });
+			byMailbox.set(row.mailboxId, group);
 		}
-		const group = byMailbox.get(outbound.mailboxId) ?? [];
-		group.push({ message, outbound });
-		byMailbox.set(outbound.mailboxId, group);
-	}
-	for (const [mailboxId, group] of byMailbox) await sendGroup(env, mailboxId, group, now, deps);
+		for (const [mailboxId, group] of byMailbox) await sendGroup(env, mailboxId, group, now, deps, job);
+	});
 }
 
-/**
- * A queue message whose row could not be claimed: already sent, failed or bounced (a
- * redelivery: done), or `sending`. A `sending` row past its lease was abandoned by a Worker
- * that stopped; if its data had gone out it may have arrived and is never sent again (SPEC §10).
- */
-async function resolveUnclaimed(env: Env, id: string, message: QueueMessage, at: Date): Promise<void> {
-	const outbound = await findOutbound(env.DB, id);
-	if (!outbound || outbound.status !== 'sending') return message.ack();
-	const claimedAt = outbound.claimedAt ? Date.parse(outbound.claimedAt) : 0;
-	const age = at.getTime() - claimedAt;
-	if (age < SENDING_LEASE_MS) {
-		// Another consumer holds it right now: look again once its lease is over.
-		return message.retry({ delaySeconds: Math.ceil((SENDING_LEASE_MS - age) / 1000) + 5 });
-	}
-	await recoverAbandoned(env, outbound, at);
-	message.ack();
+function replyJob(env: Env, now: () => Date): ReplyJob {
+	return {
+		queue: env.OUTBOUND_QUEUE,
+		retryDelays: REPLY_RETRY_DELAYS_SECONDS,
+		now,
+		claim: (id, at) => claimOutbound(env.DB, id, at),
+		/**
+		 * Already sent, failed or bounced (a redelivery): done. `sending`: another consumer holds
+		 * it, so look again once its lease is over; past the lease its Worker stopped, and it is
+		 * recovered (outbound/lease.ts: if its data had gone out it may have arrived, SPEC §10).
+		 */
+		async whenUnclaimed(id, at) {
+			const outbound = await findOutbound(env.DB, id);
+			if (!outbound || outbound.status !== 'sending') return null;
+			const leaseEnds = (outbound.claimedAt ? Date.parse(outbound.claimedAt) : 0) + SENDING_LEASE_MS;
+			if (at.getTime() < leaseEnds) return new Date(leaseEnds + 5_000);
+			await recoverAbandoned(env, outbound, at);
+			return null;
+		},
+		verdict: (result) => (result.ok ? 'succeeded' : result.temporary ? 'temporary' : 'permanent'),
+		record: (outbound, result, settlement, started) => finishAttempt(env, outbound, replyOutcome(result, settlement, started))
+	};
 }
-
-/** A `sending` row whose Worker stopped: never guess. Data out: may have arrived; else send again. */
-export async function recoverAbandoned(env: Env, outbound: StoredOutbound, at: Date): Promise<void> {
-	if (outbound.dataStartedAt) {
-		await finishAttempt(env, outbound, {
-			status: 'failed',
-			attempt: {
-				at: outbound.dataStartedAt,
-				ok: false,
-				stage: 'data',
-				category: 'timeout',
-				hint: mayHaveArrivedHint(),
-				durationMs: at.getTime() - Date.parse(outbound.claimedAt ?? outbound.dataStartedAt),
-				mayHaveArrived: true
-			}
-		});
-		return;
-	}
-	await finishAttempt(env, outbound, { status: 'queued', attempt: null });
-	await enqueue(env, outbound.id);
-}
-
-const mayHaveArrivedHint = () =>
-	'The message data went out, but the server\'s answer never came (the connection dropped or timed out). It may or may not have been delivered, so it is not sent again by itself: check the recipient\'s mailbox or the Sent folder of the account, and use Retry only if it did not arrive.';
 
 async function sendGroup(
 	env: Env,
 	mailboxId: string | null,
-	group: Array<{ message: QueueMessage; outbound: StoredOutbound }>,
+	group: Item[],
 	now: () => Date,
-	deps: ConsumerDependencies
+	deps: ConsumerDependencies,
+	job: ReplyJob
 ): Promise<void> {
 	const mailbox = mailboxId ? await findMailbox(env.DB, mailboxId) : null;
 	if (!mailbox) {
-		for (const item of group) await settle(env, item, now(), configFailure('The mailbox this reply was sent from has been deleted, so it cannot leave.'));
+		for (const item of group) await settle(job, item, now(), configFailure('The mailbox this reply was sent from has been deleted, so it cannot leave.'));
 		return;
 	}
 	const config = readConfig(env);
@@ -127,19 +103,19 @@ async function sendGroup(
 		if (!readiness.ok) {
 			// The same settings would fail the same way for the rest of this batch's messages.
 			const failure = attemptResult(readiness.attempt);
-			for (const rest of group.slice(index)) await settle(env, rest, started, { ...failure, durationMs: now().getTime() - started.getTime() });
+			for (const rest of group.slice(index)) await settle(job, rest, started, { ...failure, durationMs: now().getTime() - started.getTime() });
 			return;
 		}
 		const raw = await env.MAIL_ARCHIVE.get(archiveKey(item.outbound.id));
 		if (!raw) {
-			await settle(env, item, started, configFailure('The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.'));
+			await settle(job, item, started, configFailure('The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.'));
 			continue;
 		}
 		const { outbound } = item;
 		const message = await raw.text();
 		const unsafe = checkComposedHeaders(message);
 		if (unsafe) {
-			await settle(env, item, started, configFailure(`Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`));
+			await settle(job, item, started, configFailure(`Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`));
 			continue;
 		}
 		const sent = await sender.send({
@@ -151,7 +127,7 @@ async function sendGroup(
 		const durationMs = now().getTime() - started.getTime();
 		if (sent.ok) {
 			const { refused } = sent;
-			await settle(env, item, started, {
+			await settle(job, item, started, {
 				ok: true,
 				stage: 'data',
 				category: null,
@@ -168,7 +144,7 @@ async function sendGroup(
 			});
 			continue;
 		}
-		await settle(env, item, started, { ...attemptResult(sent.attempt), durationMs });
+		await settle(job, item, started, { ...attemptResult(sent.attempt), durationMs });
 	}
 	await sender.close();
 }
@@ -201,13 +177,16 @@ function configFailure(hint: string): AttemptResult {
 	return { ok: false, stage: 'connect', category: 'config', hint, temporary: false };
 }
 
+/** Ends one reply's attempt on the shared skeleton (worker/jobs/consume.ts `settle`). */
+function settle(job: ReplyJob, item: Item, started: Date, result: AttemptResult): Promise<void> {
+	return settleJob(job, { message: item.message, row: item.outbound }, result, started);
+}
+
 /**
- * The one place an attempt ends: the status it leads to (sent; deferred with the next time
- * from the retry table; failed), recorded with the attempt, then the queue message is acked.
- * A deferred message goes back on the queue with its delay (the sweep re-enqueues it if that
- * send is lost).
+ * A settlement as the reply's status (SPEC §10): sent; deferred until the retry table's next
+ * time; failed when permanent, or after the table's last delay (saying so), with the attempt.
  */
-async function settle(env: Env, item: { message: QueueMessage; outbound: StoredOutbound }, started: Date, result: AttemptResult): Promise<void> {
+function replyOutcome(result: AttemptResult, settlement: Settlement, started: Date): AttemptOutcome {
 	const { refused, durationMs, transcript, ...rest } = result;
 	const attempt: OutboundAttempt = {
 		...rest,
@@ -215,24 +194,13 @@ async function settle(env: Env, item: { message: QueueMessage; outbound: StoredO
 		durationMs: durationMs ?? 0,
 		transcript: transcript?.slice(-MAX_TRANSCRIPT_LINES).map((line) => line.slice(0, MAX_TRANSCRIPT_LINE))
 	};
-	const attemptsSoFar = item.outbound.attempts.length + 1;
-	let outcome: AttemptOutcome;
-	let delaySeconds: number | null = null;
-	if (attempt.ok) {
-		outcome = { status: 'sent', attempt, sentAt: new Date(started.getTime() + attempt.durationMs).toISOString(), refused };
-	} else if (attempt.temporary) {
-		const next = nextAttemptAt(attemptsSoFar, started);
-		if (next) {
-			outcome = { status: 'deferred', attempt, nextAttemptAt: next.toISOString() };
-			delaySeconds = Math.round((next.getTime() - started.getTime()) / 1000);
-		} else {
-			attempt.hint = `${attempt.hint} Gave up after ${attemptsSoFar} attempts over about 10 hours.`;
-			outcome = { status: 'failed', attempt };
-		}
-	} else {
-		outcome = { status: 'failed', attempt, refused: refused?.length ? refused : undefined };
+	switch (settlement.kind) {
+		case 'done':
+			return { status: 'sent', attempt, sentAt: new Date(started.getTime() + attempt.durationMs).toISOString(), refused };
+		case 'retry':
+			return { status: 'deferred', attempt, nextAttemptAt: settlement.at.toISOString() };
+		case 'give-up':
+			if (settlement.reason === 'permanent') return { status: 'failed', attempt, refused: refused?.length ? refused : undefined };
+			return { status: 'failed', attempt: { ...attempt, hint: `${attempt.hint} Gave up after ${settlement.attempts} attempts over about 10 hours.` } };
 	}
-	await finishAttempt(env, item.outbound, outcome);
-	if (delaySeconds !== null) await enqueue(env, item.outbound.id, delaySeconds);
-	item.message.ack();
 }

@@ -15,6 +15,7 @@ import { oneLine } from '../mail/header-field';
 import { readThreadIds, replyReferences } from '../mail/thread-ids';
 import { base64DecodedSize } from '../mail/base64';
 import { composeMessage } from '../mail/compose';
+import { enqueue } from '../jobs/enqueue';
 
 /** Where a composed message is kept (SPEC §10). */
 export const archiveKey = (id: string) => `outbound/${id}`;
@@ -115,22 +116,9 @@ export async function createOutbound(
 		await deleteOutbound(env.DB, [id]).catch(() => {});
 		throw error;
 	}
-	await enqueue(env, id);
+	// A failed send is not the request's failure: the row is `queued`, and the sweep enqueues it (outbound/sweep.ts).
+	await enqueue(env.OUTBOUND_QUEUE, [id]);
 	return { ok: true, outbound: (await findOutbound(env.DB, id))!, created: true };
-}
-
-/**
- * Hands an id to the queue. A failed send is not the request's failure: the row is `queued`,
- * and the scheduled sweep enqueues what has waited too long (outbound/sweep.ts).
- */
-export async function enqueue(env: Env, id: string, delaySeconds?: number): Promise<boolean> {
-	try {
-		await env.OUTBOUND_QUEUE.send({ id }, delaySeconds ? { delaySeconds } : undefined);
-		return true;
-	} catch (error) {
-		console.error('outbound_enqueue_failed', { id, error: error instanceof Error ? error.message : String(error) });
-		return false;
-	}
 }
 
 function sameRequest(existing: StoredOutbound, mailboxId: string): CreateResult {
