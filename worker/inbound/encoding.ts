@@ -9,6 +9,7 @@
  * `Content-Type` charset parameter (RFC 2045 §5.1) and the bytes it labels.
  */
 import type { Email } from 'postal-mime';
+import { headerBlockEnd } from '../mail/header-block';
 
 /**
  * Raw bytes walked for the MIME structure. Email Routing delivers up to 25 MiB and a
@@ -335,9 +336,8 @@ function listTextParts(message: string): TextPart[] {
 }
 
 function splitEntity(entity: string): { header: string; body: string } {
-	const match = /\r?\n\r?\n/.exec(entity);
-	if (!match) return { header: entity, body: '' };
-	return { header: entity.slice(0, match.index), body: entity.slice(match.index + match[0].length) };
+	const end = headerBlockEnd(entity);
+	return { header: entity.slice(0, end), body: entity.slice(entity.startsWith('\r\n', end) ? end + 2 : end + 1) };
 }
 
 /** RFC 5322 §2.2.3: unfold, and keep the first occurrence of each field (as postal-mime does). */

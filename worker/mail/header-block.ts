@@ -1,19 +1,21 @@
 /**
  * A message's header section as delivered: everything before the first empty line (RFC 5322
- * §2.1), the last field's line end included. One rule for the raw bytes of a message, a
- * returned message's text in a bounce and a composed reply: a line ends in CRLF or, as many
- * mailers write, a bare LF. Pure; a linear scan.
+ * §2.1), the last field's line end included. One rule for the raw bytes of a message, a MIME
+ * entity, a returned message's text in a bounce and a composed reply: a line ends in CRLF or,
+ * as many mailers write, a bare LF, so the section ends at the first LF followed by an empty
+ * line (LF or CRLF), as postal-mime reads it. Pure; a linear scan.
  */
 
 /** Where the header section of `raw` ends (the index just past the last field's line end); its length when there is no empty line. */
 export function headerBlockEnd(raw: Uint8Array | string): number {
-	const at: (i: number) => number | undefined = typeof raw === 'string' ? (i) => raw.charCodeAt(i) : (i) => raw[i];
-	const length = typeof raw === 'string' ? raw.length : raw.byteLength;
-	for (let i = 0; i + 1 < length; i++) {
-		if (at(i) === LF && at(i + 1) === LF) return i + 1;
-		if (at(i) === CR && at(i + 1) === LF && at(i + 2) === CR && at(i + 3) === LF) return i + 2;
+	if (typeof raw === 'string') {
+		const match = EMPTY_LINE.exec(raw);
+		return match ? match.index + 1 : raw.length;
 	}
-	return length;
+	for (let i = 0; i + 1 < raw.byteLength; i++) {
+		if (raw[i] === LF && (raw[i + 1] === LF || (raw[i + 1] === CR && raw[i + 2] === LF))) return i + 1;
+	}
+	return raw.byteLength;
 }
 
 /** The header section of a raw message, decoded as UTF-8 (invalid bytes become U+FFFD). */
@@ -28,3 +30,5 @@ export function headerBlockOf(text: string): string {
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** A line end followed by an empty line. */
+const EMPTY_LINE = /\n\r?\n/;
