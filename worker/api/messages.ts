@@ -4,11 +4,10 @@ import { fieldErrors } from '../../src/lib/schema/api-error';
 import { findMessage, findReplyOfBounce, garbledSenders, listMessages, mailboxHealth, toLogItem } from '../db/messages';
 import { DAY_MS, retentionStart } from '../inbound/retention';
 import { outboundHealth, type OutboundHealth } from '../db/outbound';
-import PostalMime from 'postal-mime';
 import { messageKindValues, normaliseMessageId, safeFileName, verdictValues } from '../../src/lib/schema/message';
-import { partBytes, readPart } from '../inbound/attachment-parts';
-import { readHeaderBlock } from '../mail/header-block';
-import { sanitizeHtml } from '../mail/sanitize-html';
+import { originalKey } from '../archive/keys';
+import { emlResponse, readMessageContent, readOriginalAttachment } from '../archive/originals';
+import { readPart } from '../archive/parts';
 import { HttpError, json, validationFailed } from './http';
 import { enforceRateLimits, rateChecks } from './rate-limit';
 import { decodeCursor, pageOf, PAGE_SIZE, receivedAfter } from './paging';
@@ -103,25 +102,15 @@ export const garbled: Handler = async ({ request, env, now }) => {
 };
 
 const notFound = () => new HttpError(404, 'not_found', 'No such message in the email log (it may be older than 30 days).');
+const originalGone = () => new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
 
 export const read: Handler = async ({ env, params }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
-	let { headers, text, html } = message;
-	if (message.truncated) {
-		// D1 holds a cut copy (SPEC §5.6); the archived original has it all.
-		const original = await env.MAIL_ARCHIVE.get(message.id);
-		if (original) {
-			const raw = new Uint8Array(await original.arrayBuffer());
-			headers = readHeaderBlock(raw);
-			// Refused mail keeps no content (SPEC §5.6): only its header block is read.
-			if (message.verdict !== 'rejected') {
-				const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
-				text = parsed.text ?? null;
-				html = parsed.html ? await sanitizeHtml(parsed.html) : null;
-			}
-		}
-	}
+	// D1 holds a cut copy (SPEC §5.6); the archived original has it all. Refused mail keeps no
+	// content (SPEC §5.6): only its header block is read.
+	const whole = message.truncated ? await readMessageContent(env.MAIL_ARCHIVE, originalKey(message.id), { headersOnly: message.verdict === 'rejected' }) : null;
+	const { headers, text, html } = { ...message, ...whole };
 	return json({
 		...toLogItem(message),
 		// SPEC §16: a bounce's page is headed with the reply it reports on.
@@ -141,17 +130,9 @@ export const raw: Handler = async ({ env, params, now, principal }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
 	await enforceRateLimits({ env, now }, rateChecks('download', principal, message.mailboxId));
-	const original = await env.MAIL_ARCHIVE.get(message.id);
-	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
-	return new Response(original.body, {
-		headers: {
-			'content-type': 'message/rfc822',
-			'content-length': String(original.size),
-			'content-disposition': `attachment; filename="${safeFileName(message.messageId ?? message.id)}.eml"`,
-			'cache-control': 'no-store',
-			'x-content-type-options': 'nosniff'
-		}
-	});
+	const eml = await emlResponse(env.MAIL_ARCHIVE, originalKey(message.id), message.messageId ?? message.id);
+	if (!eml) throw originalGone();
+	return eml;
 };
 
 /**
@@ -171,13 +152,10 @@ export const attachment: Handler = async ({ env, params, now, principal }) => {
 	const stored = await readPart(env.MAIL_ARCHIVE, message.id, message.attachments.map((part) => part.size), index);
 	if (stored) return attachmentResponse(stored, listed.size, name, listed.contentType);
 
-	const original = await env.MAIL_ARCHIVE.get(message.id);
-	if (!original) throw new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
-	const parsed = await PostalMime.parse(await original.arrayBuffer(), { rfc822Attachments: true });
-	const part = parsed.attachments[index];
+	const part = await readOriginalAttachment(env.MAIL_ARCHIVE, originalKey(message.id), index);
+	if (part === 'gone') throw originalGone();
 	if (!part) throw new HttpError(404, 'not_found', 'No attachment with this index.');
-	const bytes = partBytes(part.content);
-	return attachmentResponse(bytes, bytes.byteLength, part.filename || `attachment-${index}`, part.mimeType);
+	return attachmentResponse(part.bytes, part.bytes.byteLength, part.filename || `attachment-${index}`, part.contentType);
 };
 
 function attachmentResponse(body: ReadableStream | Uint8Array, size: number, name: string, contentType: string): Response {

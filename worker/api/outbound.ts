@@ -1,14 +1,12 @@
 /** Outbound mail over HTTP (SPEC §10 "Request" and "Read it"). */
 import { fieldErrors } from '../../src/lib/schema/api-error';
-import { safeFileName } from '../../src/lib/schema/message';
 import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema } from '../../src/lib/schema/outbound';
 import { findMailbox } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
-import { readHeaderBlock } from '../mail/header-block';
-import { sanitizeHtml } from '../mail/sanitize-html';
+import { composedKey } from '../archive/keys';
+import { emlResponse, readMessageContent } from '../archive/originals';
 import { enqueue } from '../jobs/enqueue';
-import { archiveKey, createOutbound, type CreateRefusal } from '../outbound/create';
-import PostalMime from 'postal-mime';
+import { createOutbound, type CreateRefusal } from '../outbound/create';
 import { answerFor, HttpError, json, readBody, validationFailed, type RefusalAnswers } from './http';
 import { enforceRateLimits, rateChecks } from './rate-limit';
 import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
@@ -57,18 +55,9 @@ export const list: Handler = async ({ request, env, scope }) => {
 export const read: Handler = async ({ env, params }) => {
 	const outbound = await findOutbound(env.DB, params.id!);
 	if (!outbound) throw notFound();
-	let { headers, text, html } = outbound;
-	if (outbound.truncated) {
-		// D1 holds a cut copy; the composed message has it all.
-		const original = await env.MAIL_ARCHIVE.get(archiveKey(outbound.id));
-		if (original) {
-			const raw = new Uint8Array(await original.arrayBuffer());
-			const parsed = await PostalMime.parse(raw);
-			headers = readHeaderBlock(raw);
-			text = parsed.text ?? text;
-			html = parsed.html ? await sanitizeHtml(parsed.html) : html;
-		}
-	}
+	// D1 holds a cut copy; the composed message has it all.
+	const whole = outbound.truncated ? await readMessageContent(env.MAIL_ARCHIVE, composedKey(outbound.id)) : null;
+	const { headers, text, html } = { ...outbound, ...whole };
 	return json({ ...toOutboundItem(outbound), text, html, headers, attachments: outbound.attachments });
 };
 
@@ -77,17 +66,9 @@ export const raw: Handler = async ({ env, params, now, principal }) => {
 	const outbound = await findOutbound(env.DB, params.id!);
 	if (!outbound) throw notFound();
 	await enforceRateLimits({ env, now }, rateChecks('download', principal, outbound.mailboxId));
-	const original = await env.MAIL_ARCHIVE.get(archiveKey(outbound.id));
-	if (!original) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
-	return new Response(original.body, {
-		headers: {
-			'content-type': 'message/rfc822',
-			'content-length': String(original.size),
-			'content-disposition': `attachment; filename="${safeFileName(outbound.messageId)}.eml"`,
-			'cache-control': 'no-store',
-			'x-content-type-options': 'nosniff'
-		}
-	});
+	const eml = await emlResponse(env.MAIL_ARCHIVE, composedKey(outbound.id), outbound.messageId);
+	if (!eml) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
+	return eml;
 };
 
 /** Why a message cannot be queued again now, in the admin's words (the 409 of retry). */

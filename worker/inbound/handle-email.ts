@@ -24,7 +24,7 @@ import { readThreadIds, type ThreadIds } from '../mail/thread-ids';
 import { applyBounce } from '../outbound/apply-bounce';
 import { isSmtpTestMessage } from '../smtp/test-token';
 import { messageReceivedEvent, messageRejectedEvent, wants, type ThreadMatch } from '../webhooks/events';
-import { partBytes } from './attachment-parts';
+import { partBytes } from '../archive/parts';
 import { authenticateMessage } from './authenticate';
 import { recognizeBounce, type BounceReport } from './bounce';
 import { findCloudflareHop } from './cloudflare-hop';

@@ -5,7 +5,7 @@
  */
 import { deleteMessages, messageIdsBefore } from '../db/messages';
 import { deleteOutbound, outboundIdsBefore } from '../db/outbound';
-import { partsKey } from './attachment-parts';
+import { messageKeys, replyKeys } from '../archive/keys';
 
 export const RETENTION_DAYS = 30;
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -21,13 +21,12 @@ export const PURGE_BATCH = 500;
 export const MAX_PURGE_BATCHES = 20;
 
 export async function purgeOldMessages(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
-	// Every row's parts key is named, kept or not: it is one key, and no row needs a lookup.
-	return purge(env, now, { idsBefore: messageIdsBefore, deleteRows: deleteMessages, keys: (id) => [id, partsKey(id)] });
+	return purge(env, now, { idsBefore: messageIdsBefore, deleteRows: deleteMessages, keys: messageKeys });
 }
 
 /** SPEC §10: replies (and their composed messages under outbound/<id>) are kept as long as the log. */
 export async function purgeOldOutbound(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
-	return purge(env, now, { idsBefore: outboundIdsBefore, deleteRows: deleteOutbound, keys: (id) => [`outbound/${id}`] });
+	return purge(env, now, { idsBefore: outboundIdsBefore, deleteRows: deleteOutbound, keys: replyKeys });
 }
 
 async function purge(

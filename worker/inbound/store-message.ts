@@ -5,21 +5,20 @@
 import { insertMessageStatement, type LoggedMessage } from '../db/messages';
 import { insertEventStatement, type NewWebhookEvent } from '../db/webhooks';
 import { enqueueEvents } from '../webhooks/enqueue';
-import { partsKey, putParts, type PartContent } from './attachment-parts';
+import { originalKey, partsKey } from '../archive/keys';
+import { putMessage } from '../archive/originals';
+import { putParts, type PartContent } from '../archive/parts';
 
 /**
  * SPEC §5.6: the original goes to the archive before the row, so there is never a row without
  * its original; either write failing fails the handler. A redelivery (same Message-ID, same
  * mailbox) keeps the first row and its original, and drops the new copy. The attachments'
  * bytes (`parts`, in the order of `logged.attachments`) are kept apart too, so a download never
- * parses the whole original again (attachment-parts.ts).
+ * parses the whole original again (archive/parts.ts).
  */
 export async function storeMessage(env: Env, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = [], parts: readonly PartContent[] = []): Promise<boolean> {
-	await env.MAIL_ARCHIVE.put(logged.id, raw, {
-		httpMetadata: { contentType: 'message/rfc822' },
-		customMetadata: { messageId: logged.messageId ?? '' }
-	});
-	const archived = parts.length > 0 ? [logged.id, partsKey(logged.id)] : [logged.id];
+	await putMessage(env.MAIL_ARCHIVE, originalKey(logged.id), raw, logged.messageId ?? '');
+	const archived = parts.length > 0 ? [originalKey(logged.id), partsKey(logged.id)] : [originalKey(logged.id)];
 	let inserted: boolean;
 	try {
 		if (parts.length > 0) await putParts(env.MAIL_ARCHIVE, logged.id, parts);

@@ -18,7 +18,8 @@ import { smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import type { SendAttempt, Transport } from '../send/transport';
-import { archiveKey } from './create';
+import { composedKey } from '../archive/keys';
+import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
 import { mayHaveArrivedHint, recoverAbandoned, SENDING_LEASE_MS } from './lease';
 
@@ -106,13 +107,12 @@ async function sendGroup(
 			for (const rest of group.slice(index)) await settle(job, rest, started, { ...failure, durationMs: now().getTime() - started.getTime() });
 			return;
 		}
-		const raw = await env.MAIL_ARCHIVE.get(archiveKey(item.outbound.id));
-		if (!raw) {
+		const message = await readComposed(env.MAIL_ARCHIVE, composedKey(item.outbound.id));
+		if (message === null) {
 			await settle(job, item, started, configFailure('The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.'));
 			continue;
 		}
 		const { outbound } = item;
-		const message = await raw.text();
 		const unsafe = checkComposedHeaders(message);
 		if (unsafe) {
 			await settle(job, item, started, configFailure(`Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`));

@@ -16,9 +16,8 @@ import { readThreadIds, replyReferences } from '../mail/thread-ids';
 import { base64DecodedSize } from '../mail/base64';
 import { composeMessage } from '../mail/compose';
 import { enqueue } from '../jobs/enqueue';
-
-/** Where a composed message is kept (SPEC §10). */
-export const archiveKey = (id: string) => `outbound/${id}`;
+import { composedKey } from '../archive/keys';
+import { putMessage } from '../archive/originals';
 
 /** RFC 5322 §3.6.4 advises keeping References short; the oldest ids after the first are dropped past this. */
 const MAX_REFERENCES = 50;
@@ -107,10 +106,7 @@ export async function createOutbound(
 		throw new Error('outbound row neither inserted nor found');
 	}
 	try {
-		await env.MAIL_ARCHIVE.put(archiveKey(id), composed.raw, {
-			httpMetadata: { contentType: 'message/rfc822' },
-			customMetadata: { messageId }
-		});
+		await putMessage(env.MAIL_ARCHIVE, composedKey(id), composed.raw, messageId);
 	} catch (error) {
 		// Without its bytes the row could never be sent: take it back so the help desk's retry starts clean.
 		await deleteOutbound(env.DB, [id]).catch(() => {});

@@ -7,8 +7,7 @@
  * inbound write at one put however many parts there are, and retention at one known key per row.
  */
 
-/** Where a message's attachment bytes are kept beside its original (MAIL_ARCHIVE `<log id>`). */
-export const partsKey = (logId: string): string => `parts/${logId}`;
+import { partsKey } from './keys';
 
 /** postal-mime gives an attachment's content as bytes (or a string, with its attachmentEncoding option). */
 export type PartContent = ArrayBuffer | Uint8Array | string;
