@@ -4,12 +4,13 @@
  * (STYLE §15), bound to the integration, so a sealed secret copied to another row is useless.
  */
 import { decryptSecret, encryptSecret } from '../crypto/secret-box';
+import { bytesToBase64 } from '../mail/base64';
 
 const SECRET_BYTES = 32;
 
 export function newWebhookSecret(): string {
 	const bytes = crypto.getRandomValues(new Uint8Array(SECRET_BYTES));
-	return `whsec_${btoa(String.fromCharCode(...bytes))}`;
+	return `whsec_${bytesToBase64(bytes)}`;
 }
 
 const boundTo = (integrationId: string) => `integration:${integrationId}:webhook`;
