@@ -5,7 +5,7 @@
  * A redelivered queue message (outbound/consumer.ts) and the sweep (outbound/sweep.ts) both
  * recover through here.
  */
-import type { StoredOutbound } from '../db/outbound';
+import { findOutbound, type StoredOutbound } from '../db/outbound';
 import { enqueue } from '../jobs/enqueue';
 import { longestAttemptMs, QUEUE_TIMEOUTS } from '../send/timeouts';
 import { finishAttempt } from './status';
@@ -18,6 +18,20 @@ export const SENDING_LEASE_MS = longestAttemptMs(QUEUE_TIMEOUTS) + 60_000;
 
 export const mayHaveArrivedHint = () =>
 	'The message data went out, but the server\'s answer never came (the connection dropped or timed out). It may or may not have been delivered, so it is not sent again by itself: check the recipient\'s mailbox or the Sent folder of the account, and use Retry only if it did not arrive.';
+
+/**
+ * A reply's queue message whose row could not be claimed: already sent, failed or bounced (a
+ * redelivery): done (null). `sending`: another consumer holds it, so look again once its lease
+ * is over; past the lease its Worker stopped, and it is recovered now.
+ */
+export async function lookAgainAt(env: Env, id: string, at: Date): Promise<Date | null> {
+	const outbound = await findOutbound(env.DB, id);
+	if (!outbound || outbound.status !== 'sending') return null;
+	const leaseEnds = (outbound.claimedAt ? Date.parse(outbound.claimedAt) : 0) + SENDING_LEASE_MS;
+	if (at.getTime() < leaseEnds) return new Date(leaseEnds + 5_000);
+	await recoverAbandoned(env, outbound, at);
+	return null;
+}
 
 /** A `sending` row whose Worker stopped: data out, it may have arrived (failed, said so); else queued again. */
 export async function recoverAbandoned(env: Env, outbound: StoredOutbound, at: Date): Promise<void> {
