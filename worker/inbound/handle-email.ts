@@ -7,6 +7,7 @@
  * vanishing.
  */
 import PostalMime, { type Email } from 'postal-mime';
+import type { FlowCheck } from '../../src/lib/schema/flow-check';
 import { readConfig } from '../config';
 import { findWebhookTarget, type WebhookTarget } from '../db/integrations';
 import { findMailboxByAddress, type StoredMailbox } from '../db/mailboxes';
@@ -62,7 +63,7 @@ interface ReadMessage {
 
 /** What else a message is besides mail to the help desk (SPEC §10, §13, §16). */
 type Recognised =
-	| { kind: 'probe'; probe: NonNullable<Awaited<ReturnType<typeof findProbeCheck>>> }
+	| { kind: 'probe'; probe: FlowCheck }
 	| { kind: 'test' }
 	| { kind: 'bounce'; report: BounceReport }
 	/** `htmlLines`: the HTML in htmlToText's `lines` mode, made once for the bounce and forwarding checks. */
@@ -95,9 +96,9 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 
 	const mailbox = isAlias(envelopeTo) ? null : await findMailboxByAddress(env.DB, envelopeTo);
 	if (!mailbox) {
-		const refused = decideVerdict({ recipient: isAlias(envelopeTo) ? 'alias' : 'unknown', envelopeTo });
+		const { reason } = decideVerdict({ recipient: isAlias(envelopeTo) ? 'alias' : 'unknown', envelopeTo });
 		const row: RowInput = { ...base, kind: 'message', truncated: headerBlock.truncated, mailboxId: null, auth: notChecked(), forwarding: notForwarded(), encoding };
-		return refuse(message, env, raw, refusedRow(row, refused.reason ?? 'refused'));
+		return refuse(message, env, raw, refusedRow(row, reason));
 	}
 
 	const auth = await authenticateMessage({

@@ -30,6 +30,9 @@ export type InboundVerdict =
 	| { verdict: 'rejected'; reason: string }
 	| { verdict: 'accepted' | 'quarantined'; reason: string | null };
 
+/** Mail to an address that is not a service address is always refused. */
+export function decideVerdict(facts: Extract<VerdictFacts, { recipient: 'alias' | 'unknown' }>): Extract<InboundVerdict, { verdict: 'rejected' }>;
+export function decideVerdict(facts: VerdictFacts): InboundVerdict;
 export function decideVerdict(facts: VerdictFacts): InboundVerdict {
 	if (facts.recipient !== 'service') {
 		const why = facts.recipient === 'alias' ? 'aliases (sub-addresses) are not supported; write to the service address itself' : 'this address is not a service address of this help desk';
