@@ -11,7 +11,8 @@ import { composeMessage } from '../mail/compose';
 import { smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
 import { INTERACTIVE_TIMEOUTS } from '../send/timeouts';
-import type { SendAttempt, Transport } from '../send/transport';
+import { acceptedPayload, failedPayload } from '../send/payload';
+import type { Transport } from '../send/transport';
 import { PROBE_HEADER } from './recognise';
 
 /**
@@ -38,7 +39,8 @@ export async function sendProbe(
 	const at = now();
 	const durationMs = at.getTime() - started.getTime();
 	if (!sent.ok) {
-		const smtp = probeSend(sent.attempt, durationMs);
+		// The probe keeps the SMTP test's fields, not the transcript.
+		const smtp = failedPayload(sent.attempt, durationMs);
 		if (sent.attempt.mayHaveArrived) {
 			// The probe went out and the answer was lost: it may still arrive, so keep waiting for it.
 			await patchRoundTrip(env.DB, check.id, { step: 'waiting', smtp: { ...smtp, category: 'timeout' }, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
@@ -48,16 +50,7 @@ export async function sendProbe(
 		return;
 	}
 	await sender.close();
-	const smtp: ProbeSend = {
-		ok: true,
-		stage: 'data',
-		category: null,
-		code: sent.code,
-		enhancedCode: sent.enhancedCode,
-		serverMessage: sent.serverMessage,
-		hint: `${mailbox.smtp.host} accepted the probe for delivery.`,
-		durationMs
-	};
+	const smtp: ProbeSend = acceptedPayload(sent, `${mailbox.smtp.host} accepted the probe for delivery.`, durationMs);
 	// On one machine the probe can be back before the server's 250 is: then only the send is added.
 	const moved = await patchRoundTrip(env.DB, check.id, { step: 'waiting', sentAt: at.toISOString(), smtp, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
 	if (!moved) await patchRoundTrip(env.DB, check.id, { sentAt: at.toISOString(), smtp }, { fromSteps: ['arrived', 'timed_out'], at: at.toISOString() });
@@ -81,12 +74,6 @@ export function composeProbe(mailbox: Pick<StoredMailbox, 'name' | 'address'>, m
 		// RFC 3834 §5: an automatic message, so no auto-reply answers it.
 		extraHeaders: { [PROBE_HEADER]: token, 'Auto-Submitted': 'auto-generated' }
 	});
-}
-
-/** What the check records of a failed send: the SMTP test's fields (the probe keeps no transcript). */
-function probeSend(attempt: SendAttempt, durationMs: number): ProbeSend {
-	const { stage, category, code, enhancedCode, serverMessage, hint } = attempt;
-	return { ok: false, stage, category, code, enhancedCode, serverMessage, hint, durationMs };
 }
 
 function sendFailedSays(mailbox: StoredMailbox, smtp: ProbeSend): string {

@@ -10,18 +10,19 @@
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
 import { readConfig } from '../config';
 import { findMailbox } from '../db/mailboxes';
-import { claimOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
+import { claimOutbound, findOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
 import { consume, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
 import { REPLY_RETRY_DELAYS_SECONDS, type Settlement } from '../jobs/schedule';
 import { finishAttempt } from './status';
 import { smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
+import { acceptedPayload, failedPayload } from '../send/payload';
 import type { SendAttempt, Transport } from '../send/transport';
 import { composedKey } from '../archive/keys';
 import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
-import { lookAgainAt, mayHaveArrivedHint } from './lease';
+import { mayHaveArrivedHint, recoverAbandoned, SENDING_LEASE_MS } from './lease';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
 const MAX_TRANSCRIPT_LINES = 60;
@@ -58,7 +59,19 @@ function replyJob(env: Env, now: () => Date): ReplyJob {
 		retryDelays: REPLY_RETRY_DELAYS_SECONDS,
 		now,
 		claim: (id, at) => claimOutbound(env.DB, id, at),
-		whenUnclaimed: (id, at) => lookAgainAt(env, id, at),
+		/**
+		 * Already sent, failed or bounced (a redelivery): done. `sending`: another consumer holds
+		 * it, so look again once its lease is over; past the lease its Worker stopped, and it is
+		 * recovered (outbound/lease.ts: if its data had gone out it may have arrived, SPEC §10).
+		 */
+		async whenUnclaimed(id, at) {
+			const outbound = await findOutbound(env.DB, id);
+			if (!outbound || outbound.status !== 'sending') return null;
+			const leaseEnds = (outbound.claimedAt ? Date.parse(outbound.claimedAt) : 0) + SENDING_LEASE_MS;
+			if (at.getTime() < leaseEnds) return new Date(leaseEnds + 5_000);
+			await recoverAbandoned(env, outbound, at);
+			return null;
+		},
 		verdict: (result) => (result.ok ? 'succeeded' : result.temporary ? 'temporary' : 'permanent'),
 		record: (outbound, result, settlement, started) => finishAttempt(env, outbound, replyOutcome(result, settlement, started))
 	};
@@ -91,8 +104,8 @@ async function sendGroup(
 		const readiness = await sender.ready();
 		if (!readiness.ok) {
 			// The same settings would fail the same way for the rest of this batch's messages.
-			const failure = attemptResult(readiness.attempt);
-			for (const rest of group.slice(index)) await settle(job, rest, started, { ...failure, durationMs: now().getTime() - started.getTime() });
+			const failure = attemptResult(readiness.attempt, now().getTime() - started.getTime());
+			for (const rest of group.slice(index)) await settle(job, rest, started, failure);
 			return;
 		}
 		const message = await readComposed(env.MAIL_ARCHIVE, composedKey(item.outbound.id));
@@ -115,24 +128,14 @@ async function sendGroup(
 		const durationMs = now().getTime() - started.getTime();
 		if (sent.ok) {
 			const { refused } = sent;
-			await settle(job, item, started, {
-				ok: true,
-				stage: 'data',
-				category: null,
-				code: sent.code,
-				enhancedCode: sent.enhancedCode,
-				serverMessage: sent.serverMessage,
-				hint:
-					refused.length > 0
-						? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
-						: 'The server accepted the message for delivery.',
-				durationMs,
-				transcript: sent.transcript,
-				refused
-			});
+			const hint =
+				refused.length > 0
+					? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
+					: 'The server accepted the message for delivery.';
+			await settle(job, item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
 			continue;
 		}
-		await settle(job, item, started, { ...attemptResult(sent.attempt), durationMs });
+		await settle(job, item, started, attemptResult(sent.attempt, durationMs));
 	}
 	await sender.close();
 }
@@ -144,15 +147,11 @@ type AttemptResult = Omit<OutboundAttempt, 'at' | 'durationMs'> & { durationMs?:
  * fail at once (Retry after the fix); data that went out unanswered may have arrived and is never
  * sent again by itself (SPEC §10).
  */
-function attemptResult(attempt: SendAttempt): AttemptResult {
-	const { stage, category, hint, temporary, code, enhancedCode, serverMessage, transcript, mayHaveArrived, refused, credential } = attempt;
+function attemptResult(attempt: SendAttempt, durationMs: number): AttemptResult {
+	const { category, hint, temporary, transcript, mayHaveArrived, refused, credential } = attempt;
 	return {
-		ok: false,
-		stage,
+		...failedPayload(attempt, durationMs),
 		category: mayHaveArrived ? 'timeout' : category,
-		code,
-		enhancedCode,
-		serverMessage,
 		hint: mayHaveArrived ? mayHaveArrivedHint() : credential && !temporary ? `${hint} Then use Retry.` : hint,
 		temporary,
 		mayHaveArrived: mayHaveArrived || undefined,

@@ -8,6 +8,7 @@ import { composeMessage } from '../mail/compose';
 import { TEST_HEADER } from '../smtp/test-token';
 import type { LoginFailure, SmtpLogin } from './credentials';
 import { openSender } from './mailbox-sender';
+import { failedPayload } from './payload';
 import { INTERACTIVE_TIMEOUTS } from './timeouts';
 import type { SendAttempt, Transport } from './transport';
 
@@ -41,8 +42,7 @@ export async function runSmtpTest(options: SmtpTestOptions): Promise<SmtpTestOut
 		if (!failed) {
 			return { ok: true, stage: 'data' as const, category: null, hint: `The test message was accepted for ${options.to}. Sending works with these settings.`, ...result };
 		}
-		const { stage, category, code, enhancedCode, serverMessage, hint, credential } = failed;
-		return { ok: false, stage, category, code, enhancedCode, serverMessage, hint, ...result, credential };
+		return { ...failedPayload(failed, result.durationMs), ...result, credential: failed.credential };
 	};
 
 	const readiness = await sender.ready();
