@@ -3,8 +3,8 @@
  * device from the first keystroke (store.ts `keepWorkingCopy`) until they are saved or discarded:
  * one working copy for the Add form, one per existing mailbox. The typed password is sealed apart.
  */
-import { live } from '$lib/offline/live.svelte';
 import type { Expected, OfflineStore } from '$lib/offline/store';
+import { WorkingCopyKeeper } from '$lib/offline/working-copy';
 import type { MailboxFormValues } from './mailbox-form';
 
 /** What is kept besides the password: the form's values, and the receipt of a passing test of them (for a mailbox not on the server yet). */
@@ -35,10 +35,20 @@ export function sameFormValues(a: MailboxFormValues, b: MailboxFormValues): bool
 	return formFields.every((field) => a[field] === b[field]);
 }
 
-/** The working copy kept under `key`, or null (none, or this device's storage cannot be read). */
-export async function restoreMailbox(key: string, base: MailboxFormValues, store?: OfflineStore): Promise<RestoredMailbox | null> {
-	try {
-		const copy = await (store ?? (await live.store())).workingCopy<KeptMailbox>(key);
+/**
+ * The mailbox form's working copy: the values without the password, which is sealed apart, and
+ * the receipt of a passing test of them.
+ */
+export class MailboxKeeper {
+	readonly #copy: WorkingCopyKeeper<KeptMailbox>;
+
+	constructor(key: string, store?: () => Promise<OfflineStore>) {
+		this.#copy = new WorkingCopyKeeper<KeptMailbox>(key, store);
+	}
+
+	/** The working copy kept, ready for the form, or null (none, or this device's storage cannot be read). */
+	async restore(base: MailboxFormValues): Promise<RestoredMailbox | null> {
+		const copy = await this.#copy.read();
 		if (!copy || !copy.values?.form) return null;
 		return {
 			// Fields added to the form since the copy was kept take the base's value.
@@ -47,41 +57,14 @@ export async function restoreMailbox(key: string, base: MailboxFormValues, store
 			expected: copy.expected,
 			passwordLost: copy.passwordLost
 		};
-	} catch {
-		return null;
 	}
-}
-
-/**
- * Keeps or drops one form's working copy, one write at a time in the order asked, so that a
- * slower earlier write never lands over a later one (or over the drop after Save).
- */
-export class MailboxKeeper {
-	private chain: Promise<void> = Promise.resolve();
-
-	constructor(private readonly key: string) {}
 
 	keep(values: MailboxFormValues, extra: { smtpTestReceipt: string | null; expected: Expected | null }): Promise<void> {
 		const { password, ...form } = values;
-		return this.enqueue((store) =>
-			store.keepWorkingCopy<KeptMailbox>(
-				this.key,
-				{ values: { form, smtpTestReceipt: extra.smtpTestReceipt }, expected: extra.expected, keptAt: new Date().toISOString() },
-				password
-			)
-		);
+		return this.#copy.keep({ form, smtpTestReceipt: extra.smtpTestReceipt }, extra.expected, password);
 	}
 
 	drop(): Promise<void> {
-		return this.enqueue((store) => store.dropWorkingCopy(this.key));
-	}
-
-	private enqueue(write: (store: OfflineStore) => Promise<void>): Promise<void> {
-		this.chain = this.chain
-			.then(async () => write(await live.store()))
-			.catch(() => {
-				// No storage on this device (private mode, quota): the form still works, it just is not kept.
-			});
-		return this.chain;
+		return this.#copy.drop();
 	}
 }
