@@ -8,6 +8,7 @@ import { ApiFailure } from '../api';
 import { describeFailure } from '../format';
 import type { CachedPage } from './log-cache';
 import { live } from './live.svelte';
+import { mergeNewest } from './merge-newest';
 
 export type ListState =
 	| { state: 'loading' }
@@ -26,7 +27,7 @@ export interface ListSource<Item, Filters> {
 	keepCopy(filters: Filters, page: { items: Item[]; hasMore: boolean }): Promise<void>;
 }
 
-export class ListView<Item, Filters> {
+export class ListView<Item extends { id: string }, Filters> {
 	view: ListState = $state({ state: 'loading' });
 	items: Item[] = $state.raw([]);
 	nextCursor: string | null = $state(null);
@@ -138,6 +139,28 @@ export class ListView<Item, Filters> {
 		} finally {
 			this.loadingMore = false;
 		}
+	}
+
+	/**
+	 * SPEC §16 "Lists stay live": reads the first page of the search shown again and merges it in
+	 * (new items on top, newer copies in place, pages loaded further down and the items in `keep`
+	 * stay), keeping the copy on this device current. Returns the page read, or null when nothing
+	 * was merged: no live list is on screen, or a new search or a reload started meanwhile (its
+	 * answer wins).
+	 */
+	async readNewest(options: { timeOf: (item: Item) => string; keep?: ReadonlySet<string> }): Promise<{ items: Item[]; nextCursor: string | null } | null> {
+		if (this.view.state !== 'ready' || this.#filters === null) return null;
+		const current = this.#generation;
+		const filters = this.#filters;
+		const newest = await this.#source.fetchPage(filters);
+		if (current !== this.#generation || this.view.state !== 'ready') return null;
+		const merged = mergeNewest(this.items, this.nextCursor, newest, options);
+		this.items = merged.items;
+		this.nextCursor = merged.nextCursor;
+		void this.#source.keepCopy(filters, { items: newest.items, hasMore: newest.nextCursor !== null }).catch(() => {
+			// No copy on this device (private mode, quota): the list still works online.
+		});
+		return newest;
 	}
 
 	/** Puts a newer copy of one item in place (after an action on it, such as a retry). */
