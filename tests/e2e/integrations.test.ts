@@ -16,6 +16,21 @@ async function addIntegration(page: Page, name: string) {
 	await page.getByRole('listitem').filter({ hasText: name }).filter({ hasText: 'Synced' }).waitFor();
 }
 
+/** How many operations wait in this device's outbox (IndexedDB `mailgate`, store `outbox`). */
+function outboxSize(page: Page): Promise<number> {
+	return page.evaluate(async () => {
+		const db = await new Promise<IDBDatabase>((resolve, reject) => {
+			const request = indexedDB.open('mailgate');
+			request.onsuccess = () => resolve(request.result);
+			request.onerror = () => reject(request.error);
+		});
+		return new Promise<number>((resolve) => {
+			const request = db.transaction('outbox').objectStore('outbox').count();
+			request.onsuccess = () => resolve(request.result);
+		});
+	});
+}
+
 async function integrationNamed(name: string) {
 	const { body } = await callApi('GET', '/api/integrations');
 	return (body.items as { id: string; name: string }[]).find((item) => item.name === name);
@@ -78,9 +93,17 @@ describe('channel integrations', () => {
 		const seeded = await seedIntegration();
 		const { context, page } = await newPage(browser.current);
 		await openIntegrations(page);
+		const deletes: string[] = [];
+		page.on('request', (request) => {
+			if (request.method() === 'DELETE') deletes.push(request.url());
+		});
 		await page.getByRole('button', { name: `Delete ${seeded.name}` }).click();
 		await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
 		await page.getByRole('dialog').waitFor({ state: 'hidden' });
+		// A delete is queued on this device before it is sent: nothing waits there, none left, and the row stays.
+		expect(await outboxSize(page)).toBe(0);
+		expect(deletes).toEqual([]);
+		await page.getByRole('listitem').filter({ hasText: seeded.name }).filter({ hasText: 'Synced' }).waitFor();
 		expect(await integrationNamed(seeded.name)).toBeDefined();
 		await context.close();
 	});

@@ -48,6 +48,9 @@ describe('signing in', () => {
 		await page.getByRole('button', { name: 'Sign in' }).click();
 		await page.waitForURL((url) => url.pathname === '/');
 		await page.getByRole('heading', { level: 1, name: 'Mailboxes' }).waitFor();
+		// Signed in for good: the token is kept for the next visit, and never shown in the address bar.
+		expect(await page.evaluate(() => localStorage.getItem('mailgate.adminToken'))).toBe(adminToken);
+		expect(page.url()).not.toContain(encodeURIComponent(adminToken));
 		await context.close();
 	});
 
