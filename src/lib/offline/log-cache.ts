@@ -43,7 +43,7 @@ export const MAX_CACHED_QUERIES = 20;
  * How many opened messages are kept (the most recently loaded): the ones an admin is working
  * through. Unlike a list item, a message can be large: the Worker keeps its text, HTML and
  * header block up to 250,000, 400,000 and 200,000 UTF-8 bytes (MAX_STORED_*_BYTES in
- * worker/inbound/handle-email.ts, so that the row fits D1's 1,000,000-byte limit). One detail
+ * worker/mail/byte-budgets.ts, so that the row fits D1's 1,000,000-byte limit). One detail
  * is thus under 1 MB as UTF-8, and under 2 MB as the two-byte strings a browser may store it
  * in: 30 are at worst about 60 MB, well within what current browsers let an origin store,
  * while ordinary mail of tens of kilobytes keeps the whole store near a megabyte. A write the
