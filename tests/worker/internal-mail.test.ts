@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { listQuery } from '../../worker/db/messages';
 import { handleInbound } from '../../worker/inbound/handle-email';
 import { TOTAL_BUDGET_MS } from '../../worker/send/timeouts';
-import { TEST_LATE_GRACE_MS } from '../../worker/smtp/test-token';
+import { TEST_LATE_GRACE_MS } from '../../worker/send/test-token';
 import { buildMessage } from './build-message';
 import { cloudflareHop, deliver } from './deliver';
 import { call, createIntegration, mailboxInput, unique } from './helpers';

@@ -13,7 +13,7 @@ import { readConfig } from '../config';
 import { smtpLoginFor, storedSecretProblem, typedPasswordLogin, type SmtpLogin } from '../send/credentials';
 import { runSmtpTest } from '../send/run-smtp-test';
 import { TOTAL_BUDGET_MS } from '../send/timeouts';
-import { issueTestToken } from '../smtp/test-token';
+import { issueTestToken } from '../send/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
 import { enforceRecentLimit, type RecentLimit } from './rate-limit';
 import type { Handler, RouteContext } from './route';

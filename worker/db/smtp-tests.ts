@@ -145,7 +145,7 @@ export async function releaseLease(db: D1Database, key: string): Promise<void> {
 	await db.prepare('DELETE FROM smtp_test_locks WHERE key = ?1').bind(key).run();
 }
 
-/** SPEC §16: the hash of a test message's X-Mailgate-Test token (smtp/test-token.ts). */
+/** SPEC §16: the hash of a test message's X-Mailgate-Test token (send/test-token.ts). */
 export interface SmtpTestToken {
 	tokenHash: string;
 	mailboxId: string | null;

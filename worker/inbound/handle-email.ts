@@ -23,7 +23,7 @@ import { htmlToText } from '../mail/html-text';
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { readThreadIds, type ThreadIds } from '../mail/thread-ids';
 import { applyBounce } from '../outbound/apply-bounce';
-import { isSmtpTestMessage } from '../smtp/test-token';
+import { isSmtpTestMessage } from '../send/test-token';
 import { messageReceivedEvent, messageRejectedEvent, wants, type ThreadMatch } from '../webhooks/events';
 import { partBytes } from '../archive/parts';
 import { authenticateMessage } from './authenticate';

@@ -5,7 +5,7 @@
  */
 import type { SmtpTestResult } from '../../src/lib/schema/smtp-test';
 import { composeMessage } from '../mail/compose';
-import { TEST_HEADER } from '../smtp/test-token';
+import { TEST_HEADER } from './test-token';
 import type { LoginFailure, SmtpLogin } from './credentials';
 import { openSender } from './mailbox-sender';
 import { failedPayload } from './payload';
@@ -22,7 +22,7 @@ export interface SmtpTestOptions {
 	to: string;
 	/**
 	 * SPEC §16: a token sent as `X-Mailgate-Test` so that email() knows the message if it comes
-	 * back to a service address (smtp/test-token.ts), made once the session is open; absent, the
+	 * back to a service address (test-token.ts), made once the session is open; absent, the
 	 * message carries no such header.
 	 */
 	issueTestToken?: () => Promise<string>;

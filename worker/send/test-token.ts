@@ -6,7 +6,7 @@
  * server's Sent folder, a forwarded copy, a log) must not make mail internal.
  */
 import { findSmtpTestToken, insertSmtpTestToken } from '../db/smtp-tests';
-import { TOTAL_BUDGET_MS } from '../send/timeouts';
+import { TOTAL_BUDGET_MS } from './timeouts';
 import { HEADER_TOKEN_LATE_GRACE_MS, hashHeaderToken, newHeaderToken, readHeaderToken } from '../mail/header-token';
 
 export const TEST_HEADER = 'X-Mailgate-Test';
