@@ -16,7 +16,13 @@ import { putParts, type PartContent } from '../archive/parts';
  * bytes (`parts`, in the order of `logged.attachments`) are kept apart too, so a download never
  * parses the whole original again (archive/parts.ts).
  */
-export async function storeMessage(env: Env, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = [], parts: readonly PartContent[] = []): Promise<boolean> {
+export async function storeMessage(
+	env: Pick<Env, 'DB' | 'MAIL_ARCHIVE' | 'WEBHOOK_QUEUE'>,
+	raw: Uint8Array,
+	logged: LoggedMessage,
+	events: readonly NewWebhookEvent[] = [],
+	parts: readonly PartContent[] = []
+): Promise<boolean> {
 	await putMessage(env.MAIL_ARCHIVE, originalKey(logged.id), raw, logged.messageId ?? '');
 	const archived = parts.length > 0 ? [originalKey(logged.id), partsKey(logged.id)] : [originalKey(logged.id)];
 	let inserted: boolean;
