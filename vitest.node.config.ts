@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-/** Tests of the Node-side tooling (scripts/, bench helpers): plain Node, no Worker, no browser. */
+/**
+ * Tests in plain Node, no Worker, no browser: the Node-side tooling (scripts/, bench helpers) and
+ * the app's pure and storage-injected parts (tests/src/, e.g. the sync engine over an in-memory IndexedDB).
+ */
 export default defineConfig({
-	test: { include: ['tests/scripts/**/*.test.ts'], environment: 'node' }
+	test: { include: ['tests/scripts/**/*.test.ts', 'tests/src/**/*.test.ts'], environment: 'node' }
 });
