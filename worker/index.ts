@@ -7,6 +7,7 @@
  */
 import { handleOAuthCallback } from './api/oauth';
 import { handleApi } from './api/router';
+import { readConfig } from './config';
 import { handleInbound } from './inbound/handle-email';
 import { DAY_MS, purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
 import { consumeOutbound } from './outbound/consumer';
@@ -33,11 +34,13 @@ export default {
 	// ctx is optional so that tests may call fetch with an env of their own.
 	async fetch(request, env, ctx?: ExecutionContext) {
 		const { pathname } = new URL(request.url);
+		// The settings, read once per Env (worker/config.ts) and handed on.
+		const config = readConfig(env);
 		if (pathname === '/api' || pathname.startsWith('/api/')) {
-			return handleApi(request, env, undefined, ctx && ((promise) => ctx.waitUntil(promise)));
+			return handleApi(request, env, undefined, ctx && ((promise) => ctx.waitUntil(promise)), config);
 		}
 		// SPEC §12: the OAuth provider sends the admin's browser back here (run_worker_first: /oauth/*).
-		if (pathname === '/oauth/callback') return handleOAuthCallback(request, env);
+		if (pathname === '/oauth/callback') return handleOAuthCallback(request, env, undefined, config);
 		if (pathname.startsWith('/oauth/')) return new Response('Not found', { status: 404 });
 		return env.ASSETS.fetch(request);
 	},

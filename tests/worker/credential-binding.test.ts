@@ -11,7 +11,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { PASSWORD_AGAIN_MESSAGE } from '../../src/lib/schema/mailbox';
 import { decryptSecret, encryptSecret } from '../../worker/crypto/secret-box';
 import { findMailbox } from '../../worker/db/mailboxes';
-import { passwordBinding, smtpLoginFor } from '../../worker/send/credentials';
+import { readConfig } from '../../worker/config';
+import type { SealSubject } from '../../worker/crypto/sealer';
+import { smtpLoginFor } from '../../worker/send/credentials';
 import { call, createIntegration, expectSecretsNeverLogged, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
 
 vi.setConfig({ testTimeout: 30_000 });
@@ -19,6 +21,10 @@ vi.setConfig({ testTimeout: 30_000 });
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
 const USER = 'support@acme.test';
 const PASSWORD = 'Corr3ct-h0rse-battery';
+
+/** Opens a stored password as the Worker does (the sealer's `smtp-password` purpose, issue 18's binding). */
+const openPassword = (sealed: string, mailboxId: string, smtp: SealSubject<'smtp-password'>['smtp']) =>
+	readConfig(env).sealer.open('smtp-password', { mailboxId, smtp }, sealed);
 expectSecretsNeverLogged([PASSWORD, btoa(`\u0000${USER}\u0000${PASSWORD}`)]);
 
 interface SeenAuth {
@@ -97,9 +103,7 @@ describe('a stored password is only sent to the server it was entered for', () =
 		expect(moved.status, moved.text).toBe(200);
 		expect(moved.body.smtp).toMatchObject({ host: 'smtp.elsewhere.example', port: 465, encryption: 'tls', hasPassword: true });
 		const stored = (await findMailbox(env.DB, mailbox.id))!;
-		await expect(
-			decryptSecret({ sealed: stored.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(mailbox.id, stored.smtp) })
-		).resolves.toBe('the new server’s password');
+		expect(await openPassword(stored.sealedPassword, mailbox.id, stored.smtp)).toEqual({ ok: true, value: 'the new server’s password' });
 	});
 
 	it('the sealed password is bound to its server: a row whose host or port was changed in the database does not send it', async () => {
@@ -110,8 +114,10 @@ describe('a stored password is only sent to the server it was entered for', () =
 		// Someone with write access to D1 (not to the Worker's key) points the mailbox elsewhere.
 		await env.DB.prepare('UPDATE mailboxes SET smtp_port = ?1 WHERE id = ?2').bind(ports.recordsAuth, mailbox.id).run();
 		const test = await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: {} });
-		expect(test.status).toBe(503);
-		expect(test.body.error.message).toMatch(/enter the password again/i);
+		// Issue 20: the sealer's one rule, a `config` result saying what to enter again (was a 503).
+		expect(test.status).toBe(200);
+		expect(test.body).toMatchObject({ ok: false, category: 'config' });
+		expect(test.body.hint).toMatch(/Enter the mailbox's SMTP password again/);
 		expect((await auths()).filter((auth) => auth.secret === secret)).toEqual([]);
 	});
 
@@ -124,7 +130,7 @@ describe('a stored password is only sent to the server it was entered for', () =
 		const resealed = await storedPassword(mailbox.id);
 		expect(resealed).not.toBe(legacy);
 		const stored = (await findMailbox(env.DB, mailbox.id))!;
-		await expect(decryptSecret({ sealed: resealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(mailbox.id, stored.smtp) })).resolves.toBe(PASSWORD);
+		expect(await openPassword(resealed, mailbox.id, stored.smtp)).toEqual({ ok: true, value: PASSWORD });
 	});
 });
 

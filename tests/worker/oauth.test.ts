@@ -293,6 +293,18 @@ describe('connecting', () => {
 		const last = (await standIn()).tokenRequests.at(-1);
 		expect(last).toMatchObject({ grant: 'authorization_code', ok: false, error: 'invalid_grant' });
 	});
+
+	it('a code verifier that no longer opens (the key changed meanwhile) is the sealer\'s config outcome, not a provider error (issue 20)', async () => {
+		const mailbox = await oauthMailbox();
+		const { callback } = await authorize(mailbox.id);
+		const { createSealer } = await import('../../worker/crypto/sealer');
+		const elsewhere = await createSealer(btoa('K'.repeat(32))).seal('oauth-verifier', { mailboxId: mailbox.id }, 'x'.repeat(43));
+		await env.DB.prepare('UPDATE oauth_states SET code_verifier = ?1 WHERE mailbox_id = ?2').bind(elsewhere, mailbox.id).run();
+		const exchanges = (await standIn()).tokenRequests.length;
+		expect(await arrive(callback)).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=config&provider=microsoft`);
+		// Nothing was sent to the provider with a verifier that could not be read.
+		expect((await standIn()).tokenRequests.length).toBe(exchanges);
+	});
 });
 
 describe('access tokens', () => {

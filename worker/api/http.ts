@@ -1,6 +1,7 @@
 /** JSON responses and request bodies for /api, in the SPEC §7 error shape. */
 import type { z } from 'zod';
 import { fieldErrors, type FieldErrors } from '../../src/lib/schema/api-error';
+import type { LostSecret } from '../crypto/sealer';
 
 /**
  * Largest request body accepted. A mailbox is well under 4 KiB even with a 500-character
@@ -52,6 +53,13 @@ export type RefusalAnswers<U extends { reason: string }> = { [R in U['reason']]:
 export function answerFor<U extends { reason: string }>(table: RefusalAnswers<U>, refusal: U): HttpError {
 	return (table[refusal.reason as U['reason']] as (refusal: U) => HttpError)(refusal);
 }
+
+/**
+ * A stored secret that no longer opens (worker/crypto/sealer.ts), wherever the API needs one that
+ * is not a step's result: 409 with what to enter again, never a 500. (An SMTP test's login that
+ * cannot open its password is a result like any failed step, `config` with the same hint.)
+ */
+export const secretLost = (lost: LostSecret) => new HttpError(409, 'secret_unreadable', lost.hint);
 
 export const validationFailed = (fields: FieldErrors) =>
 	new HttpError(422, 'validation_failed', 'Some fields need attention.', { fields });

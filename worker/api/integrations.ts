@@ -7,7 +7,7 @@ import {
 import * as db from '../db/integrations';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/errors';
 import { checkWebhookUrl } from '../../src/lib/schema/webhook';
-import { newWebhookSecret, sealWebhookSecret } from '../webhooks/secret';
+import { newWebhookSecret } from '../webhooks/secret';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
 
@@ -52,7 +52,7 @@ export const create: Handler = async ({ request, env, now }) => {
 	return json(integration, 201, { location: `/api/integrations/${integration.id}` });
 };
 
-export const update: Handler = async ({ request, env, params, now }) => {
+export const update: Handler = async ({ request, env, config, params, now }) => {
 	const input = await readBody(request, integrationUpdateSchema);
 	const current = await db.findIntegration(env.DB, params.id!);
 	if (!current) throw notFound();
@@ -60,7 +60,7 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	if (expectedVersion !== current.version) throw versionConflict(current);
 	if (input.webhook) {
 		// SPEC §11 URL rules, with the Worker's setting for local hosts.
-		const refusal = checkWebhookUrl(input.webhook.url, env.ALLOW_PRIVATE_WEBHOOK_HOSTS === 'true');
+		const refusal = checkWebhookUrl(input.webhook.url, config.allowPrivateWebhookHosts);
 		if (refusal) throw validationFailed({ 'webhook.url': refusal });
 	}
 	if (input.name !== undefined && input.name !== current.name) {
@@ -78,7 +78,9 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	if (input.webhook !== undefined) {
 		// The signing secret is made when a webhook is first set (SPEC §11) and kept on later edits.
 		const sealedSecret =
-			input.webhook && !(await db.findWebhookSecret(env.DB, current.id)) ? await sealWebhookSecret(env, current.id, newWebhookSecret()) : undefined;
+			input.webhook && !(await db.findWebhookSecret(env.DB, current.id))
+				? await config.sealer.seal('webhook-secret', { integrationId: current.id }, newWebhookSecret())
+				: undefined;
 		const set = await db.setWebhook(env.DB, {
 			id: current.id,
 			webhook: input.webhook ? { url: new URL(input.webhook.url).href, events: [...new Set(input.webhook.events)] } : null,

@@ -20,7 +20,6 @@ import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
 import { deleteConnection } from '../db/oauth';
 import { isUniqueViolation } from '../db/errors';
-import { EncryptionKeyError } from '../crypto/secret-box';
 import { sealPassword } from '../send/credentials';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
@@ -105,7 +104,7 @@ export const create: Handler = async ({ request, env, now }) => {
 		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
 		// SPEC §12: with OAuth no password is stored.
 		// Issue 18: sealed to the server, port, account and encryption it is for.
-		sealedPassword: oauth2 || !password ? '' : await seal(env, password, id, smtp),
+		sealedPassword: oauth2 || !password ? '' : await sealPassword(env, password, id, smtp),
 		oauthConnection: null,
 		manualForward: input.manualForward,
 		createdAt: at,
@@ -151,7 +150,7 @@ export const update: Handler = async ({ request, env, params, now }) => {
 		...patch,
 		smtp: nextSmtp,
 		// SPEC §3: leaving the password empty on edit keeps the stored one (same server only, above). SPEC §12: with OAuth none is kept.
-		sealedPassword: oauth2 ? '' : password ? await seal(env, password, current.id, nextSmtp) : current.sealedPassword,
+		sealedPassword: oauth2 ? '' : password ? await sealPassword(env, password, current.id, nextSmtp) : current.sealedPassword,
 		updatedAt: now().toISOString()
 	};
 	if (next.integrationId !== current.integrationId) await requireIntegration(env, next.integrationId);
@@ -183,17 +182,6 @@ export const remove: Handler = async ({ env, params }) => {
 async function requireIntegration(env: Env, id: string): Promise<void> {
 	if (!(await findIntegration(env.DB, id))) {
 		throw validationFailed({ integrationId: 'This channel integration does not exist; choose another one' });
-	}
-}
-
-async function seal(env: Env, plain: string, id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): Promise<string> {
-	try {
-		return await sealPassword(env, plain, id, smtp);
-	} catch (error) {
-		if (error instanceof EncryptionKeyError) {
-			throw new HttpError(503, 'server_misconfigured', error.message);
-		}
-		throw error;
 	}
 }
 

@@ -126,10 +126,10 @@ export const read: Handler = async ({ env, params }) => {
 };
 
 /** `GET /api/messages/:id/raw`: the original, byte for byte, as `<Message-ID>.eml`. */
-export const raw: Handler = async ({ env, params, now, principal }) => {
+export const raw: Handler = async ({ env, config, params, now, principal }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
-	await enforceRateLimits({ env, now }, rateChecks('download', principal, message.mailboxId));
+	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('download', principal, message.mailboxId));
 	const eml = await emlResponse(env.MAIL_ARCHIVE, originalKey(message.id), message.messageId ?? message.id);
 	if (!eml) throw originalGone();
 	return eml;
@@ -141,12 +141,12 @@ export const raw: Handler = async ({ env, params, now, principal }) => {
  * inbound time (one ranged read); a message stored before they were kept is parsed from its
  * archived original, as every download once was.
  */
-export const attachment: Handler = async ({ env, params, now, principal }) => {
+export const attachment: Handler = async ({ env, config, params, now, principal }) => {
 	const message = await findMessage(env.DB, params.id!);
 	if (!message) throw notFound();
 	const index = Number(params.index);
 	if (!Number.isInteger(index) || index < 0 || index >= message.attachments.length) throw new HttpError(404, 'not_found', 'No attachment with this index.');
-	await enforceRateLimits({ env, now }, rateChecks('download', principal, message.mailboxId));
+	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('download', principal, message.mailboxId));
 	const listed = message.attachments[index]!;
 	const name = listed.filename || `attachment-${index}`;
 	const stored = await readPart(env.MAIL_ARCHIVE, message.id, message.attachments.map((part) => part.size), index);

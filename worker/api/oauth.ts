@@ -6,6 +6,7 @@
  */
 import { oauthProviderLabels, oauthProviderValues, type OAuthProvider } from '../../src/lib/schema/mailbox';
 import { oauthStartRequestSchema, type OAuthProviders } from '../../src/lib/schema/oauth';
+import { readConfig, type Config } from '../config';
 import { findMailbox } from '../db/mailboxes';
 import { providerSetup } from '../oauth/providers';
 import { finishSignIn, startSignIn, type StartRefusal } from '../oauth/sign-in';
@@ -13,8 +14,8 @@ import { answerFor, HttpError, json, readBody, type RefusalAnswers } from './htt
 import { rateLimited } from './rate-limit';
 import type { Handler } from './route';
 
-export const providers: Handler = async ({ env }) => {
-	const answer = Object.fromEntries(oauthProviderValues.map((provider) => [provider, providerSetup(env, provider)])) as OAuthProviders;
+export const providers: Handler = async ({ config }) => {
+	const answer = Object.fromEntries(oauthProviderValues.map((provider) => [provider, providerSetup(config.oauth, provider)])) as OAuthProviders;
 	return json(answer);
 };
 
@@ -26,7 +27,7 @@ const startRefused = (provider: OAuthProvider): RefusalAnswers<StartRefusal> => 
 		rateLimited('Too many sign-ins were started for this mailbox in the last 10 minutes; finish one or wait a few minutes.', 60)
 });
 
-export const start: Handler = async ({ request, env, params, now }) => {
+export const start: Handler = async ({ request, env, config, params, now }) => {
 	const { provider } = await readBody(request, oauthStartRequestSchema);
 	const mailbox = await findMailbox(env.DB, params.id!);
 	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
@@ -38,7 +39,8 @@ export const start: Handler = async ({ request, env, params, now }) => {
 			`Save the mailbox with ${oauthProviderLabels[provider]} as its Sign-in method first, then sign in.`
 		);
 	}
-	const started = await startSignIn(env, { mailbox, provider, origin: new URL(request.url).origin, now: now() });
+	const deps = { db: env.DB, oauth: config.oauth, sealer: config.sealer, publicOrigin: config.publicOrigin };
+	const started = await startSignIn(deps, { mailbox, provider, origin: new URL(request.url).origin, now: now() });
 	if (!started.ok) throw answerFor(startRefused(provider), started);
 	return json({ authorizationUrl: started.authorizationUrl });
 };
@@ -48,11 +50,11 @@ export const start: Handler = async ({ request, env, params, now }) => {
  * browser to the mailbox page with the outcome. The redirect neither caches nor leaks the code
  * in a Referer.
  */
-export async function handleOAuthCallback(request: Request, env: Env, now: () => Date = () => new Date()): Promise<Response> {
+export async function handleOAuthCallback(request: Request, env: Env, now: () => Date = () => new Date(), config: Config = readConfig(env)): Promise<Response> {
 	const headers = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
 	if (request.method !== 'GET') return new Response('Use GET.', { status: 405, headers: { ...headers, allow: 'GET' } });
 	try {
-		const outcome = await finishSignIn(env, new URL(request.url).searchParams, now());
+		const outcome = await finishSignIn({ db: env.DB, oauth: config.oauth, sealer: config.sealer }, new URL(request.url).searchParams, now());
 		// What happened, for the operator; never a code or token.
 		const log = outcome.result === 'connected' ? console.info : console.warn;
 		log('oauth_sign_in', { mailbox: outcome.mailboxId, provider: outcome.provider, result: outcome.result, providerError: outcome.providerError });

@@ -24,10 +24,10 @@ const CREATE_REFUSED: RefusalAnswers<CreateRefusal> = {
  * `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the
  * first. Rate-limited per mailbox and per API key before the body (up to 28 MiB) is read.
  */
-export const create: Handler = async ({ request, env, params, now, principal }) => {
+export const create: Handler = async ({ request, env, config, params, now, principal }) => {
 	const mailbox = await findMailbox(env.DB, params.id!);
 	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
-	await enforceRateLimits({ env, now }, rateChecks('outbound', principal, mailbox.id));
+	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('outbound', principal, mailbox.id));
 	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
 	const result = await createOutbound(env, { mailbox, request: input, now: now() });
 	if (!result.ok) throw answerFor(CREATE_REFUSED, result);
@@ -62,10 +62,10 @@ export const read: Handler = async ({ env, params }) => {
 };
 
 /** `GET /api/outbound/:id/raw`: exactly the bytes that left (or will leave), as `<Message-ID>.eml`. */
-export const raw: Handler = async ({ env, params, now, principal }) => {
+export const raw: Handler = async ({ env, config, params, now, principal }) => {
 	const outbound = await findOutbound(env.DB, params.id!);
 	if (!outbound) throw notFound();
-	await enforceRateLimits({ env, now }, rateChecks('download', principal, outbound.mailboxId));
+	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('download', principal, outbound.mailboxId));
 	const eml = await emlResponse(env.MAIL_ARCHIVE, composedKey(outbound.id), outbound.messageId);
 	if (!eml) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
 	return eml;

@@ -96,9 +96,9 @@ export function rateChecks(kind: keyof typeof LIMITS_OF, principal: Principal | 
  * request refused by one limit may still have counted against another: the client is over a
  * limit either way, and counting never lets anything past one.
  */
-export async function enforceRateLimits(context: { env: Env; now: () => Date }, checks: readonly RateCheck[]): Promise<void> {
+export async function enforceRateLimits(context: { db: D1Database; now: () => Date; overrides: string }, checks: readonly RateCheck[]): Promise<void> {
 	const at = context.now().getTime();
-	const overrides = parseRateLimitOverrides(context.env.RATE_LIMITS);
+	const overrides = parseRateLimitOverrides(context.overrides);
 	const windows = checks.map(({ limit, subject }) => ({
 		...limit,
 		limit: overrides.get(limit.name) ?? limit.limit,
@@ -106,8 +106,8 @@ export async function enforceRateLimits(context: { env: Env; now: () => Date }, 
 		start: Math.floor(at / limit.windowMs) * limit.windowMs
 	}));
 	const counted = await take(
-		context.env.DB,
-		windows.map((window) => takeStatement(context.env.DB, window.bucket, window.start, window.limit))
+		context.db,
+		windows.map((window) => takeStatement(context.db, window.bucket, window.start, window.limit))
 	);
 	const refused = windows.filter((_, index) => !counted[index]);
 	if (refused.length === 0) return;

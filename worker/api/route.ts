@@ -1,4 +1,5 @@
 import type { Principal } from '../auth/authenticate';
+import type { Config } from '../config';
 import { HttpError } from './http';
 /** An API key's reach (SPEC §11): its integration and that integration's mailboxes. */
 export interface Scope {
@@ -8,7 +9,10 @@ export interface Scope {
 
 export interface RouteContext {
 	request: Request;
+	/** The bindings (D1, R2, the queues); settings are read from `config`, never from here. */
 	env: Env;
+	/** The Worker's settings, read once (worker/config.ts). */
+	config: Config;
 	params: Record<string, string>;
 	/** The clock, injectable for tests. */
 	now: () => Date;

@@ -6,6 +6,8 @@
  * 404, an admin route a 403.
  */
 import { authenticate, type Principal } from '../auth/authenticate';
+import { readConfig, type Config } from '../config';
+import { EncryptionKeyError } from '../crypto/secret-box';
 import { mailboxIdsOfIntegration } from '../db/mailboxes';
 import { findMessage } from '../db/messages';
 import { findOutbound } from '../db/outbound';
@@ -77,10 +79,11 @@ export async function handleApi(
 	env: Env,
 	now: () => Date = () => new Date(),
 	// Without an ExecutionContext (a direct call) the work still runs; nothing waits for it.
-	waitUntil: (promise: Promise<unknown>) => void = (promise) => void promise.catch(() => {})
+	waitUntil: (promise: Promise<unknown>) => void = (promise) => void promise.catch(() => {}),
+	config: Config = readConfig(env)
 ): Promise<Response> {
 	try {
-		const auth = await authenticate(request, env);
+		const auth = await authenticate(request, { db: env.DB, adminToken: config.adminToken, access: config.access });
 		if (!auth.ok) {
 			throw new HttpError(401, 'unauthorized', auth.reason, {
 				headers: { 'www-authenticate': 'Bearer realm="mailgate"' }
@@ -102,11 +105,13 @@ export async function handleApi(
 			}
 			if ((params.id?.length ?? 0) > MAX_ID_LENGTH) throw new HttpError(404, 'not_found', 'No such record.');
 			const scope = await scopeOf(auth.principal, endpoint.scope, params, env);
-			return await endpoint.handler({ request, env, params, now, waitUntil, scope, principal: auth.principal });
+			return await endpoint.handler({ request, env, config, params, now, waitUntil, scope, principal: auth.principal });
 		}
 		throw new HttpError(404, 'not_found', `No API route ${url.pathname}.`);
 	} catch (error) {
 		if (error instanceof HttpError) return error.toResponse();
+		// Sealing a secret (a password, a webhook secret, a sign-in) needs the key: say which setting.
+		if (error instanceof EncryptionKeyError) return new HttpError(503, 'server_misconfigured', error.message).toResponse();
 		// A bug or an outage (D1 unavailable). Log the kind and message only: request bodies,
 		// which may hold an SMTP password, are never logged.
 		console.error('api_error', { method: request.method, error: describe(error) });

@@ -6,7 +6,6 @@
 import { sha256Hex } from '../crypto/sha256';
 import { sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
-import { decryptSecret, encryptSecret } from '../crypto/secret-box';
 import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
 import { readConfig } from '../config';
@@ -57,7 +56,7 @@ async function sealTestReceipt(env: Env, testId: string, settings: Omit<TestedSe
 	const { password, ...server } = settings;
 	const tested: TestedSettings = { ...server, passwordSha256: await sha256Hex(password) };
 	try {
-		return `${testId}:${await encryptSecret({ plain: JSON.stringify(tested), secret: env.SMTP_ENCRYPTION_KEY, boundTo: `smtp-test-receipt:${testId}` })}`;
+		return `${testId}:${await readConfig(env).sealer.seal('smtp-test-receipt', { testId }, JSON.stringify(tested))}`;
 	} catch {
 		return undefined;
 	}
@@ -76,9 +75,11 @@ export async function testOfReceipt(
 	const split = receipt.indexOf(':');
 	if (split <= 0) return null;
 	const testId = receipt.slice(0, split);
+	const opened = await readConfig(env).sealer.open('smtp-test-receipt', { testId }, receipt.slice(split + 1));
+	if (!opened.ok) return null;
 	let tested: TestedSettings;
 	try {
-		tested = JSON.parse(await decryptSecret({ sealed: receipt.slice(split + 1), secret: env.SMTP_ENCRYPTION_KEY, boundTo: `smtp-test-receipt:${testId}` }));
+		tested = JSON.parse(opened.value);
 	} catch {
 		return null;
 	}
@@ -171,7 +172,8 @@ async function run(
 	}
 	try {
 		// A login that cannot be made (SPEC §12: not signed in, access withdrawn) is a result like any failed step.
-		const { credential, ...outcome } = await runSmtpTest({
+		// A stored password that no longer opens is such a result too (`config`, with what to enter again).
+		const { credential: _credential, ...outcome } = await runSmtpTest({
 			login: test.login,
 			from: test.from,
 			to: test.to,
@@ -179,13 +181,6 @@ async function run(
 			issueTestToken: () => issueTestToken(env.DB, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
 			allowPrivateHosts: readConfig(env).allowPrivateSmtpHosts
 		});
-		if (credential === 'password_undecryptable') {
-			throw new HttpError(
-				503,
-				'server_misconfigured',
-				'The stored SMTP password cannot be opened with the current SMTP_ENCRYPTION_KEY for the saved server settings; enter the password again.'
-			);
-		}
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),
 			mailboxId: test.mailboxId,

@@ -11,9 +11,9 @@ import { hashApiKey, newApiKey } from '../auth/api-keys';
 import { attemptDelivery } from '../webhooks/attempt';
 import { enqueueEvents } from '../webhooks/enqueue';
 import { testEvent } from '../webhooks/events';
-import { newWebhookSecret, openWebhookSecret, sealWebhookSecret } from '../webhooks/secret';
+import { newWebhookSecret } from '../webhooks/secret';
 import { notFound } from './integrations';
-import { HttpError, json, noContent, readBody, validationFailed } from './http';
+import { HttpError, json, noContent, readBody, secretLost, validationFailed } from './http';
 import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
 import type { Handler, RouteContext } from './route';
 
@@ -30,14 +30,17 @@ export const revealSecret: Handler = async (context) => {
 	const integration = await integrationOf(context);
 	const sealed = await findWebhookSecret(context.env.DB, integration.id);
 	if (!sealed) throw noWebhook();
-	return json({ secret: await openWebhookSecret(context.env, integration.id, sealed) });
+	const secret = await context.config.sealer.open('webhook-secret', { integrationId: integration.id }, sealed);
+	if (!secret.ok) throw secretLost(secret.lost);
+	return json({ secret: secret.value });
 };
 
 /** `POST /api/integrations/:id/webhook-secret`: a new secret at once; the old one stops verifying. */
 export const rotateSecret: Handler = async (context) => {
 	const integration = await integrationOf(context);
 	const secret = newWebhookSecret();
-	if (!(await replaceWebhookSecret(context.env.DB, integration.id, await sealWebhookSecret(context.env, integration.id, secret)))) throw noWebhook();
+	const sealed = await context.config.sealer.seal('webhook-secret', { integrationId: integration.id }, secret);
+	if (!(await replaceWebhookSecret(context.env.DB, integration.id, sealed))) throw noWebhook();
 	return json({ secret });
 };
 

@@ -16,25 +16,34 @@ export type AuthResult = { ok: true; principal: Principal } | { ok: false; reaso
 /** Access puts its JWT in this header on every request it lets through. */
 const ACCESS_HEADER = 'cf-access-jwt-assertion';
 
-export async function authenticate(request: Request, env: Env): Promise<AuthResult> {
+/** What authenticating needs: the API keys' table and the admin's settings (worker/config.ts). */
+export interface AuthDependencies {
+	db: D1Database;
+	/** ADMIN_TOKEN; "" when unset. */
+	adminToken: string;
+	/** Cloudflare Access, when both ACCESS_TEAM_DOMAIN and ACCESS_AUD are set. */
+	access: { teamDomain: string; aud: string } | null;
+}
+
+export async function authenticate(request: Request, { db, adminToken, access }: AuthDependencies): Promise<AuthResult> {
 	const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
 	if (bearer?.startsWith(API_KEY_PREFIX)) {
 		// Looked up by its hash: the database never sees the key, and a revoked key is gone.
-		const key = await findApiKeyByHash(env.DB, await hashApiKey(bearer));
+		const key = await findApiKeyByHash(db, await hashApiKey(bearer));
 		if (!key) return { ok: false, reason: 'This API key is not valid (it may have been revoked).' };
-		await touchApiKey(env.DB, key.id, new Date());
+		await touchApiKey(db, key.id, new Date());
 		return { ok: true, principal: { kind: 'key', keyId: key.id, integrationId: key.integrationId } };
 	}
-	if (bearer && env.ADMIN_TOKEN && (await equalInConstantTime(bearer, env.ADMIN_TOKEN))) {
+	if (bearer && adminToken && (await equalInConstantTime(bearer, adminToken))) {
 		return { ok: true, principal: { kind: 'admin', name: 'admin-token' } };
 	}
 	const assertion = request.headers.get(ACCESS_HEADER);
-	if (assertion && env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD) {
-		const identity = await verifyAccessJwt(assertion, env.ACCESS_TEAM_DOMAIN, env.ACCESS_AUD);
+	if (assertion && access) {
+		const identity = await verifyAccessJwt(assertion, access.teamDomain, access.aud);
 		if (identity) return { ok: true, principal: { kind: 'admin', name: `access:${identity}` } };
 		return { ok: false, reason: 'The Cloudflare Access token is not valid for this application.' };
 	}
-	if (!env.ADMIN_TOKEN && !(env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD)) {
+	if (!adminToken && !access) {
 		return { ok: false, reason: 'No ADMIN_TOKEN is configured on the Worker; set it as a secret.' };
 	}
 	return {

@@ -16,7 +16,7 @@ import { findMailbox, type StoredMailbox } from '../db/mailboxes';
 import { countPendingSignIns, insertPendingSignIn, saveConnection, takePendingSignIn } from '../db/oauth';
 import { authorizationUrl, checkRedirect, exchangeCode, newSecrets } from './client';
 import { providerConfig, providerSetup } from './providers';
-import { expiresAt, openToken, sealToken } from './tokens';
+import { expiresAt, type OAuthDependencies } from './tokens';
 
 /** SPEC §12: a sign-in link works for 10 minutes. */
 export const SIGN_IN_TTL_MS = 10 * 60_000;
@@ -33,29 +33,32 @@ export type StartRefusal =
 
 export type StartOutcome = { ok: true; authorizationUrl: string } | ({ ok: false } & StartRefusal);
 
+/** A sign-in's dependencies: the OAuth ones and PUBLIC_ORIGIN ("" when unset) for the redirect URI. */
+export type SignInDependencies = OAuthDependencies & { publicOrigin: string };
+
 export async function startSignIn(
-	env: Env,
+	{ db, oauth, sealer, publicOrigin }: SignInDependencies,
 	options: { mailbox: StoredMailbox; provider: OAuthProvider; origin: string; now: Date }
 ): Promise<StartOutcome> {
 	const { mailbox, provider, now } = options;
-	const setup = providerSetup(env, provider);
+	const setup = providerSetup(oauth, provider);
 	if (!setup.configured) {
 		return { ok: false, reason: 'not_configured', missing: setup.missing };
 	}
-	if ((await countPendingSignIns(env.DB, mailbox.id, now.getTime())) >= PENDING_SIGN_INS_PER_MAILBOX) {
+	if ((await countPendingSignIns(db, mailbox.id, now.getTime())) >= PENDING_SIGN_INS_PER_MAILBOX) {
 		return { ok: false, reason: 'too_many' };
 	}
-	const config = providerConfig(env, provider);
+	const config = providerConfig(oauth, provider);
 	// Random only: the pending row (found by the state's hash) says which mailbox it is for.
 	const { codeVerifier, state } = newSecrets();
-	const redirectUri = new URL(CALLBACK_PATH, (env.PUBLIC_ORIGIN || '').trim() || options.origin).href;
+	const redirectUri = new URL(CALLBACK_PATH, publicOrigin || options.origin).href;
 	await insertPendingSignIn(
-		env.DB,
+		db,
 		{
 			stateHash: await sha256Hex(state),
 			mailboxId: mailbox.id,
 			provider,
-			sealedCodeVerifier: await sealToken(env, mailbox.id, 'oauth-verifier', codeVerifier),
+			sealedCodeVerifier: await sealer.seal('oauth-verifier', { mailboxId: mailbox.id }, codeVerifier),
 			redirectUri,
 			createdAt: now.toISOString(),
 			expiresAt: now.getTime() + SIGN_IN_TTL_MS
@@ -100,7 +103,7 @@ function signedInAccount(
 	return claims.email_verified === true ? { ok: true, account: claims.email } : { ok: false, reason: 'email_unverified' };
 }
 
-export async function finishSignIn(env: Env, parameters: URLSearchParams, now: Date): Promise<CallbackOutcome> {
+export async function finishSignIn({ db, oauth, sealer }: OAuthDependencies, parameters: URLSearchParams, now: Date): Promise<CallbackOutcome> {
 	const state = parameters.get('state') ?? '';
 	const back = (mailboxId: string | null, query: Record<string, string>) =>
 		`${mailboxId ? `/mailboxes/${encodeURIComponent(mailboxId)}` : '/'}?${new URLSearchParams({ oauth: query.reason ? 'error' : 'connected', ...query })}`;
@@ -112,23 +115,26 @@ export async function finishSignIn(env: Env, parameters: URLSearchParams, now: D
 		providerError
 	});
 
-	const pending = state ? await takePendingSignIn(env.DB, await sha256Hex(state)) : null;
+	const pending = state ? await takePendingSignIn(db, await sha256Hex(state)) : null;
 	if (!pending) return fail(null, null, 'link_used');
 	const { mailboxId, provider } = pending;
 	if (pending.expiresAt <= now.getTime()) return fail(mailboxId, provider, 'link_expired');
-	const mailbox = await findMailbox(env.DB, mailboxId);
+	const mailbox = await findMailbox(db, mailboxId);
 	if (!mailbox) return fail(null, provider, 'link_used');
-	if (!providerSetup(env, provider).configured) return fail(mailboxId, provider, 'not_configured');
+	if (!providerSetup(oauth, provider).configured) return fail(mailboxId, provider, 'not_configured');
 
-	const config = providerConfig(env, provider);
+	const config = providerConfig(oauth, provider);
 	const redirect = checkRedirect(config, parameters, state);
 	if (!redirect.ok) {
 		// RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6: the admin said no, or could not say yes.
 		const refused = ['access_denied', 'consent_required', 'interaction_required', 'login_required'].includes(redirect.error);
 		return fail(mailboxId, provider, refused ? 'consent_refused' : 'provider_error', {}, redirect.error);
 	}
-	const codeVerifier = await openToken(env, mailboxId, 'oauth-verifier', pending.sealedCodeVerifier);
-	const exchanged = await exchangeCode(config, { parameters: redirect.parameters, redirectUri: pending.redirectUri, codeVerifier });
+	// A verifier that no longer opens (SMTP_ENCRYPTION_KEY changed or unset since the start) is
+	// the sealer's one outcome, `config`: start again (src/lib/schema/oauth.ts says so).
+	const codeVerifier = await sealer.open('oauth-verifier', { mailboxId }, pending.sealedCodeVerifier);
+	if (!codeVerifier.ok) return fail(mailboxId, provider, 'config', {}, codeVerifier.lost.reason);
+	const exchanged = await exchangeCode(config, { parameters: redirect.parameters, redirectUri: pending.redirectUri, codeVerifier: codeVerifier.value });
 	if (!exchanged.ok) {
 		const failure = exchanged.failure;
 		switch (failure.kind) {
@@ -153,15 +159,15 @@ export async function finishSignIn(env: Env, parameters: URLSearchParams, now: D
 	if (!tokens.refreshToken) return fail(mailboxId, provider, 'no_refresh_token');
 
 	const at = now.getTime();
-	await saveConnection(env.DB, {
+	await saveConnection(db, {
 		mailboxId,
 		provider,
 		account,
-		sealedRefreshToken: await sealToken(env, mailboxId, 'oauth-refresh', tokens.refreshToken),
+		sealedRefreshToken: await sealer.seal('oauth-refresh', { mailboxId }, tokens.refreshToken),
 		connectedAt: now.toISOString(),
 		status: 'connected',
 		// The first access token is good for a while: the SMTP test right after connecting uses it.
-		sealedAccessToken: await sealToken(env, mailboxId, 'oauth-access', tokens.accessToken),
+		sealedAccessToken: await sealer.seal('oauth-access', { mailboxId }, tokens.accessToken),
 		accessExpiresAt: expiresAt(tokens, at)
 	});
 	return { location: back(mailboxId, { provider }), mailboxId, provider, result: 'connected' };

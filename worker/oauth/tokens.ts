@@ -7,7 +7,8 @@
  * reconnecting.
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
-import { decryptSecret, encryptSecret } from '../crypto/secret-box';
+import { readConfig, type Config } from '../config';
+import type { LostSecret, Sealer } from '../crypto/sealer';
 import { findConnection, forgetAccessToken, markReconnect, recordRefresh, type StoredConnection } from '../db/oauth';
 import { refreshAccessToken, type TokenFailure, type Tokens } from './client';
 import { providerConfig, providerSetup } from './providers';
@@ -15,15 +16,16 @@ import { providerConfig, providerSetup } from './providers';
 /** SPEC §12: an access token is reused until a minute before it expires. */
 export const ACCESS_TOKEN_MARGIN_MS = 60_000;
 
-type Purpose = 'oauth-refresh' | 'oauth-access' | 'oauth-verifier';
-const boundTo = (mailboxId: string, purpose: Purpose) => `mailbox:${mailboxId}:${purpose}`;
-
-export function sealToken(env: Env, mailboxId: string, purpose: Purpose, token: string): Promise<string> {
-	return encryptSecret({ plain: token, secret: env.SMTP_ENCRYPTION_KEY, boundTo: boundTo(mailboxId, purpose) });
+/** What the OAuth pieces need: D1, the providers' settings and the sealer (worker/config.ts). */
+export interface OAuthDependencies {
+	db: D1Database;
+	oauth: Config['oauth'];
+	sealer: Sealer;
 }
 
-export function openToken(env: Env, mailboxId: string, purpose: Purpose, sealed: string): Promise<string> {
-	return decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: boundTo(mailboxId, purpose) });
+export function oauthDependencies(env: Env): OAuthDependencies {
+	const config = readConfig(env);
+	return { db: env.DB, oauth: config.oauth, sealer: config.sealer };
 }
 
 /** When an access token given at `at` expires (ms); one without a stated lifetime is used for this login only. */
@@ -40,7 +42,8 @@ export type AccessFailure =
 	/** The provider withdrew the access (invalid_grant), now or before. */
 	| { reason: 'reconnect' }
 	| { reason: 'not_configured'; missing: string[] }
-	| { reason: 'undecryptable' }
+	/** The stored refresh token does not open (worker/crypto/sealer.ts): sign in again. */
+	| { reason: 'undecryptable'; lost: LostSecret }
 	| { reason: 'token_endpoint'; failure: Exclude<TokenFailure, { kind: 'invalid_grant' }> };
 
 export type AccessOutcome =
@@ -58,8 +61,9 @@ export async function accessTokenFor(
 	mailbox: { id: string; provider: OAuthProvider; account: string },
 	options: { now?: () => number; forceRefresh?: boolean } = {}
 ): Promise<AccessOutcome> {
+	const { db, oauth, sealer } = oauthDependencies(env);
 	const now = options.now ?? (() => Date.now());
-	let connection = await findConnection(env.DB, mailbox.id);
+	let connection = await findConnection(db, mailbox.id);
 	for (let attempt = 0; ; attempt++) {
 		if (!connection) return { ok: false, failure: { reason: 'not_connected' } };
 		if (connection.provider !== mailbox.provider) return { ok: false, failure: { reason: 'other_provider', connected: connection.provider } };
@@ -67,37 +71,33 @@ export async function accessTokenFor(
 			return { ok: false, failure: { reason: 'account_changed', account: connection.account } };
 		}
 		if (connection.status === 'reconnect') return { ok: false, failure: { reason: 'reconnect' } };
-		const cached = options.forceRefresh ? null : await cachedToken(env, connection, now());
-		if (cached) return { ok: true, accessToken: cached, account: connection.account, fromCache: true, forget: forgetter(env, connection) };
+		const cached = options.forceRefresh ? null : await cachedToken(sealer, connection, now());
+		if (cached) return { ok: true, accessToken: cached, account: connection.account, fromCache: true, forget: forgetter(db, connection) };
 
-		const setup = providerSetup(env, connection.provider);
+		const setup = providerSetup(oauth, connection.provider);
 		if (!setup.configured) return { ok: false, failure: { reason: 'not_configured', missing: setup.missing } };
-		let refreshToken: string;
-		try {
-			refreshToken = await openToken(env, mailbox.id, 'oauth-refresh', connection.sealedRefreshToken);
-		} catch {
-			return { ok: false, failure: { reason: 'undecryptable' } };
-		}
-		const refreshed = await refreshAccessToken(providerConfig(env, connection.provider), refreshToken);
+		const refreshToken = await sealer.open('oauth-refresh', { mailboxId: mailbox.id }, connection.sealedRefreshToken);
+		if (!refreshToken.ok) return { ok: false, failure: { reason: 'undecryptable', lost: refreshToken.lost } };
+		const refreshed = await refreshAccessToken(providerConfig(oauth, connection.provider), refreshToken.value);
 		const at = now();
 		if (!refreshed.ok) {
 			if (refreshed.failure.kind !== 'invalid_grant') return { ok: false, failure: { reason: 'token_endpoint', failure: refreshed.failure } };
 			// Refused: unless another invocation rotated the token meanwhile, the access is withdrawn.
-			const latest = await findConnection(env.DB, mailbox.id);
+			const latest = await findConnection(db, mailbox.id);
 			if (attempt === 0 && latest && latest.sealedRefreshToken !== connection.sealedRefreshToken) {
 				connection = latest;
 				continue;
 			}
-			await markReconnect(env.DB, mailbox.id, connection.sealedRefreshToken, new Date(at).toISOString());
+			await markReconnect(db, mailbox.id, connection.sealedRefreshToken, new Date(at).toISOString());
 			return { ok: false, failure: { reason: 'reconnect' } };
 		}
 		const { tokens } = refreshed;
-		const sealedAccessToken = await sealToken(env, mailbox.id, 'oauth-access', tokens.accessToken);
-		await recordRefresh(env.DB, {
+		const sealedAccessToken = await sealer.seal('oauth-access', { mailboxId: mailbox.id }, tokens.accessToken);
+		await recordRefresh(db, {
 			mailboxId: mailbox.id,
 			usedRefreshToken: connection.sealedRefreshToken,
 			// RFC 6749 §6: a new refresh token replaces the old one; without one the old one stays.
-			sealedRefreshToken: tokens.refreshToken ? await sealToken(env, mailbox.id, 'oauth-refresh', tokens.refreshToken) : connection.sealedRefreshToken,
+			sealedRefreshToken: tokens.refreshToken ? await sealer.seal('oauth-refresh', { mailboxId: mailbox.id }, tokens.refreshToken) : connection.sealedRefreshToken,
 			sealedAccessToken,
 			accessExpiresAt: expiresAt(tokens, at),
 			at: new Date(at).toISOString()
@@ -107,25 +107,23 @@ export async function accessTokenFor(
 			accessToken: tokens.accessToken,
 			account: connection.account,
 			fromCache: false,
-			forget: forgetter(env, { ...connection, sealedAccessToken })
+			forget: forgetter(db, { ...connection, sealedAccessToken })
 		};
 	}
 }
 
 /** The stored access token while it has more than a minute left. */
-async function cachedToken(env: Env, connection: StoredConnection, at: number): Promise<string | null> {
+async function cachedToken(sealer: Sealer, connection: StoredConnection, at: number): Promise<string | null> {
 	if (!connection.sealedAccessToken || connection.accessExpiresAt === null) return null;
 	if (connection.accessExpiresAt - ACCESS_TOKEN_MARGIN_MS <= at) return null;
-	try {
-		return await openToken(env, connection.mailboxId, 'oauth-access', connection.sealedAccessToken);
-	} catch {
-		return null;
-	}
+	// One that does not open is only a cache miss: the refresh token decides.
+	const opened = await sealer.open('oauth-access', { mailboxId: connection.mailboxId }, connection.sealedAccessToken);
+	return opened.ok ? opened.value : null;
 }
 
 /** After the SMTP server refused the token: drop it from the cache, so the next login gets a new one. */
-function forgetter(env: Env, connection: StoredConnection): () => Promise<void> {
+function forgetter(db: D1Database, connection: StoredConnection): () => Promise<void> {
 	return async () => {
-		if (connection.sealedAccessToken) await forgetAccessToken(env.DB, connection.mailboxId, connection.sealedAccessToken);
+		if (connection.sealedAccessToken) await forgetAccessToken(db, connection.mailboxId, connection.sealedAccessToken);
 	};
 }

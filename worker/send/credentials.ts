@@ -11,14 +11,13 @@ import {
 	oauthServerProblem,
 	PASSWORD_AGAIN_MESSAGE,
 	sameSmtpServer,
-	smtpServerKey,
 	type OAuthProvider,
 	type SmtpAuth
 } from '../../src/lib/schema/mailbox';
 import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
 import { readConfig } from '../config';
-import { decryptSecret, encryptSecret } from '../crypto/secret-box';
+import type { Opened } from '../crypto/sealer';
 import { replaceSealedPassword, type StoredMailbox } from '../db/mailboxes';
 import { accessTokenFor, type AccessFailure } from '../oauth/tokens';
 import type { SmtpSettings } from '../smtp/settings';
@@ -49,35 +48,29 @@ export type SmtpLogin =
 	| { ok: false; failure: LoginFailure };
 
 /**
- * What a stored password is sealed to (the AES-GCM additional data): its mailbox and the server,
- * port, account and encryption it was entered for (issue 18). A row pointed elsewhere in the
+ * Seals `plain` as the password of mailbox `id` for `smtp` (throws EncryptionKeyError without a
+ * usable key). Issue 18: the sealer's `smtp-password` purpose binds it to the mailbox and the
+ * server, port, account and encryption it was entered for, so a row pointed elsewhere in the
  * database, or a password copied to another row, does not open.
  */
-export function passwordBinding(id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): string {
-	return `mailbox:${id}:smtp-password:${smtpServerKey(smtp)}`;
-}
-
-/** Passwords sealed before the binding were bound to the mailbox only; they are sealed again on first use. */
-const legacyBinding = (id: string) => `mailbox:${id}`;
-
-/** Seals `plain` as the password of mailbox `id` for `smtp` (throws EncryptionKeyError without a usable key). */
 export function sealPassword(env: Env, plain: string, id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): Promise<string> {
-	return encryptSecret({ plain, secret: env.SMTP_ENCRYPTION_KEY, boundTo: passwordBinding(id, smtp) });
+	return readConfig(env).sealer.seal('smtp-password', { mailboxId: id, smtp }, plain);
 }
 
 /**
- * The mailbox's password for its saved settings, or null when it does not open (another key, or
- * a row changed outside the API). A password sealed before the binding opens under the mailbox id
- * alone and is then sealed again with the binding, so it stops being usable anywhere else.
+ * The mailbox's password for its saved settings, or the sealer's `config` outcome when it does not
+ * open (another key, or a row changed outside the API). A password sealed before the binding opens
+ * under the mailbox id alone (`smtp-password-legacy`) and is then sealed again with the binding,
+ * so it stops being usable anywhere else.
  */
-async function openPassword(env: Env, mailbox: Pick<StoredMailbox, 'id' | 'sealedPassword' | 'smtp'>): Promise<string | null> {
-	const open = (boundTo: string) => decryptSecret({ sealed: mailbox.sealedPassword, secret: env.SMTP_ENCRYPTION_KEY, boundTo }).catch(() => null);
-	const password = await open(passwordBinding(mailbox.id, mailbox.smtp));
-	if (password !== null) return password;
-	const legacy = await open(legacyBinding(mailbox.id));
-	if (legacy === null) return null;
+async function openPassword(env: Env, mailbox: Pick<StoredMailbox, 'id' | 'sealedPassword' | 'smtp'>): Promise<Opened> {
+	const { sealer } = readConfig(env);
+	const opened = await sealer.open('smtp-password', { mailboxId: mailbox.id, smtp: mailbox.smtp }, mailbox.sealedPassword);
+	if (opened.ok) return opened;
+	const legacy = await sealer.open('smtp-password-legacy', { mailboxId: mailbox.id }, mailbox.sealedPassword);
+	if (!legacy.ok) return opened;
 	try {
-		await replaceSealedPassword(env.DB, mailbox.id, mailbox.sealedPassword, await sealPassword(env, legacy, mailbox.id, mailbox.smtp));
+		await replaceSealedPassword(env.DB, mailbox.id, mailbox.sealedPassword, await sealPassword(env, legacy.value, mailbox.id, mailbox.smtp));
 	} catch {
 		// Sealing again is an upgrade, not a condition of sending: the next use tries again.
 	}
@@ -152,13 +145,9 @@ export async function smtpLoginFor(
 			);
 		}
 		const password = await openPassword(env, mailbox);
-		if (password === null) {
-			return refuse(
-				'password_undecryptable',
-				'The stored SMTP password cannot be opened: it was sealed with another SMTP_ENCRYPTION_KEY, or for other server settings than the saved ones. Enter the mailbox\'s password again and save.'
-			);
-		}
-		return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password } }, afterAuthRefused: async () => null };
+		// The sealer's one rule for a value that no longer opens: `config`, with what to enter again.
+		if (!password.ok) return refuse('password_undecryptable', password.lost.hint);
+		return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password: password.value } }, afterAuthRefused: async () => null };
 	}
 	const subject = { id: mailbox.id, provider, account: username };
 	const access = await accessTokenFor(env, subject, { now: options.now });
@@ -194,7 +183,7 @@ export function explainAccess(failure: AccessFailure, provider: OAuthProvider, a
 		case 'not_configured':
 			return config(`Sign-in with ${name} is not configured on this Mailgate: set ${failure.missing.join(', ')} (see the README).`);
 		case 'undecryptable':
-			return config(`The stored ${name} sign-in cannot be decrypted with the current SMTP_ENCRYPTION_KEY. Sign in again: press ${button} again on the mailbox page.`);
+			return config(failure.lost.hint);
 		case 'token_endpoint': {
 			const inner = failure.failure;
 			if (inner.kind === 'client_rejected') {

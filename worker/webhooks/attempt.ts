@@ -7,7 +7,7 @@
 import { checkWebhookUrl, type WebhookAttempt } from '../../src/lib/schema/webhook';
 import { findIntegration, findWebhookSecret } from '../db/integrations';
 import { readStart, signedRequest } from './request';
-import { openWebhookSecret } from './secret';
+import { readConfig } from '../config';
 
 /** SPEC §11: a 2xx within this long is success; anything else, or nothing, is a failed attempt. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -43,15 +43,12 @@ export async function attemptDelivery(
 	const sealed = await findWebhookSecret(env.DB, event.integrationId);
 	if (!integration?.webhook || !sealed) return failed('The integration has no webhook any more.');
 	// The rules are checked at every attempt too: the operator may have turned local hosts off.
-	const refusal = checkWebhookUrl(integration.webhook.url, env.ALLOW_PRIVATE_WEBHOOK_HOSTS === 'true');
+	const refusal = checkWebhookUrl(integration.webhook.url, readConfig(env).allowPrivateWebhookHosts);
 	if (refusal) return failed(`Not sent: ${refusal}.`);
-	let secret: string;
-	try {
-		secret = await openWebhookSecret(env, event.integrationId, sealed);
-	} catch {
-		return failed('The signing secret cannot be decrypted with the current SMTP_ENCRYPTION_KEY; rotate the secret.');
-	}
-	const request = await signedRequest({ id: event.id, payload: event.payload, secret, url: integration.webhook.url, at });
+	// The sealer's one rule for a value that no longer opens: its `config` hint (rotate the secret).
+	const secret = await readConfig(env).sealer.open('webhook-secret', { integrationId: event.integrationId }, sealed);
+	if (!secret.ok) return failed(secret.lost.hint);
+	const request = await signedRequest({ id: event.id, payload: event.payload, secret: secret.value, url: integration.webhook.url, at });
 	try {
 		const response = await (deps.fetch ?? fetch)(request, { signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
 		const text = await readStart(response, WEBHOOK_RESPONSE_BYTES);

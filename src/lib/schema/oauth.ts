@@ -33,7 +33,9 @@ export const oauthErrorReasons = [
 	'client_rejected',
 	'provider_error',
 	'provider_unreachable',
-	'not_configured'
+	'not_configured',
+	/** What Mailgate sealed for this sign-in no longer opens (SMTP_ENCRYPTION_KEY changed or unset; worker/crypto/sealer.ts). */
+	'config'
 ] as const;
 export type OAuthErrorReason = (typeof oauthErrorReasons)[number];
 
@@ -72,6 +74,8 @@ export function describeOAuthError(options: {
 			return `Mailgate could not reach ${name} to finish the sign-in. ${again}`;
 		case 'not_configured':
 			return `Sign-in with ${name} is not configured on this Mailgate. See the README's OAuth section for the settings to set.`;
+		case 'config':
+			return `Mailgate could not open what it kept for this sign-in: SMTP_ENCRYPTION_KEY was changed or removed since it started. Start the sign-in again from the mailbox page.`;
 		default:
 			return `${name} did not complete the sign-in. ${again}`;
 	}
