@@ -10,7 +10,7 @@ import { readConfig } from '../../worker/config';
 import { createSealer, type SealPurpose, type SealSubject } from '../../worker/crypto/sealer';
 import { encryptSecret } from '../../worker/crypto/secret-box';
 
-const KEY = env.SMTP_ENCRYPTION_KEY;
+const KEY = env.SMTP_ENCRYPTION_KEY ?? '';
 const OTHER_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
 const smtp = { host: 'Smtp.Example.COM.', port: 587, username: 'support@example.com', encryption: 'starttls' as const };
 
