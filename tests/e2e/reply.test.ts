@@ -54,7 +54,7 @@ describe('Reply from the message page', () => {
 		await expect.poll(() => replyItem(page).getAttribute('data-reply-state'), { timeout: 20_000 }).toBe('synced');
 		// Its status as the server has it, followed on the page until it is sent.
 		await expect.poll(() => replyItem(page).getAttribute('data-status'), { timeout: DELIVERY_MS }).toBe('sent');
-		expect(await replyItem(page).innerText()).toMatch(/Sent at .+: the mailbox’s SMTP server accepted it\./);
+		expect(await replyItem(page).innerText()).toMatch(/Sent\. The mailbox’s SMTP server accepted it at .+\./);
 		await replyItem(page).getByRole('link', { name: 'Open it in Sent mail' }).click();
 		await page.locator('article[data-status="sent"]').waitFor({ timeout: DELIVERY_MS });
 		expect(await page.getByTestId('in-reply-to').innerText()).toContain(`<${inbound.messageId}>`);
@@ -112,7 +112,7 @@ describe('Reply from the message page', () => {
 		const refused = replySection(page).locator(`[data-reply="${wrong.body.id}"]`);
 		await refused.waitFor({ timeout: DELIVERY_MS });
 		await expect.poll(() => refused.getAttribute('data-status'), { timeout: DELIVERY_MS }).toBe('failed');
-		expect(await refused.innerText()).toContain('Not sent: the address is wrong. Retrying cannot change that; the help desk must reply to a corrected address.');
+		expect(await refused.innerText()).toContain('Not sent: the address is wrong. Retrying cannot change that. The help desk must reply to a corrected address.');
 		expect(await refused.innerText()).toContain('550 5.1.1');
 		expect(await refused.getByRole('button', { name: /^Retry/ }).count()).toBe(0);
 		expect(await replySection(page).locator('[data-reply]').count()).toBe(3);
