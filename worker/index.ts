@@ -17,7 +17,8 @@ import { deleteIdleRateLimits } from './db/rate-limits';
 import { deleteEventsBefore } from './db/webhooks';
 import { consumeWebhooks } from './webhooks/consumer';
 import { sweepWebhooks } from './webhooks/sweep';
-import { QUEUES, type QueueConsumer, type QueueName } from './jobs/queues';
+import type { JobMessage } from './jobs/enqueue';
+import { QUEUES, type QueueName } from './jobs/queues';
 
 /** wrangler.toml's daily cron; the other one is the sweep. */
 const RETENTION_CRON = '17 3 * * *';
@@ -25,6 +26,13 @@ const RETENTION_CRON = '17 3 * * *';
  * One consumer per queue of wrangler.toml's `[[queues.consumers]]` (worker/jobs/queues.ts names
  * them; tests/scripts/queues.test.ts checks the names against the toml).
  */
+/** What a queue's batch is handed to. */
+type QueueConsumer = (messages: readonly Message<JobMessage>[], env: Env) => Promise<void>;
+
+/** Each queue's producer binding is one the Worker has (wrangler types). */
+const producerBindingsExist: (typeof QUEUES)[keyof typeof QUEUES]['binding'] extends keyof Env ? true : never = true;
+void producerBindingsExist;
+
 const QUEUE_CONSUMERS: Record<QueueName, QueueConsumer> = {
 	[QUEUES.replies.name]: consumeOutbound,
 	[QUEUES.webhooks.name]: consumeWebhooks
