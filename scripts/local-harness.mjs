@@ -3,8 +3,8 @@
 // on a free port, with its own random ADMIN_TOKEN and SMTP_ENCRYPTION_KEY; and Debian's Chromium
 // launched the same way by both.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const BUILT_APP = path.join(ROOT, '.svelte-kit/cloudflare/index.html');
 /** wrangler dev compiles the Worker and boots workerd; on a slow CI machine this takes a while. */
 const STARTUP_TIMEOUT_MS = 120_000;
-const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+/** One readiness probe's limit: the first request to a fresh workerd can take seconds on a busy machine. */
+const PROBE_TIMEOUT_MS = 15_000;
+/** wrangler's CLI run by this Node directly: `npx` would add an npm process to every call. */
+const WRANGLER = [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js')];
+/** Migrated local D1 states, one per wrangler config and set of migrations (migratedLocalD1). */
+const D1_TEMPLATES = path.join(ROOT, 'node_modules/.cache/mailgate/d1');
 
 /** Debian's Chromium (Playwright cannot download its own browsers here). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -38,6 +43,10 @@ export const chromiumOptions = {
  * @property {string} baseUrl
  * @property {string} adminToken
  * @property {number | null} seedMs how long executing `seedSql` took (wall clock, wrangler's start-up included)
+ * @property {() => string} output what wrangler dev printed lately: the runtime's errors first (an uncaught
+ *   exception's stack), then the tail; for a bench or test to show why a request failed
+ * @property {(response: Response, what: string) => Promise<Response>} check returns `response` when it is
+ *   2xx, else throws with its status, its body and `output()`
  * @property {() => Promise<void>} stop stops wrangler dev (and its workerd) and removes the directory
  */
 
@@ -95,17 +104,11 @@ export async function startLocalServer(options = {}) {
 	};
 
 	/** @param {string[]} args */
-	const wrangler = (args) => {
-		const run = spawnSync(npx, ['wrangler', ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-		if (run.status !== 0) throw new Error(`\`wrangler ${args.join(' ')}\` failed:\n${run.stdout}\n${run.stderr}`);
-		return run.stdout;
-	};
-	/** @param {string[]} args */
-	const d1 = (args) => wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, ...args, '--yes']);
+	const d1 = (args) => wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', state, ...args, '--yes'], env);
 	/** @type {number | null} */
 	let seedMs = null;
 	try {
-		wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
+		migratedLocalD1(state, { env });
 		if (options.seedSql) {
 			const started = performance.now();
 			d1(['--file', options.seedSql]);
@@ -117,42 +120,171 @@ export async function startLocalServer(options = {}) {
 		throw error;
 	}
 
+	try {
+		const dev = await startWranglerDev({
+			args: ['--persist-to', state, '--env-file', envFile],
+			env,
+			logDir: dir,
+			timeoutMs: STARTUP_TIMEOUT_MS,
+			ready: async (baseUrl, signal) => {
+				const response = await fetch(`${baseUrl}/api/integrations`, { headers: { authorization: `Bearer ${adminToken}` }, signal });
+				if (response.ok) return true;
+				if (response.status === 401) {
+					throw new StartupFailure('wrangler dev refused the test ADMIN_TOKEN: another value (a .dev.vars?) is in force.');
+				}
+				return `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`;
+			}
+		});
+		try {
+			await assertOurTokenIsInForce(dev.baseUrl, adminToken);
+		} catch (error) {
+			const output = dev.output();
+			await dev.stop();
+			throw new Error(`${/** @type {Error} */ (error).message}\n--- wrangler dev output ---\n${output}`);
+		}
+		const stop = async () => {
+			await dev.stop();
+			rmSync(dir, { recursive: true, force: true });
+		};
+		return { baseUrl: dev.baseUrl, adminToken, seedMs, output: dev.output, check: dev.check, stop };
+	} catch (error) {
+		rmSync(dir, { recursive: true, force: true });
+		throw error;
+	}
+}
+
+/** Thrown by a `ready` probe when waiting longer cannot help (e.g. the wrong token is in force). */
+export class StartupFailure extends Error {}
+
+/**
+ * @typedef {object} WranglerDev
+ * @property {string} baseUrl
+ * @property {() => string} output what wrangler dev printed lately, the runtime's errors first
+ * @property {(response: Response, what: string) => Promise<Response>} check returns `response` when it is
+ *   2xx, else throws with its status, its body and `output()`
+ * @property {() => Promise<void>} stop stops wrangler dev and its workerd (its process group)
+ */
+
+/**
+ * Starts `wrangler dev` on a free port (its output to `logDir/wrangler.log`) and waits until
+ * `ready(baseUrl)` returns true. It fails as soon as wrangler exits (a Worker that throws at start-up
+ * makes wrangler print the runtime's error and exit), when `ready` throws a StartupFailure, or after
+ * `timeoutMs`; the error carries wrangler's output, so a broken Worker is reported with the
+ * runtime's own words, not as a refused connection. Used by startLocalServer and by the benchmarks'
+ * own Workers (bench/inbound, bench/webhooks).
+ * @param {object} options
+ * @param {string[]} options.args more arguments for `wrangler dev` (`-c`, `--persist-to`, `--var`, …)
+ * @param {string} options.logDir an existing directory for the log (the caller removes it)
+ * @param {(baseUrl: string, signal: AbortSignal) => Promise<true | string>} options.ready true when up, or
+ *   what it answered; pass `signal` to fetch (a probe is cut off after PROBE_TIMEOUT_MS)
+ * @param {NodeJS.ProcessEnv} [options.env]
+ * @param {number} [options.timeoutMs]
+ * @returns {Promise<WranglerDev>}
+ */
+export async function startWranglerDev({ args, logDir, ready, env = process.env, timeoutMs = STARTUP_TIMEOUT_MS }) {
 	const port = await freePort();
 	const inspectorPort = await freePort();
 	const baseUrl = `http://127.0.0.1:${port}`;
-	const logPath = path.join(dir, 'wrangler.log');
+	const logPath = path.join(logDir, 'wrangler.log');
 	const log = openSync(logPath, 'a');
 	const server = spawn(
-		npx,
+		process.execPath,
 		[
-			'wrangler', 'dev',
+			...WRANGLER, 'dev',
 			'--ip', '127.0.0.1',
 			'--port', String(port),
 			'--inspector-port', String(inspectorPort),
-			'--persist-to', state,
-			'--env-file', envFile,
 			'--show-interactive-dev-session=false',
-			'--live-reload=false'
+			'--live-reload=false',
+			...args
 		],
 		// Its own process group, so stopping it stops wrangler and the workerd it starts.
-		{ cwd: ROOT, env, detached: true, stdio: ['ignore', log, log] }
+		{ cwd: ROOT, env: { NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false', ...env }, detached: true, stdio: ['ignore', log, log] }
 	);
 	closeSync(log);
-
-	const stop = async () => {
-		await stopGroup(server.pid);
-		rmSync(dir, { recursive: true, force: true });
+	const output = () => wranglerOutput(existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+	/** @type {WranglerDev} */
+	const dev = {
+		baseUrl,
+		output,
+		check: async (response, what) => {
+			if (response.ok) return response;
+			const body = await response.text().catch(() => '');
+			throw new Error(`${what}: HTTP ${response.status} ${body.slice(0, 1000)}\n--- wrangler dev output ---\n${output()}`);
+		},
+		stop: () => stopGroup(server.pid)
 	};
-
 	try {
-		await waitForApi(baseUrl, adminToken, () => server.exitCode !== null);
-		await assertOurTokenIsInForce(baseUrl, adminToken);
+		const printedError = () => existsSync(logPath) && /\[ERROR\]/.test(readFileSync(logPath, 'utf8'));
+		await waitUntilReady(baseUrl, ready, () => server.exitCode !== null || server.signalCode !== null, printedError, timeoutMs);
 	} catch (error) {
-		const output = existsSync(logPath) ? readFileSync(logPath, 'utf8').slice(-4000) : '';
-		await stop();
-		throw new Error(`${/** @type {Error} */ (error).message}\n--- wrangler dev output (tail) ---\n${output}`);
+		// Give wrangler a moment to finish printing the runtime's error before reading it.
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		const printed = output();
+		await dev.stop();
+		throw new Error(`${/** @type {Error} */ (error).message}\n--- wrangler dev output ---\n${printed}`);
 	}
-	return { baseUrl, adminToken, seedMs, stop };
+	return dev;
+}
+
+/**
+ * What to show of wrangler's output: every error it printed (`✘ [ERROR]`, `[wrangler:error]` and the
+ * lines after each, up to the next log line), newest last, then the last lines.
+ * @param {string} text
+ */
+export function wranglerOutput(text) {
+	// eslint-disable-next-line no-control-regex
+	const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/);
+	/** @type {string[]} */
+	const errors = [];
+	let inError = false;
+	for (const line of lines) {
+		if (/\[ERROR\]|\[wrangler:error\]/.test(line)) inError = true;
+		else if (/^\s*\[wrangler:(info|warn|debug)\]/.test(line) || /^[?🤖🪵]/u.test(line)) inError = false;
+		if (inError && line.trim() !== '') errors.push(line);
+	}
+	const tail = lines.filter((line) => line.trim() !== '').slice(-15).join('\n');
+	const shown = errors.length > 0 ? `${errors.join('\n').slice(-6000)}\n--- last lines ---\n${tail}` : tail;
+	return shown.slice(-8000);
+}
+
+/**
+ * Runs the wrangler CLI and returns its stdout; throws with its output when it fails.
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} [env]
+ */
+export function wrangler(args, env = process.env) {
+	const run = spawnSync(process.execPath, [...WRANGLER, ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+	if (run.status !== 0) throw new Error(`\`wrangler ${args.join(' ')}\` failed:\n${run.stdout}\n${run.stderr}`);
+	return run.stdout;
+}
+
+/**
+ * Fills `state` (a `--persist-to` directory) with a local D1 on which every migration is applied.
+ * `wrangler d1 migrations apply` starts a runtime of its own (seconds of CPU); it runs once per
+ * wrangler config and set of migrations, into node_modules/.cache, and each server gets a copy.
+ * @param {string} state
+ * @param {{ config?: string, env?: NodeJS.ProcessEnv }} [options] config: a wrangler config other than ROOT's
+ */
+export function migratedLocalD1(state, { config, env = process.env } = {}) {
+	const configPath = config ?? path.join(ROOT, 'wrangler.toml');
+	const migrations = path.join(ROOT, 'worker/migrations');
+	const hash = createHash('sha256').update(readFileSync(configPath)).update(readFileSync(path.join(ROOT, 'node_modules/wrangler/package.json')));
+	for (const name of readdirSync(migrations).sort()) hash.update(name).update(readFileSync(path.join(migrations, name)));
+	const template = path.join(D1_TEMPLATES, hash.digest('hex').slice(0, 16));
+	if (!existsSync(template)) {
+		mkdirSync(D1_TEMPLATES, { recursive: true });
+		const fresh = mkdtempSync(`${template}.`);
+		try {
+			wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', fresh, ...(config ? ['-c', config] : [])], env);
+			// Whole or not at all: another process making the same template at once keeps its own.
+			renameSync(fresh, template);
+		} catch (error) {
+			rmSync(fresh, { recursive: true, force: true });
+			if (!existsSync(template)) throw error;
+		}
+	}
+	cpSync(template, state, { recursive: true });
 }
 
 /** Builds the app when it is missing or older than its sources. */
@@ -192,32 +324,49 @@ export function freePort() {
 }
 
 /**
+ * Probes `ready` until it returns true. Each probe is cut off at PROBE_TIMEOUT_MS (wrangler's proxy
+ * holds a request while the Worker does not build, and fetch would wait minutes), and the wait ends
+ * at once when wrangler exits or prints an error (a build that fails, a Worker that throws at
+ * start-up: wrangler keeps watching the files, so it would otherwise wait for the timeout).
  * @param {string} baseUrl
- * @param {string} token
+ * @param {(baseUrl: string, signal: AbortSignal) => Promise<true | string>} ready
  * @param {() => boolean} exited
+ * @param {() => boolean} printedError
+ * @param {number} timeoutMs
  */
-async function waitForApi(baseUrl, token, exited) {
-	const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+async function waitUntilReady(baseUrl, ready, exited, printedError, timeoutMs) {
+	const deadline = Date.now() + timeoutMs;
 	let last = 'no answer';
-	while (Date.now() < deadline) {
-		if (exited()) throw new Error('wrangler dev exited before it answered.');
-		try {
-			const response = await fetch(`${baseUrl}/api/integrations`, {
-				headers: { authorization: `Bearer ${token}` }
-			});
-			if (response.ok) return;
-			if (response.status === 401) {
-				throw new Error('wrangler dev refused the test ADMIN_TOKEN: another value (a .dev.vars?) is in force.');
-			}
-			last = `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`;
-		} catch (error) {
-			const message = /** @type {Error} */ (error).message;
-			if (message.startsWith('wrangler dev refused')) throw error;
-			last = message;
+	/** Resolves with why to stop waiting, checked every 200 ms, or never. */
+	const trouble = async (/** @type {AbortSignal} */ signal) => {
+		while (!signal.aborted) {
+			if (exited()) return `wrangler dev exited before it answered (last: ${last}).`;
+			if (printedError()) return `wrangler dev reported an error before it answered (last: ${last}).`;
+			if (Date.now() > deadline) return `wrangler dev did not answer ${baseUrl} within ${timeoutMs / 1000}s (last: ${last}).`;
+			await new Promise((resolve) => setTimeout(resolve, 200));
 		}
-		await new Promise((resolve) => setTimeout(resolve, 300));
+		return '';
+	};
+	for (;;) {
+		const stop = new AbortController();
+		const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - Date.now())))]);
+		const outcome = await Promise.race([
+			ready(baseUrl, signal).then(
+				(verdict) => ({ verdict }),
+				(error) => ({ error: /** @type {Error} */ (error) })
+			),
+			trouble(stop.signal).then((reason) => ({ reason }))
+		]);
+		stop.abort();
+		if ('reason' in outcome) throw new Error(outcome.reason);
+		if ('verdict' in outcome && outcome.verdict === true) return;
+		if ('verdict' in outcome) last = String(outcome.verdict);
+		if ('error' in outcome) {
+			if (outcome.error instanceof StartupFailure) throw outcome.error;
+			last = outcome.error.message;
+		}
+		await new Promise((resolve) => setTimeout(resolve, 200));
 	}
-	throw new Error(`wrangler dev did not serve /api within ${STARTUP_TIMEOUT_MS / 1000}s (last: ${last}).`);
 }
 
 /**

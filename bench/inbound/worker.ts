@@ -37,10 +37,10 @@ export default {
 			return new Response(parsed.subject ?? '');
 		}
 		if (pathname === '/handler' || pathname === '/handler-without-storage') {
-			// The second variant answers the handler's two D1 queries from memory and drops the
-			// archive write, to tell the pipeline's own work from its storage I/O.
+			// The second variant answers the handler's D1 reads from memory, pretends its writes
+			// succeeded and drops the archive writes, to tell the pipeline's own work from its storage I/O.
 			const noArchive = { put: async () => null, delete: async () => {} } as unknown as R2Bucket;
-			const bench = pathname === '/handler' ? env : { ...env, DB: await inMemoryDb(env), MAIL_ARCHIVE: noArchive };
+			const bench = pathname === '/handler' ? env : { ...env, DB: replayingDb(env.DB), MAIL_ARCHIVE: noArchive };
 			const logged = await handleInbound(
 				{ from: 'customer@example.org', to: env.BENCH_ADDRESS, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: () => {} },
 				bench
@@ -51,16 +51,39 @@ export default {
 	}
 };
 
-let mailboxRow: unknown = null;
+/** What each read statement (by its SQL and method) answered the first time it was asked. */
+const answers = new Map<string, Promise<unknown>>();
+const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
 
-/** A D1 stand-in for the handler's two queries: the bench mailbox row (read once), and an insert that succeeds. */
-async function inMemoryDb(env: BenchEnv): Promise<D1Database> {
-	mailboxRow ??= await env.DB.prepare('SELECT * FROM mailboxes WHERE id = ?1').bind('bench').first();
-	const row = mailboxRow;
-	const statement = {
-		bind: () => statement,
-		first: async () => row,
-		run: async () => ({ meta: { changes: 1 } })
+/**
+ * A D1 stand-in for whatever the handler asks, so that a new query in the handler does not
+ * break the bench: a read goes to the real D1 the first time its SQL is asked and is answered
+ * from memory after that (the bench's messages differ only in their Message-ID, which no read
+ * of a fresh message finds); a write touches nothing and reports one row changed. It used to
+ * answer every read with the mailbox row, and broke when the handler began to batch its writes
+ * and to read the integration's webhook.
+ */
+function replayingDb(db: D1Database): D1Database {
+	const statement = (sql: string, values: unknown[] = []): D1PreparedStatement => {
+		const written = { success: true, results: [], meta: { changes: 1, last_row_id: 0, rows_read: 0, rows_written: 1, duration: 0 } };
+		const read = <T>(method: string, ask: (real: D1PreparedStatement) => Promise<T>): Promise<T> => {
+			const key = `${method}\u0000${sql}`;
+			if (!answers.has(key)) answers.set(key, ask(db.prepare(sql).bind(...values)));
+			return answers.get(key) as Promise<T>;
+		};
+		const self = {
+			sql,
+			bind: (...next: unknown[]) => statement(sql, next),
+			first: (column?: string) => (WRITE.test(sql) ? Promise.resolve(null) : read(`first:${column ?? ''}`, (real) => real.first(column as string))),
+			all: () => (WRITE.test(sql) ? Promise.resolve(written) : read('all', (real) => real.all())),
+			raw: () => (WRITE.test(sql) ? Promise.resolve([]) : read('raw', (real) => real.raw())),
+			run: () => (WRITE.test(sql) ? Promise.resolve(written) : read('run', (real) => real.run()))
+		};
+		return self as unknown as D1PreparedStatement;
 	};
-	return { prepare: () => statement } as unknown as D1Database;
+	return {
+		prepare: (sql: string) => statement(sql),
+		batch: (statements: D1PreparedStatement[]) => Promise.all(statements.map((one) => one.all())),
+		exec: () => Promise.reject(new Error('bench D1 stand-in: exec() is not expected from the inbound handler'))
+	} as unknown as D1Database;
 }
