@@ -6,13 +6,17 @@
 //
 //   node bench/offline-start.mjs                    # 20 runs, 25 mailboxes
 //   RUNS=50 MAILBOXES=100 CPU_SLOWDOWN=4 node bench/offline-start.mjs   # a slower phone
+//   BENCH_SMOKE=1 node bench/offline-start.mjs      # 2 runs, 3 mailboxes (npm run test:bench)
 import { chromium } from 'playwright-core';
 import { chromiumOptions, startLocalServer } from '../scripts/local-harness.mjs';
 
-const RUNS = Number(process.env.RUNS ?? 20);
-const MAILBOXES = Number(process.env.MAILBOXES ?? 25);
+const SMOKE = process.env.BENCH_SMOKE === '1';
+const RUNS = Number(process.env.RUNS ?? (SMOKE ? 2 : 20));
+const MAILBOXES = Number(process.env.MAILBOXES ?? (SMOKE ? 3 : 25));
 /** Chrome DevTools CPU throttling: 4 is roughly a mid-range phone against this machine. */
 const CPU_SLOWDOWN = Number(process.env.CPU_SLOWDOWN ?? 1);
+/** What the pages reported going wrong (uncaught errors, console errors, failed API requests). */
+const pageErrors = /** @type {string[]} */ ([]);
 
 const server = await startLocalServer();
 const browser = await chromium.launch(chromiumOptions);
@@ -31,9 +35,9 @@ try {
 	}, MAILBOXES);
 
 	// One online visit: sign in, the service worker precaches the shell, the lists reach IndexedDB.
-	const first = await context.newPage();
+	const first = watched(await context.newPage());
 	await first.goto(`/login#token=${encodeURIComponent(server.adminToken)}`);
-	await first.waitForFunction(() => Reflect.get(window, '__mailgateUsableAt') !== undefined, null, { timeout: 30_000 });
+	await usable(first, 'the online visit');
 	await first.evaluate(async () => {
 		await navigator.serviceWorker.ready;
 		if (!navigator.serviceWorker.controller) {
@@ -45,13 +49,13 @@ try {
 	await context.setOffline(true);
 	const times = [];
 	for (let run = 0; run < RUNS; run++) {
-		const page = await context.newPage();
+		const page = watched(await context.newPage());
 		if (CPU_SLOWDOWN > 1) {
 			const cdp = await context.newCDPSession(page);
 			await cdp.send('Emulation.setCPUThrottlingRate', { rate: CPU_SLOWDOWN });
 		}
 		await page.goto('/');
-		await page.waitForFunction(() => Reflect.get(window, '__mailgateUsableAt') !== undefined, null, { timeout: 30_000 });
+		await usable(page, `offline run ${run + 1}`);
 		times.push(await page.evaluate(() => /** @type {number} */ (Reflect.get(window, '__mailgateUsableAt'))));
 		await page.close();
 	}
@@ -70,16 +74,44 @@ try {
 	await server.stop();
 }
 
-/** @param {{ baseUrl: string, adminToken: string }} target */
-async function seed({ baseUrl, adminToken }) {
+/** @param {import('playwright-core').Page} page */
+function watched(page) {
+	page.on('pageerror', (error) => pageErrors.push(`page error: ${error.stack ?? error.message}`));
+	page.on('console', (message) => {
+		if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+	});
+	page.on('response', (response) => {
+		if (response.status() >= 500) pageErrors.push(`HTTP ${response.status()} ${response.request().method()} ${response.url()}`);
+	});
+	return page;
+}
+
+/**
+ * Waits for the list to show every seeded mailbox; when it does not, fails with what the page and
+ * the Worker reported instead of a bare timeout.
+ * @param {import('playwright-core').Page} page
+ * @param {string} what
+ */
+async function usable(page, what) {
+	try {
+		await page.waitForFunction(() => Reflect.get(window, '__mailgateUsableAt') !== undefined, null, { timeout: 30_000 });
+	} catch (error) {
+		throw new Error(
+			`${what}: the list never showed ${MAILBOXES} mailboxes (${/** @type {Error} */ (error).message.split('\n')[0]})\n` +
+				`--- the page ---\n${pageErrors.join('\n') || '(no errors)'}\n--- wrangler dev output ---\n${server.output()}`
+		);
+	}
+}
+
+/** @param {import('../scripts/local-harness.mjs').LocalServer} target */
+async function seed({ baseUrl, adminToken, check }) {
 	const post = async (/** @type {string} */ path, /** @type {unknown} */ body) => {
 		const response = await fetch(`${baseUrl}${path}`, {
 			method: 'POST',
 			headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
 			body: JSON.stringify(body)
 		});
-		if (!response.ok) throw new Error(`Seeding ${path} failed: ${response.status} ${await response.text()}`);
-		return response.json();
+		return (await check(response, `Seeding: POST ${path}`)).json();
 	};
 	const integration = await post('/api/integrations', { name: 'Bench support' });
 	for (let i = 0; i < MAILBOXES; i++) {

@@ -20,6 +20,7 @@
 //
 // Figures are for comparing changes on one machine, not production numbers.
 // Run after `npm run build`: node bench/outbound.mjs [count=100]
+// (BENCH_SMOKE=1: 5 replies, 3 latency samples; npm run test:bench)
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -28,12 +29,13 @@ import { SMTPServer } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { startLocalServer } from '../scripts/local-harness.mjs';
 
-const COUNT = Number(process.argv[2] ?? 100);
+const SMOKE = process.env.BENCH_SMOKE === '1';
+const COUNT = Number(process.argv[2] ?? (SMOKE ? 5 : 100));
 const DELAY_MS = 50;
 /** POSTs in flight at once. */
 const CONCURRENCY = 10;
-const WARM_UP = 10;
-const SAMPLES = 100;
+const WARM_UP = SMOKE ? 1 : 10;
+const SAMPLES = SMOKE ? 3 : 100;
 /** wrangler.toml's max_batch_size for OUTBOUND_QUEUE. */
 const BATCH_SIZE = 25;
 const LATENCY_BYTES = 50 * 1024;
@@ -305,9 +307,8 @@ async function run(label, extraVars, { latency }) {
 	 */
 	const api = async (method, path, body) => {
 		const response = await fetch(`${server.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-		const payload = await response.json();
-		if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(payload).slice(0, 500)}`);
-		return payload;
+		// A failure throws with its body and the Worker's error as wrangler dev printed it.
+		return (await server.check(response, `${method} ${path}`)).json();
 	};
 	try {
 		const integration = await api('POST', '/api/integrations', { name: 'Bench' });
@@ -401,6 +402,7 @@ async function run(label, extraVars, { latency }) {
 			const timedRequest = async (method, path, body, status) => {
 				const t = performance.now();
 				const response = await fetch(`${server.baseUrl}${path}`, { method, headers, body });
+				if (response.status >= 500) await server.check(response, `${method} ${path}`);
 				const payload = await response.json();
 				const ms = performance.now() - t;
 				if (response.status !== status) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(payload).slice(0, 500)}`);
@@ -425,6 +427,7 @@ async function run(label, extraVars, { latency }) {
 		return result;
 	} catch (error) {
 		if (queueLog) console.error(`--- wrangler dev output (tail) ---\n${queueLog.tail()}`);
+		if (!/wrangler dev output/.test(String(error))) console.error(`--- wrangler dev errors ---\n${server.output()}`);
 		for (const state of live.values()) {
 			console.error(`open SMTP connection: ${((performance.now() - state.opened) / 1000).toFixed(1)} s old, last ${state.last} ${((performance.now() - state.at) / 1000).toFixed(1)} s ago`);
 		}
