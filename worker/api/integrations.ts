@@ -5,7 +5,7 @@ import {
 	type Integration
 } from '../../src/lib/schema/integration';
 import * as db from '../db/integrations';
-import { isForeignKeyViolation, isUniqueViolation } from '../db/errors';
+import { isForeignKeyViolation, unlessTaken } from '../db/errors';
 import { checkWebhookUrl } from '../../src/lib/schema/webhook';
 import { newWebhookSecret } from '../webhooks/secret';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
@@ -43,12 +43,7 @@ export const create: Handler = async ({ request, env, now }) => {
 		updatedAt: at,
 		webhook: null
 	};
-	try {
-		await db.insertIntegration(env.DB, integration);
-	} catch (error) {
-		if (isUniqueViolation(error)) throw nameTaken();
-		throw error;
-	}
+	await unlessTaken(db.insertIntegration(env.DB, integration), nameTaken);
 	return json(integration, 201, { location: `/api/integrations/${integration.id}` });
 };
 
@@ -65,13 +60,7 @@ export const update: Handler = async ({ request, env, config, params, now }) => 
 	}
 	if (input.name !== undefined && input.name !== current.name) {
 		if (await db.findIntegrationByName(env.DB, input.name, current.id)) throw nameTaken();
-		let renamed: boolean;
-		try {
-			renamed = await db.renameIntegration(env.DB, { id: current.id, name: input.name, expectedVersion, updatedAt: now().toISOString() });
-		} catch (error) {
-			if (isUniqueViolation(error)) throw nameTaken();
-			throw error;
-		}
+		const renamed = await unlessTaken(db.renameIntegration(env.DB, { id: current.id, name: input.name, expectedVersion, updatedAt: now().toISOString() }), nameTaken);
 		if (!renamed) throw versionConflict((await db.findIntegration(env.DB, current.id)) ?? current);
 		expectedVersion += 1;
 	}

@@ -19,7 +19,7 @@ import { findIntegration } from '../db/integrations';
 import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
 import { deleteConnection } from '../db/oauth';
-import { isUniqueViolation } from '../db/errors';
+import { unlessTaken } from '../db/errors';
 import { sealPassword } from '../send/credentials';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
@@ -110,12 +110,7 @@ export const create: Handler = async ({ request, env, now }) => {
 		createdAt: at,
 		updatedAt: at
 	};
-	try {
-		await db.insertMailbox(env.DB, mailbox);
-	} catch (error) {
-		if (isUniqueViolation(error)) throw addressTaken();
-		throw error;
-	}
+	await unlessTaken(db.insertMailbox(env.DB, mailbox), addressTaken);
 	const location = { location: `/api/mailboxes/${id}` };
 	if (smtpTestReceipt && !oauth2 && password) {
 		const testId = await testOfReceipt(env, smtpTestReceipt, { ...mailbox.smtp, password });
@@ -157,13 +152,7 @@ export const update: Handler = async ({ request, env, params, now }) => {
 	if (next.address !== current.address && (await db.findMailboxByAddress(env.DB, next.address, current.id))) {
 		throw addressTaken();
 	}
-	let saved: boolean;
-	try {
-		saved = await db.updateMailbox(env.DB, next, version);
-	} catch (error) {
-		if (isUniqueViolation(error)) throw addressTaken();
-		throw error;
-	}
+	const saved = await unlessTaken(db.updateMailbox(env.DB, next, version), addressTaken);
 	// A sign-in for another provider, or for a mailbox that now uses its password, is of no use: its tokens go.
 	if (saved && current.oauthConnection && (!oauth2 || next.smtp.oauth?.provider !== current.oauthConnection.provider)) {
 		await deleteConnection(env.DB, current.id);

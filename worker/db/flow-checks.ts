@@ -15,6 +15,7 @@ import {
 	type FlowCheckSummary,
 	type RoundTrip
 } from '../../src/lib/schema/flow-check';
+import { changedOne } from './statements';
 
 interface FlowCheckRow {
 	id: string;
@@ -51,15 +52,13 @@ export async function insertFlowCheck(
 	db: D1Database,
 	check: { id: string; mailboxId: string; startedAt: string; expiresAt: string; roundTrip: RoundTrip; tokenHash: string }
 ): Promise<boolean> {
-	const result = await db
-		.prepare(
-			`INSERT INTO flow_checks (id, mailbox_id, started_at, status, round_trip, probe_token_hash, expires_at) ` +
-				`SELECT ?1, ?2, ?3, 'running', ?4, ?5, ?6 WHERE NOT EXISTS ` +
-				`(SELECT 1 FROM flow_checks WHERE mailbox_id = ?2 AND status = 'running' AND expires_at > ?3)`
-		)
-		.bind(check.id, check.mailboxId, check.startedAt, JSON.stringify(check.roundTrip), check.tokenHash, check.expiresAt)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		`INSERT INTO flow_checks (id, mailbox_id, started_at, status, round_trip, probe_token_hash, expires_at) ` +
+			`SELECT ?1, ?2, ?3, 'running', ?4, ?5, ?6 WHERE NOT EXISTS ` +
+			`(SELECT 1 FROM flow_checks WHERE mailbox_id = ?2 AND status = 'running' AND expires_at > ?3)`,
+		check.id, check.mailboxId, check.startedAt, JSON.stringify(check.roundTrip), check.tokenHash, check.expiresAt
+	);
 }
 
 /** Checks started since `since`: in all, and of `mailboxId`, in one query. */
@@ -145,14 +144,12 @@ export async function patchRoundTrip(
 	const ends = patch.result !== undefined && patch.result !== 'running';
 	const steps = options.fromSteps.map((_, index) => `?${index + 3}`);
 	const set = setFields(patch, 3 + steps.length);
-	const result = await db
-		.prepare(
-			`UPDATE flow_checks SET round_trip = ${set.sql}${ends ? `, ${finish('dns IS NOT NULL', '?2')}` : ''} ` +
-				`WHERE id = ?1 AND json_extract(round_trip, '$.step') IN (${steps.join(', ')})`
-		)
-		.bind(id, options.at, ...options.fromSteps, ...set.values)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		`UPDATE flow_checks SET round_trip = ${set.sql}${ends ? `, ${finish('dns IS NOT NULL', '?2')}` : ''} ` +
+			`WHERE id = ?1 AND json_extract(round_trip, '$.step') IN (${steps.join(', ')})`,
+		id, options.at, ...options.fromSteps, ...set.values
+	);
 }
 
 /** Running checks past their time (few: the read paths and the sweep close them as they go). */
@@ -176,13 +173,11 @@ export async function closeExpiredCheck(
 ): Promise<boolean> {
 	const neverSent = setFields(patches.neverSent, 3);
 	const noArrival = setFields(patches.noArrival, 3 + neverSent.values.length);
-	const result = await db
-		.prepare(
-			`UPDATE flow_checks SET round_trip = CASE json_extract(round_trip, '$.step') ` +
-				`WHEN 'sending' THEN ${neverSent.sql} WHEN 'waiting' THEN ${noArrival.sql} ELSE round_trip END, ` +
-				`dns = COALESCE(dns, ?2), status = 'done', finished_at = expires_at WHERE id = ?1 AND status = 'running'`
-		)
-		.bind(id, JSON.stringify(patches.dns), ...neverSent.values, ...noArrival.values)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		`UPDATE flow_checks SET round_trip = CASE json_extract(round_trip, '$.step') ` +
+			`WHEN 'sending' THEN ${neverSent.sql} WHEN 'waiting' THEN ${noArrival.sql} ELSE round_trip END, ` +
+			`dns = COALESCE(dns, ?2), status = 'done', finished_at = expires_at WHERE id = ?1 AND status = 'running'`,
+		id, JSON.stringify(patches.dns), ...neverSent.values, ...noArrival.values
+	);
 }

@@ -1,6 +1,7 @@
 /** All SQL for channel integrations; rows become `Integration` domain objects here. */
 import type { Integration } from '../../src/lib/schema/integration';
 import type { WebhookEventType } from '../../src/lib/schema/webhook';
+import { changedOne } from './statements';
 
 interface IntegrationRow {
 	id: string;
@@ -59,11 +60,7 @@ export async function renameIntegration(
 	db: D1Database,
 	options: { id: string; name: string; expectedVersion: number; updatedAt: string }
 ): Promise<boolean> {
-	const result = await db
-		.prepare('UPDATE integrations SET name = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4')
-		.bind(options.name, options.updatedAt, options.id, options.expectedVersion)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(db, 'UPDATE integrations SET name = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3 AND version = ?4', options.name, options.updatedAt, options.id, options.expectedVersion);
 }
 
 export async function countMailboxesUsing(db: D1Database, integrationId: string): Promise<number> {
@@ -94,14 +91,12 @@ export async function setWebhook(
 	}
 ): Promise<boolean> {
 	const { webhook } = options;
-	const result = await db
-		.prepare(
-			'UPDATE integrations SET webhook_url = ?1, webhook_events = ?2, webhook_secret = CASE WHEN ?1 IS NULL THEN NULL ELSE coalesce(?3, webhook_secret) END, ' +
-				'webhook_updated_at = ?4, version = version + 1, updated_at = ?4 WHERE id = ?5 AND version = ?6'
-		)
-		.bind(webhook?.url ?? null, webhook ? JSON.stringify(webhook.events) : null, options.sealedSecret ?? null, options.updatedAt, options.id, options.expectedVersion)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		'UPDATE integrations SET webhook_url = ?1, webhook_events = ?2, webhook_secret = CASE WHEN ?1 IS NULL THEN NULL ELSE coalesce(?3, webhook_secret) END, ' +
+			'webhook_updated_at = ?4, version = version + 1, updated_at = ?4 WHERE id = ?5 AND version = ?6',
+		webhook?.url ?? null, webhook ? JSON.stringify(webhook.events) : null, options.sealedSecret ?? null, options.updatedAt, options.id, options.expectedVersion
+	);
 }
 
 /** The sealed webhook secret (worker/crypto/secret-box.ts), or null when no webhook is set. */

@@ -1,5 +1,6 @@
 /** All SQL for mailboxes; rows become `StoredMailbox` domain objects here. */
 import type { Encryption, Mailbox, OAuthConnection, OAuthProvider, SmtpAuth } from '../../src/lib/schema/mailbox';
+import { changedOne } from './statements';
 
 /** A mailbox as stored: the API shape minus derived fields, plus the sealed password. */
 export interface StoredMailbox {
@@ -131,15 +132,13 @@ export async function insertMailbox(db: D1Database, mailbox: StoredMailbox): Pro
  * `expectedVersion`; false when another edit got there first.
  */
 export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expectedVersion: number): Promise<boolean> {
-	const result = await db
-		.prepare(
-			'UPDATE mailboxes SET integration_id = ?1, name = ?2, description = ?3, address = ?4, smtp_host = ?5, ' +
-				'smtp_port = ?6, smtp_username = ?7, smtp_password = ?8, smtp_encryption = ?9, manual_forward = ?10, ' +
-				'smtp_auth = ?11, smtp_oauth_provider = ?12, version = ?13, updated_at = ?14 WHERE id = ?15 AND version = ?16'
-		)
-		.bind(...values(mailbox), expectedVersion + 1, mailbox.updatedAt, mailbox.id, expectedVersion)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		'UPDATE mailboxes SET integration_id = ?1, name = ?2, description = ?3, address = ?4, smtp_host = ?5, ' +
+			'smtp_port = ?6, smtp_username = ?7, smtp_password = ?8, smtp_encryption = ?9, manual_forward = ?10, ' +
+			'smtp_auth = ?11, smtp_oauth_provider = ?12, version = ?13, updated_at = ?14 WHERE id = ?15 AND version = ?16',
+		...values(mailbox), expectedVersion + 1, mailbox.updatedAt, mailbox.id, expectedVersion
+	);
 }
 
 /**

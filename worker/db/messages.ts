@@ -1,4 +1,5 @@
 /** All SQL for the email log (SPEC §5.6, §7); rows become `LoggedMessage` values here. */
+import { listFilter } from './statements';
 
 export interface LoggedMessage {
 	id: string;
@@ -177,11 +178,7 @@ export async function listMessages(db: D1Database, f: MessageFilters): Promise<L
 
 /** The list's SQL for these filters (exported so a test can check SQLite's query plan for each shape). */
 export function listQuery(f: MessageFilters): { sql: string; values: unknown[] } {
-	const conditions: string[] = [];
-	const values: unknown[] = [];
-	const where = (sql: string, ...bound: unknown[]) => {
-		conditions.push(sql.replace(/\?/g, () => `?${values.push(bound.shift())}`));
-	};
+	const { where, newestFirst } = listFilter();
 	// A Message-ID or a sender picks out few rows: then the mailbox and verdict conditions are
 	// written `+column` so that SQLite, which has no statistics on a fresh D1, does not walk
 	// every quarantined row of the log to find one sender's.
@@ -200,9 +197,7 @@ export function listQuery(f: MessageFilters): { sql: string; values: unknown[] }
 	if (f.since !== undefined) where('received_at >= ?', f.since);
 	if (f.until !== undefined) where('received_at < ?', f.until);
 	if (f.after) where('(received_at, id) < (?, ?)', f.after.receivedAt, f.after.id);
-	const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-	const sql = `SELECT ${LIST_COLUMNS} FROM messages ${filter} ORDER BY received_at DESC, id DESC LIMIT ?${values.push(f.limit)}`;
-	return { sql, values };
+	return newestFirst(`SELECT ${LIST_COLUMNS} FROM messages`, 'received_at', f.limit);
 }
 
 /** `example.com` or `@example.com` is a domain filter; an address with a local part is not. */

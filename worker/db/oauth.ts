@@ -3,6 +3,7 @@
  * worker/oauth/tokens.ts) and the sign-ins under way (`state`, single-use).
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
+import { changedOne } from './statements';
 
 export interface StoredConnection {
 	mailboxId: string;
@@ -77,26 +78,22 @@ export async function recordRefresh(
 	db: D1Database,
 	update: { mailboxId: string; usedRefreshToken: string; sealedRefreshToken: string; sealedAccessToken: string; accessExpiresAt: number; at: string }
 ): Promise<boolean> {
-	const result = await db
-		.prepare(
-			'UPDATE mailbox_oauth SET refresh_token = ?3, access_token = ?4, access_expires_at = ?5, updated_at = ?6 ' +
-				"WHERE mailbox_id = ?1 AND refresh_token = ?2 AND status = 'connected'"
-		)
-		.bind(update.mailboxId, update.usedRefreshToken, update.sealedRefreshToken, update.sealedAccessToken, update.accessExpiresAt, update.at)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		'UPDATE mailbox_oauth SET refresh_token = ?3, access_token = ?4, access_expires_at = ?5, updated_at = ?6 ' +
+			"WHERE mailbox_id = ?1 AND refresh_token = ?2 AND status = 'connected'",
+		update.mailboxId, update.usedRefreshToken, update.sealedRefreshToken, update.sealedAccessToken, update.accessExpiresAt, update.at
+	);
 }
 
 /** The provider refused this refresh token (invalid_grant): the admin must sign in again. */
 export async function markReconnect(db: D1Database, mailboxId: string, usedRefreshToken: string, at: string): Promise<boolean> {
-	const result = await db
-		.prepare(
-			"UPDATE mailbox_oauth SET status = 'reconnect', access_token = NULL, access_expires_at = NULL, updated_at = ?3 " +
-				'WHERE mailbox_id = ?1 AND refresh_token = ?2'
-		)
-		.bind(mailboxId, usedRefreshToken, at)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		"UPDATE mailbox_oauth SET status = 'reconnect', access_token = NULL, access_expires_at = NULL, updated_at = ?3 " +
+			'WHERE mailbox_id = ?1 AND refresh_token = ?2',
+		mailboxId, usedRefreshToken, at
+	);
 }
 
 /** The SMTP server refused this access token: the next sign-in fetches a new one. */

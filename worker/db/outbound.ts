@@ -13,6 +13,7 @@ import type {
 	RefusedRecipient,
 	UnverifiedBounce
 } from '../../src/lib/schema/outbound';
+import { listFilter } from './statements';
 
 export interface StoredOutbound extends Omit<OutboundDetail, 'html'> {
 	html: string | null;
@@ -183,19 +184,13 @@ export async function listOutbound(db: D1Database, f: OutboundListFilters): Prom
 
 /** The list's SQL and its values (apart, so a test can ask SQLite for its plan). */
 export function listOutboundQuery(f: OutboundListFilters): { sql: string; values: unknown[] } {
-	const conditions: string[] = [];
-	const values: unknown[] = [];
-	const where = (sql: string, ...bound: unknown[]) => {
-		conditions.push(sql.replace(/\?/g, () => `?${values.push(bound.shift())}`));
-	};
+	const { where, newestFirst } = listFilter();
 	if (f.mailboxId !== undefined) where('mailbox_id = ?', f.mailboxId);
 	if (f.mailboxIds !== undefined) where('mailbox_id IN (SELECT value FROM json_each(?))', JSON.stringify(f.mailboxIds));
 	if (f.status !== undefined) where('status = ?', f.status);
 	if (f.replyToLogId !== undefined) where('reply_to_log_id = ?', f.replyToLogId);
 	if (f.after) where('(created_at, id) < (?, ?)', f.after.createdAt, f.after.id);
-	const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-	const sql = `SELECT ${LIST_COLUMNS} FROM outbound ${filter} ORDER BY created_at DESC, id DESC LIMIT ?${values.push(f.limit)}`;
-	return { sql, values };
+	return newestFirst(`SELECT ${LIST_COLUMNS} FROM outbound`, 'created_at', f.limit);
 }
 
 const CLAIM_EARLY_MS = 30_000;

@@ -1,6 +1,7 @@
 /** All SQL for SMTP sending test results and the one-test-at-a-time leases. */
 import type { SmtpTestSummary } from '../../src/lib/schema/mailbox';
 import type { SmtpTestResult } from '../../src/lib/schema/smtp-test';
+import { changedOne } from './statements';
 
 /** History kept per mailbox; older results are dropped when a new one is stored. */
 export const HISTORY_PER_MAILBOX = 50;
@@ -109,11 +110,7 @@ export async function latestSmtpTests(db: D1Database, mailboxId?: string): Promi
  * failed, is older, or already went to a mailbox).
  */
 export async function claimSmtpTest(db: D1Database, testId: string, mailboxId: string, since: string): Promise<boolean> {
-	const result = await db
-		.prepare("UPDATE smtp_tests SET mailbox_id = ?2 WHERE id = ?1 AND mailbox_id IS NULL AND ok = 1 AND settings = 'form' AND at > ?3")
-		.bind(testId, mailboxId, since)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(db, "UPDATE smtp_tests SET mailbox_id = ?2 WHERE id = ?1 AND mailbox_id IS NULL AND ok = 1 AND settings = 'form' AND at > ?3", testId, mailboxId, since);
 }
 
 /** Tests since `since`: in all, and of `mailboxId` (0 when null), in one query. */
@@ -131,14 +128,12 @@ export async function countSmtpTestsSince(
 
 /** Takes the lease `key` until `expiresAt` (epoch ms) unless a live one exists; true when taken. */
 export async function acquireLease(db: D1Database, key: string, nowMs: number, expiresAt: number): Promise<boolean> {
-	const result = await db
-		.prepare(
-			'INSERT INTO smtp_test_locks (key, expires_at) VALUES (?1, ?2) ' +
-				'ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE smtp_test_locks.expires_at <= ?3'
-		)
-		.bind(key, expiresAt, nowMs)
-		.run();
-	return result.meta.changes === 1;
+	return changedOne(
+		db,
+		'INSERT INTO smtp_test_locks (key, expires_at) VALUES (?1, ?2) ' +
+			'ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE smtp_test_locks.expires_at <= ?3',
+		key, expiresAt, nowMs
+	);
 }
 
 export async function releaseLease(db: D1Database, key: string): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
 import type { OAuthProviderSetup } from '../../src/lib/schema/oauth';
+import type { Config } from '../config';
 
 export interface ProviderConfig {
 	provider: OAuthProvider;
@@ -33,34 +34,20 @@ const SCOPES: Record<OAuthProvider, string> = {
 	google: 'https://mail.google.com/ openid email'
 };
 
-type OAuthEnv = Partial<
-	Pick<
-		Env,
-		| 'OAUTH_MICROSOFT_CLIENT_ID'
-		| 'OAUTH_MICROSOFT_CLIENT_SECRET'
-		| 'OAUTH_MICROSOFT_TENANT'
-		| 'OAUTH_MICROSOFT_AUTHORIZE_URL'
-		| 'OAUTH_MICROSOFT_TOKEN_URL'
-		| 'OAUTH_GOOGLE_CLIENT_ID'
-		| 'OAUTH_GOOGLE_CLIENT_SECRET'
-		| 'OAUTH_GOOGLE_AUTHORIZE_URL'
-		| 'OAUTH_GOOGLE_TOKEN_URL'
-	>
->;
-
-const value = (text: string | undefined) => (text ?? '').trim();
+/** The providers' settings as worker/config.ts reads them (trimmed; "" when unset). */
+type OAuthSettings = Config['oauth'];
 
 /** The provider's settings, whether or not they are complete (see `providerSetup`). */
-export function providerConfig(env: OAuthEnv, provider: OAuthProvider): ProviderConfig {
+export function providerConfig(settings: OAuthSettings, provider: OAuthProvider): ProviderConfig {
 	if (provider === 'microsoft') {
-		const tenant = value(env.OAUTH_MICROSOFT_TENANT) || DEFAULT_MICROSOFT_TENANT;
+		const tenant = settings.OAUTH_MICROSOFT_TENANT || DEFAULT_MICROSOFT_TENANT;
 		const base = `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0`;
 		return {
 			provider,
-			clientId: value(env.OAUTH_MICROSOFT_CLIENT_ID),
-			clientSecret: value(env.OAUTH_MICROSOFT_CLIENT_SECRET),
-			authorizeUrl: value(env.OAUTH_MICROSOFT_AUTHORIZE_URL) || `${base}/authorize`,
-			tokenUrl: value(env.OAUTH_MICROSOFT_TOKEN_URL) || `${base}/token`,
+			clientId: settings.OAUTH_MICROSOFT_CLIENT_ID,
+			clientSecret: settings.OAUTH_MICROSOFT_CLIENT_SECRET,
+			authorizeUrl: settings.OAUTH_MICROSOFT_AUTHORIZE_URL || `${base}/authorize`,
+			tokenUrl: settings.OAUTH_MICROSOFT_TOKEN_URL || `${base}/token`,
 			scope: SCOPES.microsoft,
 			authorizeParameters: {},
 			tenant
@@ -68,10 +55,10 @@ export function providerConfig(env: OAuthEnv, provider: OAuthProvider): Provider
 	}
 	return {
 		provider,
-		clientId: value(env.OAUTH_GOOGLE_CLIENT_ID),
-		clientSecret: value(env.OAUTH_GOOGLE_CLIENT_SECRET),
-		authorizeUrl: value(env.OAUTH_GOOGLE_AUTHORIZE_URL) || 'https://accounts.google.com/o/oauth2/v2/auth',
-		tokenUrl: value(env.OAUTH_GOOGLE_TOKEN_URL) || 'https://oauth2.googleapis.com/token',
+		clientId: settings.OAUTH_GOOGLE_CLIENT_ID,
+		clientSecret: settings.OAUTH_GOOGLE_CLIENT_SECRET,
+		authorizeUrl: settings.OAUTH_GOOGLE_AUTHORIZE_URL || 'https://accounts.google.com/o/oauth2/v2/auth',
+		tokenUrl: settings.OAUTH_GOOGLE_TOKEN_URL || 'https://oauth2.googleapis.com/token',
 		scope: SCOPES.google,
 		// Google returns a refresh token only for offline access, and again only when consent is asked.
 		authorizeParameters: { access_type: 'offline', prompt: 'consent' },
@@ -85,8 +72,8 @@ const prefix = (provider: OAuthProvider) => (provider === 'microsoft' ? 'OAUTH_M
  * Whether sign-in with `provider` can work, and the settings to set when not: the client id and
  * secret (a web app's code exchange needs both), and endpoints that are https (or loopback).
  */
-export function providerSetup(env: OAuthEnv, provider: OAuthProvider): OAuthProviderSetup {
-	const config = providerConfig(env, provider);
+export function providerSetup(settings: OAuthSettings, provider: OAuthProvider): OAuthProviderSetup {
+	const config = providerConfig(settings, provider);
 	const missing: string[] = [];
 	if (!config.clientId) missing.push(`${prefix(provider)}_CLIENT_ID`);
 	if (!config.clientSecret) missing.push(`${prefix(provider)}_CLIENT_SECRET`);
