@@ -4,7 +4,6 @@
  * discarded, and read back when the form opens again. Every form that keeps a working copy (a
  * mailbox, a webhook, an integration's new name) goes through one keeper per copy.
  */
-import { live } from './live.svelte';
 import type { Expected, OfflineStore, WorkingCopy } from './store';
 
 /** A kept copy as read back, with the typed password (if any) opened again. */
@@ -21,7 +20,7 @@ export class WorkingCopyKeeper<V extends object> {
 	/** `store`: where copies are kept; the app's one store unless a test passes its own. */
 	constructor(
 		readonly key: string,
-		private readonly store: () => Promise<OfflineStore> = () => live.store()
+		private readonly store: () => Promise<OfflineStore> = appStore
 	) {}
 
 	/** The copy kept under this key, or null (none, or this device's storage cannot be read). */
@@ -56,4 +55,10 @@ export class WorkingCopyKeeper<V extends object> {
 			});
 		return this.#writes;
 	}
+}
+
+/** The app's one store (loaded when first asked for, so that the keeper runs without Svelte in a test). */
+async function appStore(): Promise<OfflineStore> {
+	const { live } = await import('./live.svelte');
+	return live.store();
 }
