@@ -17,7 +17,6 @@ import { deleteIdleRateLimits } from './db/rate-limits';
 import { deleteEventsBefore } from './db/webhooks';
 import { consumeWebhooks } from './webhooks/consumer';
 import { sweepWebhooks } from './webhooks/sweep';
-import type { JobMessage } from './jobs/enqueue';
 import { QUEUES, type QueueName } from './jobs/queues';
 
 /** wrangler.toml's daily cron; the other one is the sweep. */
@@ -27,7 +26,7 @@ const RETENTION_CRON = '17 3 * * *';
  * them; tests/scripts/queues.test.ts checks the names against the toml).
  */
 /** What a queue's batch is handed to. */
-type QueueConsumer = (messages: readonly Message<JobMessage>[], env: Env) => Promise<void>;
+type QueueConsumer = (messages: readonly Message<{ id: string }>[], env: Env) => Promise<void>;
 
 /** Each queue's producer binding is one the Worker has (wrangler types). */
 const producerBindingsExist: (typeof QUEUES)[keyof typeof QUEUES]['binding'] extends keyof Env ? true : never = true;
