@@ -10,7 +10,7 @@
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
 import { readConfig } from '../config';
 import { findMailbox } from '../db/mailboxes';
-import { claimOutbound, findOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
+import { claimOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
 import { consume, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
 import { REPLY_RETRY_DELAYS_SECONDS, type Settlement } from '../jobs/schedule';
 import { finishAttempt } from './status';
@@ -22,7 +22,7 @@ import type { SendAttempt, Transport } from '../send/transport';
 import { composedKey } from '../archive/keys';
 import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
-import { mayHaveArrivedHint, recoverAbandoned, SENDING_LEASE_MS } from './lease';
+import { lookAgainAt, mayHaveArrivedHint } from './lease';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
 const MAX_TRANSCRIPT_LINES = 60;
@@ -59,19 +59,7 @@ function replyJob(env: Env, now: () => Date): ReplyJob {
 		retryDelays: REPLY_RETRY_DELAYS_SECONDS,
 		now,
 		claim: (id, at) => claimOutbound(env.DB, id, at),
-		/**
-		 * Already sent, failed or bounced (a redelivery): done. `sending`: another consumer holds
-		 * it, so look again once its lease is over; past the lease its Worker stopped, and it is
-		 * recovered (outbound/lease.ts: if its data had gone out it may have arrived, SPEC §10).
-		 */
-		async whenUnclaimed(id, at) {
-			const outbound = await findOutbound(env.DB, id);
-			if (!outbound || outbound.status !== 'sending') return null;
-			const leaseEnds = (outbound.claimedAt ? Date.parse(outbound.claimedAt) : 0) + SENDING_LEASE_MS;
-			if (at.getTime() < leaseEnds) return new Date(leaseEnds + 5_000);
-			await recoverAbandoned(env, outbound, at);
-			return null;
-		},
+		whenUnclaimed: (id, at) => lookAgainAt(env, id, at),
 		verdict: (result) => (result.ok ? 'succeeded' : result.temporary ? 'temporary' : 'permanent'),
 		record: (outbound, result, settlement, started) => finishAttempt(env, outbound, replyOutcome(result, settlement, started))
 	};
