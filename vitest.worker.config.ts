@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { bundleDependencies } from './tests/worker/bundle-deps';
 import { bundleMailauth } from './tests/worker/bundle-mailauth';
 
 /** Worker tests run inside workerd, against local D1 built from the real migrations. */
@@ -24,7 +25,7 @@ const PURE_TESTS = readdirSync(path.join(import.meta.dirname, 'tests/worker'), {
 
 export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, 'worker/migrations'));
-	const mailauth = await bundleMailauth(import.meta.dirname);
+	const [mailauth, dependencies] = await Promise.all([bundleMailauth(import.meta.dirname), bundleDependencies(import.meta.dirname)]);
 	return {
 		plugins: [
 			cloudflareTest(({ inject }) => ({
@@ -59,6 +60,8 @@ export default defineConfig(async () => {
 			// mailauth as wrangler bundles it (see tests/worker/bundle-mailauth.ts).
 			alias: [
 				{ find: /^mailauth$/, replacement: mailauth },
+				// zod, jose and html-to-text as one module each (see tests/worker/bundle-deps.ts).
+				...dependencies,
 				// As wrangler.toml [alias]: the Worker's `module` is the shim (worker/shims/module.ts).
 				{ find: /^module$/, replacement: path.join(import.meta.dirname, 'worker/shims/module.ts') }
 			]
