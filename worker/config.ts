@@ -1,7 +1,7 @@
 /**
- * The Worker's settings, read once per Env by one zod schema (worker/index.ts calls readConfig),
+ * The Worker's settings, read once per Env by one zod schema (worker/services.ts calls readConfig),
  * so a flag is parsed in one place and domain code gets typed values, never `env.X === 'true'`.
- * Bindings (D1, R2, the queues) are not settings: index.ts hands them on as narrow dependencies.
+ * Bindings (D1, R2, the queues) are not settings: services.ts names them beside the Config.
  */
 import { z } from 'zod';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, type CachingResolver } from './dns/doh-resolver';

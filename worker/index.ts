@@ -7,7 +7,7 @@
  */
 import { handleOAuthCallback } from './api/oauth';
 import { handleApi } from './api/router';
-import { readConfig } from './config';
+import { servicesFrom, type Services } from './services';
 import { handleInbound } from './inbound/handle-email';
 import { DAY_MS, purgeOldMessages, purgeOldOutbound, retentionStart } from './inbound/retention';
 import { consumeOutbound } from './outbound/consumer';
@@ -26,7 +26,7 @@ const RETENTION_CRON = '17 3 * * *';
  * them; tests/scripts/queues.test.ts checks the names against the toml).
  */
 /** What a queue's batch is handed to. */
-type QueueConsumer = (messages: readonly Message<{ id: string }>[], env: Env) => Promise<void>;
+type QueueConsumer = (messages: readonly Message<{ id: string }>[], services: Services) => Promise<void>;
 
 /** Each queue's producer binding is one the Worker has (wrangler types). */
 const producerBindingsExist: (typeof QUEUES)[keyof typeof QUEUES]['binding'] extends keyof Env ? true : never = true;
@@ -41,42 +41,42 @@ export default {
 	// ctx is optional so that tests may call fetch with an env of their own.
 	async fetch(request, env, ctx?: ExecutionContext) {
 		const { pathname } = new URL(request.url);
-		// The settings, read once per Env (worker/config.ts) and handed on.
-		const config = readConfig(env);
+		// The bindings and the settings (read once per Env, worker/config.ts), handed on as one narrow object.
 		if (pathname === '/api' || pathname.startsWith('/api/')) {
-			return handleApi(request, env, undefined, ctx && ((promise) => ctx.waitUntil(promise)), config);
+			return handleApi(request, servicesFrom(env), undefined, ctx && ((promise) => ctx.waitUntil(promise)));
 		}
 		// SPEC §12: the OAuth provider sends the admin's browser back here (run_worker_first: /oauth/*).
-		if (pathname === '/oauth/callback') return handleOAuthCallback(request, env, undefined, config);
+		if (pathname === '/oauth/callback') return handleOAuthCallback(request, servicesFrom(env));
 		if (pathname.startsWith('/oauth/')) return new Response('Not found', { status: 404 });
 		return env.ASSETS.fetch(request);
 	},
 
 	async email(message, env) {
-		await handleInbound(message, env);
+		await handleInbound(message, servicesFrom(env));
 	},
 
 	async queue(batch, env) {
 		const consume = QUEUE_CONSUMERS[batch.queue as QueueName];
 		// A queue wrangler.toml consumes without a consumer here is a deployment mistake: fail loudly (the batch is retried).
 		if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
-		await consume(batch.messages as Parameters<QueueConsumer>[0], env);
+		await consume(batch.messages as Parameters<QueueConsumer>[0], servicesFrom(env));
 	},
 
 	async scheduled(controller, env) {
 		const now = new Date(controller.scheduledTime);
+		const services = servicesFrom(env);
 		if (controller.cron === RETENTION_CRON) {
-			const deleted = await purgeOldMessages(env, now);
-			const replies = await purgeOldOutbound(env, now);
-			const events = await deleteEventsBefore(env.DB, retentionStart(now));
+			const deleted = await purgeOldMessages(services, now);
+			const replies = await purgeOldOutbound(services, now);
+			const events = await deleteEventsBefore(services.db, retentionStart(now));
 			// Counters of keys and mailboxes idle for a day (revoked, deleted, quiet) are not kept.
-			const counters = await deleteIdleRateLimits(env.DB, now.getTime() - DAY_MS);
+			const counters = await deleteIdleRateLimits(services.db, now.getTime() - DAY_MS);
 			console.info('retention', { deleted, replies, events, counters });
 		} else {
 			console.info('sweep', {
-				outbound: await sweepOutbound(env, now),
-				webhooks: await sweepWebhooks(env, now),
-				flowChecks: await closeExpiredFlowChecks(env.DB, now)
+				outbound: await sweepOutbound(services, now),
+				webhooks: await sweepWebhooks(services, now),
+				flowChecks: await closeExpiredFlowChecks(services.db, now)
 			});
 		}
 	}

@@ -9,6 +9,7 @@ import { authenticate } from 'mailauth';
 import PostalMime from 'postal-mime';
 import { createCachingResolver, createDohResolver, toMailauthResolver } from '../../worker/dns/doh-resolver';
 import { handleInbound } from '../../worker/inbound/handle-email';
+import { servicesFrom } from '../../worker/services';
 
 interface BenchEnv extends Env {
 	BENCH_ADDRESS: string;
@@ -40,7 +41,8 @@ export default {
 			// The second variant answers the handler's D1 reads from memory, pretends its writes
 			// succeeded and drops the archive writes, to tell the pipeline's own work from its storage I/O.
 			const noArchive = { put: async () => null, delete: async () => {} } as unknown as R2Bucket;
-			const bench = pathname === '/handler' ? env : { ...env, DB: replayingDb(env.DB), MAIL_ARCHIVE: noArchive };
+			const services = servicesFrom(env);
+			const bench = pathname === '/handler' ? services : { ...services, db: replayingDb(services.db), archive: noArchive };
 			const logged = await handleInbound(
 				{ from: 'customer@example.org', to: env.BENCH_ADDRESS, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: () => {} },
 				bench

@@ -15,6 +15,7 @@ import { readConfig } from '../../worker/config';
 import type { SealSubject } from '../../worker/crypto/sealer';
 import { smtpLoginFor } from '../../worker/send/credentials';
 import { call, createIntegration, expectSecretsNeverLogged, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -156,10 +157,10 @@ describe('OAuth access tokens go only to the provider’s own SMTP hosts, over T
 			{ host: 'SMTP-Mail.Outlook.com', port: 587, encryption: 'starttls' as const },
 			{ host: 'smtp.office365.us', port: 587, encryption: 'starttls' as const }
 		]) {
-			const login = await smtpLoginFor(env, { ...mailbox, smtp: { ...mailbox.smtp, ...server } });
+			const login = await smtpLoginFor(servicesFrom(env), { ...mailbox, smtp: { ...mailbox.smtp, ...server } });
 			expect(login.ok, server.host).toBe(true);
 		}
-		expect((await smtpLoginFor(env, mailbox)).ok).toBe(true); // 127.0.0.1 with ALLOW_PRIVATE_SMTP_HOSTS=true
+		expect((await smtpLoginFor(servicesFrom(env), mailbox)).ok).toBe(true); // 127.0.0.1 with ALLOW_PRIVATE_SMTP_HOSTS=true
 	});
 
 	it('refuses, as config and before any token is made, another host, the other provider’s host, no encryption, or loopback in production', async () => {
@@ -172,7 +173,7 @@ describe('OAuth access tokens go only to the provider’s own SMTP hosts, over T
 			[{}, { ALLOW_PRIVATE_SMTP_HOSTS: 'false' }]
 		];
 		for (const [smtp, overrides] of cases) {
-			const login = await smtpLoginFor({ ...env, ...overrides } as Env, { ...mailbox, smtp: { ...mailbox.smtp, ...smtp } });
+			const login = await smtpLoginFor(servicesFrom({ ...env, ...overrides } as Env), { ...mailbox, smtp: { ...mailbox.smtp, ...smtp } });
 			expect(login.ok, JSON.stringify(smtp)).toBe(false);
 			if (!login.ok) {
 				expect(login.failure).toMatchObject({ stage: 'connect', category: 'config', temporary: false });
@@ -223,15 +224,15 @@ describe('no stored secret over an unencrypted connection, except to loopback on
 		const test = await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: {} });
 		expect(test.body).toMatchObject({ ok: false, stage: 'connect', category: 'config', transcript: [] });
 		expect(test.body.hint).toMatch(/STARTTLS or SSL\/TLS/);
-		const login = await smtpLoginFor(env, (await findMailbox(env.DB, mailbox.id))!);
+		const login = await smtpLoginFor(servicesFrom(env), (await findMailbox(env.DB, mailbox.id))!);
 		expect(login.ok).toBe(false);
 	});
 
 	it('loopback with Encryption None is fine only while ALLOW_PRIVATE_SMTP_HOSTS is true', async () => {
 		const mailbox = await saved({ host: '127.0.0.1', port: ports.plain, username: USER, encryption: 'none', password: PASSWORD });
 		const stored = (await findMailbox(env.DB, mailbox.id))!;
-		expect((await smtpLoginFor(env, stored)).ok).toBe(true);
-		const production = await smtpLoginFor({ ...env, ALLOW_PRIVATE_SMTP_HOSTS: 'false' } as Env, stored);
+		expect((await smtpLoginFor(servicesFrom(env), stored)).ok).toBe(true);
+		const production = await smtpLoginFor(servicesFrom({ ...env, ALLOW_PRIVATE_SMTP_HOSTS: 'false' } as Env), stored);
 		expect(production.ok).toBe(false);
 		if (!production.ok) expect(production.failure.category).toBe('config');
 	});

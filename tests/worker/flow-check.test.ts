@@ -18,6 +18,7 @@ import { handleInbound } from '../../worker/inbound/handle-email';
 import worker from '../../worker/index';
 import { cloudflareHop, deliver } from './deliver';
 import { call, createIntegration, mailboxInput, ORIGIN, TOKEN, unique } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 const ZONE = `f${crypto.randomBytes(4).toString('hex')}.test`;
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
@@ -379,7 +380,7 @@ describe('the round trip', () => {
 		const later = () => new Date(Date.parse(sent.started.expiresAt) + 1_000);
 		const response = await handleApi(
 			new Request(`${ORIGIN}/api/mailboxes/${lost.id}/flow-checks/${sent.started.id}`, { headers: { authorization: `Bearer ${TOKEN}` } }),
-			env,
+			servicesFrom(env),
 			later
 		);
 		const check = (await response.json()) as FlowCheck;
@@ -395,7 +396,7 @@ describe('the round trip', () => {
 		const late = new Date(Date.parse(started.expiresAt) + 30_000);
 		const logged = await handleInbound(
 			{ from: mailbox.address, to: mailbox.address, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: () => {} },
-			env,
+			servicesFrom(env),
 			{ now: () => late }
 		);
 		expect(logged?.kind).toBe('probe');
@@ -412,7 +413,7 @@ describe('the round trip', () => {
 			let rejected: string | null = null;
 			const logged = await handleInbound(
 				{ from: to, to, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: (reason) => void (rejected = reason) },
-				env,
+				servicesFrom(env),
 				{ now: () => at }
 			);
 			return { logged: logged!, rejected: rejected as string | null };

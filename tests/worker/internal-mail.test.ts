@@ -15,6 +15,7 @@ import { TEST_LATE_GRACE_MS } from '../../worker/send/test-token';
 import { buildMessage } from './build-message';
 import { cloudflareHop, deliver } from './deliver';
 import { call, createIntegration, mailboxInput, unique } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -94,7 +95,7 @@ async function inboundAt(data: string, to: string, at: Date) {
 	let rejected: string | null = null;
 	const logged = await handleInbound(
 		{ from: to, to, raw: new Response(raw).body!, rawSize: raw.byteLength, setReject: (reason) => void (rejected = reason) },
-		env,
+		servicesFrom(env),
 		{ now: () => at }
 	);
 	return { logged: logged!, rejected: rejected as string | null };

@@ -17,6 +17,7 @@ import { findMailbox } from '../../worker/db/mailboxes';
 import { smtpLoginFor } from '../../worker/send/credentials';
 import { classify, parseReply } from '../../worker/smtp/classify';
 import { call, createIntegration, fetchWithEnv, mailboxInput, ORIGIN, TOKEN, unique, type Answer } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
 const CONTROL = `${env.OAUTH_TEST_ORIGIN}/__control`;
@@ -209,7 +210,7 @@ describe('connecting', () => {
 		const mailbox = await oauthMailbox();
 		// Expired: the link is older than 10 minutes when the browser comes back; it is used up all the same.
 		const { callback } = await authorize(mailbox.id);
-		const late = await handleOAuthCallback(new Request(callback), env, () => new Date(Date.now() + 10 * 60_000 + 1_000));
+		const late = await handleOAuthCallback(new Request(callback), servicesFrom(env), () => new Date(Date.now() + 10 * 60_000 + 1_000));
 		expect(late.headers.get('location')).toBe(`/mailboxes/${mailbox.id}?oauth=error&reason=link_expired&provider=microsoft`);
 		expect(await arrive(callback)).toBe('/?oauth=error&reason=link_used');
 		// A state Mailgate never made (or one changed on the way) names no mailbox, whatever it holds.
@@ -317,11 +318,11 @@ describe('access tokens', () => {
 		const before = await refreshes();
 
 		// Well before expiry: the cached token, no request to the provider.
-		const early = await smtpLoginFor(env, stored, { now: () => first.access_expires_at - 10 * 60_000 });
+		const early = await smtpLoginFor(servicesFrom(env), stored, { now: () => first.access_expires_at - 10 * 60_000 });
 		expect(early.ok && early.settings.credential.kind).toBe('oauth2');
 		expect(await refreshes()).toBe(before);
 		// Within the last minute: a new one, and the rotated refresh token replaces the stored one.
-		const late = await smtpLoginFor(env, stored, { now: () => first.access_expires_at - 59_000 });
+		const late = await smtpLoginFor(servicesFrom(env), stored, { now: () => first.access_expires_at - 59_000 });
 		expect(late.ok).toBe(true);
 		expect(await refreshes()).toBe(before + 1);
 		const second = await sealedAt();
@@ -333,7 +334,7 @@ describe('access tokens', () => {
 			expect(late.settings.credential.accessToken).not.toBe(early.settings.credential.accessToken);
 		}
 		// The stand-in refuses a rotated-away refresh token, so a second refresh works only with the stored new one.
-		const again = await smtpLoginFor(env, stored, { now: () => second.access_expires_at });
+		const again = await smtpLoginFor(servicesFrom(env), stored, { now: () => second.access_expires_at });
 		expect(again.ok).toBe(true);
 		expect(await refreshes()).toBe(before + 2);
 		expect((await smtpTest(mailbox.id)).ok).toBe(true);

@@ -16,6 +16,7 @@ import { REPLY_RETRY_DELAYS_SECONDS as RETRY_DELAYS_SECONDS } from '../../worker
 import { deliver } from './deliver';
 import { buildMessage } from './build-message';
 import { call, createIntegration, expectSecretsNeverLogged, mailboxInput, unique } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
 const USER = 'support@acme.test';
@@ -239,7 +240,7 @@ async function consume(ids: string[], now = new Date()) {
 			outcomes[message.body.id] = `retry ${options?.delaySeconds ?? 0}`;
 		}
 	}));
-	await consumeOutbound(messages, env, { now: () => now });
+	await consumeOutbound(messages, servicesFrom(env), { now: () => now });
 	return outcomes;
 }
 
@@ -398,7 +399,7 @@ describe('delivery statuses', () => {
 		expect(await receivedFor(a.body.messageId)).toHaveLength(1);
 
 		// The sweep finds the other one and sends it again: nothing had left.
-		const swept = await sweepOutbound(env, new Date());
+		const swept = await sweepOutbound(servicesFrom(env), new Date());
 		expect(swept.recovered).toBeGreaterThanOrEqual(1);
 		const resent = await waitFor(b.body.id, (i) => i.status === 'sent' && i.attempts.length === 1);
 		expect(resent.status).toBe('sent');
@@ -411,7 +412,7 @@ describe('delivery statuses', () => {
 		await waitFor(answer.body.id, settled);
 		const old = new Date(Date.now() - 60 * 60_000).toISOString();
 		await env.DB.prepare("UPDATE outbound SET status = 'queued', created_at = ?1, attempts = '[]', sent_at = NULL WHERE id = ?2").bind(old, answer.body.id).run();
-		const swept = await sweepOutbound(env, new Date());
+		const swept = await sweepOutbound(servicesFrom(env), new Date());
 		expect(swept.enqueued).toBeGreaterThanOrEqual(1);
 		const sent = await waitFor(answer.body.id, (i) => i.status === 'sent' && i.attempts.length === 1);
 		expect(sent.status).toBe('sent');

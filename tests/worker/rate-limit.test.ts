@@ -15,6 +15,7 @@ import { parseRateLimitOverrides, RATE_LIMITS } from '../../worker/api/rate-limi
 import worker from '../../worker/index';
 import { deliver } from './deliver';
 import { ORIGIN, TOKEN, call, createIntegration, mailboxInput } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -28,7 +29,7 @@ async function api(method: string, path: string, options: { token?: string; body
 	const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? TOKEN}` };
 	if (options.body !== undefined) headers['content-type'] = 'application/json';
 	const request = new Request(`${ORIGIN}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-	const response = await handleApi(request, { ...env, RATE_LIMITS: options.limits ?? LIMITS } as Env, () => new Date(options.at ?? T));
+	const response = await handleApi(request, servicesFrom({ ...env, RATE_LIMITS: options.limits ?? LIMITS } as Env), () => new Date(options.at ?? T));
 	const text = await response.text();
 	let body: any;
 	try {

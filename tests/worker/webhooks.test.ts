@@ -15,6 +15,7 @@ import { sweepWebhooks } from '../../worker/webhooks/sweep';
 import { buildMessage } from './build-message';
 import { handOver } from './deliver';
 import { call, createIntegration, fetchWithEnv, mailboxInput, TOKEN, unique } from './helpers';
+import { servicesFrom } from '../../worker/services';
 
 vi.setConfig({ testTimeout: 40_000 });
 
@@ -219,7 +220,7 @@ describe('delivery', () => {
 		// The delayed queue message, then the next one, as the queue would hand them over.
 		for (const attempt of [1, 2]) {
 			const current = (await deliveries())[0];
-			await consumeWebhooks([{ body: { id: current.id }, ack: () => {}, retry: () => {} }], env, { now: () => new Date(Date.parse(current.nextAttemptAt) + 1_000) });
+			await consumeWebhooks([{ body: { id: current.id }, ack: () => {}, retry: () => {} }], servicesFrom(env), { now: () => new Date(Date.parse(current.nextAttemptAt) + 1_000) });
 			expect((await deliveries())[0].attempts).toHaveLength(attempt + 1);
 		}
 		const done = (await deliveries())[0];
@@ -231,7 +232,7 @@ describe('delivery', () => {
 		expect(hooks.map((h) => h.body)).toEqual([first!.body, first!.body, first!.body]);
 		for (const hook of hooks) expect(verify(secret, hook).type).toBe('message.received');
 		// Redelivered after success: nothing is sent again.
-		await consumeWebhooks([{ body: { id: done.id }, ack: () => {}, retry: () => {} }], env);
+		await consumeWebhooks([{ body: { id: done.id }, ack: () => {}, retry: () => {} }], servicesFrom(env));
 		expect(await receivedAt(path)).toHaveLength(3);
 	});
 
@@ -267,7 +268,7 @@ describe('delivery', () => {
 		expect(new Set(hooks.map((h) => h.headers['webhook-id']))).toEqual(new Set([waiting.id]));
 		for (const hook of hooks) expect(verify(secret, hook).type).toBe('message.received');
 		// The first attempt's delayed queue message arrives when it was due: nothing is sent again.
-		await consumeWebhooks([{ body: { id: waiting.id }, ack: () => {}, retry: () => {} }], env, { now: () => new Date(Date.parse(scheduled) + 1_000) });
+		await consumeWebhooks([{ body: { id: waiting.id }, ack: () => {}, retry: () => {} }], servicesFrom(env), { now: () => new Date(Date.parse(scheduled) + 1_000) });
 		expect(await receivedAt(path)).toHaveLength(2);
 		expect((await deliveries()).filter((d: { id: string }) => d.id === waiting.id)).toHaveLength(1);
 	});
@@ -295,7 +296,7 @@ describe('delivery', () => {
 		expect(await receivedAt(path)).toHaveLength(0);
 		// As the sweep finds it a few minutes later.
 		await env.DB.prepare('UPDATE webhook_events SET created_at = ?1 WHERE id = ?2').bind(new Date(Date.now() - 3 * 60_000).toISOString(), pending.id).run();
-		expect((await sweepWebhooks(env, new Date())).enqueued).toBeGreaterThanOrEqual(1);
+		expect((await sweepWebhooks(servicesFrom(env), new Date())).enqueued).toBeGreaterThanOrEqual(1);
 		await waitReceived(path);
 	});
 

@@ -23,23 +23,23 @@ const FLOW_CHECK_LIMIT: RecentLimit = { perMailbox: CHECKS_PER_MAILBOX, overall:
 const mailboxNotFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
 
 /** `POST /api/mailboxes/:id/flow-check` → 202 with the check. */
-export const start: Handler = async ({ env, params, now, waitUntil }) => {
-	const mailbox = await findMailbox(env.DB, params.id!);
+export const start: Handler = async ({ services, params, now, waitUntil }) => {
+	const mailbox = await findMailbox(services.db, params.id!);
 	if (!mailbox) throw mailboxNotFound();
 	const at = now();
 	// A check past its time no longer blocks a new one.
-	await closeExpiredFlowChecks(env.DB, at);
-	await enforceRecentLimit(FLOW_CHECK_LIMIT, at, (since) => countFlowChecksSince(env.DB, since, mailbox.id));
-	const started = await startFlowCheck(env.DB, mailbox, at);
+	await closeExpiredFlowChecks(services.db, at);
+	await enforceRecentLimit(FLOW_CHECK_LIMIT, at, (since) => countFlowChecksSince(services.db, since, mailbox.id));
+	const started = await startFlowCheck(services.db, mailbox, at);
 	if (!started) throw new HttpError(409, 'check_running', 'A mail flow check of this mailbox is already running; wait for its result.');
-	waitUntil(runFlowCheck(env, started, mailbox));
+	waitUntil(runFlowCheck(services, started, mailbox));
 	return json(started.check satisfies FlowCheck, 202, { location: `/api/mailboxes/${mailbox.id}/flow-checks/${started.check.id}` });
 };
 
 /** `GET /api/mailboxes/:id/flow-checks/:checkId`: the check as it stands (closed first if past its time). */
-export const read: Handler = async ({ env, params, now }) => {
-	await closeExpiredFlowChecks(env.DB, now());
-	const check = await findFlowCheck(env.DB, params.id!, params.checkId!);
+export const read: Handler = async ({ services, params, now }) => {
+	await closeExpiredFlowChecks(services.db, now());
+	const check = await findFlowCheck(services.db, params.id!, params.checkId!);
 	if (!check) throw new HttpError(404, 'not_found', 'This mail flow check does not exist.');
 	return json(check);
 };

@@ -18,22 +18,22 @@ const nameTaken = () =>
 
 export const notFound = () => new HttpError(404, 'not_found', 'This channel integration does not exist.');
 
-export const list: Handler = async ({ env }) => json({ items: await db.listIntegrations(env.DB) });
+export const list: Handler = async ({ services }) => json({ items: await db.listIntegrations(services.db) });
 
-export const read: Handler = async ({ env, params }) => {
-	const integration = await db.findIntegration(env.DB, params.id!);
+export const read: Handler = async ({ services, params }) => {
+	const integration = await db.findIntegration(services.db, params.id!);
 	if (!integration) throw notFound();
 	return json(integration);
 };
 
-export const create: Handler = async ({ request, env, now }) => {
+export const create: Handler = async ({ request, services, now }) => {
 	const input = await readBody(request, integrationCreateSchema);
 	if (input.id) {
 		// A retried create (SPEC §6): the first attempt already made it.
-		const existing = await db.findIntegration(env.DB, input.id);
+		const existing = await db.findIntegration(services.db, input.id);
 		if (existing) return json(existing, 200);
 	}
-	if (await db.findIntegrationByName(env.DB, input.name)) throw nameTaken();
+	if (await db.findIntegrationByName(services.db, input.name)) throw nameTaken();
 	const at = now().toISOString();
 	const integration: Integration = {
 		id: input.id ?? crypto.randomUUID(),
@@ -43,57 +43,57 @@ export const create: Handler = async ({ request, env, now }) => {
 		updatedAt: at,
 		webhook: null
 	};
-	await unlessTaken(db.insertIntegration(env.DB, integration), nameTaken);
+	await unlessTaken(db.insertIntegration(services.db, integration), nameTaken);
 	return json(integration, 201, { location: `/api/integrations/${integration.id}` });
 };
 
-export const update: Handler = async ({ request, env, config, params, now }) => {
+export const update: Handler = async ({ request, services, params, now }) => {
 	const input = await readBody(request, integrationUpdateSchema);
-	const current = await db.findIntegration(env.DB, params.id!);
+	const current = await db.findIntegration(services.db, params.id!);
 	if (!current) throw notFound();
 	let expectedVersion = input.version ?? current.version;
 	if (expectedVersion !== current.version) throw versionConflict(current);
 	if (input.webhook) {
 		// SPEC §11 URL rules, with the Worker's setting for local hosts.
-		const refusal = checkWebhookUrl(input.webhook.url, config.allowPrivateWebhookHosts);
+		const refusal = checkWebhookUrl(input.webhook.url, services.config.allowPrivateWebhookHosts);
 		if (refusal) throw validationFailed({ 'webhook.url': refusal });
 	}
 	if (input.name !== undefined && input.name !== current.name) {
-		if (await db.findIntegrationByName(env.DB, input.name, current.id)) throw nameTaken();
-		const renamed = await unlessTaken(db.renameIntegration(env.DB, { id: current.id, name: input.name, expectedVersion, updatedAt: now().toISOString() }), nameTaken);
-		if (!renamed) throw versionConflict((await db.findIntegration(env.DB, current.id)) ?? current);
+		if (await db.findIntegrationByName(services.db, input.name, current.id)) throw nameTaken();
+		const renamed = await unlessTaken(db.renameIntegration(services.db, { id: current.id, name: input.name, expectedVersion, updatedAt: now().toISOString() }), nameTaken);
+		if (!renamed) throw versionConflict((await db.findIntegration(services.db, current.id)) ?? current);
 		expectedVersion += 1;
 	}
 	if (input.webhook !== undefined) {
 		// The signing secret is made when a webhook is first set (SPEC §11) and kept on later edits.
 		const sealedSecret =
-			input.webhook && !(await db.findWebhookSecret(env.DB, current.id))
-				? await config.sealer.seal('webhook-secret', { integrationId: current.id }, newWebhookSecret())
+			input.webhook && !(await db.findWebhookSecret(services.db, current.id))
+				? await services.config.sealer.seal('webhook-secret', { integrationId: current.id }, newWebhookSecret())
 				: undefined;
-		const set = await db.setWebhook(env.DB, {
+		const set = await db.setWebhook(services.db, {
 			id: current.id,
 			webhook: input.webhook ? { url: new URL(input.webhook.url).href, events: [...new Set(input.webhook.events)] } : null,
 			sealedSecret,
 			expectedVersion,
 			updatedAt: now().toISOString()
 		});
-		if (!set) throw versionConflict((await db.findIntegration(env.DB, current.id)) ?? current);
+		if (!set) throw versionConflict((await db.findIntegration(services.db, current.id)) ?? current);
 	}
-	const saved = await db.findIntegration(env.DB, current.id);
+	const saved = await db.findIntegration(services.db, current.id);
 	if (!saved) throw notFound();
 	return json(saved);
 };
 
-export const remove: Handler = async ({ env, params }) => {
+export const remove: Handler = async ({ services, params }) => {
 	const id = params.id!;
-	if (!(await db.findIntegration(env.DB, id))) throw notFound();
-	const users = await db.countMailboxesUsing(env.DB, id);
+	if (!(await db.findIntegration(services.db, id))) throw notFound();
+	const users = await db.countMailboxesUsing(services.db, id);
 	if (users > 0) throw inUse(users);
 	try {
-		await db.deleteIntegration(env.DB, id);
+		await db.deleteIntegration(services.db, id);
 	} catch (error) {
 		// A mailbox was attached between the count and the delete.
-		if (isForeignKeyViolation(error)) throw inUse(await db.countMailboxesUsing(env.DB, id));
+		if (isForeignKeyViolation(error)) throw inUse(await db.countMailboxesUsing(services.db, id));
 		throw error;
 	}
 	return noContent();

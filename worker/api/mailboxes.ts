@@ -23,6 +23,7 @@ import { unlessTaken } from '../db/errors';
 import { sealPassword } from '../send/credentials';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
 import type { Handler } from './route';
+import type { Services } from '../services';
 
 /**
  * The API shape: the sealed password becomes `hasPassword`, the OAuth choice the sign-in's state
@@ -45,8 +46,8 @@ function publicConnection({ smtp, oauthConnection: connection }: StoredMailbox):
 	return { ...connection, status: sameAccount ? connection.status : 'reconnect' };
 }
 
-async function withLastTest(env: Env, mailbox: StoredMailbox): Promise<Mailbox> {
-	const [latest, flow] = await Promise.all([latestSmtpTests(env.DB, mailbox.id), latestFlowChecks(env.DB, mailbox.id)]);
+async function withLastTest(services: Services, mailbox: StoredMailbox): Promise<Mailbox> {
+	const [latest, flow] = await Promise.all([latestSmtpTests(services.db, mailbox.id), latestFlowChecks(services.db, mailbox.id)]);
 	return toPublicMailbox(mailbox, latest.get(mailbox.id) ?? null, flow.get(mailbox.id) ?? null);
 }
 
@@ -57,20 +58,20 @@ const addressTaken = () =>
 		fields: { address: 'Another mailbox already uses this service email address' }
 	});
 
-export const list: Handler = async ({ env, scope, now }) => {
+export const list: Handler = async ({ services, scope, now }) => {
 	// A check past its time reads as failed, not running (SPEC §13).
-	await closeExpiredFlowChecks(env.DB, now());
-	const [all, latest, flow] = await Promise.all([db.listMailboxes(env.DB), latestSmtpTests(env.DB), latestFlowChecks(env.DB)]);
+	await closeExpiredFlowChecks(services.db, now());
+	const [all, latest, flow] = await Promise.all([db.listMailboxes(services.db), latestSmtpTests(services.db), latestFlowChecks(services.db)]);
 	// An API key sees its integration's mailboxes only (SPEC §11).
 	const mailboxes = scope === 'admin' ? all : all.filter((m) => scope.mailboxIds.includes(m.id));
 	return json({ items: mailboxes.map((m) => toPublicMailbox(m, latest.get(m.id) ?? null, flow.get(m.id) ?? null)) });
 };
 
-export const read: Handler = async ({ env, params, now }) => {
-	const mailbox = await db.findMailbox(env.DB, params.id!);
+export const read: Handler = async ({ services, params, now }) => {
+	const mailbox = await db.findMailbox(services.db, params.id!);
 	if (!mailbox) throw notFound();
-	await closeExpiredFlowChecks(env.DB, now());
-	return json(await withLastTest(env, mailbox));
+	await closeExpiredFlowChecks(services.db, now());
+	return json(await withLastTest(services, mailbox));
 };
 
 /**
@@ -81,15 +82,15 @@ const createRequestSchema = mailboxCreateSchema.and(
 	z.object({ smtpTestReceipt: z.string().max(MAX_TEST_RECEIPT_LENGTH, 'The SMTP test receipt is not one Mailgate gave').optional() })
 );
 
-export const create: Handler = async ({ request, env, now }) => {
+export const create: Handler = async ({ request, services, now }) => {
 	const { smtpTestReceipt, ...input } = await readBody(request, createRequestSchema);
 	if (input.id) {
 		// A retried create (SPEC §6): the first attempt already made it.
-		const existing = await db.findMailbox(env.DB, input.id);
-		if (existing) return json(await withLastTest(env, existing), 200);
+		const existing = await db.findMailbox(services.db, input.id);
+		if (existing) return json(await withLastTest(services, existing), 200);
 	}
-	await requireIntegration(env, input.integrationId);
-	if (await db.findMailboxByAddress(env.DB, input.address)) throw addressTaken();
+	await requireIntegration(services, input.integrationId);
+	if (await db.findMailboxByAddress(services.db, input.address)) throw addressTaken();
 	const id = input.id ?? crypto.randomUUID();
 	const at = now().toISOString();
 	const { password, auth = 'password', oauth, ...smtp } = input.smtp;
@@ -104,27 +105,27 @@ export const create: Handler = async ({ request, env, now }) => {
 		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
 		// SPEC §12: with OAuth no password is stored.
 		// Issue 18: sealed to the server, port, account and encryption it is for.
-		sealedPassword: oauth2 || !password ? '' : await sealPassword(env, password, id, smtp),
+		sealedPassword: oauth2 || !password ? '' : await sealPassword(services, password, id, smtp),
 		oauthConnection: null,
 		manualForward: input.manualForward,
 		createdAt: at,
 		updatedAt: at
 	};
-	await unlessTaken(db.insertMailbox(env.DB, mailbox), addressTaken);
+	await unlessTaken(db.insertMailbox(services.db, mailbox), addressTaken);
 	const location = { location: `/api/mailboxes/${id}` };
 	if (smtpTestReceipt && !oauth2 && password) {
-		const testId = await testOfReceipt(env, smtpTestReceipt, { ...mailbox.smtp, password });
+		const testId = await testOfReceipt(services, smtpTestReceipt, { ...mailbox.smtp, password });
 		const since = new Date(now().getTime() - TEST_RECEIPT_MAX_AGE_MS).toISOString();
-		if (testId && (await claimSmtpTest(env.DB, testId, id, since))) return json(await withLastTest(env, mailbox), 201, location);
+		if (testId && (await claimSmtpTest(services.db, testId, id, since))) return json(await withLastTest(services, mailbox), 201, location);
 	}
 	return json(toPublicMailbox(mailbox), 201, location);
 };
 
-export const update: Handler = async ({ request, env, params, now }) => {
+export const update: Handler = async ({ request, services, params, now }) => {
 	const input = await readBody(request, mailboxUpdateSchema);
-	const current = await db.findMailbox(env.DB, params.id!);
+	const current = await db.findMailbox(services.db, params.id!);
 	if (!current) throw notFound();
-	if (input.version !== current.version) throw versionConflict(await withLastTest(env, current));
+	if (input.version !== current.version) throw versionConflict(await withLastTest(services, current));
 	const { version, smtp: smtpPatch = {}, ...patch } = input;
 	const { password, auth = current.smtp.auth, oauth = current.smtp.oauth, ...smtp } = smtpPatch;
 	const oauth2 = auth === 'oauth2';
@@ -145,31 +146,31 @@ export const update: Handler = async ({ request, env, params, now }) => {
 		...patch,
 		smtp: nextSmtp,
 		// SPEC §3: leaving the password empty on edit keeps the stored one (same server only, above). SPEC §12: with OAuth none is kept.
-		sealedPassword: oauth2 ? '' : password ? await sealPassword(env, password, current.id, nextSmtp) : current.sealedPassword,
+		sealedPassword: oauth2 ? '' : password ? await sealPassword(services, password, current.id, nextSmtp) : current.sealedPassword,
 		updatedAt: now().toISOString()
 	};
-	if (next.integrationId !== current.integrationId) await requireIntegration(env, next.integrationId);
-	if (next.address !== current.address && (await db.findMailboxByAddress(env.DB, next.address, current.id))) {
+	if (next.integrationId !== current.integrationId) await requireIntegration(services, next.integrationId);
+	if (next.address !== current.address && (await db.findMailboxByAddress(services.db, next.address, current.id))) {
 		throw addressTaken();
 	}
-	const saved = await unlessTaken(db.updateMailbox(env.DB, next, version), addressTaken);
+	const saved = await unlessTaken(db.updateMailbox(services.db, next, version), addressTaken);
 	// A sign-in for another provider, or for a mailbox that now uses its password, is of no use: its tokens go.
 	if (saved && current.oauthConnection && (!oauth2 || next.smtp.oauth?.provider !== current.oauthConnection.provider)) {
-		await deleteConnection(env.DB, current.id);
+		await deleteConnection(services.db, current.id);
 	}
-	const stored = await db.findMailbox(env.DB, current.id);
+	const stored = await db.findMailbox(services.db, current.id);
 	if (!stored) throw notFound();
-	if (!saved) throw versionConflict(await withLastTest(env, stored));
-	return json(await withLastTest(env, stored));
+	if (!saved) throw versionConflict(await withLastTest(services, stored));
+	return json(await withLastTest(services, stored));
 };
 
-export const remove: Handler = async ({ env, params }) => {
-	if (!(await db.deleteMailbox(env.DB, params.id!))) throw notFound();
+export const remove: Handler = async ({ services, params }) => {
+	if (!(await db.deleteMailbox(services.db, params.id!))) throw notFound();
 	return noContent();
 };
 
-async function requireIntegration(env: Env, id: string): Promise<void> {
-	if (!(await findIntegration(env.DB, id))) {
+async function requireIntegration(services: Services, id: string): Promise<void> {
+	if (!(await findIntegration(services.db, id))) {
 		throw validationFailed({ integrationId: 'This channel integration does not exist; choose another one' });
 	}
 }

@@ -35,13 +35,13 @@ const querySchema = z.object({
 });
 
 
-export const list: Handler = async ({ request, env, scope }) => {
+export const list: Handler = async ({ request, services, scope }) => {
 	const params = Object.fromEntries(new URL(request.url).searchParams);
 	const parsed = querySchema.safeParse(params);
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
 	const q = parsed.data;
 	const toIso = (value?: string) => (value ? new Date(value).toISOString() : undefined);
-	const items = await listMessages(env.DB, {
+	const items = await listMessages(services.db, {
 		...scopedMailboxes(scope, mailboxParam(q.mailboxId)),
 		messageId: q.messageId ? (normaliseMessageId(q.messageId) ?? undefined) : undefined,
 		from: q.from,
@@ -68,13 +68,13 @@ function scope(request: Request): string | null | undefined {
 const mailboxParam = (id: string | undefined): string | null | undefined => (id === 'none' ? null : id);
 
 /** `GET /api/mailbox-health`: verdict counts for 24 hours and 30 days, the top rejection reason. */
-export const health: Handler = async ({ request, env, now }) => {
+export const health: Handler = async ({ request, services, now }) => {
 	const at = now();
 	const since = { day: new Date(at.getTime() - DAY_MS).toISOString(), month: retentionStart(at) };
 	const mailboxId = scope(request);
 	const [inbound, replies] = await Promise.all([
-		mailboxHealth(env.DB, since, mailboxId),
-		mailboxId === null ? Promise.resolve([]) : outboundHealth(env.DB, since, mailboxId)
+		mailboxHealth(services.db, since, mailboxId),
+		mailboxId === null ? Promise.resolve([]) : outboundHealth(services.db, since, mailboxId)
 	]);
 	// SPEC §10: sent, failed and bounced counts beside the inbound ones; a mailbox that only sent
 	// (no inbound mail in 30 days) still gets an item.
@@ -96,25 +96,25 @@ export const health: Handler = async ({ request, env, now }) => {
 };
 
 /** `GET /api/messages/garbled-senders`: who sent garbled mail in the log's 30 days (SPEC §9). */
-export const garbled: Handler = async ({ request, env, now }) => {
+export const garbled: Handler = async ({ request, services, now }) => {
 	const since = retentionStart(now());
-	return json({ items: await garbledSenders(env.DB, since, scope(request)), since });
+	return json({ items: await garbledSenders(services.db, since, scope(request)), since });
 };
 
 const notFound = () => new HttpError(404, 'not_found', 'No such message in the email log (it may be older than 30 days).');
 const originalGone = () => new HttpError(404, 'not_found', 'The original of this message is no longer in the archive.');
 
-export const read: Handler = async ({ env, params }) => {
-	const message = await findMessage(env.DB, params.id!);
+export const read: Handler = async ({ services, params }) => {
+	const message = await findMessage(services.db, params.id!);
 	if (!message) throw notFound();
 	// D1 holds a cut copy (SPEC §5.6); the archived original has it all. Refused mail keeps no
 	// content (SPEC §5.6): only its header block is read.
-	const whole = message.truncated ? await readMessageContent(env.MAIL_ARCHIVE, originalKey(message.id), { headersOnly: message.verdict === 'rejected' }) : null;
+	const whole = message.truncated ? await readMessageContent(services.archive, originalKey(message.id), { headersOnly: message.verdict === 'rejected' }) : null;
 	const { headers, text, html } = { ...message, ...whole };
 	return json({
 		...toLogItem(message),
 		// SPEC §16: a bounce's page is headed with the reply it reports on.
-		...(message.kind === 'bounce' && message.mailboxId ? { bounceFor: await findReplyOfBounce(env.DB, message.id, message.mailboxId) } : {}),
+		...(message.kind === 'bounce' && message.mailboxId ? { bounceFor: await findReplyOfBounce(services.db, message.id, message.mailboxId) } : {}),
 		authDetails: message.authDetails,
 		forwardingEvidence: message.forwardingEvidence,
 		encodingFindings: message.encoding.findings,
@@ -126,11 +126,11 @@ export const read: Handler = async ({ env, params }) => {
 };
 
 /** `GET /api/messages/:id/raw`: the original, byte for byte, as `<Message-ID>.eml`. */
-export const raw: Handler = async ({ env, config, params, now, principal }) => {
-	const message = await findMessage(env.DB, params.id!);
+export const raw: Handler = async ({ services, params, now, principal }) => {
+	const message = await findMessage(services.db, params.id!);
 	if (!message) throw notFound();
-	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('download', principal, message.mailboxId));
-	const eml = await emlResponse(env.MAIL_ARCHIVE, originalKey(message.id), message.messageId ?? message.id);
+	await enforceRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('download', principal, message.mailboxId));
+	const eml = await emlResponse(services.archive, originalKey(message.id), message.messageId ?? message.id);
 	if (!eml) throw originalGone();
 	return eml;
 };
@@ -141,18 +141,18 @@ export const raw: Handler = async ({ env, config, params, now, principal }) => {
  * inbound time (one ranged read); a message stored before they were kept is parsed from its
  * archived original, as every download once was.
  */
-export const attachment: Handler = async ({ env, config, params, now, principal }) => {
-	const message = await findMessage(env.DB, params.id!);
+export const attachment: Handler = async ({ services, params, now, principal }) => {
+	const message = await findMessage(services.db, params.id!);
 	if (!message) throw notFound();
 	const index = Number(params.index);
 	if (!Number.isInteger(index) || index < 0 || index >= message.attachments.length) throw new HttpError(404, 'not_found', 'No attachment with this index.');
-	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('download', principal, message.mailboxId));
+	await enforceRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('download', principal, message.mailboxId));
 	const listed = message.attachments[index]!;
 	const name = listed.filename || `attachment-${index}`;
-	const stored = await readPart(env.MAIL_ARCHIVE, message.id, message.attachments.map((part) => part.size), index);
+	const stored = await readPart(services.archive, message.id, message.attachments.map((part) => part.size), index);
 	if (stored) return attachmentResponse(stored, listed.size, name, listed.contentType);
 
-	const part = await readOriginalAttachment(env.MAIL_ARCHIVE, originalKey(message.id), index);
+	const part = await readOriginalAttachment(services.archive, originalKey(message.id), index);
 	if (part === 'gone') throw originalGone();
 	if (!part) throw new HttpError(404, 'not_found', 'No attachment with this index.');
 	return attachmentResponse(part.bytes, part.bytes.byteLength, part.filename || `attachment-${index}`, part.contentType);

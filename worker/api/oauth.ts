@@ -6,16 +6,16 @@
  */
 import { oauthProviderLabels, oauthProviderValues, type OAuthProvider } from '../../src/lib/schema/mailbox';
 import { oauthStartRequestSchema, type OAuthProviders } from '../../src/lib/schema/oauth';
-import { readConfig, type Config } from '../config';
 import { findMailbox } from '../db/mailboxes';
 import { providerSetup } from '../oauth/providers';
 import { finishSignIn, startSignIn, type StartRefusal } from '../oauth/sign-in';
 import { answerFor, HttpError, json, readBody, type RefusalAnswers } from './http';
 import { rateLimited } from './rate-limit';
 import type { Handler } from './route';
+import type { Services } from '../services';
 
-export const providers: Handler = async ({ config }) => {
-	const answer = Object.fromEntries(oauthProviderValues.map((provider) => [provider, providerSetup(config.oauth, provider)])) as OAuthProviders;
+export const providers: Handler = async ({ services }) => {
+	const answer = Object.fromEntries(oauthProviderValues.map((provider) => [provider, providerSetup(services.config.oauth, provider)])) as OAuthProviders;
 	return json(answer);
 };
 
@@ -27,9 +27,9 @@ const startRefused = (provider: OAuthProvider): RefusalAnswers<StartRefusal> => 
 		rateLimited('Too many sign-ins were started for this mailbox in the last 10 minutes; finish one or wait a few minutes.', 60)
 });
 
-export const start: Handler = async ({ request, env, config, params, now }) => {
+export const start: Handler = async ({ request, services, params, now }) => {
 	const { provider } = await readBody(request, oauthStartRequestSchema);
-	const mailbox = await findMailbox(env.DB, params.id!);
+	const mailbox = await findMailbox(services.db, params.id!);
 	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
 	// The sign-in is for the saved settings: the app saves the form before it sends the admin away.
 	if (mailbox.smtp.auth !== 'oauth2' || mailbox.smtp.oauth?.provider !== provider) {
@@ -39,7 +39,7 @@ export const start: Handler = async ({ request, env, config, params, now }) => {
 			`Save the mailbox with ${oauthProviderLabels[provider]} as its Sign-in method first, then sign in.`
 		);
 	}
-	const deps = { db: env.DB, oauth: config.oauth, sealer: config.sealer, publicOrigin: config.publicOrigin };
+	const deps = { db: services.db, oauth: services.config.oauth, sealer: services.config.sealer, publicOrigin: services.config.publicOrigin };
 	const started = await startSignIn(deps, { mailbox, provider, origin: new URL(request.url).origin, now: now() });
 	if (!started.ok) throw answerFor(startRefused(provider), started);
 	return json({ authorizationUrl: started.authorizationUrl });
@@ -50,11 +50,11 @@ export const start: Handler = async ({ request, env, config, params, now }) => {
  * browser to the mailbox page with the outcome. The redirect neither caches nor leaks the code
  * in a Referer.
  */
-export async function handleOAuthCallback(request: Request, env: Env, now: () => Date = () => new Date(), config: Config = readConfig(env)): Promise<Response> {
+export async function handleOAuthCallback(request: Request, services: Pick<Services, 'db' | 'config'>, now: () => Date = () => new Date()): Promise<Response> {
 	const headers = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
 	if (request.method !== 'GET') return new Response('Use GET.', { status: 405, headers: { ...headers, allow: 'GET' } });
 	try {
-		const outcome = await finishSignIn({ db: env.DB, oauth: config.oauth, sealer: config.sealer }, new URL(request.url).searchParams, now());
+		const outcome = await finishSignIn({ db: services.db, oauth: services.config.oauth, sealer: services.config.sealer }, new URL(request.url).searchParams, now());
 		// What happened, for the operator; never a code or token.
 		const log = outcome.result === 'connected' ? console.info : console.warn;
 		log('oauth_sign_in', { mailbox: outcome.mailboxId, provider: outcome.provider, result: outcome.result, providerError: outcome.providerError });

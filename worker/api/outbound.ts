@@ -24,23 +24,23 @@ const CREATE_REFUSED: RefusalAnswers<CreateRefusal> = {
  * `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the
  * first. Rate-limited per mailbox and per API key before the body (up to 28 MiB) is read.
  */
-export const create: Handler = async ({ request, env, config, params, now, principal }) => {
-	const mailbox = await findMailbox(env.DB, params.id!);
+export const create: Handler = async ({ request, services, params, now, principal }) => {
+	const mailbox = await findMailbox(services.db, params.id!);
 	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
-	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('outbound', principal, mailbox.id));
+	await enforceRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('outbound', principal, mailbox.id));
 	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
-	const result = await createOutbound(env, { mailbox, request: input, now: now() });
+	const result = await createOutbound(services, { mailbox, request: input, now: now() });
 	if (!result.ok) throw answerFor(CREATE_REFUSED, result);
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
 };
 
 /** `GET /api/outbound`: newest first, 50 a page, by keyset cursor. */
-export const list: Handler = async ({ request, env, scope }) => {
+export const list: Handler = async ({ request, services, scope }) => {
 	const parsed = outboundListQuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
 	const q = parsed.data;
 	const mine = scopedMailboxes(scope, q.mailboxId);
-	const items = await listOutbound(env.DB, {
+	const items = await listOutbound(services.db, {
 		mailboxId: mine.mailboxId ?? undefined,
 		mailboxIds: mine.mailboxIds,
 		status: q.status,
@@ -52,21 +52,21 @@ export const list: Handler = async ({ request, env, scope }) => {
 };
 
 /** `GET /api/outbound/:id`: the item with its text, sanitised HTML, header block and attachments. */
-export const read: Handler = async ({ env, params }) => {
-	const outbound = await findOutbound(env.DB, params.id!);
+export const read: Handler = async ({ services, params }) => {
+	const outbound = await findOutbound(services.db, params.id!);
 	if (!outbound) throw notFound();
 	// D1 holds a cut copy; the composed message has it all.
-	const whole = outbound.truncated ? await readMessageContent(env.MAIL_ARCHIVE, composedKey(outbound.id)) : null;
+	const whole = outbound.truncated ? await readMessageContent(services.archive, composedKey(outbound.id)) : null;
 	const { headers, text, html } = { ...outbound, ...whole };
 	return json({ ...toOutboundItem(outbound), text, html, headers, attachments: outbound.attachments });
 };
 
 /** `GET /api/outbound/:id/raw`: exactly the bytes that left (or will leave), as `<Message-ID>.eml`. */
-export const raw: Handler = async ({ env, config, params, now, principal }) => {
-	const outbound = await findOutbound(env.DB, params.id!);
+export const raw: Handler = async ({ services, params, now, principal }) => {
+	const outbound = await findOutbound(services.db, params.id!);
 	if (!outbound) throw notFound();
-	await enforceRateLimits({ db: env.DB, now, overrides: config.rateLimits }, rateChecks('download', principal, outbound.mailboxId));
-	const eml = await emlResponse(env.MAIL_ARCHIVE, composedKey(outbound.id), outbound.messageId);
+	await enforceRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('download', principal, outbound.mailboxId));
+	const eml = await emlResponse(services.archive, composedKey(outbound.id), outbound.messageId);
 	if (!eml) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
 	return eml;
 };
@@ -83,15 +83,15 @@ const NOT_REQUEUEABLE: Partial<Record<StoredOutbound['status'], string>> = {
  * now, SPEC §16), is queued again at once; 409 when it is queued, sending or sent (it may have
  * left meanwhile). A deferred one's own delayed queue message later finds it taken and does nothing.
  */
-export const retry: Handler = async ({ env, params }) => {
-	const outbound = await requeueOutbound(env.DB, params.id!);
+export const retry: Handler = async ({ services, params }) => {
+	const outbound = await requeueOutbound(services.db, params.id!);
 	if (!outbound) {
-		const current = await findOutbound(env.DB, params.id!);
+		const current = await findOutbound(services.db, params.id!);
 		if (!current) throw notFound();
 		throw new HttpError(409, 'not_retryable', NOT_REQUEUEABLE[current.status] ?? `This message is ${current.status}; it cannot be queued again.`, {
 			current: toOutboundItem(current)
 		});
 	}
-	await enqueue(env.OUTBOUND_QUEUE, [outbound.id]);
+	await enqueue(services.queues.replies, [outbound.id]);
 	return json(toOutboundItem(outbound), 202);
 };

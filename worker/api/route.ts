@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/authenticate';
-import type { Config } from '../config';
+import type { Services } from '../services';
 import { HttpError } from './http';
 /** An API key's reach (SPEC §11): its integration and that integration's mailboxes. */
 export interface Scope {
@@ -9,10 +9,8 @@ export interface Scope {
 
 export interface RouteContext {
 	request: Request;
-	/** The bindings (D1, R2, the queues); settings are read from `config`, never from here. */
-	env: Env;
-	/** The Worker's settings, read once (worker/config.ts). */
-	config: Config;
+	/** The bindings (D1, R2, the queues) and the Worker's settings, read once (worker/services.ts). */
+	services: Services;
 	params: Record<string, string>;
 	/** The clock, injectable for tests. */
 	now: () => Date;

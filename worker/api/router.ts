@@ -6,7 +6,6 @@
  * 404, an admin route a 403.
  */
 import { authenticate, type Principal } from '../auth/authenticate';
-import { readConfig, type Config } from '../config';
 import { EncryptionKeyError } from '../crypto/secret-box';
 import { mailboxIdsOfIntegration } from '../db/mailboxes';
 import { findMessage } from '../db/messages';
@@ -21,6 +20,7 @@ import * as outbound from './outbound';
 import * as smtpTests from './smtp-tests';
 import * as webhooks from './webhooks';
 import type { Endpoint, Handler, RouteScope, Scope } from './route';
+import type { Services } from '../services';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -76,14 +76,14 @@ export const routes: readonly Route[] = [
 
 export async function handleApi(
 	request: Request,
-	env: Env,
+	services: Services,
 	now: () => Date = () => new Date(),
 	// Without an ExecutionContext (a direct call) the work still runs; nothing waits for it.
-	waitUntil: (promise: Promise<unknown>) => void = (promise) => void promise.catch(() => {}),
-	config: Config = readConfig(env)
+	waitUntil: (promise: Promise<unknown>) => void = (promise) => void promise.catch(() => {})
 ): Promise<Response> {
 	try {
-		const auth = await authenticate(request, { db: env.DB, adminToken: config.adminToken, access: config.access });
+		const { config } = services;
+		const auth = await authenticate(request, { db: services.db, adminToken: config.adminToken, access: config.access });
 		if (!auth.ok) {
 			throw new HttpError(401, 'unauthorized', auth.reason, {
 				headers: { 'www-authenticate': 'Bearer realm="mailgate"' }
@@ -104,8 +104,8 @@ export async function handleApi(
 				if (value !== undefined) params[key] = safeDecode(value);
 			}
 			if ((params.id?.length ?? 0) > MAX_ID_LENGTH) throw new HttpError(404, 'not_found', 'No such record.');
-			const scope = await scopeOf(auth.principal, endpoint.scope, params, env);
-			return await endpoint.handler({ request, env, config, params, now, waitUntil, scope, principal: auth.principal });
+			const scope = await scopeOf(auth.principal, endpoint.scope, params, services);
+			return await endpoint.handler({ request, services, params, now, waitUntil, scope, principal: auth.principal });
 		}
 		throw new HttpError(404, 'not_found', `No API route ${url.pathname}.`);
 	} catch (error) {
@@ -149,16 +149,16 @@ function refuseForgeable(request: Request): void {
  * The admin reaches everything. An API key reaches only the routes whose scope names a reach
  * for it, and through them only its integration's mailboxes and their mail.
  */
-async function scopeOf(principal: Principal, access: RouteScope, params: Record<string, string>, env: Env): Promise<Scope | 'admin'> {
+async function scopeOf(principal: Principal, access: RouteScope, params: Record<string, string>, services: Services): Promise<Scope | 'admin'> {
 	if (principal.kind === 'admin') return 'admin';
 	if (access === 'admin') {
 		throw new HttpError(403, 'forbidden', 'An API key reaches its integration\'s mailboxes, messages and replies only; this route needs the admin.');
 	}
-	const scope: Scope = { integrationId: principal.integrationId, mailboxIds: await mailboxIdsOfIntegration(env.DB, principal.integrationId) };
+	const scope: Scope = { integrationId: principal.integrationId, mailboxIds: await mailboxIdsOfIntegration(services.db, principal.integrationId) };
 	if (access === 'list') return scope;
 	const id = params.id!;
 	const owner =
-		access === 'mailbox' ? id : access === 'message' ? (await findMessage(env.DB, id))?.mailboxId : (await findOutbound(env.DB, id))?.mailboxId;
+		access === 'mailbox' ? id : access === 'message' ? (await findMessage(services.db, id))?.mailboxId : (await findOutbound(services.db, id))?.mailboxId;
 	// Another integration's record answers exactly like one that does not exist.
 	if (!owner || !scope.mailboxIds.includes(owner)) throw new HttpError(404, 'not_found', 'No such record.');
 	return scope;

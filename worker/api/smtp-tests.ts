@@ -8,7 +8,6 @@ import { sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
 import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
-import { readConfig } from '../config';
 import { smtpLoginFor, storedSecretProblem, typedPasswordLogin, type SmtpLogin } from '../send/credentials';
 import { runSmtpTest } from '../send/run-smtp-test';
 import { TOTAL_BUDGET_MS } from '../send/timeouts';
@@ -16,6 +15,7 @@ import { issueTestToken } from '../send/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
 import { enforceRecentLimit, type RecentLimit } from './rate-limit';
 import type { Handler, RouteContext } from './route';
+import type { Services } from '../services';
 
 /** Tests per mailbox (or per unsaved target) in RATE_WINDOW_MS: enough to fix and retry, not to hammer a server. */
 export const TESTS_PER_MAILBOX = 10;
@@ -52,11 +52,11 @@ interface TestedSettings {
  * test for settings it did not run; the create that brings it back links the test (`testOfReceipt`, api/mailboxes.ts).
  * No key: no receipt (the test still runs).
  */
-async function sealTestReceipt(env: Env, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
+async function sealTestReceipt(services: Services, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
 	const { password, ...server } = settings;
 	const tested: TestedSettings = { ...server, passwordSha256: await sha256Hex(password) };
 	try {
-		return `${testId}:${await readConfig(env).sealer.seal('smtp-test-receipt', { testId }, JSON.stringify(tested))}`;
+		return `${testId}:${await services.config.sealer.seal('smtp-test-receipt', { testId }, JSON.stringify(tested))}`;
 	} catch {
 		return undefined;
 	}
@@ -68,14 +68,14 @@ async function sealTestReceipt(env: Env, testId: string, settings: Omit<TestedSe
  * mailbox is saved either way).
  */
 export async function testOfReceipt(
-	env: Env,
+	services: Services,
 	receipt: string,
 	mailbox: { host: string; port: number; username: string; encryption: Encryption; password: string }
 ): Promise<string | null> {
 	const split = receipt.indexOf(':');
 	if (split <= 0) return null;
 	const testId = receipt.slice(0, split);
-	const opened = await readConfig(env).sealer.open('smtp-test-receipt', { testId }, receipt.slice(split + 1));
+	const opened = await services.config.sealer.open('smtp-test-receipt', { testId }, receipt.slice(split + 1));
 	if (!opened.ok) return null;
 	let tested: TestedSettings;
 	try {
@@ -88,27 +88,27 @@ export async function testOfReceipt(
 }
 
 export const testSaved: Handler = async (context) => {
-	const { request, env, params } = context;
+	const { request, services, params } = context;
 	const input = await readBody(request, savedSmtpTestRequestSchema);
-	const mailbox = await findMailbox(env.DB, params.id!);
+	const mailbox = await findMailbox(services.db, params.id!);
 	if (!mailbox) throw mailboxNotFound();
 	return run(context, {
 		mailboxId: mailbox.id,
 		settings: 'saved',
 		target: mailbox.smtp,
-		login: () => smtpLoginFor(env, mailbox, { now: () => context.now().getTime() }),
+		login: () => smtpLoginFor(services, mailbox, { now: () => context.now().getTime() }),
 		from: { name: mailbox.name, email: mailbox.address },
 		to: input.to ?? mailbox.address
 	});
 };
 
 export const testDraft: Handler = async (context) => {
-	const { request, env } = context;
+	const { request, services } = context;
 	const input = await readBody(request, draftSmtpTestRequestSchema);
-	const mailbox = input.mailboxId ? await findMailbox(env.DB, input.mailboxId) : null;
+	const mailbox = input.mailboxId ? await findMailbox(services.db, input.mailboxId) : null;
 	if (input.mailboxId && !mailbox) throw mailboxNotFound();
 	const { password, auth = 'password', oauth = null, ...target } = input.smtp;
-	const { allowPrivateSmtpHosts } = readConfig(env);
+	const { allowPrivateSmtpHosts } = services.config;
 	let login: () => Promise<SmtpLogin>;
 	if (auth === 'oauth2') {
 		// SPEC §12: the token belongs to a saved mailbox's sign-in; the form may still change where it is used.
@@ -118,7 +118,7 @@ export const testDraft: Handler = async (context) => {
 		// Issue 18: the token goes only to the provider's own servers (the login's own check, answered on the field).
 		const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
 		if (problem) throw validationFailed({ [problem.field]: problem.message });
-		login = () => smtpLoginFor(env, mailbox, { settings, now: () => context.now().getTime() });
+		login = () => smtpLoginFor(services, mailbox, { settings, now: () => context.now().getTime() });
 	} else if (password) {
 		login = async () => typedPasswordLogin(target, password);
 	} else if (mailbox && mailbox.sealedPassword) {
@@ -127,7 +127,7 @@ export const testDraft: Handler = async (context) => {
 		const settings = { ...target, auth, oauth: null };
 		const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
 		if (problem) throw validationFailed({ [problem.field]: problem.message });
-		login = () => smtpLoginFor(env, mailbox, { settings });
+		login = () => smtpLoginFor(services, mailbox, { settings });
 	} else {
 		throw validationFailed({ 'smtp.password': 'Enter the password to test with' });
 	}
@@ -144,13 +144,13 @@ export const testDraft: Handler = async (context) => {
 	});
 };
 
-export const history: Handler = async ({ env, params }) => {
-	if (!(await findMailbox(env.DB, params.id!))) throw mailboxNotFound();
-	return json({ items: await db.listSmtpTests(env.DB, params.id!) });
+export const history: Handler = async ({ services, params }) => {
+	if (!(await findMailbox(services.db, params.id!))) throw mailboxNotFound();
+	return json({ items: await db.listSmtpTests(services.db, params.id!) });
 };
 
 async function run(
-	{ env, now }: RouteContext,
+	{ services, now }: RouteContext,
 	test: {
 		mailboxId: string | null;
 		settings: SmtpTestResult['settings'];
@@ -165,9 +165,9 @@ async function run(
 	}
 ): Promise<Response> {
 	const startedAt = now();
-	await enforceRecentLimit(SMTP_TEST_LIMIT, startedAt, (since) => db.countSmtpTestsSince(env.DB, since, test.mailboxId));
+	await enforceRecentLimit(SMTP_TEST_LIMIT, startedAt, (since) => db.countSmtpTestsSince(services.db, since, test.mailboxId));
 	const lease = `smtp-test:${test.mailboxId ?? `${test.target.host}:${test.target.port}:${test.target.username}`.toLowerCase()}`;
-	if (!(await db.acquireLease(env.DB, lease, startedAt.getTime(), startedAt.getTime() + LEASE_MS))) {
+	if (!(await db.acquireLease(services.db, lease, startedAt.getTime(), startedAt.getTime() + LEASE_MS))) {
 		throw new HttpError(409, 'test_running', 'A test of this mailbox is already running; wait for its result.');
 	}
 	try {
@@ -178,8 +178,8 @@ async function run(
 			from: test.from,
 			to: test.to,
 			// SPEC §16: the message is marked, so if it comes back to a service address it is logged as a test.
-			issueTestToken: () => issueTestToken(env.DB, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
-			allowPrivateHosts: readConfig(env).allowPrivateSmtpHosts
+			issueTestToken: () => issueTestToken(services.db, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
+			allowPrivateHosts: services.config.allowPrivateSmtpHosts
 		});
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),
@@ -189,10 +189,10 @@ async function run(
 			at: startedAt.toISOString(),
 			...outcome
 		};
-		await db.insertSmtpTest(env.DB, result);
-		const receipt = result.ok && test.receiptFor ? await sealTestReceipt(env, result.id, test.receiptFor) : undefined;
+		await db.insertSmtpTest(services.db, result);
+		const receipt = result.ok && test.receiptFor ? await sealTestReceipt(services, result.id, test.receiptFor) : undefined;
 		return json(receipt ? { ...result, receipt } : result);
 	} finally {
-		await db.releaseLease(env.DB, lease);
+		await db.releaseLease(services.db, lease);
 	}
 }

@@ -17,8 +17,8 @@ import { HttpError, json, noContent, readBody, secretLost, validationFailed } fr
 import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
 import type { Handler, RouteContext } from './route';
 
-async function integrationOf({ env, params }: RouteContext) {
-	const integration = await findIntegration(env.DB, params.id!);
+async function integrationOf({ services, params }: RouteContext) {
+	const integration = await findIntegration(services.db, params.id!);
 	if (!integration) throw notFound();
 	return integration;
 }
@@ -28,9 +28,9 @@ const noWebhook = () => new HttpError(409, 'no_webhook', 'Set a webhook URL firs
 /** `GET /api/integrations/:id/webhook-secret`: shown to an admin on request (SPEC §11), never listed. */
 export const revealSecret: Handler = async (context) => {
 	const integration = await integrationOf(context);
-	const sealed = await findWebhookSecret(context.env.DB, integration.id);
+	const sealed = await findWebhookSecret(context.services.db, integration.id);
 	if (!sealed) throw noWebhook();
-	const secret = await context.config.sealer.open('webhook-secret', { integrationId: integration.id }, sealed);
+	const secret = await context.services.config.sealer.open('webhook-secret', { integrationId: integration.id }, sealed);
 	if (!secret.ok) throw secretLost(secret.lost);
 	return json({ secret: secret.value });
 };
@@ -39,22 +39,22 @@ export const revealSecret: Handler = async (context) => {
 export const rotateSecret: Handler = async (context) => {
 	const integration = await integrationOf(context);
 	const secret = newWebhookSecret();
-	const sealed = await context.config.sealer.seal('webhook-secret', { integrationId: integration.id }, secret);
-	if (!(await replaceWebhookSecret(context.env.DB, integration.id, sealed))) throw noWebhook();
+	const sealed = await context.services.config.sealer.seal('webhook-secret', { integrationId: integration.id }, secret);
+	if (!(await replaceWebhookSecret(context.services.db, integration.id, sealed))) throw noWebhook();
 	return json({ secret });
 };
 
 /** `POST /api/integrations/:id/webhook-test`: one signed test event, sent now; its answer shown and kept. */
 export const sendTest: Handler = async (context) => {
-	const { env, now } = context;
+	const { services, now } = context;
 	const integration = await integrationOf(context);
 	if (!integration.webhook) throw noWebhook();
 	const event = testEvent({ integrationId: integration.id, integrationName: integration.name, at: now().toISOString() });
-	await insertEventStatement(env.DB, event).run();
-	const attempt = await attemptDelivery(env, event);
+	await insertEventStatement(services.db, event).run();
+	const attempt = await attemptDelivery(services, event);
 	const ok = attempt.status !== null && attempt.status >= 200 && attempt.status <= 299;
 	// A test is never retried by itself: the admin sees the answer and sends another.
-	await finishEventAttempt(env.DB, event.id, { status: ok ? 'delivered' : 'failed', attempt, nextAttemptAt: null });
+	await finishEventAttempt(services.db, event.id, { status: ok ? 'delivered' : 'failed', attempt, nextAttemptAt: null });
 	return json({ ok, id: event.id, attempt });
 };
 
@@ -65,7 +65,7 @@ export const deliveries: Handler = async (context) => {
 	const integration = await integrationOf(context);
 	const parsed = deliveriesQuery.safeParse(Object.fromEntries(new URL(context.request.url).searchParams));
 	if (!parsed.success) throw validationFailed(fieldErrors(parsed.error.issues));
-	const events = await listEvents(context.env.DB, integration.id, {
+	const events = await listEvents(context.services.db, integration.id, {
 		after: parsed.data.cursor ? createdAfter(decodeCursor(parsed.data.cursor)) : undefined,
 		limit: PAGE_SIZE + 1
 	});
@@ -79,14 +79,14 @@ export const deliveries: Handler = async (context) => {
  */
 export const resend: Handler = async (context) => {
 	const integration = await integrationOf(context);
-	const { env, params } = context;
-	const event = await requeueEvent(env.DB, params.eventId!, integration.id);
+	const { services, params } = context;
+	const event = await requeueEvent(services.db, params.eventId!, integration.id);
 	if (!event) {
-		const current = await findEvent(env.DB, params.eventId!);
+		const current = await findEvent(services.db, params.eventId!);
 		if (!current || current.integrationId !== integration.id) throw new HttpError(404, 'not_found', 'No such delivery.');
 		throw new HttpError(409, 'delivery_pending', 'This delivery is being sent right now; wait a moment for its answer.');
 	}
-	await enqueueEvents(env, [event.id]);
+	await enqueueEvents(services, [event.id]);
 	return json(toDelivery(event), 202);
 };
 
@@ -96,18 +96,18 @@ export const createKey: Handler = async (context) => {
 	const input = await readBody(context.request, apiKeyCreateSchema);
 	const key = newApiKey();
 	const created = { id: crypto.randomUUID(), name: input.name, createdAt: context.now().toISOString() };
-	await insertApiKey(context.env.DB, { ...created, integrationId: integration.id, hash: await hashApiKey(key) });
+	await insertApiKey(context.services.db, { ...created, integrationId: integration.id, hash: await hashApiKey(key) });
 	return json({ ...created, key }, 201);
 };
 
 export const listKeys: Handler = async (context) => {
 	const integration = await integrationOf(context);
-	return json({ items: await listApiKeys(context.env.DB, integration.id) });
+	return json({ items: await listApiKeys(context.services.db, integration.id) });
 };
 
 /** `DELETE /api/integrations/:id/keys/:keyId`: revoked at once (the next request with it is 401). */
 export const revokeKey: Handler = async (context) => {
 	const integration = await integrationOf(context);
-	if (!(await deleteApiKey(context.env.DB, context.params.keyId!, integration.id))) throw new HttpError(404, 'not_found', 'No such API key.');
+	if (!(await deleteApiKey(context.services.db, context.params.keyId!, integration.id))) throw new HttpError(404, 'not_found', 'No such API key.');
 	return noContent();
 };

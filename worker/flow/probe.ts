@@ -4,7 +4,6 @@
  * the server said goes on the check's round trip; an accepted probe waits for recognise.ts.
  */
 import { PROBE_TIMEOUT_SECONDS, type FlowCheck, type ProbeSend } from '../../src/lib/schema/flow-check';
-import { readConfig } from '../config';
 import { patchRoundTrip } from '../db/flow-checks';
 import type { StoredMailbox } from '../db/mailboxes';
 import { composeMessage } from '../mail/compose';
@@ -14,13 +13,14 @@ import { INTERACTIVE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
 import type { Transport } from '../send/transport';
 import { PROBE_HEADER } from './recognise';
+import type { Services } from '../services';
 
 /**
  * Sends the probe and records what the server said. The send keeps to the SMTP test's budget
  * (INTERACTIVE_TIMEOUTS), well inside the 30 seconds waitUntil allows after the response.
  */
 export async function sendProbe(
-	env: Env,
+	services: Pick<Services, 'db' | 'config'>,
 	{ check, token }: { check: FlowCheck; token: string },
 	mailbox: StoredMailbox,
 	deps: { now: () => Date; transport?: Transport }
@@ -29,9 +29,9 @@ export async function sendProbe(
 	const started = now();
 	const sender = openSender({
 		// The mailbox's password or OAuth access token (SPEC §12), as the SMTP test and replies get theirs.
-		login: () => smtpLoginFor(env, mailbox, { now: () => now().getTime() }),
+		login: () => smtpLoginFor(services, mailbox, { now: () => now().getTime() }),
 		timeouts: INTERACTIVE_TIMEOUTS,
-		allowPrivateHosts: readConfig(env).allowPrivateSmtpHosts,
+		allowPrivateHosts: services.config.allowPrivateSmtpHosts,
 		transport: deps.transport
 	});
 	const { raw } = composeProbe(mailbox, check.roundTrip.messageId, token, started);
@@ -43,17 +43,17 @@ export async function sendProbe(
 		const smtp = failedPayload(sent.attempt, durationMs);
 		if (sent.attempt.mayHaveArrived) {
 			// The probe went out and the answer was lost: it may still arrive, so keep waiting for it.
-			await patchRoundTrip(env.DB, check.id, { step: 'waiting', smtp: { ...smtp, category: 'timeout' }, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
+			await patchRoundTrip(services.db, check.id, { step: 'waiting', smtp: { ...smtp, category: 'timeout' }, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
 			return;
 		}
-		await patchRoundTrip(env.DB, check.id, { result: 'fail', step: 'send_failed', smtp, says: sendFailedSays(mailbox, smtp) }, { fromSteps: ['sending'], at: at.toISOString() });
+		await patchRoundTrip(services.db, check.id, { result: 'fail', step: 'send_failed', smtp, says: sendFailedSays(mailbox, smtp) }, { fromSteps: ['sending'], at: at.toISOString() });
 		return;
 	}
 	await sender.close();
 	const smtp: ProbeSend = acceptedPayload(sent, `${mailbox.smtp.host} accepted the probe for delivery.`, durationMs);
 	// On one machine the probe can be back before the server's 250 is: then only the send is added.
-	const moved = await patchRoundTrip(env.DB, check.id, { step: 'waiting', sentAt: at.toISOString(), smtp, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
-	if (!moved) await patchRoundTrip(env.DB, check.id, { sentAt: at.toISOString(), smtp }, { fromSteps: ['arrived', 'timed_out'], at: at.toISOString() });
+	const moved = await patchRoundTrip(services.db, check.id, { step: 'waiting', sentAt: at.toISOString(), smtp, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
+	if (!moved) await patchRoundTrip(services.db, check.id, { sentAt: at.toISOString(), smtp }, { fromSteps: ['arrived', 'timed_out'], at: at.toISOString() });
 }
 
 /** The probe: composed like a reply (From the mailbox, to its own address), marked by its token. */

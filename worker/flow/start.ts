@@ -5,7 +5,6 @@
  */
 import { domainOf } from '../../src/lib/schema/address';
 import { PROBE_TIMEOUT_SECONDS, type FlowCheck, type RoundTrip } from '../../src/lib/schema/flow-check';
-import { readConfig } from '../config';
 import type { StoredMailbox } from '../db/mailboxes';
 import { insertFlowCheck, recordDns } from '../db/flow-checks';
 import { createCachingResolver, type DnsResolver } from '../dns/doh-resolver';
@@ -13,6 +12,7 @@ import { hashHeaderToken, newHeaderToken } from '../mail/header-token';
 import type { Transport } from '../send/transport';
 import { checkDns } from './dns-checks';
 import { sendProbe } from './probe';
+import type { Services } from '../services';
 
 export const PROBE_TIMEOUT_MS = PROBE_TIMEOUT_SECONDS * 1000;
 
@@ -65,19 +65,19 @@ export async function startFlowCheck(db: D1Database, mailbox: StoredMailbox, at:
  * The work after the 202: the DNS lookups and the probe's send, side by side. Each records its
  * own part; nothing here throws (a part that never finishes is closed by the timeout).
  */
-export async function runFlowCheck(env: Env, started: StartedCheck, mailbox: StoredMailbox, deps: FlowDependencies = {}): Promise<void> {
+export async function runFlowCheck(services: Pick<Services, 'db' | 'config'>, started: StartedCheck, mailbox: StoredMailbox, deps: FlowDependencies = {}): Promise<void> {
 	const now = deps.now ?? (() => new Date());
 	const guard = (part: string) => (error: unknown) =>
 		console.error('flow_check_error', { part, check: started.check.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
-	await Promise.all([runDns(env, started.check, mailbox, now, deps.resolver).catch(guard('dns')), sendProbe(env, started, mailbox, { now, transport: deps.transport }).catch(guard('probe'))]);
+	await Promise.all([runDns(services, started.check, mailbox, now, deps.resolver).catch(guard('dns')), sendProbe(services, started, mailbox, { now, transport: deps.transport }).catch(guard('probe'))]);
 }
 
-async function runDns(env: Env, check: FlowCheck, mailbox: StoredMailbox, now: () => Date, resolver?: DnsResolver): Promise<void> {
+async function runDns(services: Pick<Services, 'db' | 'config'>, check: FlowCheck, mailbox: StoredMailbox, now: () => Date, resolver?: DnsResolver): Promise<void> {
 	const dns = await checkDns({
 		domain: domainOf(mailbox.address),
 		smtpHost: mailbox.smtp.host,
-		resolver: resolver ? createCachingResolver(resolver) : readConfig(env).resolver()
+		resolver: resolver ? createCachingResolver(resolver) : services.config.resolver()
 	});
-	await recordDns(env.DB, check.id, dns, now().toISOString());
+	await recordDns(services.db, check.id, dns, now().toISOString());
 }
 

@@ -8,7 +8,6 @@
  */
 import PostalMime, { type Email } from 'postal-mime';
 import type { FlowCheck } from '../../src/lib/schema/flow-check';
-import { readConfig } from '../config';
 import { findWebhookTarget, type WebhookTarget } from '../db/integrations';
 import { findMailboxByAddress, type StoredMailbox } from '../db/mailboxes';
 import { findMessageByMessageId, type LoggedMessage } from '../db/messages';
@@ -35,6 +34,7 @@ import { notChecked, notForwarded, refusedRow, toRow, type RowInput } from './lo
 import { applyDmarcPolicy } from './policy';
 import { storeMessage } from './store-message';
 import { decideVerdict, isAlias, type InboundVerdict } from './verdict';
+import type { Services } from '../services';
 
 /** Shown as the receiving host in authentication comments. */
 const MTA = 'mailgate';
@@ -69,7 +69,7 @@ type Recognised =
 	/** `htmlLines`: the HTML in htmlToText's `lines` mode, made once for the bounce and forwarding checks. */
 	| { kind: 'message'; htmlLines: string | undefined };
 
-export async function handleInbound(message: InboundMessage, env: Env, deps: InboundDependencies = {}): Promise<LoggedMessage | null> {
+export async function handleInbound(message: InboundMessage, services: Services, deps: InboundDependencies = {}): Promise<LoggedMessage | null> {
 	const now = deps.now ?? (() => new Date());
 	const receivedAt = now().toISOString();
 	if (message.rawSize > MAX_MESSAGE_BYTES) {
@@ -77,7 +77,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		await message.setReject(`552 5.3.4 Message too big for this help desk (over ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB)`);
 		return null;
 	}
-	const config = readConfig(env);
+	const { config } = services;
 	const mail = await readMessage(message.raw);
 	const { raw, parsed, headers, threadIds } = mail;
 	const envelopeTo = message.to.trim();
@@ -94,11 +94,11 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 	};
 	const encoding = diagnoseEncoding({ raw, parsed });
 
-	const mailbox = isAlias(envelopeTo) ? null : await findMailboxByAddress(env.DB, envelopeTo);
+	const mailbox = isAlias(envelopeTo) ? null : await findMailboxByAddress(services.db, envelopeTo);
 	if (!mailbox) {
 		const { reason } = decideVerdict({ recipient: isAlias(envelopeTo) ? 'alias' : 'unknown', envelopeTo });
 		const row: RowInput = { ...base, kind: 'message', truncated: headerBlock.truncated, mailboxId: null, auth: notChecked(), forwarding: notForwarded(), encoding };
-		return refuse(message, env, raw, refusedRow(row, reason));
+		return refuse(message, services, raw, refusedRow(row, reason));
 	}
 
 	const auth = await authenticateMessage({
@@ -109,7 +109,7 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 		mta: MTA
 	});
 	const policy = applyDmarcPolicy(auth, config.trustedArcSealers);
-	const recognised = await recognise(env.DB, mail, { envelopeFrom: message.from, envelopeTo, mailbox, at: now() });
+	const recognised = await recognise(services.db, mail, { envelopeFrom: message.from, envelopeTo, mailbox, at: now() });
 	const forwarding =
 		recognised.kind === 'message'
 			? classifyForwarding({ envelopeFrom: message.from, envelopeTo, headers, parsed, serviceAddresses: [mailbox.address], htmlLines: recognised.htmlLines })
@@ -119,28 +119,28 @@ export async function handleInbound(message: InboundMessage, env: Env, deps: Inb
 
 	const row: RowInput = { ...base, kind: recognised.kind, truncated: headerBlock.truncated, mailboxId: mailbox.id, auth, forwarding, encoding };
 	// SPEC §11: where this mailbox's mail goes (its integration's webhook), read once.
-	const target = await findWebhookTarget(env.DB, mailbox.integrationId);
+	const target = await findWebhookTarget(services.db, mailbox.integrationId);
 	const about = { id: mailbox.id, name: mailbox.name, address: mailbox.address };
 	if (decided.verdict === 'rejected') {
 		const logged = refusedRow(row, decided.reason);
 		const events = logged.kind === 'message' && wants(target, 'message.rejected') ? [messageRejectedEvent({ logged, mailbox: about, target })] : [];
-		return refuse(message, env, raw, logged, events);
+		return refuse(message, services, raw, logged, events);
 	}
 
 	const { logged, body } = await acceptedRow(row, parsed, decided);
 	// Bounces, probes and tests are never handed to the help desk as customer mail (SPEC §10, §13, §16).
 	const events: NewWebhookEvent[] = [];
 	if (logged.kind === 'message' && wants(target, 'message.received')) {
-		const thread = await matchThread(env.DB, threadIds, mailbox.id);
+		const thread = await matchThread(services.db, threadIds, mailbox.id);
 		events.push(messageReceivedEvent({ logged, parsed, body, envelopeFrom: message.from, mailbox: about, target, threadIds, thread, origin: config.publicOrigin }));
 	}
-	const inserted = await storeMessage(env, raw, logged, events, parsed.attachments.map((attachment) => attachment.content));
-	if (recognised.kind === 'probe') await recordProbeArrival(env.DB, recognised.probe, { at: now(), auth: logged.auth, logId: logged.id });
+	const inserted = await storeMessage(services, raw, logged, events, parsed.attachments.map((attachment) => attachment.content));
+	if (recognised.kind === 'probe') await recordProbeArrival(services.db, recognised.probe, { at: now(), auth: logged.auth, logId: logged.id });
 	if (recognised.kind === 'bounce') {
 		// A redelivered bounce (its row already logged) is applied again with the first row's id,
 		// so a failure between the two writes is mended by Email Routing's retry; applying is idempotent.
-		const logId = inserted ? logged.id : ((await findMessageByMessageId(env.DB, logged.messageId ?? '', mailbox.id))?.id ?? logged.id);
-		await applyBounce(env, { report: recognised.report, logId, mailboxId: mailbox.id, at: receivedAt });
+		const logId = inserted ? logged.id : ((await findMessageByMessageId(services.db, logged.messageId ?? '', mailbox.id))?.id ?? logged.id);
+		await applyBounce(services, { report: recognised.report, logId, mailboxId: mailbox.id, at: receivedAt });
 	}
 	return logged;
 }
@@ -224,8 +224,8 @@ async function matchThread(db: D1Database, threadIds: ThreadIds, mailboxId: stri
  * failure is visible; the refusal stands either way. (setReject is awaited because wrangler
  * dev's simulation records the reason asynchronously; on Cloudflare it returns nothing.)
  */
-async function refuse(message: InboundMessage, env: Env, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = []): Promise<LoggedMessage> {
+async function refuse(message: InboundMessage, services: Services, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = []): Promise<LoggedMessage> {
 	await message.setReject(logged.reason!);
-	await storeMessage(env, raw, logged, events);
+	await storeMessage(services, raw, logged, events);
 	return logged;
 }

@@ -6,6 +6,7 @@
 import { deleteMessages, messageIdsBefore } from '../db/messages';
 import { deleteOutbound, outboundIdsBefore } from '../db/outbound';
 import { messageKeys, replyKeys } from '../archive/keys';
+import type { Services } from '../services';
 
 export const RETENTION_DAYS = 30;
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -20,17 +21,17 @@ export const PURGE_BATCH = 500;
 /** The free plan allows 50 queries per invocation: two per batch, with room to spare. */
 export const MAX_PURGE_BATCHES = 20;
 
-export async function purgeOldMessages(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
-	return purge(env, now, { idsBefore: messageIdsBefore, deleteRows: deleteMessages, keys: messageKeys });
+export async function purgeOldMessages(services: Pick<Services, 'db' | 'archive'>, now: Date): Promise<number> {
+	return purge(services, now, { idsBefore: messageIdsBefore, deleteRows: deleteMessages, keys: messageKeys });
 }
 
 /** SPEC §10: replies (and their composed messages under outbound/<id>) are kept as long as the log. */
-export async function purgeOldOutbound(env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket }, now: Date): Promise<number> {
-	return purge(env, now, { idsBefore: outboundIdsBefore, deleteRows: deleteOutbound, keys: replyKeys });
+export async function purgeOldOutbound(services: Pick<Services, 'db' | 'archive'>, now: Date): Promise<number> {
+	return purge(services, now, { idsBefore: outboundIdsBefore, deleteRows: deleteOutbound, keys: replyKeys });
 }
 
 async function purge(
-	env: { DB: D1Database; MAIL_ARCHIVE: R2Bucket },
+	services: Pick<Services, 'db' | 'archive'>,
 	now: Date,
 	table: {
 		idsBefore: (db: D1Database, before: string, batch: number) => Promise<string[]>;
@@ -41,10 +42,10 @@ async function purge(
 	const before = retentionStart(now);
 	let total = 0;
 	for (let batch = 0; batch < MAX_PURGE_BATCHES / 2; batch++) {
-		const ids = await table.idsBefore(env.DB, before, PURGE_BATCH);
+		const ids = await table.idsBefore(services.db, before, PURGE_BATCH);
 		if (ids.length === 0) break;
-		await env.MAIL_ARCHIVE.delete(ids.flatMap(table.keys));
-		total += await table.deleteRows(env.DB, ids);
+		await services.archive.delete(ids.flatMap(table.keys));
+		total += await table.deleteRows(services.db, ids);
 		if (ids.length < PURGE_BATCH) break;
 	}
 	return total;

@@ -8,6 +8,7 @@ import { enqueueEvents } from '../webhooks/enqueue';
 import { originalKey, partsKey } from '../archive/keys';
 import { putMessage } from '../archive/originals';
 import { putParts, type PartContent } from '../archive/parts';
+import type { Services } from '../services';
 
 /**
  * SPEC §5.6: the original goes to the archive before the row, so there is never a row without
@@ -17,30 +18,30 @@ import { putParts, type PartContent } from '../archive/parts';
  * parses the whole original again (archive/parts.ts).
  */
 export async function storeMessage(
-	env: Pick<Env, 'DB' | 'MAIL_ARCHIVE' | 'WEBHOOK_QUEUE'>,
+	services: Pick<Services, 'db' | 'archive' | 'queues'>,
 	raw: Uint8Array,
 	logged: LoggedMessage,
 	events: readonly NewWebhookEvent[] = [],
 	parts: readonly PartContent[] = []
 ): Promise<boolean> {
-	await putMessage(env.MAIL_ARCHIVE, originalKey(logged.id), raw, logged.messageId ?? '');
+	await putMessage(services.archive, originalKey(logged.id), raw, logged.messageId ?? '');
 	const archived = parts.length > 0 ? [originalKey(logged.id), partsKey(logged.id)] : [originalKey(logged.id)];
 	let inserted: boolean;
 	try {
-		if (parts.length > 0) await putParts(env.MAIL_ARCHIVE, logged.id, parts);
+		if (parts.length > 0) await putParts(services.archive, logged.id, parts);
 		// SPEC §11: the row and the events announcing it in one batch (one transaction): a crash
 		// can lose neither alone. An event is recorded only if this row was (not a redelivery).
 		const onlyIfLogged = { sql: 'EXISTS (SELECT 1 FROM messages WHERE id = ?1)', values: [logged.id] };
-		const [result] = await env.DB.batch([
-			insertMessageStatement(env.DB, logged),
-			...events.map((event) => insertEventStatement(env.DB, event, onlyIfLogged))
+		const [result] = await services.db.batch([
+			insertMessageStatement(services.db, logged),
+			...events.map((event) => insertEventStatement(services.db, event, onlyIfLogged))
 		]);
 		inserted = result!.meta.changes === 1;
 	} catch (error) {
-		await env.MAIL_ARCHIVE.delete(archived).catch(() => {});
+		await services.archive.delete(archived).catch(() => {});
 		throw error;
 	}
-	if (!inserted) await env.MAIL_ARCHIVE.delete(archived);
-	else await enqueueEvents(env, events.map((event) => event.id));
+	if (!inserted) await services.archive.delete(archived);
+	else await enqueueEvents(services, events.map((event) => event.id));
 	return inserted;
 }

@@ -7,11 +7,12 @@
  * reconnecting.
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
-import { readConfig, type Config } from '../config';
+import type { Config } from '../config';
 import type { LostSecret, Sealer } from '../crypto/sealer';
 import { findConnection, forgetAccessToken, markReconnect, recordRefresh, type StoredConnection } from '../db/oauth';
 import { refreshAccessToken, type TokenFailure, type Tokens } from './client';
 import { providerConfig, providerSetup } from './providers';
+import type { Services } from '../services';
 
 /** SPEC §12: an access token is reused until a minute before it expires. */
 export const ACCESS_TOKEN_MARGIN_MS = 60_000;
@@ -23,9 +24,9 @@ export interface OAuthDependencies {
 	sealer: Sealer;
 }
 
-export function oauthDependencies(env: Env): OAuthDependencies {
-	const config = readConfig(env);
-	return { db: env.DB, oauth: config.oauth, sealer: config.sealer };
+export function oauthDependencies(services: Pick<Services, 'db' | 'config'>): OAuthDependencies {
+	const { db, config } = services;
+	return { db, oauth: config.oauth, sealer: config.sealer };
 }
 
 /** When an access token given at `at` expires (ms); one without a stated lifetime is used for this login only. */
@@ -57,11 +58,11 @@ export type AccessOutcome =
  * `invalid_grant` after another rotated the token tries again with the new one.
  */
 export async function accessTokenFor(
-	env: Env,
+	services: Pick<Services, 'db' | 'config'>,
 	mailbox: { id: string; provider: OAuthProvider; account: string },
 	options: { now?: () => number; forceRefresh?: boolean } = {}
 ): Promise<AccessOutcome> {
-	const { db, oauth, sealer } = oauthDependencies(env);
+	const { db, oauth, sealer } = oauthDependencies(services);
 	const now = options.now ?? (() => Date.now());
 	let connection = await findConnection(db, mailbox.id);
 	for (let attempt = 0; ; attempt++) {

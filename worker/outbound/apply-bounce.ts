@@ -12,12 +12,13 @@ import { addUnverifiedReportStatement, addWarningStatement, findOutboundByMessag
 import type { BounceRecipientReport, BounceReport } from '../inbound/bounce';
 import { judgeBounce, unverifiedReport, type BounceMatch } from './judge-bounce';
 import { recordBounce } from './status';
+import type { Services } from '../services';
 
 export async function applyBounce(
-	env: Env,
+	services: Pick<Services, 'db' | 'queues'>,
 	input: { report: BounceReport; logId: string; mailboxId: string; at: string }
 ): Promise<void> {
-	const db = env.DB;
+	const db = services.db;
 	const { report, logId, mailboxId, at } = input;
 	const found = await findReply(db, report, mailboxId);
 	if (!found) return;
@@ -60,7 +61,7 @@ export async function applyBounce(
 				recipients: merged
 			};
 			if (verdict.strangers.length > 0) await unverified('not-a-recipient', verdict.strangers).run();
-			await recordBounce(env, outbound, bounce);
+			await recordBounce(services, outbound, bounce);
 			return;
 		}
 	}

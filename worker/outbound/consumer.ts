@@ -8,7 +8,6 @@
  * settlement, its retry table and its attempt (`sendGroup`).
  */
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
-import { readConfig } from '../config';
 import { findMailbox } from '../db/mailboxes';
 import { claimOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
 import { consume, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
@@ -23,6 +22,7 @@ import { composedKey } from '../archive/keys';
 import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
 import { lookAgainAt, mayHaveArrivedHint } from './lease';
+import type { Services } from '../services';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
 const MAX_TRANSCRIPT_LINES = 60;
@@ -38,9 +38,9 @@ export interface ConsumerDependencies {
 type Item = { message: JobQueueMessage; outbound: StoredOutbound };
 type ReplyJob = Job<StoredOutbound, AttemptResult>;
 
-export async function consumeOutbound(messages: readonly JobQueueMessage[], env: Env, deps: ConsumerDependencies = {}): Promise<void> {
+export async function consumeOutbound(messages: readonly JobQueueMessage[], services: Services, deps: ConsumerDependencies = {}): Promise<void> {
 	const now = deps.now ?? (() => new Date());
-	const job = replyJob(env, now);
+	const job = replyJob(services, now);
 	await consume(messages, job, async (claimed) => {
 		// A batch's replies from one mailbox share one SMTP session.
 		const byMailbox = new Map<string | null, Item[]>();
@@ -49,39 +49,39 @@ export async function consumeOutbound(messages: readonly JobQueueMessage[], env:
 			group.push({ message, outbound: row });
 			byMailbox.set(row.mailboxId, group);
 		}
-		for (const [mailboxId, group] of byMailbox) await sendGroup(env, mailboxId, group, now, deps, job);
+		for (const [mailboxId, group] of byMailbox) await sendGroup(services, mailboxId, group, now, deps, job);
 	});
 }
 
-function replyJob(env: Env, now: () => Date): ReplyJob {
+function replyJob(services: Services, now: () => Date): ReplyJob {
 	return {
-		queue: env.OUTBOUND_QUEUE,
+		queue: services.queues.replies,
 		retryDelays: REPLY_RETRY_DELAYS_SECONDS,
 		now,
-		claim: (id, at) => claimOutbound(env.DB, id, at),
-		whenUnclaimed: (id, at) => lookAgainAt(env, id, at),
+		claim: (id, at) => claimOutbound(services.db, id, at),
+		whenUnclaimed: (id, at) => lookAgainAt(services, id, at),
 		verdict: (result) => (result.ok ? 'succeeded' : result.temporary ? 'temporary' : 'permanent'),
-		record: (outbound, result, settlement, started) => finishAttempt(env, outbound, replyOutcome(result, settlement, started))
+		record: (outbound, result, settlement, started) => finishAttempt(services, outbound, replyOutcome(result, settlement, started))
 	};
 }
 
 async function sendGroup(
-	env: Env,
+	services: Services,
 	mailboxId: string | null,
 	group: Item[],
 	now: () => Date,
 	deps: ConsumerDependencies,
 	job: ReplyJob
 ): Promise<void> {
-	const mailbox = mailboxId ? await findMailbox(env.DB, mailboxId) : null;
+	const mailbox = mailboxId ? await findMailbox(services.db, mailboxId) : null;
 	if (!mailbox) {
 		for (const item of group) await settle(job, item, now(), configFailure('The mailbox this reply was sent from has been deleted, so it cannot leave.'));
 		return;
 	}
-	const config = readConfig(env);
+	const { config } = services;
 	// One session for the batch's messages of this mailbox, RSET between them (send/mailbox-sender.ts).
 	const sender = openSender({
-		login: () => smtpLoginFor(env, mailbox, { now: () => now().getTime() }),
+		login: () => smtpLoginFor(services, mailbox, { now: () => now().getTime() }),
 		timeouts: QUEUE_TIMEOUTS,
 		allowPrivateHosts: config.allowPrivateSmtpHosts,
 		messagesPerSession: config.outboundMessagesPerSession,
@@ -96,7 +96,7 @@ async function sendGroup(
 			for (const rest of group.slice(index)) await settle(job, rest, started, failure);
 			return;
 		}
-		const message = await readComposed(env.MAIL_ARCHIVE, composedKey(item.outbound.id));
+		const message = await readComposed(services.archive, composedKey(item.outbound.id));
 		if (message === null) {
 			await settle(job, item, started, configFailure('The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.'));
 			continue;
@@ -111,7 +111,7 @@ async function sendGroup(
 			from: mailbox.address,
 			recipients: [...outbound.to, ...outbound.cc, ...outbound.bcc],
 			raw: message,
-			beforeData: () => markDataStarted(env.DB, outbound.id, now().toISOString())
+			beforeData: () => markDataStarted(services.db, outbound.id, now().toISOString())
 		});
 		const durationMs = now().getTime() - started.getTime();
 		if (sent.ok) {

@@ -18,6 +18,7 @@ import { composeMessage } from '../mail/compose';
 import { enqueue } from '../jobs/enqueue';
 import { composedKey } from '../archive/keys';
 import { putMessage } from '../archive/originals';
+import type { Services } from '../services';
 
 /** RFC 5322 §3.6.4 advises keeping References short; the oldest ids after the first are dropped past this. */
 const MAX_REFERENCES = 50;
@@ -32,17 +33,17 @@ export type CreateRefusal =
 export type CreateResult = { ok: true; outbound: StoredOutbound; created: boolean } | ({ ok: false } & CreateRefusal);
 
 export async function createOutbound(
-	env: Env,
+	services: Pick<Services, 'db' | 'archive' | 'queues'>,
 	input: { mailbox: StoredMailbox; request: OutboundRequest; now: Date }
 ): Promise<CreateResult> {
 	const { mailbox, request, now } = input;
 	const id = request.id ?? crypto.randomUUID();
 	if (request.id) {
-		const existing = await findOutbound(env.DB, id);
+		const existing = await findOutbound(services.db, id);
 		if (existing) return sameRequest(existing, mailbox.id);
 	}
 
-	const thread = request.inReplyTo ? await findThread(env.DB, request.inReplyTo, mailbox.id) : null;
+	const thread = request.inReplyTo ? await findThread(services.db, request.inReplyTo, mailbox.id) : null;
 	// A logged subject is the sender's text, stored decoded: one line before it becomes ours.
 	const threadSubject = thread?.subject ? oneLine(thread.subject) : '';
 	const subject = request.subject ?? (threadSubject ? reSubject(threadSubject) : null);
@@ -79,7 +80,7 @@ export async function createOutbound(
 	const text = cutToBytes(request.text, MAX_STORED_TEXT_BYTES);
 	const html = request.html ? cutToBytes(await sanitizeHtml(request.html), MAX_STORED_HTML_BYTES) : null;
 	const headers = cutToBytes(composed.headers, MAX_STORED_HEADER_BYTES);
-	const inserted = await insertOutbound(env.DB, {
+	const inserted = await insertOutbound(services.db, {
 		id,
 		mailboxId: mailbox.id,
 		messageId,
@@ -101,20 +102,20 @@ export async function createOutbound(
 	});
 	if (!inserted) {
 		// The same client id arrived twice at once: the other request's row stands.
-		const existing = await findOutbound(env.DB, id);
+		const existing = await findOutbound(services.db, id);
 		if (existing) return sameRequest(existing, mailbox.id);
 		throw new Error('outbound row neither inserted nor found');
 	}
 	try {
-		await putMessage(env.MAIL_ARCHIVE, composedKey(id), composed.raw, messageId);
+		await putMessage(services.archive, composedKey(id), composed.raw, messageId);
 	} catch (error) {
 		// Without its bytes the row could never be sent: take it back so the help desk's retry starts clean.
-		await deleteOutbound(env.DB, [id]).catch(() => {});
+		await deleteOutbound(services.db, [id]).catch(() => {});
 		throw error;
 	}
 	// A failed send is not the request's failure: the row is `queued`, and the sweep enqueues it (outbound/sweep.ts).
-	await enqueue(env.OUTBOUND_QUEUE, [id]);
-	return { ok: true, outbound: (await findOutbound(env.DB, id))!, created: true };
+	await enqueue(services.queues.replies, [id]);
+	return { ok: true, outbound: (await findOutbound(services.db, id))!, created: true };
 }
 
 function sameRequest(existing: StoredOutbound, mailboxId: string): CreateResult {

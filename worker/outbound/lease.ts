@@ -9,6 +9,7 @@ import { findOutbound, type StoredOutbound } from '../db/outbound';
 import { enqueue } from '../jobs/enqueue';
 import { longestAttemptMs, QUEUE_TIMEOUTS } from '../send/timeouts';
 import { finishAttempt } from './status';
+import type { Services } from '../services';
 
 /**
  * How long one message may stay `sending` before it counts as abandoned (the Worker stopped
@@ -24,19 +25,19 @@ export const mayHaveArrivedHint = () =>
  * redelivery): done (null). `sending`: another consumer holds it, so look again once its lease
  * is over; past the lease its Worker stopped, and it is recovered now.
  */
-export async function lookAgainAt(env: Env, id: string, at: Date): Promise<Date | null> {
-	const outbound = await findOutbound(env.DB, id);
+export async function lookAgainAt(services: Pick<Services, 'db' | 'queues'>, id: string, at: Date): Promise<Date | null> {
+	const outbound = await findOutbound(services.db, id);
 	if (!outbound || outbound.status !== 'sending') return null;
 	const leaseEnds = (outbound.claimedAt ? Date.parse(outbound.claimedAt) : 0) + SENDING_LEASE_MS;
 	if (at.getTime() < leaseEnds) return new Date(leaseEnds + 5_000);
-	await recoverAbandoned(env, outbound, at);
+	await recoverAbandoned(services, outbound, at);
 	return null;
 }
 
 /** A `sending` row whose Worker stopped: data out, it may have arrived (failed, said so); else queued again. */
-export async function recoverAbandoned(env: Env, outbound: StoredOutbound, at: Date): Promise<void> {
+export async function recoverAbandoned(services: Pick<Services, 'db' | 'queues'>, outbound: StoredOutbound, at: Date): Promise<void> {
 	if (outbound.dataStartedAt) {
-		await finishAttempt(env, outbound, {
+		await finishAttempt(services, outbound, {
 			status: 'failed',
 			attempt: {
 				at: outbound.dataStartedAt,
@@ -50,6 +51,6 @@ export async function recoverAbandoned(env: Env, outbound: StoredOutbound, at: D
 		});
 		return;
 	}
-	await finishAttempt(env, outbound, { status: 'queued', attempt: null });
-	await enqueue(env.OUTBOUND_QUEUE, [outbound.id]);
+	await finishAttempt(services, outbound, { status: 'queued', attempt: null });
+	await enqueue(services.queues.replies, [outbound.id]);
 }

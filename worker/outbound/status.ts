@@ -8,12 +8,13 @@ import { finishAttemptStatement, recordBounceStatement, toOutboundItem, type Att
 import { insertEventStatement } from '../db/webhooks';
 import { enqueueEvents } from '../webhooks/enqueue';
 import { outboundEvent, wants } from '../webhooks/events';
+import type { Services } from '../services';
 
 const EVENT_OF = { sent: 'outbound.sent', failed: 'outbound.failed', bounced: 'outbound.bounced' } as const;
 
-async function commit(env: Env, outbound: StoredOutbound, statement: D1PreparedStatement, item: OutboundItem): Promise<void> {
+async function commit(services: Pick<Services, 'db' | 'queues'>, outbound: StoredOutbound, statement: D1PreparedStatement, item: OutboundItem): Promise<void> {
 	const type = item.status === 'sent' || item.status === 'failed' || item.status === 'bounced' ? EVENT_OF[item.status] : null;
-	const target = type && outbound.mailboxId ? await findWebhookTargetOfMailbox(env.DB, outbound.mailboxId) : null;
+	const target = type && outbound.mailboxId ? await findWebhookTargetOfMailbox(services.db, outbound.mailboxId) : null;
 	if (!type || !wants(target, type)) {
 		await statement.run();
 		return;
@@ -21,12 +22,12 @@ async function commit(env: Env, outbound: StoredOutbound, statement: D1PreparedS
 	const event = outboundEvent({ type, item, target, at: new Date().toISOString() });
 	// Recorded only when the change took: the row now has the status the event announces.
 	const onlyIf = { sql: 'EXISTS (SELECT 1 FROM outbound WHERE id = ?1 AND status = ?2)', values: [outbound.id, item.status] };
-	await env.DB.batch([statement, insertEventStatement(env.DB, event, onlyIf)]);
-	await enqueueEvents(env, [event.id]);
+	await services.db.batch([statement, insertEventStatement(services.db, event, onlyIf)]);
+	await enqueueEvents(services, [event.id]);
 }
 
 /** Ends an attempt (consumer.ts `settle`, or the recovery of an abandoned one). */
-export async function finishAttempt(env: Env, outbound: StoredOutbound, outcome: AttemptOutcome): Promise<void> {
+export async function finishAttempt(services: Pick<Services, 'db' | 'queues'>, outbound: StoredOutbound, outcome: AttemptOutcome): Promise<void> {
 	const item = toOutboundItem({
 		...outbound,
 		status: outcome.status,
@@ -35,12 +36,12 @@ export async function finishAttempt(env: Env, outbound: StoredOutbound, outcome:
 		nextAttemptAt: outcome.nextAttemptAt ?? null,
 		refused: outcome.refused ?? outbound.refused
 	});
-	await commit(env, outbound, finishAttemptStatement(env.DB, outbound.id, outcome), item);
+	await commit(services, outbound, finishAttemptStatement(services.db, outbound.id, outcome), item);
 }
 
 /** A bounce for a sent message (apply-bounce.ts). */
-export async function recordBounce(env: Env, outbound: StoredOutbound, bounce: OutboundBounce): Promise<void> {
+export async function recordBounce(services: Pick<Services, 'db' | 'queues'>, outbound: StoredOutbound, bounce: OutboundBounce): Promise<void> {
 	const status = ['sent', 'failed', 'bounced'].includes(outbound.status) ? 'bounced' : outbound.status;
 	const item = toOutboundItem({ ...outbound, status, bounce });
-	await commit(env, outbound, recordBounceStatement(env.DB, outbound.id, bounce), item);
+	await commit(services, outbound, recordBounceStatement(services.db, outbound.id, bounce), item);
 }

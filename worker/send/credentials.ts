@@ -16,12 +16,12 @@ import {
 } from '../../src/lib/schema/mailbox';
 import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
-import { readConfig } from '../config';
 import type { Opened } from '../crypto/sealer';
 import { replaceSealedPassword, type StoredMailbox } from '../db/mailboxes';
 import { accessTokenFor, type AccessFailure } from '../oauth/tokens';
 import type { SmtpSettings } from '../smtp/settings';
 import { connectHost } from '../smtp/target';
+import type { Services } from '../services';
 
 export interface LoginFailure {
 	/** Why, for callers that answer some of them differently (the SMTP test's 503 for an undecryptable password). */
@@ -53,8 +53,8 @@ export type SmtpLogin =
  * server, port, account and encryption it was entered for, so a row pointed elsewhere in the
  * database, or a password copied to another row, does not open.
  */
-export function sealPassword(env: Env, plain: string, id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): Promise<string> {
-	return readConfig(env).sealer.seal('smtp-password', { mailboxId: id, smtp }, plain);
+export function sealPassword(services: Pick<Services, 'config'>, plain: string, id: string, smtp: Pick<StoredMailbox['smtp'], 'host' | 'port' | 'username' | 'encryption'>): Promise<string> {
+	return services.config.sealer.seal('smtp-password', { mailboxId: id, smtp }, plain);
 }
 
 /**
@@ -63,14 +63,14 @@ export function sealPassword(env: Env, plain: string, id: string, smtp: Pick<Sto
  * under the mailbox id alone (`smtp-password-legacy`) and is then sealed again with the binding,
  * so it stops being usable anywhere else.
  */
-async function openPassword(env: Env, mailbox: Pick<StoredMailbox, 'id' | 'sealedPassword' | 'smtp'>): Promise<Opened> {
-	const { sealer } = readConfig(env);
+async function openPassword(services: Pick<Services, 'db' | 'config'>, mailbox: Pick<StoredMailbox, 'id' | 'sealedPassword' | 'smtp'>): Promise<Opened> {
+	const { sealer } = services.config;
 	const opened = await sealer.open('smtp-password', { mailboxId: mailbox.id, smtp: mailbox.smtp }, mailbox.sealedPassword);
 	if (opened.ok) return opened;
 	const legacy = await sealer.open('smtp-password-legacy', { mailboxId: mailbox.id }, mailbox.sealedPassword);
 	if (!legacy.ok) return opened;
 	try {
-		await replaceSealedPassword(env.DB, mailbox.id, mailbox.sealedPassword, await sealPassword(env, legacy.value, mailbox.id, mailbox.smtp));
+		await replaceSealedPassword(services.db, mailbox.id, mailbox.sealedPassword, await sealPassword(services, legacy.value, mailbox.id, mailbox.smtp));
 	} catch {
 		// Sealing again is an upgrade, not a condition of sending: the next use tries again.
 	}
@@ -124,7 +124,7 @@ export function typedPasswordLogin(target: Omit<LoginSettings, 'auth' | 'oauth'>
  * the access token's expiry is judged by (injectable for tests).
  */
 export async function smtpLoginFor(
-	env: Env,
+	services: Pick<Services, 'db' | 'config'>,
 	mailbox: Pick<StoredMailbox, 'id' | 'sealedPassword' | 'smtp'>,
 	options: { settings?: LoginSettings; now?: () => number } = {}
 ): Promise<SmtpLogin> {
@@ -132,7 +132,7 @@ export async function smtpLoginFor(
 	const { port, username, encryption } = settings;
 	// The session connects to the canonical host the private-host check reads (smtp/target.ts).
 	const host = connectHost(settings.host);
-	const { allowPrivateSmtpHosts } = readConfig(env);
+	const { allowPrivateSmtpHosts } = services.config;
 	const provider = settings.oauth?.provider ?? 'microsoft';
 	const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
 	if (problem) return refuse(problem.reason, `Not sent: ${problem.message}.`);
@@ -144,13 +144,13 @@ export async function smtpLoginFor(
 				`Not sent: with Encryption ${encryptionLabels.none} the stored password would travel unencrypted to ${settings.host}. Choose STARTTLS or SSL/TLS (usually port 587 or 465).`
 			);
 		}
-		const password = await openPassword(env, mailbox);
+		const password = await openPassword(services, mailbox);
 		// The sealer's one rule for a value that no longer opens: `config`, with what to enter again.
 		if (!password.ok) return refuse('password_undecryptable', password.lost.hint);
 		return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password: password.value } }, afterAuthRefused: async () => null };
 	}
 	const subject = { id: mailbox.id, provider, account: username };
-	const access = await accessTokenFor(env, subject, { now: options.now });
+	const access = await accessTokenFor(services, subject, { now: options.now });
 	if (!access.ok) return { ok: false, failure: explainAccess(access.failure, provider, username) };
 	return {
 		ok: true,
@@ -158,7 +158,7 @@ export async function smtpLoginFor(
 		async afterAuthRefused() {
 			await access.forget();
 			if (!access.fromCache) return null;
-			const fresh = await accessTokenFor(env, subject, { now: options.now, forceRefresh: true });
+			const fresh = await accessTokenFor(services, subject, { now: options.now, forceRefresh: true });
 			return fresh.ok ? null : explainAccess(fresh.failure, provider, username);
 		}
 	};

@@ -7,7 +7,7 @@
 import { checkWebhookUrl, type WebhookAttempt } from '../../src/lib/schema/webhook';
 import { findIntegration, findWebhookSecret } from '../db/integrations';
 import { readStart, signedRequest } from './request';
-import { readConfig } from '../config';
+import type { Services } from '../services';
 
 /** SPEC §11: a 2xx within this long is success; anything else, or nothing, is a failed attempt. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -25,7 +25,7 @@ export const delivered = (attempt: WebhookAttempt) => attempt.status !== null &&
 
 /** One attempt: sign, POST within WEBHOOK_TIMEOUT_MS, keep the status, the time and the first 1 KB. */
 export async function attemptDelivery(
-	env: Env,
+	services: Pick<Services, 'db' | 'config'>,
 	event: { id: string; integrationId: string; payload: string },
 	deps: DeliveryDependencies = {}
 ): Promise<WebhookAttempt> {
@@ -39,14 +39,14 @@ export async function attemptDelivery(
 		error,
 		response
 	});
-	const integration = await findIntegration(env.DB, event.integrationId);
-	const sealed = await findWebhookSecret(env.DB, event.integrationId);
+	const integration = await findIntegration(services.db, event.integrationId);
+	const sealed = await findWebhookSecret(services.db, event.integrationId);
 	if (!integration?.webhook || !sealed) return failed('The integration has no webhook any more.');
 	// The rules are checked at every attempt too: the operator may have turned local hosts off.
-	const refusal = checkWebhookUrl(integration.webhook.url, readConfig(env).allowPrivateWebhookHosts);
+	const refusal = checkWebhookUrl(integration.webhook.url, services.config.allowPrivateWebhookHosts);
 	if (refusal) return failed(`Not sent: ${refusal}.`);
 	// The sealer's one rule for a value that no longer opens: its `config` hint (rotate the secret).
-	const secret = await readConfig(env).sealer.open('webhook-secret', { integrationId: event.integrationId }, sealed);
+	const secret = await services.config.sealer.open('webhook-secret', { integrationId: event.integrationId }, sealed);
 	if (!secret.ok) return failed(secret.lost.hint);
 	const request = await signedRequest({ id: event.id, payload: event.payload, secret: secret.value, url: integration.webhook.url, at });
 	try {

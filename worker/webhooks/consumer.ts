@@ -9,24 +9,25 @@ import { claimEvent, findEvent, finishEventAttempt, type StoredEvent } from '../
 import { consume, settle, type Job, type JobQueueMessage } from '../jobs/consume';
 import { WEBHOOK_RETRY_DELAYS_SECONDS } from '../jobs/schedule';
 import { attemptDelivery, delivered, type DeliveryDependencies } from './attempt';
+import type { Services } from '../services';
 
-function webhookJob(env: Env, now: () => Date): Job<StoredEvent, WebhookAttempt> {
+function webhookJob(services: Pick<Services, 'db' | 'queues' | 'config'>, now: () => Date): Job<StoredEvent, WebhookAttempt> {
 	return {
-		queue: env.WEBHOOK_QUEUE,
+		queue: services.queues.webhooks,
 		retryDelays: WEBHOOK_RETRY_DELAYS_SECONDS,
 		now,
-		claim: (id, at) => claimEvent(env.DB, id, at),
+		claim: (id, at) => claimEvent(services.db, id, at),
 		// Delivered or failed already: done. Pending but not yet due (an early or duplicate
 		// message, or one hop of a wait past the Queues cap): look again at its time. Delivering:
 		// another consumer has it, and the sweep recovers it if that consumer stopped.
 		async whenUnclaimed(id, at) {
-			const event = await findEvent(env.DB, id);
+			const event = await findEvent(services.db, id);
 			const due = event?.status === 'pending' && event.nextAttemptAt ? new Date(event.nextAttemptAt) : null;
 			return due && due.getTime() > at.getTime() ? due : null;
 		},
 		verdict: (attempt) => (delivered(attempt) ? 'succeeded' : 'temporary'),
 		record: (event, attempt, settlement) =>
-			finishEventAttempt(env.DB, event.id, {
+			finishEventAttempt(services.db, event.id, {
 				status: settlement.kind === 'done' ? 'delivered' : settlement.kind === 'retry' ? 'pending' : 'failed',
 				attempt,
 				nextAttemptAt: settlement.kind === 'retry' ? settlement.at.toISOString() : null
@@ -34,12 +35,12 @@ function webhookJob(env: Env, now: () => Date): Job<StoredEvent, WebhookAttempt>
 	};
 }
 
-export async function consumeWebhooks(messages: readonly JobQueueMessage[], env: Env, deps: DeliveryDependencies = {}): Promise<void> {
-	const job = webhookJob(env, deps.now ?? (() => new Date()));
+export async function consumeWebhooks(messages: readonly JobQueueMessage[], services: Pick<Services, 'db' | 'queues' | 'config'>, deps: DeliveryDependencies = {}): Promise<void> {
+	const job = webhookJob(services, deps.now ?? (() => new Date()));
 	await consume(messages, job, (claimed) =>
 		Promise.all(
 			claimed.map(async (item) => {
-				const attempt = await attemptDelivery(env, item.row, deps);
+				const attempt = await attemptDelivery(services, item.row, deps);
 				// The schedule counts from when the attempt started, not from when its answer was read.
 				await settle(job, item, attempt, new Date(attempt.at));
 			})

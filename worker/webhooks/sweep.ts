@@ -6,23 +6,24 @@
 import { findStrandedEvents, touchEvent } from '../db/webhooks';
 import { sweep, type SweepCount } from '../jobs/sweep';
 import { WEBHOOK_TIMEOUT_MS } from './attempt';
+import type { Services } from '../services';
 
 /** A delivering event older than this was abandoned by a Worker that stopped (an attempt lasts at most the timeout). */
 const DELIVERING_LEASE_MS = WEBHOOK_TIMEOUT_MS * 6;
 /** A pending event this far past its time lost its queue message. */
 const SWEEP_GRACE_MS = 2 * 60_000;
 
-export function sweepWebhooks(env: Env, now: Date): Promise<SweepCount> {
+export function sweepWebhooks(services: Pick<Services, 'db' | 'queues'>, now: Date): Promise<SweepCount> {
 	return sweep(
 		{
-			queue: env.WEBHOOK_QUEUE,
+			queue: services.queues.webhooks,
 			async findStranded(at, limit) {
 				const before = { due: new Date(at.getTime() - SWEEP_GRACE_MS).toISOString(), delivering: new Date(at.getTime() - DELIVERING_LEASE_MS).toISOString() };
-				const stranded = await findStrandedEvents(env.DB, before, limit);
+				const stranded = await findStrandedEvents(services.db, before, limit);
 				return stranded.map((event) => ({ id: event.id, abandoned: event.status === 'delivering' }));
 			},
 			// Pending and due now (so the claim takes it), and not looked at again for SWEEP_GRACE_MS.
-			markRequeued: (id, at) => touchEvent(env.DB, id, at.toISOString())
+			markRequeued: (id, at) => touchEvent(services.db, id, at.toISOString())
 		},
 		now
 	);
