@@ -46,7 +46,7 @@ function publicConnection({ smtp, oauthConnection: connection }: StoredMailbox):
 	return { ...connection, status: sameAccount ? connection.status : 'reconnect' };
 }
 
-async function withLastTest(services: Services, mailbox: StoredMailbox): Promise<Mailbox> {
+async function withLastTest(services: Pick<Services, 'db'>, mailbox: StoredMailbox): Promise<Mailbox> {
 	const [latest, flow] = await Promise.all([latestSmtpTests(services.db, mailbox.id), latestFlowChecks(services.db, mailbox.id)]);
 	return toPublicMailbox(mailbox, latest.get(mailbox.id) ?? null, flow.get(mailbox.id) ?? null);
 }
@@ -169,7 +169,7 @@ export const remove: Handler = async ({ services, params }) => {
 	return noContent();
 };
 
-async function requireIntegration(services: Services, id: string): Promise<void> {
+async function requireIntegration(services: Pick<Services, 'db'>, id: string): Promise<void> {
 	if (!(await findIntegration(services.db, id))) {
 		throw validationFailed({ integrationId: 'This channel integration does not exist; choose another one' });
 	}

@@ -149,7 +149,7 @@ function refuseForgeable(request: Request): void {
  * The admin reaches everything. An API key reaches only the routes whose scope names a reach
  * for it, and through them only its integration's mailboxes and their mail.
  */
-async function scopeOf(principal: Principal, access: RouteScope, params: Record<string, string>, services: Services): Promise<Scope | 'admin'> {
+async function scopeOf(principal: Principal, access: RouteScope, params: Record<string, string>, services: Pick<Services, 'db'>): Promise<Scope | 'admin'> {
 	if (principal.kind === 'admin') return 'admin';
 	if (access === 'admin') {
 		throw new HttpError(403, 'forbidden', 'An API key reaches its integration\'s mailboxes, messages and replies only; this route needs the admin.');

@@ -52,7 +52,7 @@ interface TestedSettings {
  * test for settings it did not run; the create that brings it back links the test (`testOfReceipt`, api/mailboxes.ts).
  * No key: no receipt (the test still runs).
  */
-async function sealTestReceipt(services: Services, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
+async function sealTestReceipt(services: Pick<Services, 'config'>, testId: string, settings: Omit<TestedSettings, 'passwordSha256'> & { password: string }): Promise<string | undefined> {
 	const { password, ...server } = settings;
 	const tested: TestedSettings = { ...server, passwordSha256: await sha256Hex(password) };
 	try {
@@ -68,7 +68,7 @@ async function sealTestReceipt(services: Services, testId: string, settings: Omi
  * mailbox is saved either way).
  */
 export async function testOfReceipt(
-	services: Services,
+	services: Pick<Services, 'config'>,
 	receipt: string,
 	mailbox: { host: string; port: number; username: string; encryption: Encryption; password: string }
 ): Promise<string | null> {

@@ -224,7 +224,7 @@ async function matchThread(db: D1Database, threadIds: ThreadIds, mailboxId: stri
  * failure is visible; the refusal stands either way. (setReject is awaited because wrangler
  * dev's simulation records the reason asynchronously; on Cloudflare it returns nothing.)
  */
-async function refuse(message: InboundMessage, services: Services, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = []): Promise<LoggedMessage> {
+async function refuse(message: InboundMessage, services: Pick<Services, 'db' | 'archive' | 'queues'>, raw: Uint8Array, logged: LoggedMessage, events: NewWebhookEvent[] = []): Promise<LoggedMessage> {
 	await message.setReject(logged.reason!);
 	await storeMessage(services, raw, logged, events);
 	return logged;

@@ -53,7 +53,7 @@ export async function consumeOutbound(messages: readonly JobQueueMessage[], serv
 	});
 }
 
-function replyJob(services: Services, now: () => Date): ReplyJob {
+function replyJob(services: Pick<Services, 'db' | 'queues'>, now: () => Date): ReplyJob {
 	return {
 		queue: services.queues.replies,
 		retryDelays: REPLY_RETRY_DELAYS_SECONDS,
