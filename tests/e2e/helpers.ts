@@ -19,14 +19,25 @@ export function launchBrowser(): Promise<Browser> {
 	return chromium.launch(chromiumOptions);
 }
 
-/** One Chromium for the tests of a file: launched before them, closed after. Read `.current`. */
+/**
+ * The Chromium the test files share: the files run one after another in one process
+ * (vitest.e2e.config.ts `isolate: false`), and each test opens its own fresh context in it, so a
+ * browser per file only cost its launch and close (about 1.5 s). Launched again if it went away;
+ * playwright closes it when the process ends.
+ */
+let shared: Promise<Browser> | null = null;
+
+/** Chromium for the tests of a file, shared with the other files (see `shared`). Read `.current`. */
 export function useBrowser(): { readonly current: Browser } {
 	const holder = {} as { current: Browser };
 	beforeAll(async () => {
-		holder.current = await launchBrowser();
+		let browser = await (shared ??= launchBrowser());
+		if (!browser.isConnected()) browser = await (shared = launchBrowser());
+		holder.current = browser;
 	});
 	afterAll(async () => {
-		await holder.current?.close();
+		// What a file's tests left open (a context a failed test did not close) goes with the file.
+		await Promise.all(holder.current?.contexts().map((context) => context.close()) ?? []);
 	});
 	return holder;
 }
