@@ -6,7 +6,8 @@
 // here over loopback; an empty endpoint measures the HTTP overhead both share, which is
 // subtracted. DNS answers come from a loopback DoH stub (NXDOMAIN for everything), so no
 // lookup leaves the machine. Figures compare code on one machine; they are not CPU time.
-// Usage: node bench/inbound/run.mjs   (BENCH_SMOKE=1: the 2 KB size, 3 samples; npm run test:bench)
+// Usage: node bench/inbound/run.mjs   (BENCH_SMOKE=1: 2 KB, 3 samples, and 50 KB, the first size
+// with an attachment, 1 sample; npm run test:bench)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,10 @@ import { ROOT, StartupFailure, migratedLocalD1, startWranglerDev } from '../../s
 const CONFIG = path.join(ROOT, 'bench/inbound/wrangler.toml');
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const SIZES = SMOKE
-	? [{ label: '2 KB', bytes: 2 * 1024, runs: 3 }]
+	? [
+			{ label: '2 KB', bytes: 2 * 1024, runs: 3 },
+			{ label: '50 KB', bytes: 50 * 1024, runs: 1 }
+		]
 	: [
 			{ label: '2 KB', bytes: 2 * 1024, runs: 40 },
 			{ label: '50 KB', bytes: 50 * 1024, runs: 30 },

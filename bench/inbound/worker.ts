@@ -40,7 +40,15 @@ export default {
 		if (pathname === '/handler' || pathname === '/handler-without-storage') {
 			// The second variant answers the handler's D1 reads from memory, pretends its writes
 			// succeeded and drops the archive writes, to tell the pipeline's own work from its storage I/O.
-			const noArchive = { put: async () => null, delete: async () => {} } as unknown as R2Bucket;
+			// A stream (the attachments' parts, through a FixedLengthStream) is read to its end, as R2
+			// would: its writer waits for that, and workerd cancels a request that waits forever.
+			const noArchive = {
+				put: async (_key: string, value: unknown) => {
+					if (value instanceof ReadableStream) await value.pipeTo(new WritableStream());
+					return null;
+				},
+				delete: async () => {}
+			} as unknown as R2Bucket;
 			const services = servicesFrom(env);
 			const bench = pathname === '/handler' ? services : { ...services, db: replayingDb(services.db), archive: noArchive };
 			const logged = await handleInbound(
@@ -54,7 +62,7 @@ export default {
 };
 
 /** What each read statement (by its SQL and method) answered the first time it was asked. */
-const answers = new Map<string, Promise<unknown>>();
+const answers = new Map<string, unknown>();
 const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
 
 /**
@@ -68,10 +76,11 @@ const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
 function replayingDb(db: D1Database): D1Database {
 	const statement = (sql: string, values: unknown[] = []): D1PreparedStatement => {
 		const written = { success: true, results: [], meta: { changes: 1, last_row_id: 0, rows_read: 0, rows_written: 1, duration: 0 } };
-		const read = <T>(method: string, ask: (real: D1PreparedStatement) => Promise<T>): Promise<T> => {
+		// The answer is kept, not the promise: workerd cancels a request that waits on I/O begun by another.
+		const read = async <T>(method: string, ask: (real: D1PreparedStatement) => Promise<T>): Promise<T> => {
 			const key = `${method}\u0000${sql}`;
-			if (!answers.has(key)) answers.set(key, ask(db.prepare(sql).bind(...values)));
-			return answers.get(key) as Promise<T>;
+			if (!answers.has(key)) answers.set(key, await ask(db.prepare(sql).bind(...values)));
+			return answers.get(key) as T;
 		};
 		const self = {
 			sql,
