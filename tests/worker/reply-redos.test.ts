@@ -33,11 +33,24 @@ function hostileText(length: number, total: number): string {
 /** What the bare parser took seconds for (crafted for the pattern; 3.6 KB). */
 const PAYLOAD = hostileText(900, 3_700);
 
+/**
+ * The fastest of three runs: a pause of the machine (the browser suite runs beside this one in
+ * `npm test`; a garbage collection) lengthens one run, never all three, while the backtracking the
+ * test is for costs every run the same (seconds).
+ */
 function timed<T>(run: () => T): { value: T; ms: number } {
-	const started = performance.now();
-	const value = run();
-	return { value, ms: performance.now() - started };
+	let best = Number.POSITIVE_INFINITY;
+	let value = run();
+	for (let i = 0; i < 3; i++) {
+		const started = performance.now();
+		value = run();
+		best = Math.min(best, performance.now() - started);
+	}
+	return { value, ms: best };
 }
+
+/** Below what the bare parser takes even on 200-character lines (about 100 ms), far below its seconds on 900. */
+const FAST_MS = 50;
 
 describe('extractReply against the "DATE ... from NAME <EMAIL>:" pattern', () => {
 	it('takes milliseconds, not seconds, on four 900-character lines crafted for it', () => {
@@ -48,7 +61,7 @@ describe('extractReply against the "DATE ... from NAME <EMAIL>:" pattern', () =>
 		// Nothing in it is a quote or a signature: the text is the reply, unchanged.
 		expect(value).toBe(PAYLOAD);
 		// The parser took 6-8 s here; the bound leaves room for a loaded machine.
-		expect(ms).toBeLessThan(50);
+		expect(ms).toBeLessThan(FAST_MS);
 	});
 
 	it('stays fast for the same lines at every length the parser still reads whole', () => {
@@ -56,7 +69,7 @@ describe('extractReply against the "DATE ... from NAME <EMAIL>:" pattern', () =>
 			const text = hostileText(length, REPLY_SCAN_CHARS);
 			const { value, ms } = timed(() => extractReply(text));
 			expect(value, `${length}`).toBe(text);
-			expect(ms, `${length}-character lines`).toBeLessThan(50);
+			expect(ms, `${length}-character lines`).toBeLessThan(FAST_MS);
 		}
 	});
 
