@@ -132,6 +132,16 @@ describe('the sender: one login, one session for several messages', () => {
 		]);
 	});
 
+	it('says RSET once between messages when the caller asks ready() before each send (the reply consumer does)', async () => {
+		const { transport, calls } = recordingTransport();
+		const sender = openSender({ login: passwordLogin({ logins: 0 }), timeouts: QUEUE_TIMEOUTS, allowPrivateHosts: false, transport });
+		for (const to of ['a@example.test', 'b@example.test', 'c@example.test']) {
+			expect((await sender.ready()).ok).toBe(true);
+			await sender.send(message(to));
+		}
+		expect(calls).toEqual(['open', 'send:a@example.test', 'reset', 'send:b@example.test', 'reset', 'send:c@example.test']);
+	});
+
 	it('opens a new session after messagesPerSession messages', async () => {
 		const { transport, calls } = recordingTransport();
 		const sender = openSender({ login: passwordLogin({ logins: 0 }), timeouts: QUEUE_TIMEOUTS, allowPrivateHosts: false, transport, messagesPerSession: 2 });

@@ -51,12 +51,15 @@ export function openSender(options: SenderOptions): MailboxSender {
 	let login: SmtpLogin | null = null;
 	let session: TransportSession | null = null;
 	let sentOnSession = 0;
+	/** A message went over the session since its last RSET (ready() may be asked again before send()). */
+	let dirty = false;
 
 	async function ready(): Promise<Readiness> {
 		login ??= await options.login();
 		if (!login.ok) return { ok: false, attempt: loginAttempt(login.failure) };
 		if (session?.isOpen && sentOnSession >= perSession) await session.close();
-		if (session?.isOpen) await session.reset();
+		if (session?.isOpen && dirty) await session.reset();
+		dirty = false;
 		if (session?.isOpen) return { ok: true };
 		const opening = await transport.open(login.settings);
 		session = opening.session;
@@ -75,6 +78,7 @@ export function openSender(options: SenderOptions): MailboxSender {
 			const readiness = await ready();
 			if (!readiness.ok) return readiness;
 			sentOnSession++;
+			dirty = true;
 			return session!.send(message);
 		},
 		async close() {
