@@ -110,19 +110,7 @@ async function saveLocally(id: string, name: string): Promise<void> {
 	const existing = (await memory.get('integrations', id)) as LocalIntegration | undefined;
 	const record: LocalIntegration = existing
 		? { ...existing, draft: { ...existing.draft, name }, state: 'local', message: null, revision: existing.revision + 1 }
-		: {
-				id,
-				server: null,
-				draft: { name, webhook: null },
-				baseVersion: null,
-				state: 'local',
-				fieldErrors: {},
-				message: null,
-				conflict: null,
-				deleted: false,
-				revision: 1,
-				touchedAt: T0
-			};
+		: integrationRecord(id, name, { server: null, baseVersion: null, state: 'local' });
 	await memory.put('integrations', record);
 	if ((await memory.db.transaction('outbox').store.index('byRecord').count(['integration', id])) === 0) {
 		await memory.add('outbox', nextOperation('integration', record));
@@ -132,19 +120,12 @@ async function saveLocally(id: string, name: string): Promise<void> {
 /** An integration this device has in step with the server (pulled in by a refresh). */
 async function synced(id: string, name: string, version = 1): Promise<void> {
 	const copy = server.seed(id, name, version);
-	await memory.put('integrations', {
-		id,
-		server: copy,
-		draft: { name, webhook: null },
-		baseVersion: version,
-		state: 'synced',
-		fieldErrors: {},
-		message: null,
-		conflict: null,
-		deleted: false,
-		revision: 1,
-		touchedAt: T0
-	} satisfies LocalIntegration);
+	await memory.put('integrations', integrationRecord(id, name, { server: copy, baseVersion: version, state: 'synced' }));
+}
+
+/** A first revision of an integration on this device; what differs between local and synced is given. */
+function integrationRecord(id: string, name: string, fields: Pick<LocalIntegration, 'server' | 'baseVersion' | 'state'>): LocalIntegration {
+	return { id, ...fields, draft: { name, webhook: null }, fieldErrors: {}, message: null, conflict: null, deleted: false, revision: 1, touchedAt: T0 };
 }
 
 async function deleteLocally(id: string): Promise<void> {
