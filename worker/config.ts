@@ -49,7 +49,9 @@ const configSchema = z.object({
 	OAUTH_GOOGLE_CLIENT_ID: text,
 	OAUTH_GOOGLE_CLIENT_SECRET: text,
 	OAUTH_GOOGLE_AUTHORIZE_URL: text,
-	OAUTH_GOOGLE_TOKEN_URL: text
+	OAUTH_GOOGLE_TOKEN_URL: text,
+	OAUTH_MICROSOFT_GRAPH_URL: text,
+	OAUTH_GOOGLE_GMAIL_URL: text
 });
 
 type Settings = z.infer<typeof configSchema>;
@@ -84,6 +86,8 @@ export interface Config {
 		| 'OAUTH_GOOGLE_CLIENT_SECRET'
 		| 'OAUTH_GOOGLE_AUTHORIZE_URL'
 		| 'OAUTH_GOOGLE_TOKEN_URL'
+		| 'OAUTH_MICROSOFT_GRAPH_URL'
+		| 'OAUTH_GOOGLE_GMAIL_URL'
 	>;
 	/** The one sealing path for stored secrets (worker/crypto/sealer.ts), under SMTP_ENCRYPTION_KEY. */
 	sealer: Sealer;
@@ -122,7 +126,9 @@ export function readConfig(env: Partial<Record<keyof Settings, string>>): Config
 			OAUTH_GOOGLE_CLIENT_ID: settings.OAUTH_GOOGLE_CLIENT_ID,
 			OAUTH_GOOGLE_CLIENT_SECRET: settings.OAUTH_GOOGLE_CLIENT_SECRET,
 			OAUTH_GOOGLE_AUTHORIZE_URL: settings.OAUTH_GOOGLE_AUTHORIZE_URL,
-			OAUTH_GOOGLE_TOKEN_URL: settings.OAUTH_GOOGLE_TOKEN_URL
+			OAUTH_GOOGLE_TOKEN_URL: settings.OAUTH_GOOGLE_TOKEN_URL,
+			OAUTH_MICROSOFT_GRAPH_URL: settings.OAUTH_MICROSOFT_GRAPH_URL,
+			OAUTH_GOOGLE_GMAIL_URL: settings.OAUTH_GOOGLE_GMAIL_URL
 		},
 		sealer: createSealer(settings.SMTP_ENCRYPTION_KEY),
 		resolver: () => createCachingResolver(createDohResolver({ url: dnsResolverUrl }))

@@ -34,6 +34,9 @@ export interface SendTimeouts {
 	socketMs: number;
 }
 
+/** SPEC §14: no answer from Microsoft Graph or the Gmail API within 30 s is a `timeout` (the message may have arrived). */
+export const API_SEND_TIMEOUT_MS = 30_000;
+
 /** SPEC §4: the sending test answers within 15 seconds, whatever happens, with room to answer. */
 export const TOTAL_BUDGET_MS = 14_000;
 
@@ -85,9 +88,12 @@ export function stageLimitMs(timeouts: SendTimeouts, stage: SmtpStage): number {
 		auth: timeouts.authMs,
 		mail: timeouts.replyMs,
 		rcpt: timeouts.replyMs,
-		data: timeouts.dataMs
+		data: timeouts.dataMs,
+		// SPEC §14: an API send waits 30 s for the provider's answer; the token request has its own limit (oauth/client.ts).
+		token: timeouts.authMs,
+		send: API_SEND_TIMEOUT_MS
 	};
-	const budget = stage === 'mail' || stage === 'rcpt' || stage === 'data' ? timeouts.sendBudgetMs : timeouts.openBudgetMs;
+	const budget = stage === 'mail' || stage === 'rcpt' || stage === 'data' || stage === 'send' ? timeouts.sendBudgetMs : timeouts.openBudgetMs;
 	return Math.min(limits[stage], budget ?? Number.POSITIVE_INFINITY);
 }
 

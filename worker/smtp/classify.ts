@@ -128,7 +128,9 @@ const STAGE_WORDS: Record<SmtpStage, string> = {
 	auth: 'while logging in',
 	mail: 'after MAIL FROM',
 	rcpt: 'after RCPT TO',
-	data: 'while the message was sent'
+	data: 'while the message was sent',
+	token: 'while getting an access token',
+	send: 'while the provider took the message'
 };
 
 export function classify(situation: Situation): Verdict {

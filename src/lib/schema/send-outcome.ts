@@ -6,8 +6,11 @@
  */
 import { z } from 'zod';
 
-/** SPEC §4: the stages of a send, in the order a STARTTLS session meets them. */
-export const smtpStageValues = ['connect', 'tls', 'greeting', 'ehlo', 'auth', 'mail', 'rcpt', 'data'] as const;
+/**
+ * SPEC §4: the stages of a send, in the order a STARTTLS session meets them; SPEC §14: an API
+ * send (Microsoft Graph, the Gmail API) has two, `token` (getting the access token) and `send`.
+ */
+export const smtpStageValues = ['connect', 'tls', 'greeting', 'ehlo', 'auth', 'mail', 'rcpt', 'data', 'token', 'send'] as const;
 export type SmtpStage = (typeof smtpStageValues)[number];
 
 /** SPEC §4: what kind of problem a failed send found. */

@@ -15,7 +15,9 @@ export const smtpStageLabels: Record<SmtpStage, string> = {
 	auth: 'Log in',
 	mail: 'Sender (MAIL FROM)',
 	rcpt: 'Recipient (RCPT TO)',
-	data: 'Message (DATA)'
+	data: 'Message (DATA)',
+	token: 'Access token',
+	send: 'Send (API)'
 };
 
 export const smtpCategoryLabels: Record<SmtpCategory, string> = {
