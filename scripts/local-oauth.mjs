@@ -5,15 +5,21 @@
 // takes each code once, issues RS256-signed ID tokens the way each provider does (Microsoft's
 // per-tenant issuer and `tid`, Google's issuer), refreshes with rotation (the old refresh token
 // stops working) and answers `invalid_grant` once a grant is revoked. `isValidAccessToken` lets an
-// SMTP server on this machine accept exactly the access tokens it issued (AUTH XOAUTH2).
-// Control over HTTP, for the browser tests: POST /__control with { deny, signInAs, revoke,
-// accessTokenSeconds, emailVerified, microsoftEmail } and GET /__control for what it issued.
+// SMTP server on this machine accept exactly the access tokens it issued for SMTP (AUTH XOAUTH2).
+// Each access token records its provider, account and scope: the sign-in's scope is what the
+// authorize request asked for (auto-consent), and a refresh may ask for that or less, never more
+// (`invalid_scope`: Microsoft issues tokens per resource, SPEC §14). It also serves Microsoft
+// Graph's sendMail and the Gmail API's messages.send (scripts/local-provider-apis.mjs), checking
+// those tokens. Control over HTTP, for the tests: POST /__control with { deny, signInAs, revoke,
+// accessTokenSeconds, emailVerified, microsoftEmail, apiAnswers, apiDelayMs } and GET /__control
+// for what it issued and the API requests it received.
 // ID tokens carry what the providers put there for Mailgate's scopes: Microsoft `tid` and
 // `preferred_username` (the UPN), plus an `email` only when told (`microsoftEmail`: Entra lets a
 // user set it to anything); Google `email` with `email_verified` (true unless told otherwise).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { SignJWT, generateKeyPair } from 'jose';
+import { providerApis } from './local-provider-apis.mjs';
 
 /** @typedef {'microsoft' | 'google'} Provider */
 
@@ -27,11 +33,16 @@ export const LOCAL_CLIENTS = /** @type {const} */ ({
 /** A code is good for a minute, as the real providers' are (Microsoft: 10 minutes at most). */
 const CODE_LIFETIME_MS = 60_000;
 const PROVIDERS = /** @type {const} */ (['microsoft', 'google']);
+/** The path prefix each provider's send API is served under (workerVars points Mailgate at it). */
+const API_PREFIXES = /** @type {const} */ ({ graph: 'microsoft', gmail: 'google' });
+/** The scope SMTP AUTH XOAUTH2 needs at each provider (SPEC §12). */
+const SMTP_SCOPES = /** @type {const} */ ({ microsoft: 'https://outlook.office.com/SMTP.Send', google: 'https://mail.google.com/' });
 
 /**
  * @typedef {object} Grant one sign-in's tokens: revoking it ends every token it issued
  * @property {Provider} provider
  * @property {string} account
+ * @property {string[]} scopes what the user consented to (the authorize request's `scope`)
  * @property {boolean} revoked
  */
 
@@ -40,11 +51,22 @@ const PROVIDERS = /** @type {const} */ (['microsoft', 'google']);
  * @property {string} origin
  * @property {Record<Provider, { authorize: string, token: string }>} endpoints
  * @property {() => Record<string, string>} workerVars the Worker settings that point Mailgate here
- * @property {(token: string, user: string) => boolean} isValidAccessToken an unexpired, unrevoked access token issued to `user`
+ * @property {(token: string, user: string) => boolean} isValidAccessToken an unexpired, unrevoked access token issued to `user` with its provider's SMTP scope
  * @property {(options: Settings) => void} configure
  * @property {(account: string) => number} revoke ends every grant of `account`; returns how many
- * @property {() => { codes: number, tokenRequests: Array<{ grant: string, provider: Provider, ok: boolean, error?: string }>, refreshTokens: string[], accessTokens: string[] }} issued
+ * @property {() => { codes: number, tokenRequests: TokenRequest[], refreshTokens: string[], accessTokens: string[] }} issued
+ * @property {(provider: Provider, answers: import('./local-provider-apis.mjs').ScriptedAnswer[]) => void} scriptApi the next API requests of `provider` get these answers instead of their own (replaces what is still queued)
+ * @property {() => import('./local-provider-apis.mjs').ApiRequest[]} apiRequests every Graph / Gmail send request received
  * @property {() => Promise<void>} close
+ */
+
+/**
+ * @typedef {object} TokenRequest
+ * @property {string} grant the grant_type
+ * @property {Provider} provider
+ * @property {boolean} ok
+ * @property {string} [error]
+ * @property {string} [scope] the scope asked for (a refresh's `scope`, or the sign-in's)
  */
 
 /**
@@ -54,26 +76,28 @@ const PROVIDERS = /** @type {const} */ (['microsoft', 'google']);
  * @property {number} [accessTokenSeconds]
  * @property {boolean} [emailVerified] Google's `email_verified` (true by default)
  * @property {string | null} [microsoftEmail] an `email` claim in Microsoft's ID tokens (none by default)
+ * @property {number} [apiDelayMs] how long every Graph / Gmail answer waits (0 by default)
  */
 
 /**
- * @param {{ port?: number, host?: string, log?: (line: string) => void, accessTokenSeconds?: number }} [options]
+ * @param {{ port?: number, host?: string, log?: (line: string) => void, accessTokenSeconds?: number, apiDelayMs?: number, relay?: import('./local-relay.mjs').Relay }} [options]
+ *   relay: the running Mailgate whose service addresses get what the APIs accept for them
  * @returns {Promise<OAuthStandIn>}
  */
 export async function startLocalOAuth(options = {}) {
 	const host = options.host ?? '127.0.0.1';
 	const log = options.log ?? (() => {});
 	const { privateKey } = await generateKeyPair('RS256');
-	/** @type {Required<Settings>} */
+	/** @type {Required<Omit<Settings, 'apiDelayMs'>>} the API delay is kept with the APIs */
 	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600, emailVerified: true, microsoftEmail: null };
 
 	/** @type {Map<string, { provider: Provider, clientId: string, redirectUri: string, challenge: string, account: string, scope: string, expires: number, used: boolean }>} */
 	const codes = new Map();
 	/** @type {Map<string, { grant: Grant, current: boolean }>} */
 	const refreshTokens = new Map();
-	/** @type {Map<string, { grant: Grant, expires: number }>} */
+	/** @type {Map<string, { grant: Grant, expires: number, scopes: string[] }>} */
 	const accessTokens = new Map();
-	/** @type {Array<{ grant: string, provider: Provider, ok: boolean, error?: string }>} */
+	/** @type {TokenRequest[]} */
 	const tokenRequests = [];
 	/** @type {Grant[]} */
 	const grants = [];
@@ -102,10 +126,13 @@ export async function startLocalOAuth(options = {}) {
 			.sign(privateKey);
 	};
 
-	/** @param {Grant} grant */
-	const issue = (grant) => {
+	/**
+	 * @param {Grant} grant
+	 * @param {string[]} scopes what this access token is for (the grant's, or a refresh's subset)
+	 */
+	const issue = (grant, scopes) => {
 		const accessToken = `at_${random()}`;
-		accessTokens.set(accessToken, { grant, expires: Date.now() + settings.accessTokenSeconds * 1000 });
+		accessTokens.set(accessToken, { grant, expires: Date.now() + settings.accessTokenSeconds * 1000, scopes });
 		const refreshToken = `rt_${random()}`;
 		refreshTokens.set(refreshToken, { grant, current: true });
 		return { accessToken, refreshToken };
@@ -159,8 +186,9 @@ export async function startLocalOAuth(options = {}) {
 	 */
 	const token = async (provider, form, authorization, response) => {
 		const grantType = form.get('grant_type') ?? '';
+		const asked = form.get('scope') ?? undefined;
 		const refuse = (/** @type {number} */ status, /** @type {string} */ error, /** @type {string} */ description) => {
-			tokenRequests.push({ grant: grantType, provider, ok: false, error });
+			tokenRequests.push({ grant: grantType, provider, ok: false, error, ...(asked !== undefined ? { scope: asked } : {}) });
 			send(response, status, { error, error_description: description });
 		};
 		// RFC 6749 §2.3.1: client_secret_post or client_secret_basic.
@@ -185,10 +213,10 @@ export async function startLocalOAuth(options = {}) {
 			const verifier = form.get('code_verifier') ?? '';
 			if (createHash('sha256').update(verifier).digest('base64url') !== code.challenge) return refuse(400, 'invalid_grant', 'PKCE verification failed.');
 			/** @type {Grant} */
-			const grant = { provider, account: code.account, revoked: false };
+			const grant = { provider, account: code.account, scopes: scopeList(code.scope), revoked: false };
 			grants.push(grant);
-			const { accessToken, refreshToken } = issue(grant);
-			tokenRequests.push({ grant: grantType, provider, ok: true });
+			const { accessToken, refreshToken } = issue(grant, grant.scopes);
+			tokenRequests.push({ grant: grantType, provider, ok: true, scope: code.scope });
 			return send(response, 200, {
 				token_type: 'Bearer',
 				scope: code.scope,
@@ -203,13 +231,18 @@ export async function startLocalOAuth(options = {}) {
 			if (!entry || entry.grant.provider !== provider) return refuse(400, 'invalid_grant', 'Unknown refresh token.');
 			if (entry.grant.revoked) return refuse(400, 'invalid_grant', 'AADSTS50173: The provided grant has expired due to it being revoked.');
 			if (!entry.current) return refuse(400, 'invalid_grant', 'The refresh token was already used (rotated).');
+			// RFC 6749 §6: a refresh may narrow the scope, never widen it; Microsoft issues a token for
+			// one resource, so a grant consented for Graph's Mail.Send is refused SMTP.Send (SPEC §14).
+			const scopes = asked ? scopeList(asked) : entry.grant.scopes;
+			const beyond = scopes.filter((scope) => !entry.grant.scopes.includes(scope));
+			if (beyond.length > 0) return refuse(400, 'invalid_scope', `The grant was not consented for ${beyond.join(' ')}; sign in again to consent.`);
 			// Rotation: the new refresh token replaces this one, which stops working.
 			entry.current = false;
-			const { accessToken, refreshToken } = issue(entry.grant);
-			tokenRequests.push({ grant: grantType, provider, ok: true });
+			const { accessToken, refreshToken } = issue(entry.grant, scopes);
+			tokenRequests.push({ grant: grantType, provider, ok: true, ...(asked !== undefined ? { scope: asked } : {}) });
 			return send(response, 200, {
 				token_type: 'Bearer',
-				scope: form.get('scope') ?? '',
+				scope: scopes.join(' '),
 				expires_in: settings.accessTokenSeconds,
 				access_token: accessToken,
 				refresh_token: refreshToken,
@@ -239,25 +272,47 @@ export async function startLocalOAuth(options = {}) {
 		if (change.accessTokenSeconds !== undefined) settings.accessTokenSeconds = change.accessTokenSeconds;
 		if (change.emailVerified !== undefined) settings.emailVerified = change.emailVerified;
 		if (change.microsoftEmail !== undefined) settings.microsoftEmail = change.microsoftEmail;
+		if (Number.isFinite(change.apiDelayMs)) apis.setDelay(Number(change.apiDelayMs));
 	};
+
+	const apis = providerApis({
+		log,
+		relay: options.relay,
+		delayMs: options.apiDelayMs ?? 0,
+		lookupToken: (token) => {
+			const entry = accessTokens.get(token);
+			if (!entry) return null;
+			const { provider, account, revoked } = entry.grant;
+			return { provider, account, scopes: entry.scopes, revoked, expired: entry.expires <= Date.now() };
+		}
+	});
 
 	const server = createServer((request, response) => {
 		const url = new URL(request.url ?? '/', 'http://stand-in');
 		const chunks = /** @type {Buffer[]} */ ([]);
 		request.on('data', (/** @type {Buffer} */ chunk) => chunks.push(chunk));
 		request.on('end', () => {
-			const body = Buffer.concat(chunks).toString('utf8');
+			const raw = Buffer.concat(chunks);
+			const body = raw.toString('utf8');
 			const [, first = '', second = ''] = url.pathname.split('/');
 			const provider = /** @type {Provider} */ (first);
 			if (first === '__control') {
-				if (request.method === 'POST') {
-					const change = body ? JSON.parse(body) : {};
-					configure(change);
-					const revoked = typeof change.revoke === 'string' ? revoke(change.revoke) : 0;
-					return send(response, 200, { ok: true, revoked });
-				}
+				if (request.method === 'POST') return control(body, response);
 				// Local only: the tests look for these tokens where they must never appear.
-				return send(response, 200, { settings, codes: codes.size, tokenRequests, refreshTokens: [...refreshTokens.keys()], accessTokens: [...accessTokens.keys()] });
+				return send(response, 200, {
+					settings: { ...settings, apiDelayMs: apis.delay() },
+					codes: codes.size,
+					tokenRequests,
+					refreshTokens: [...refreshTokens.keys()],
+					accessTokens: [...accessTokens.keys()],
+					apiRequests: apis.requests()
+				});
+			}
+			if (first in API_PREFIXES) {
+				const api = { method: request.method ?? '', authorization: request.headers.authorization ?? '', contentType: request.headers['content-type'] ?? '', body: raw };
+				const apiProvider = API_PREFIXES[/** @type {keyof typeof API_PREFIXES} */ (first)];
+				if (!apis.handle(apiProvider, url.pathname.slice(first.length + 1), api, response)) send(response, 404, { error: { code: 'ResourceNotFound', message: `No such API here: ${request.method} ${url.pathname}` } });
+				return;
 			}
 			if (!PROVIDERS.includes(provider)) return send(response, 404, { error: 'not_found' });
 			if (second === 'authorize' && request.method === 'GET') return authorize(provider, url, response);
@@ -270,6 +325,28 @@ export async function startLocalOAuth(options = {}) {
 			send(response, 404, { error: 'not_found' });
 		});
 	});
+	/**
+	 * POST /__control: the settings, a revocation, scripted API answers.
+	 * @param {string} body
+	 * @param {import('node:http').ServerResponse} response
+	 */
+	const control = (body, response) => {
+		/** @type {Settings & { revoke?: unknown, apiAnswers?: { provider?: unknown, answers?: unknown } }} */
+		let change;
+		try {
+			change = body ? JSON.parse(body) : {};
+		} catch {
+			return send(response, 400, { error: 'The control body is not JSON.' });
+		}
+		const scripted = change.apiAnswers;
+		if (scripted && (!PROVIDERS.includes(/** @type {Provider} */ (scripted.provider)) || !Array.isArray(scripted.answers) || !scripted.answers.every((a) => Number.isInteger(a?.status))))
+			return send(response, 400, { error: 'apiAnswers needs { provider: "microsoft" | "google", answers: [{ status, body?, headers? }] }.' });
+		configure(change);
+		if (scripted) apis.script(/** @type {Provider} */ (scripted.provider), /** @type {any[]} */ (scripted.answers));
+		const revoked = typeof change.revoke === 'string' ? revoke(change.revoke) : 0;
+		return send(response, 200, { ok: true, revoked });
+	};
+
 	await new Promise((resolve, reject) => {
 		server.once('error', reject);
 		server.listen(options.port ?? 0, host, () => resolve(undefined));
@@ -291,14 +368,24 @@ export async function startLocalOAuth(options = {}) {
 			OAUTH_GOOGLE_CLIENT_ID: LOCAL_CLIENTS.google.id,
 			OAUTH_GOOGLE_CLIENT_SECRET: LOCAL_CLIENTS.google.secret,
 			OAUTH_GOOGLE_AUTHORIZE_URL: endpoints.google.authorize,
-			OAUTH_GOOGLE_TOKEN_URL: endpoints.google.token
+			OAUTH_GOOGLE_TOKEN_URL: endpoints.google.token,
+			OAUTH_MICROSOFT_GRAPH_URL: `${origin}/graph`,
+			OAUTH_GOOGLE_GMAIL_URL: `${origin}/gmail`
 		}),
 		isValidAccessToken(token, user) {
 			const entry = accessTokens.get(token);
-			return Boolean(entry && !entry.grant.revoked && entry.expires > Date.now() && entry.grant.account.toLowerCase() === user.toLowerCase());
+			return Boolean(
+				entry &&
+					!entry.grant.revoked &&
+					entry.expires > Date.now() &&
+					entry.grant.account.toLowerCase() === user.toLowerCase() &&
+					entry.scopes.includes(SMTP_SCOPES[entry.grant.provider])
+			);
 		},
 		configure,
 		revoke,
+		scriptApi: apis.script,
+		apiRequests: apis.requests,
 		issued: () => ({
 			codes: codes.size,
 			tokenRequests: [...tokenRequests],
@@ -311,4 +398,9 @@ export async function startLocalOAuth(options = {}) {
 				server.close(() => resolve(undefined));
 			})
 	};
+}
+
+/** @param {string} scope space-separated, as OAuth sends it (RFC 6749 §3.3) */
+function scopeList(scope) {
+	return scope.split(' ').filter(Boolean);
 }

@@ -9,58 +9,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
+import { localRelay } from './local-relay.mjs';
 
 export const LOCAL_SMTP_PASSWORD = 'mailgate-local';
 const MAILDIR = '.wrangler/local-smtp';
 
-/** How long a list of service addresses is trusted for the addresses on it. */
-const SERVICE_ADDRESSES_TTL_MS = 2_000;
-
 /**
- * The trace headers Cloudflare's MX puts on top of what it hands to the Worker (as
- * tests/worker/deliver.ts writes them): the Worker takes the client IP and HELO for SPF from here.
- * @param {string} ip
- * @param {string} helo
- */
-export function cloudflareHop(ip, helo) {
-	return (
-		`Received-SPF: none (mx.cloudflare.net: no SPF checked) receiver=mx.cloudflare.net; client-ip=${ip}; helo=${helo};\r\n` +
-		`Received: from ${helo} (${helo} [${ip}]) by mx.cloudflare.net (Mailgate local relay) with ESMTP; ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`
-	);
-}
-
-/**
- * Whether an address is a service address of the running Worker (GET /api/mailboxes). The list
- * is reused briefly, and asked for again before an address is taken for a customer's, so a
- * mailbox saved a moment ago is found.
- * @param {{ origin: string, adminToken: string }} relay
- */
-function serviceAddressLookup(relay) {
-	/** @type {{ at: number, addresses: Set<string> } | null} */
-	let cached = null;
-	const load = async () => {
-		const response = await fetch(`${relay.origin}/api/mailboxes`, { headers: { authorization: `Bearer ${relay.adminToken}` } });
-		if (!response.ok) throw new Error(`GET /api/mailboxes answered ${response.status}`);
-		const { items } = /** @type {{ items: Array<{ address: string }> }} */ (await response.json());
-		cached = { at: Date.now(), addresses: new Set(items.map((item) => item.address.toLowerCase())) };
-		return cached.addresses;
-	};
-	return async (/** @type {string} */ address) => {
-		const key = address.toLowerCase();
-		if (cached && Date.now() - cached.at < SERVICE_ADDRESSES_TTL_MS && cached.addresses.has(key)) return true;
-		return (await load()).has(key);
-	};
-}
-
-/**
- * @param {{ port: number, host?: string, log?: (line: string) => void, relay?: { origin: string, adminToken: string }, oauth?: { isValidAccessToken(token: string, user: string): boolean } }} options
+ * @param {{ port: number, host?: string, log?: (line: string) => void, relay?: import('./local-relay.mjs').Relay, oauth?: { isValidAccessToken(token: string, user: string): boolean } }} options
  *   relay: the running Mailgate (`wrangler dev`) whose service addresses get what arrives for them;
  *   oauth: the OAuth stand-in whose access tokens AUTH XOAUTH2 accepts
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
  */
 export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.log, relay, oauth }) {
 	mkdirSync(MAILDIR, { recursive: true });
-	const serviceAddresses = relay ? serviceAddressLookup(relay) : null;
+	const relayed = relay ? localRelay(relay) : null;
 	const server = new SMTPServer({
 		logger: false,
 		disableReverseLookup: true,
@@ -96,7 +58,7 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 				const head = data.toString('latin1', 0, Math.min(data.length, 64 * 1024)).split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
 				const field = (/** @type {string} */ name) => new RegExp(`^${name}: *(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
 				log(`[local smtp] ${field('Subject') || '(no subject)'} — from ${field('From') || session.envelope.mailFrom || '?'} to ${to}; saved to ${file}`);
-				if (!serviceAddresses) return callback();
+				if (!relayed) return callback();
 				handOver(session, data).then(
 					() => callback(),
 					(/** @type {Error & { responseCode?: number }} */ error) => {
@@ -116,19 +78,15 @@ export async function startLocalSmtp({ port, host = '127.0.0.1', log = console.l
 	 * @param {Buffer} data
 	 */
 	async function handOver(session, data) {
-		if (!relay || !serviceAddresses) return;
-		const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-		const ip = (session.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
-		const hop = Buffer.from(cloudflareHop(ip, session.hostNameAppearsAs || 'localhost'));
-		for (const { address } of session.envelope.rcptTo) {
-			if (!(await serviceAddresses(address))) continue;
-			const url = `${relay.origin}/cdn-cgi/handler/email?from=${encodeURIComponent(from)}&to=${encodeURIComponent(address)}`;
-			const response = await fetch(url, { method: 'POST', body: Buffer.concat([hop, data]) });
-			const text = (await response.text()).trim();
-			if (response.status === 400) throw Object.assign(new Error(text || 'The Worker refused the message'), { responseCode: 550 });
-			if (!response.ok) throw Object.assign(new Error(`4.3.0 The Worker answered ${response.status}; try again later`), { responseCode: 451 });
-			log(`[local smtp] handed to the Worker for ${address}, as Email Routing would`);
-		}
+		if (!relayed) return;
+		await relayed.handOver({
+			from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+			recipients: session.envelope.rcptTo.map((r) => r.address),
+			data,
+			ip: (session.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+			helo: session.hostNameAppearsAs || 'localhost',
+			onHanded: (address) => log(`[local smtp] handed to the Worker for ${address}, as Email Routing would`)
+		});
 	}
 
 	server.on('error', (error) => log(`[local smtp] ${error.message}`));
