@@ -2,8 +2,10 @@
 // `npm start` (SPEC §8): complete .dev.vars, build the app, apply the D1 migrations to the local
 // database, then serve app, API and email handler with `wrangler dev` and print the sign-in link.
 // `npm start -- --oauth` (or MAILGATE_LOCAL_OAUTH=1) also runs a local stand-in for Microsoft's
-// and Google's sign-in (SPEC §12) and points the Worker at it, so Sign in with Microsoft 365 /
-// Google can be clicked through against the local SMTP server.
+// and Google's sign-in (SPEC §12) and send APIs (Microsoft Graph, the Gmail API: SPEC §14) and
+// points the Worker at it, so Sign in with Microsoft 365 / Google can be clicked through, sending
+// by the local SMTP server or through the stand-in's API, whose mail for a service address comes
+// back to the Worker as Email Routing would bring it.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -159,10 +161,12 @@ async function main() {
 	const migrations = runQuietly(npx, ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local']);
 	console.log(`• ${summariseMigrations(migrations)}`);
 
+	// The local stand-ins play Cloudflare's MX too: mail for a service address goes on to wrangler dev (SPEC §13).
+	const relay = { origin: `http://${HOST}:${PORT}`, adminToken: token ?? '' };
 	let oauth = null;
 	if (wantsLocalOAuth(process.argv.slice(2), process.env)) {
 		try {
-			oauth = await startLocalOAuth({ port: OAUTH_PORT, log: console.log });
+			oauth = await startLocalOAuth({ port: OAUTH_PORT, log: console.log, relay });
 		} catch (error) {
 			console.log(`• Local OAuth stand-in not started (port ${OAUTH_PORT}: ${/** @type {Error} */ (error).message}); set OAUTH_PORT to use another port.`);
 		}
@@ -170,8 +174,7 @@ async function main() {
 
 	let smtp = null;
 	try {
-		// It also plays Cloudflare's MX: mail for a service address goes on to wrangler dev (SPEC §13).
-		smtp = await startLocalSmtp({ port: SMTP_PORT, relay: { origin: `http://${HOST}:${PORT}`, adminToken: token ?? '' }, oauth: oauth ?? undefined });
+		smtp = await startLocalSmtp({ port: SMTP_PORT, relay, oauth: oauth ?? undefined });
 	} catch (error) {
 		console.log(`• Local SMTP server not started (port ${SMTP_PORT}: ${/** @type {Error} */ (error).message}); set SMTP_PORT to use another port.`);
 	}
@@ -193,12 +196,17 @@ async function main() {
 			console.log('  With those settings, Check mail flow on the mailbox page makes the whole round trip here: the local');
 			console.log('  server hands what it receives for a service address to the Worker, as Email Routing would.\n');
 		}
-		if (oauth && smtp) {
+		if (oauth) {
 			console.log(`  Sign in with Microsoft 365 / Google against the local OAuth stand-in (${oauth.origin}): choose Microsoft 365 or`);
-			console.log(`  Google as Sign-in method, set Server address ${HOST}, Port ${smtp.port}, Encryption None, any Account, and press`);
-			console.log('  Sign in with Microsoft: the stand-in signs you in as the Account at once. Revoke it to see Reconnect:');
+			console.log('  Google as Sign-in method, then how mail leaves:');
+			console.log('    Send through: Microsoft Graph API / Gmail API: no server to set; the stand-in takes the message as');
+			console.log('      the provider would, and what is for a service address comes back here, so replies and Check mail');
+			console.log('      flow make the round trip through "Graph" / "Gmail".');
+			if (smtp) console.log(`    Send through: SMTP server: Server address ${HOST}, Port ${smtp.port}, Encryption None.`);
+			console.log('  Enter any Account and press Sign in: the stand-in signs you in as the Account at once. Revoke it to');
+			console.log('  see Reconnect:');
 			console.log(`    curl -X POST ${oauth.origin}/__control -H 'content-type: application/json' -d '{"revoke":"<the Account>"}'\n`);
-		} else if (!oauth) {
+		} else {
 			console.log('  To try Sign in with Microsoft 365 / Google here, run `npm start -- --oauth`.\n');
 		}
 	}
