@@ -76,6 +76,7 @@ const SMTP_SCOPES = /** @type {const} */ ({ microsoft: 'https://outlook.office.c
  * @property {number} [accessTokenSeconds]
  * @property {boolean} [emailVerified] Google's `email_verified` (true by default)
  * @property {string | null} [microsoftEmail] an `email` claim in Microsoft's ID tokens (none by default)
+ * @property {string} [microsoftLoginHost] the host of Microsoft's ID token issuer (SPEC §14: another cloud's, e.g. login.microsoftonline.us; login.microsoftonline.com by default)
  * @property {number} [apiDelayMs] how long every Graph / Gmail answer waits (0 by default)
  */
 
@@ -89,7 +90,7 @@ export async function startLocalOAuth(options = {}) {
 	const log = options.log ?? (() => {});
 	const { privateKey } = await generateKeyPair('RS256');
 	/** @type {Required<Omit<Settings, 'apiDelayMs'>>} the API delay is kept with the APIs */
-	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600, emailVerified: true, microsoftEmail: null };
+	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600, emailVerified: true, microsoftEmail: null, microsoftLoginHost: 'login.microsoftonline.com' };
 
 	/** @type {Map<string, { provider: Provider, clientId: string, redirectUri: string, challenge: string, account: string, scope: string, expires: number, used: boolean }>} */
 	const codes = new Map();
@@ -118,7 +119,7 @@ export async function startLocalOAuth(options = {}) {
 				: { email: account, email_verified: settings.emailVerified };
 		return new SignJWT(claims)
 			.setProtectedHeader({ alg: 'RS256', kid: 'local-1', typ: 'JWT' })
-			.setIssuer(provider === 'microsoft' ? `https://login.microsoftonline.com/${LOCAL_TENANT_ID}/v2.0` : 'https://accounts.google.com')
+			.setIssuer(provider === 'microsoft' ? `https://${settings.microsoftLoginHost}/${LOCAL_TENANT_ID}/v2.0` : 'https://accounts.google.com')
 			.setAudience(clientId)
 			.setSubject(sub)
 			.setIssuedAt(now)
@@ -272,6 +273,7 @@ export async function startLocalOAuth(options = {}) {
 		if (change.accessTokenSeconds !== undefined) settings.accessTokenSeconds = change.accessTokenSeconds;
 		if (change.emailVerified !== undefined) settings.emailVerified = change.emailVerified;
 		if (change.microsoftEmail !== undefined) settings.microsoftEmail = change.microsoftEmail;
+		if (change.microsoftLoginHost !== undefined) settings.microsoftLoginHost = change.microsoftLoginHost;
 		if (Number.isFinite(change.apiDelayMs)) apis.setDelay(Number(change.apiDelayMs));
 	};
 

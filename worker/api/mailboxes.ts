@@ -18,7 +18,9 @@ import type { FlowCheckSummary } from '../../src/lib/schema/flow-check';
 import { findIntegration } from '../db/integrations';
 import * as db from '../db/mailboxes';
 import type { StoredMailbox } from '../db/mailboxes';
-import { deleteConnection } from '../db/oauth';
+import { deleteConnection, forgetAnyAccessToken } from '../db/oauth';
+import { grantCovers, providerConfig } from '../oauth/providers';
+import type { Config } from '../config';
 import { unlessTaken } from '../db/errors';
 import { sealPassword } from '../send/credentials';
 import { HttpError, json, noContent, readBody, validationFailed } from './http';
@@ -27,28 +29,38 @@ import type { Services } from '../services';
 
 /**
  * The API shape: the sealed password becomes `hasPassword`, the OAuth choice the sign-in's state
- * (SPEC §12, never a token); the latest SMTP test and mail flow check are attached.
+ * (SPEC §12, never a token); the latest SMTP test and mail flow check are attached. `oauth` is the
+ * providers' settings, which say the scope each way of sending needs (SPEC §14).
  */
-export function toPublicMailbox(mailbox: StoredMailbox, lastSmtpTest: SmtpTestSummary | null = null, lastFlowCheck: FlowCheckSummary | null = null): Mailbox {
+export function toPublicMailbox(
+	mailbox: StoredMailbox,
+	oauth: Config['oauth'],
+	lastSmtpTest: SmtpTestSummary | null = null,
+	lastFlowCheck: FlowCheckSummary | null = null
+): Mailbox {
 	const { sealedPassword, oauthConnection: _connection, smtp, ...rest } = mailbox;
-	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '', oauth: publicConnection(mailbox) }, lastSmtpTest, lastFlowCheck };
+	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '', oauth: publicConnection(mailbox, oauth) }, lastSmtpTest, lastFlowCheck };
 }
 
 /**
  * The sign-in for the provider the settings name: connected, to reconnect (the provider withdrew
- * it, or the Account changed since), or not made yet.
+ * it, the Account changed since, or its grant lacks the scope of the mailbox's way of sending),
+ * or not made yet. Derived on every read rather than stored, so switching Send through back to a
+ * method the grant covers reads as connected again, and an invalid_grant stays what it was.
  */
-function publicConnection({ smtp, oauthConnection: connection }: StoredMailbox): OAuthConnection | null {
+function publicConnection({ smtp, oauthConnection: connection }: StoredMailbox, oauth: Config['oauth']): OAuthConnection | null {
 	if (smtp.auth !== 'oauth2' || !smtp.oauth) return null;
 	const { provider } = smtp.oauth;
-	if (!connection || connection.provider !== provider) return { provider, account: null, connectedAt: null, status: 'not_connected' };
+	if (!connection || connection.provider !== provider) return { provider, account: null, connectedAt: null, status: 'not_connected', scopeMissing: false };
+	const { scope, ...shown } = connection;
 	const sameAccount = (connection.account ?? '').toLowerCase() === smtp.username.trim().toLowerCase();
-	return { ...connection, status: sameAccount ? connection.status : 'reconnect' };
+	const scopeMissing = !grantCovers(providerConfig(oauth, provider, smtp.sendVia), scope);
+	return { ...shown, status: sameAccount && !scopeMissing ? connection.status : 'reconnect', scopeMissing };
 }
 
-async function withLastTest(services: Pick<Services, 'db'>, mailbox: StoredMailbox): Promise<Mailbox> {
+async function withLastTest(services: Pick<Services, 'db' | 'config'>, mailbox: StoredMailbox): Promise<Mailbox> {
 	const [latest, flow] = await Promise.all([latestSmtpTests(services.db, mailbox.id), latestFlowChecks(services.db, mailbox.id)]);
-	return toPublicMailbox(mailbox, latest.get(mailbox.id) ?? null, flow.get(mailbox.id) ?? null);
+	return toPublicMailbox(mailbox, services.config.oauth, latest.get(mailbox.id) ?? null, flow.get(mailbox.id) ?? null);
 }
 
 const notFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
@@ -64,7 +76,7 @@ export const list: Handler = async ({ services, scope, now }) => {
 	const [all, latest, flow] = await Promise.all([db.listMailboxes(services.db), latestSmtpTests(services.db), latestFlowChecks(services.db)]);
 	// An API key sees its integration's mailboxes only (SPEC §11).
 	const mailboxes = scope === 'admin' ? all : all.filter((m) => scope.mailboxIds.includes(m.id));
-	return json({ items: mailboxes.map((m) => toPublicMailbox(m, latest.get(m.id) ?? null, flow.get(m.id) ?? null)) });
+	return json({ items: mailboxes.map((m) => toPublicMailbox(m, services.config.oauth, latest.get(m.id) ?? null, flow.get(m.id) ?? null)) });
 };
 
 export const read: Handler = async ({ services, params, now }) => {
@@ -93,7 +105,7 @@ export const create: Handler = async ({ request, services, now }) => {
 	if (await db.findMailboxByAddress(services.db, input.address)) throw addressTaken();
 	const id = input.id ?? crypto.randomUUID();
 	const at = now().toISOString();
-	const { password, auth = 'password', oauth, ...smtp } = input.smtp;
+	const { password, auth = 'password', oauth, sendVia = 'smtp', ...smtp } = input.smtp;
 	const oauth2 = auth === 'oauth2';
 	const mailbox: StoredMailbox = {
 		id,
@@ -102,7 +114,7 @@ export const create: Handler = async ({ request, services, now }) => {
 		name: input.name,
 		description: input.description,
 		address: input.address,
-		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null },
+		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null, sendVia },
 		// SPEC §12: with OAuth no password is stored.
 		// Issue 18: sealed to the server, port, account and encryption it is for.
 		sealedPassword: oauth2 || !password ? '' : await sealPassword(services, password, id, smtp),
@@ -118,7 +130,7 @@ export const create: Handler = async ({ request, services, now }) => {
 		const since = new Date(now().getTime() - TEST_RECEIPT_MAX_AGE_MS).toISOString();
 		if (testId && (await claimSmtpTest(services.db, testId, id, since))) return json(await withLastTest(services, mailbox), 201, location);
 	}
-	return json(toPublicMailbox(mailbox), 201, location);
+	return json(toPublicMailbox(mailbox, services.config.oauth), 201, location);
 };
 
 export const update: Handler = async ({ request, services, params, now }) => {
@@ -127,14 +139,14 @@ export const update: Handler = async ({ request, services, params, now }) => {
 	if (!current) throw notFound();
 	if (input.version !== current.version) throw versionConflict(await withLastTest(services, current));
 	const { version, smtp: smtpPatch = {}, ...patch } = input;
-	const { password, auth = current.smtp.auth, oauth = current.smtp.oauth, ...smtp } = smtpPatch;
+	const { password, auth = current.smtp.auth, oauth = current.smtp.oauth, sendVia = current.smtp.sendVia, ...smtp } = smtpPatch;
 	const oauth2 = auth === 'oauth2';
-	// SPEC §12: the sign-in fields are checked together, as they will be stored.
+	// SPEC §12 and §14: the sign-in fields are checked together, as they will be stored.
 	const problems: Record<string, string> = {};
-	checkSignIn({ auth, oauth, password: password || (current.sealedPassword ? 'stored' : '') }, (issue) => (problems[issue.path.join('.')] = issue.message), {
+	checkSignIn({ auth, oauth, sendVia, password: password || (current.sealedPassword ? 'stored' : '') }, (issue) => (problems[issue.path.join('.')] = issue.message), {
 		passwordRequired: true
 	});
-	const nextSmtp: StoredMailbox['smtp'] = { ...current.smtp, ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null };
+	const nextSmtp: StoredMailbox['smtp'] = { ...current.smtp, ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null, sendVia };
 	// Issue 18: a stored password goes only to the server it was entered for; another server, port,
 	// account or encryption needs it again (an admin token must not be worth the mailbox's password).
 	if (!oauth2 && !password && current.sealedPassword && !sameSmtpServer(nextSmtp, current.smtp)) {
@@ -157,6 +169,8 @@ export const update: Handler = async ({ request, services, params, now }) => {
 	// A sign-in for another provider, or for a mailbox that now uses its password, is of no use: its tokens go.
 	if (saved && current.oauthConnection && (!oauth2 || next.smtp.oauth?.provider !== current.oauthConnection.provider)) {
 		await deleteConnection(services.db, current.id);
+	} else if (saved && current.oauthConnection && sendVia !== current.smtp.sendVia) {
+		await forgetAnyAccessToken(services.db, current.id);
 	}
 	const stored = await db.findMailbox(services.db, current.id);
 	if (!stored) throw notFound();

@@ -1,5 +1,5 @@
 /** All SQL for mailboxes; rows become `StoredMailbox` domain objects here. */
-import type { Encryption, Mailbox, OAuthConnection, OAuthProvider, SmtpAuth } from '../../src/lib/schema/mailbox';
+import type { Encryption, Mailbox, OAuthConnection, OAuthProvider, SendVia, SmtpAuth } from '../../src/lib/schema/mailbox';
 import { changedOne } from './statements';
 
 /** A mailbox as stored: the API shape minus derived fields, plus the sealed password. */
@@ -10,14 +10,24 @@ export interface StoredMailbox {
 	name: string;
 	description: string;
 	address: string;
-	smtp: { host: string; port: number; username: string; encryption: Encryption; auth: SmtpAuth; oauth: { provider: OAuthProvider } | null };
+	smtp: {
+		host: string;
+		port: number;
+		username: string;
+		encryption: Encryption;
+		auth: SmtpAuth;
+		oauth: { provider: OAuthProvider } | null;
+		/** SPEC §14: by SMTP, or through the provider's API (then host, port and encryption are not used). */
+		sendVia: SendVia;
+	};
 	/** AES-GCM ciphertext (worker/crypto/secret-box.ts); never leaves the Worker. '' with OAuth. */
 	sealedPassword: string;
 	/**
 	 * SPEC §12: the OAuth sign-in made for this mailbox (db/oauth.ts), as the API may show it;
-	 * null when none was made. Not part of the settings: it never moves the version.
+	 * null when none was made. Not part of the settings: it never moves the version. `scope` is
+	 * what the provider granted (null: a grant made before SPEC §14, for SMTP).
 	 */
-	oauthConnection: Omit<OAuthConnection, 'status'> & { status: 'connected' | 'reconnect' } | null;
+	oauthConnection: (Omit<OAuthConnection, 'status' | 'scopeMissing'> & { status: 'connected' | 'reconnect'; scope: string | null }) | null;
 	manualForward: Mailbox['manualForward'];
 	createdAt: string;
 	updatedAt: string;
@@ -40,20 +50,22 @@ interface MailboxRow {
 	updated_at: string;
 	smtp_auth: SmtpAuth;
 	smtp_oauth_provider: OAuthProvider | null;
+	smtp_send_via: SendVia;
 	oauth_provider: OAuthProvider | null;
 	oauth_account: string | null;
 	oauth_connected_at: string | null;
 	oauth_status: 'connected' | 'reconnect' | null;
+	oauth_scope: string | null;
 }
 
 const COLUMNS = [
 	'id', 'integration_id', 'name', 'description', 'address', 'smtp_host', 'smtp_port', 'smtp_username', 'smtp_password',
-	'smtp_encryption', 'manual_forward', 'version', 'created_at', 'updated_at', 'smtp_auth', 'smtp_oauth_provider'
+	'smtp_encryption', 'manual_forward', 'version', 'created_at', 'updated_at', 'smtp_auth', 'smtp_oauth_provider', 'smtp_send_via'
 ];
 /** The mailbox with its OAuth connection's public part (never its tokens). */
 const SELECT =
 	`SELECT ${COLUMNS.map((column) => `m.${column}`).join(', ')}, o.provider AS oauth_provider, o.account AS oauth_account, ` +
-	'o.connected_at AS oauth_connected_at, o.status AS oauth_status FROM mailboxes m LEFT JOIN mailbox_oauth o ON o.mailbox_id = m.id';
+	'o.connected_at AS oauth_connected_at, o.status AS oauth_status, o.scope AS oauth_scope FROM mailboxes m LEFT JOIN mailbox_oauth o ON o.mailbox_id = m.id';
 
 const toMailbox = (row: MailboxRow): StoredMailbox => ({
 	id: row.id,
@@ -68,12 +80,13 @@ const toMailbox = (row: MailboxRow): StoredMailbox => ({
 		username: row.smtp_username,
 		encryption: row.smtp_encryption,
 		auth: row.smtp_auth,
-		oauth: row.smtp_oauth_provider ? { provider: row.smtp_oauth_provider } : null
+		oauth: row.smtp_oauth_provider ? { provider: row.smtp_oauth_provider } : null,
+		sendVia: row.smtp_send_via
 	},
 	sealedPassword: row.smtp_password,
 	oauthConnection:
 		row.oauth_provider && row.oauth_status
-			? { provider: row.oauth_provider, account: row.oauth_account, connectedAt: row.oauth_connected_at, status: row.oauth_status }
+			? { provider: row.oauth_provider, account: row.oauth_account, connectedAt: row.oauth_connected_at, status: row.oauth_status, scope: row.oauth_scope }
 			: null,
 	manualForward: row.manual_forward,
 	createdAt: row.created_at,
@@ -113,15 +126,16 @@ const values = (m: StoredMailbox) => [
 	m.smtp.encryption,
 	m.manualForward,
 	m.smtp.auth,
-	m.smtp.oauth?.provider ?? null
+	m.smtp.oauth?.provider ?? null,
+	m.smtp.sendVia
 ];
 
 export async function insertMailbox(db: D1Database, mailbox: StoredMailbox): Promise<void> {
 	await db
 		.prepare(
 			'INSERT INTO mailboxes (id, integration_id, name, description, address, smtp_host, smtp_port, smtp_username, smtp_password, ' +
-				'smtp_encryption, manual_forward, smtp_auth, smtp_oauth_provider, version, created_at, updated_at) ' +
-				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)'
+				'smtp_encryption, manual_forward, smtp_auth, smtp_oauth_provider, smtp_send_via, version, created_at, updated_at) ' +
+				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)'
 		)
 		.bind(mailbox.id, ...values(mailbox), mailbox.version, mailbox.createdAt, mailbox.updatedAt)
 		.run();
@@ -136,7 +150,7 @@ export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expe
 		db,
 		'UPDATE mailboxes SET integration_id = ?1, name = ?2, description = ?3, address = ?4, smtp_host = ?5, ' +
 			'smtp_port = ?6, smtp_username = ?7, smtp_password = ?8, smtp_encryption = ?9, manual_forward = ?10, ' +
-			'smtp_auth = ?11, smtp_oauth_provider = ?12, version = ?13, updated_at = ?14 WHERE id = ?15 AND version = ?16',
+			'smtp_auth = ?11, smtp_oauth_provider = ?12, smtp_send_via = ?13, version = ?14, updated_at = ?15 WHERE id = ?16 AND version = ?17',
 		...values(mailbox), expectedVersion + 1, mailbox.updatedAt, mailbox.id, expectedVersion
 	);
 }

@@ -16,6 +16,8 @@ export interface StoredConnection {
 	sealedAccessToken: string | null;
 	/** ms since the epoch. */
 	accessExpiresAt: number | null;
+	/** SPEC §14: the scope granted (space-separated); null for a grant made before, which has the provider's SMTP scope. */
+	scope: string | null;
 }
 
 interface ConnectionRow {
@@ -27,6 +29,7 @@ interface ConnectionRow {
 	status: 'connected' | 'reconnect';
 	access_token: string | null;
 	access_expires_at: number | null;
+	scope: string | null;
 }
 
 const toConnection = (row: ConnectionRow): StoredConnection => ({
@@ -37,12 +40,13 @@ const toConnection = (row: ConnectionRow): StoredConnection => ({
 	connectedAt: row.connected_at,
 	status: row.status,
 	sealedAccessToken: row.access_token,
-	accessExpiresAt: row.access_expires_at
+	accessExpiresAt: row.access_expires_at,
+	scope: row.scope
 });
 
 export async function findConnection(db: D1Database, mailboxId: string): Promise<StoredConnection | null> {
 	const row = await db
-		.prepare('SELECT mailbox_id, provider, account, refresh_token, connected_at, status, access_token, access_expires_at FROM mailbox_oauth WHERE mailbox_id = ?1')
+		.prepare('SELECT mailbox_id, provider, account, refresh_token, connected_at, status, access_token, access_expires_at, scope FROM mailbox_oauth WHERE mailbox_id = ?1')
 		.bind(mailboxId)
 		.first<ConnectionRow>();
 	return row ? toConnection(row) : null;
@@ -52,9 +56,9 @@ export async function findConnection(db: D1Database, mailboxId: string): Promise
 export async function saveConnection(db: D1Database, connection: StoredConnection): Promise<void> {
 	await db
 		.prepare(
-			'INSERT INTO mailbox_oauth (mailbox_id, provider, account, refresh_token, connected_at, status, access_token, access_expires_at, updated_at) ' +
-				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5) ON CONFLICT (mailbox_id) DO UPDATE SET provider = ?2, account = ?3, ' +
-				'refresh_token = ?4, connected_at = ?5, status = ?6, access_token = ?7, access_expires_at = ?8, updated_at = ?5'
+			'INSERT INTO mailbox_oauth (mailbox_id, provider, account, refresh_token, connected_at, status, access_token, access_expires_at, scope, updated_at) ' +
+				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?5) ON CONFLICT (mailbox_id) DO UPDATE SET provider = ?2, account = ?3, ' +
+				'refresh_token = ?4, connected_at = ?5, status = ?6, access_token = ?7, access_expires_at = ?8, scope = ?9, updated_at = ?5'
 		)
 		.bind(
 			connection.mailboxId,
@@ -64,7 +68,8 @@ export async function saveConnection(db: D1Database, connection: StoredConnectio
 			connection.connectedAt,
 			connection.status,
 			connection.sealedAccessToken,
-			connection.accessExpiresAt
+			connection.accessExpiresAt,
+			connection.scope
 		)
 		.run();
 }
@@ -96,6 +101,14 @@ export async function markReconnect(db: D1Database, mailboxId: string, usedRefre
 	);
 }
 
+/**
+ * SPEC §14: the mailbox's Send through changed. An access token is for one resource (Microsoft
+ * issues them per resource), so the next send gets one for the new method.
+ */
+export async function forgetAnyAccessToken(db: D1Database, mailboxId: string): Promise<void> {
+	await db.prepare('UPDATE mailbox_oauth SET access_token = NULL, access_expires_at = NULL WHERE mailbox_id = ?1').bind(mailboxId).run();
+}
+
 /** The SMTP server refused this access token: the next sign-in fetches a new one. */
 export async function forgetAccessToken(db: D1Database, mailboxId: string, sealedAccessToken: string): Promise<void> {
 	await db
@@ -113,6 +126,8 @@ export interface PendingSignIn {
 	createdAt: string;
 	/** ms since the epoch. */
 	expiresAt: number;
+	/** The scope asked for (SPEC §14: the mailbox's method's); null for a sign-in started before. */
+	scope: string | null;
 }
 
 interface PendingRow {
@@ -123,6 +138,7 @@ interface PendingRow {
 	redirect_uri: string;
 	created_at: string;
 	expires_at: number;
+	scope: string | null;
 }
 
 /** Records a sign-in under way; sign-ins long expired are cleared on the way (the table stays small). */
@@ -131,9 +147,9 @@ export async function insertPendingSignIn(db: D1Database, pending: PendingSignIn
 		db.prepare('DELETE FROM oauth_states WHERE expires_at < ?1').bind(now - 24 * 60 * 60_000),
 		db
 			.prepare(
-				'INSERT INTO oauth_states (state_hash, mailbox_id, provider, code_verifier, redirect_uri, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)'
+				'INSERT INTO oauth_states (state_hash, mailbox_id, provider, code_verifier, redirect_uri, created_at, expires_at, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)'
 			)
-			.bind(pending.stateHash, pending.mailboxId, pending.provider, pending.sealedCodeVerifier, pending.redirectUri, pending.createdAt, pending.expiresAt)
+			.bind(pending.stateHash, pending.mailboxId, pending.provider, pending.sealedCodeVerifier, pending.redirectUri, pending.createdAt, pending.expiresAt, pending.scope)
 	]);
 }
 
@@ -155,7 +171,7 @@ export async function deleteConnection(db: D1Database, mailboxId: string): Promi
  */
 export async function takePendingSignIn(db: D1Database, stateHash: string): Promise<PendingSignIn | null> {
 	const row = await db
-		.prepare('DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING state_hash, mailbox_id, provider, code_verifier, redirect_uri, created_at, expires_at')
+		.prepare('DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING state_hash, mailbox_id, provider, code_verifier, redirect_uri, created_at, expires_at, scope')
 		.bind(stateHash)
 		.first<PendingRow>();
 	if (!row) return null;
@@ -166,6 +182,7 @@ export async function takePendingSignIn(db: D1Database, stateHash: string): Prom
 		sealedCodeVerifier: row.code_verifier,
 		redirectUri: row.redirect_uri,
 		createdAt: row.created_at,
-		expiresAt: row.expires_at
+		expiresAt: row.expires_at,
+		scope: row.scope
 	};
 }

@@ -6,7 +6,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { base64UrlToText } from '../mail/base64';
-import { expectedIssuer, isLoopback, type ProviderConfig } from './providers';
+import { expectedIssuer, isLoopback, microsoftLoginHost, type ProviderConfig } from './providers';
 
 /** How long one request to the provider's token endpoint may take. */
 export const TOKEN_REQUEST_TIMEOUT_MS = 8_000;
@@ -18,6 +18,8 @@ export interface Tokens {
 	expiresIn: number | null;
 	/** A new (rotated) refresh token, when the provider sent one. */
 	refreshToken: string | null;
+	/** The scope granted, when the provider said (RFC 6749 §5.1: absent means the one asked for). */
+	scope: string | null;
 }
 
 export type TokenFailure =
@@ -99,7 +101,9 @@ export function checkRedirect(
 
 function acceptsIssuer(config: ProviderConfig, iss: string): boolean {
 	if (config.provider === 'google') return iss === 'https://accounts.google.com' || iss === 'accounts.google.com';
-	return /^https:\/\/login\.microsoftonline\.com\/[0-9a-f-]{36}\/v2\.0$/i.test(iss);
+	// Any tenant, under the configured cloud's sign-in host (SPEC §14).
+	const match = /^https:\/\/([^/]+)\/[0-9a-f-]{36}\/v2\.0$/i.exec(iss);
+	return match?.[1]?.toLowerCase() === microsoftLoginHost(config);
 }
 
 /**
@@ -141,7 +145,8 @@ export async function refreshAccessToken(config: ProviderConfig, refreshToken: s
 	const as = server(config, expectedIssuer(config, {}));
 	let response: Response;
 	try {
-		// Microsoft wants the scopes again on refresh; Google ignores them.
+		// Microsoft wants the scopes again on refresh, the method's own (SPEC §14: it issues tokens per
+		// resource, so a Graph grant refreshed for SMTP.Send is refused); Google ignores them.
 		response = await oauth.refreshTokenGrantRequest(as, client(config), oauth.ClientSecretPost(config.clientSecret), refreshToken, requestOptions(config, { scope: config.scope }));
 	} catch (error) {
 		return { ok: false, failure: { kind: 'unreachable', message: messageOf(error) } };
@@ -159,7 +164,8 @@ function tokensOf(result: oauth.TokenEndpointResponse): Tokens {
 	return {
 		accessToken: result.access_token,
 		expiresIn: typeof result.expires_in === 'number' ? result.expires_in : null,
-		refreshToken: typeof result.refresh_token === 'string' && result.refresh_token ? result.refresh_token : null
+		refreshToken: typeof result.refresh_token === 'string' && result.refresh_token ? result.refresh_token : null,
+		scope: typeof result.scope === 'string' && result.scope.trim() ? result.scope.trim() : null
 	};
 }
 

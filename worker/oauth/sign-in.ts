@@ -5,7 +5,8 @@
  * the only credential (there is no admin token on a browser redirect): it is taken out of D1 in
  * the same statement that reads it, so it works once. The code is exchanged, the signed-in
  * account read from the ID token and compared with the mailbox's Account, and the refresh token
- * stored sealed. Each outcome is a redirect to the mailbox page with `?oauth=connected` or
+ * stored sealed with the scope granted. SPEC §14: the sign-in asks for the scope of the mailbox's
+ * saved way of sending (Send through); a grant without it is a refused consent. Each outcome is a redirect to the mailbox page with `?oauth=connected` or
  * `?oauth=error&reason=…` (reasons in src/lib/schema/oauth.ts); a state Mailgate does not hold
  * (never made, used, or changed on the way) names no mailbox, so it leads to the start page.
  */
@@ -15,7 +16,7 @@ import type { OAuthErrorReason } from '../../src/lib/schema/oauth';
 import { findMailbox, type StoredMailbox } from '../db/mailboxes';
 import { countPendingSignIns, insertPendingSignIn, saveConnection, takePendingSignIn } from '../db/oauth';
 import { authorizationUrl, checkRedirect, exchangeCode, newSecrets } from './client';
-import { providerConfig, providerSetup } from './providers';
+import { grantCovers, providerConfig, providerSetup } from './providers';
 import { expiresAt, type OAuthDependencies } from './tokens';
 
 /** SPEC §12: a sign-in link works for 10 minutes. */
@@ -48,7 +49,7 @@ export async function startSignIn(
 	if ((await countPendingSignIns(db, mailbox.id, now.getTime())) >= PENDING_SIGN_INS_PER_MAILBOX) {
 		return { ok: false, reason: 'too_many' };
 	}
-	const config = providerConfig(oauth, provider);
+	const config = providerConfig(oauth, provider, mailbox.smtp.sendVia);
 	// Random only: the pending row (found by the state's hash) says which mailbox it is for.
 	const { codeVerifier, state } = newSecrets();
 	const redirectUri = new URL(CALLBACK_PATH, publicOrigin || options.origin).href;
@@ -61,7 +62,8 @@ export async function startSignIn(
 			sealedCodeVerifier: await sealer.seal('oauth-verifier', { mailboxId: mailbox.id }, codeVerifier),
 			redirectUri,
 			createdAt: now.toISOString(),
-			expiresAt: now.getTime() + SIGN_IN_TTL_MS
+			expiresAt: now.getTime() + SIGN_IN_TTL_MS,
+			scope: config.scope
 		},
 		now.getTime()
 	);
@@ -123,7 +125,7 @@ export async function finishSignIn({ db, oauth, sealer }: OAuthDependencies, par
 	if (!mailbox) return fail(null, provider, 'link_used');
 	if (!providerSetup(oauth, provider).configured) return fail(mailboxId, provider, 'not_configured');
 
-	const config = providerConfig(oauth, provider);
+	const config = providerConfig(oauth, provider, mailbox.smtp.sendVia);
 	const redirect = checkRedirect(config, parameters, state);
 	if (!redirect.ok) {
 		// RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6: the admin said no, or could not say yes.
@@ -157,6 +159,10 @@ export async function finishSignIn({ db, oauth, sealer }: OAuthDependencies, par
 	const { account } = signedIn;
 	if (account.toLowerCase() !== mailbox.smtp.username.trim().toLowerCase()) return fail(mailboxId, provider, 'wrong_account', { account });
 	if (!tokens.refreshToken) return fail(mailboxId, provider, 'no_refresh_token');
+	// RFC 6749 §5.1: an answer without `scope` granted what was asked. A provider may grant less
+	// (Google lets the user untick a permission): without the sending scope the grant cannot send.
+	const scope = tokens.scope ?? pending.scope ?? config.scope;
+	if (!grantCovers(config, scope)) return fail(mailboxId, provider, 'consent_refused', {}, 'scope_not_granted');
 
 	const at = now.getTime();
 	await saveConnection(db, {
@@ -168,7 +174,8 @@ export async function finishSignIn({ db, oauth, sealer }: OAuthDependencies, par
 		status: 'connected',
 		// The first access token is good for a while: the SMTP test right after connecting uses it.
 		sealedAccessToken: await sealer.seal('oauth-access', { mailboxId }, tokens.accessToken),
-		accessExpiresAt: expiresAt(tokens, at)
+		accessExpiresAt: expiresAt(tokens, at),
+		scope
 	});
 	return { location: back(mailboxId, { provider }), mailboxId, provider, result: 'connected' };
 }

@@ -4,14 +4,15 @@
  * (sealed) until a minute before it expires, so the SMTP test, replies and the mail flow check,
  * which run in different Worker invocations, share it instead of each asking the provider; a
  * rotated refresh token replaces the stored one; `invalid_grant` marks the connection for
- * reconnecting.
+ * reconnecting. SPEC §14: each way of sending needs its own scope; a grant without the mailbox's
+ * method's scope reads as "reconnect" without asking the provider.
  */
-import type { OAuthProvider } from '../../src/lib/schema/mailbox';
+import type { OAuthProvider, SendVia } from '../../src/lib/schema/mailbox';
 import type { Config } from '../config';
 import type { LostSecret, Sealer } from '../crypto/sealer';
 import { findConnection, forgetAccessToken, markReconnect, recordRefresh, type StoredConnection } from '../db/oauth';
 import { refreshAccessToken, type TokenFailure, type Tokens } from './client';
-import { providerConfig, providerSetup } from './providers';
+import { grantCovers, providerConfig, providerSetup } from './providers';
 import type { Services } from '../services';
 
 /** SPEC §12: an access token is reused until a minute before it expires. */
@@ -40,8 +41,11 @@ export type AccessFailure =
 	| { reason: 'other_provider'; connected: OAuthProvider }
 	/** Signed in as another account than the settings' Account (it was changed since). */
 	| { reason: 'account_changed'; account: string }
-	/** The provider withdrew the access (invalid_grant), now or before. */
-	| { reason: 'reconnect' }
+	/**
+	 * The provider withdrew the access (invalid_grant), now or before; or (`scope`, SPEC §14) the
+	 * grant is for the other way of sending: sending this way needs another consent.
+	 */
+	| { reason: 'reconnect'; scope?: boolean }
 	| { reason: 'not_configured'; missing: string[] }
 	/** The stored refresh token does not open (worker/crypto/sealer.ts): sign in again. */
 	| { reason: 'undecryptable'; lost: LostSecret }
@@ -52,14 +56,14 @@ export type AccessOutcome =
 	| { ok: false; failure: AccessFailure };
 
 /**
- * The access token to log in with as `account` at `provider`: the cached one while it is good,
+ * The access token to send as `account` at `provider` by `sendVia`: the cached one while it is good,
  * else a new one from the refresh token. Two invocations refreshing at once cannot lose a rotated
  * refresh token: only the refresh that started from the stored token writes, and one refused with
  * `invalid_grant` after another rotated the token tries again with the new one.
  */
 export async function accessTokenFor(
 	services: Pick<Services, 'db' | 'config'>,
-	mailbox: { id: string; provider: OAuthProvider; account: string },
+	mailbox: { id: string; provider: OAuthProvider; account: string; sendVia: SendVia },
 	options: { now?: () => number; forceRefresh?: boolean } = {}
 ): Promise<AccessOutcome> {
 	const { db, oauth, sealer } = oauthDependencies(services);
@@ -72,6 +76,9 @@ export async function accessTokenFor(
 			return { ok: false, failure: { reason: 'account_changed', account: connection.account } };
 		}
 		if (connection.status === 'reconnect') return { ok: false, failure: { reason: 'reconnect' } };
+		const config = providerConfig(oauth, connection.provider, mailbox.sendVia);
+		// Only a new consent helps: asking the provider would be refused (Microsoft) or narrow nothing.
+		if (!grantCovers(config, connection.scope)) return { ok: false, failure: { reason: 'reconnect', scope: true } };
 		const cached = options.forceRefresh ? null : await cachedToken(sealer, connection, now());
 		if (cached) return { ok: true, accessToken: cached, account: connection.account, fromCache: true, forget: forgetter(db, connection) };
 
@@ -79,7 +86,7 @@ export async function accessTokenFor(
 		if (!setup.configured) return { ok: false, failure: { reason: 'not_configured', missing: setup.missing } };
 		const refreshToken = await sealer.open('oauth-refresh', { mailboxId: mailbox.id }, connection.sealedRefreshToken);
 		if (!refreshToken.ok) return { ok: false, failure: { reason: 'undecryptable', lost: refreshToken.lost } };
-		const refreshed = await refreshAccessToken(providerConfig(oauth, connection.provider), refreshToken.value);
+		const refreshed = await refreshAccessToken(config, refreshToken.value);
 		const at = now();
 		if (!refreshed.ok) {
 			if (refreshed.failure.kind !== 'invalid_grant') return { ok: false, failure: { reason: 'token_endpoint', failure: refreshed.failure } };

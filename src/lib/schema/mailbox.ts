@@ -90,6 +90,19 @@ export function oauthServerProblem(
 	return null;
 }
 
+/**
+ * SPEC §14: how an OAuth mailbox's mail leaves: its provider's SMTP server (XOAUTH2), or the
+ * provider's HTTPS sending API (Microsoft Graph `sendMail`, the Gmail API's `messages.send`).
+ */
+export const sendViaValues = ['smtp', 'api'] as const;
+export type SendVia = (typeof sendViaValues)[number];
+/** The form's **Send through** choices for a provider (SPEC §14). */
+export function sendViaLabels(provider: OAuthProvider): Record<SendVia, string> {
+	return { smtp: 'SMTP server', api: provider === 'microsoft' ? 'Microsoft Graph API' : 'Gmail API' };
+}
+/** SPEC §14, verbatim: the API is reached with the provider's sign-in only. */
+export const SEND_VIA_NEEDS_OAUTH_MESSAGE = "Sending through the provider's API needs Sign-in with Microsoft 365 or Google";
+
 /** The state of a mailbox's OAuth sign-in: working, refused by the provider, or never made. */
 export const oauthStatusValues = ['connected', 'reconnect', 'not_connected'] as const;
 export type OAuthStatus = (typeof oauthStatusValues)[number];
@@ -134,8 +147,9 @@ const oauthChoiceSchema = z.object(
  * SMTP settings as the admin enters them. An empty password means "keep the stored one".
  * `auth` absent means a password (mailboxes saved before SPEC §12, and an update that does not
  * change it); with `oauth2` no password is kept and `oauth.provider` names the provider.
+ * `sendVia` absent means `smtp` on create and "unchanged" on an update (SPEC §14).
  */
-export const smtpSettingsSchema = z.object(
+const smtpSettingsObject = z.object(
 	{
 	host: hostSchema,
 	port: portSchema,
@@ -143,21 +157,47 @@ export const smtpSettingsSchema = z.object(
 	password: passwordSchema.optional(),
 	encryption: z.enum(encryptionValues, { error: 'Choose SSL/TLS, STARTTLS or None' }),
 	auth: smtpAuthSchema.optional(),
-	oauth: oauthChoiceSchema.nullable().optional()
+	oauth: oauthChoiceSchema.nullable().optional(),
+	sendVia: z.enum(sendViaValues, { error: "Choose SMTP server or the provider's API" }).optional()
 	},
 	{ error: 'Enter the SMTP sending settings' }
 );
+
+/**
+ * SPEC §14: with `sendVia: "api"` the server, port and encryption are not needed; left out, they
+ * become the provider's SMTP server (`oauthProviderServers`), so a mailbox always has a complete
+ * SMTP setting to switch back to (and its columns stay NOT NULL). They are not used to send.
+ */
+function withApiServer(input: unknown): unknown {
+	if (!input || typeof input !== 'object') return input;
+	const smtp = input as Record<string, unknown>;
+	const provider = (smtp.oauth as { provider?: unknown } | null | undefined)?.provider;
+	if (smtp.sendVia !== 'api' || smtp.auth !== 'oauth2' || (provider !== 'microsoft' && provider !== 'google')) return input;
+	const server = oauthProviderServers[provider];
+	const absent = (value: unknown) => value === undefined || value === null || value === '';
+	return {
+		...smtp,
+		host: absent(smtp.host) ? server.host : smtp.host,
+		port: absent(smtp.port) ? server.port : smtp.port,
+		encryption: absent(smtp.encryption) ? server.encryption : smtp.encryption
+	};
+}
+
+/** The SMTP settings of a new mailbox or of a sending test (an API mailbox's server filled in, above). */
+export const smtpSettingsSchema = z.preprocess(withApiServer, smtpSettingsObject);
 export type SmtpSettingsInput = z.infer<typeof smtpSettingsSchema>;
 
 /**
  * The rules between the sign-in fields (SPEC §12): OAuth names its provider; a password sign-in
- * needs a password when none is stored (`passwordRequired`).
+ * needs a password when none is stored (`passwordRequired`). SPEC §14: only an OAuth sign-in may
+ * send through the provider's API.
  */
 export function checkSignIn(
-	smtp: Pick<SmtpSettingsInput, 'auth' | 'oauth' | 'password'>,
+	smtp: Pick<SmtpSettingsInput, 'auth' | 'oauth' | 'password' | 'sendVia'>,
 	addIssue: (issue: { path: string[]; message: string }) => void,
 	options: { passwordRequired: boolean }
 ): void {
+	if (smtp.sendVia === 'api' && smtp.auth !== 'oauth2') addIssue({ path: ['smtp', 'sendVia'], message: SEND_VIA_NEEDS_OAUTH_MESSAGE });
 	if (smtp.auth === 'oauth2') {
 		if (!smtp.oauth?.provider) addIssue({ path: ['smtp', 'oauth', 'provider'], message: providerMessage });
 		return;
@@ -196,7 +236,7 @@ export const mailboxCreateSchema = mailboxFieldsSchema.extend({ id: idSchema.opt
 
 /** `PATCH /api/mailboxes/:id`: any subset of the fields, plus the version being edited. */
 export const mailboxUpdateSchema = mailboxFieldsBase
-	.extend({ smtp: smtpSettingsSchema.partial() })
+	.extend({ smtp: smtpSettingsObject.partial() })
 	.partial()
 	.extend({ version: versionSchema });
 
@@ -212,13 +252,16 @@ export const smtpTestSummarySchema = z.object({
 
 /**
  * SPEC §12: a mailbox's OAuth sign-in as the API shows it, never a token. `account` is who signed
- * in; `reconnect` means the provider withdrew the access (sign in again).
+ * in; `reconnect` means sign in again: the provider withdrew the access, the Account changed, or
+ * (SPEC §14, `scopeMissing`) the grant lacks the scope the mailbox's Send through needs (the
+ * other method was consented to). Copies kept before SPEC §14 read `scopeMissing: false`.
  */
 export const oauthConnectionSchema = z.object({
 	provider: z.enum(oauthProviderValues),
 	account: z.string().nullable(),
 	connectedAt: timestampSchema.nullable(),
-	status: z.enum(oauthStatusValues)
+	status: z.enum(oauthStatusValues),
+	scopeMissing: z.boolean().default(false)
 });
 
 /**
@@ -228,9 +271,11 @@ export const oauthConnectionSchema = z.object({
 export const mailboxSchema = mailboxFieldsSchema.extend({
 	id: z.string(),
 	version: z.number().int(),
-	smtp: smtpSettingsSchema.omit({ password: true, auth: true, oauth: true }).extend({
+	smtp: smtpSettingsObject.omit({ password: true, auth: true, oauth: true, sendVia: true }).extend({
 		hasPassword: z.boolean(),
 		auth: smtpAuthSchema.default('password'),
+		/** Copies kept before SPEC §14 sent by SMTP. */
+		sendVia: z.enum(sendViaValues).default('smtp'),
 		oauth: oauthConnectionSchema.nullable().default(null)
 	}),
 	createdAt: timestampSchema,
