@@ -25,6 +25,13 @@ import { providerApis } from './local-provider-apis.mjs';
 
 /** The tenant the stand-in's Microsoft accounts live in (ID tokens name it as `tid`). */
 export const LOCAL_TENANT_ID = '9188040d-6c67-4c5b-b112-36a304b66dad';
+/**
+ * SPEC §14's other clouds: an authorize request with this (stand-in only) parameter signs in as
+ * that cloud, whose ID tokens name its login host in their issuer (e.g. login.microsoftonline.us);
+ * without it the issuer is the public cloud's, login.microsoftonline.com. Per sign-in, so a test
+ * of another cloud changes nothing for sign-ins running beside it.
+ */
+export const MICROSOFT_LOGIN_HOST = 'stand_in_login_host';
 /** The clients the stand-in knows; a Mailgate pointed at it uses these. */
 export const LOCAL_CLIENTS = /** @type {const} */ ({
 	microsoft: { id: 'mailgate-local-microsoft', secret: 'local-microsoft-secret' },
@@ -44,6 +51,7 @@ const SMTP_SCOPES = /** @type {const} */ ({ microsoft: 'https://outlook.office.c
  * @property {string} account
  * @property {string[]} scopes what the user consented to (the authorize request's `scope`)
  * @property {boolean} revoked
+ * @property {string} loginHost the host in Microsoft's ID token issuer (see MICROSOFT_LOGIN_HOST)
  */
 
 /**
@@ -76,7 +84,6 @@ const SMTP_SCOPES = /** @type {const} */ ({ microsoft: 'https://outlook.office.c
  * @property {number} [accessTokenSeconds]
  * @property {boolean} [emailVerified] Google's `email_verified` (true by default)
  * @property {string | null} [microsoftEmail] an `email` claim in Microsoft's ID tokens (none by default)
- * @property {string} [microsoftLoginHost] the host of Microsoft's ID token issuer (SPEC §14: another cloud's, e.g. login.microsoftonline.us; login.microsoftonline.com by default)
  * @property {number} [apiDelayMs] how long every Graph / Gmail answer waits (0 by default)
  */
 
@@ -90,9 +97,9 @@ export async function startLocalOAuth(options = {}) {
 	const log = options.log ?? (() => {});
 	const { privateKey } = await generateKeyPair('RS256');
 	/** @type {Required<Omit<Settings, 'apiDelayMs'>>} the API delay is kept with the APIs */
-	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600, emailVerified: true, microsoftEmail: null, microsoftLoginHost: 'login.microsoftonline.com' };
+	const settings = { deny: false, signInAs: null, accessTokenSeconds: options.accessTokenSeconds ?? 3600, emailVerified: true, microsoftEmail: null };
 
-	/** @type {Map<string, { provider: Provider, clientId: string, redirectUri: string, challenge: string, account: string, scope: string, expires: number, used: boolean }>} */
+	/** @type {Map<string, { provider: Provider, clientId: string, redirectUri: string, challenge: string, account: string, scope: string, loginHost: string, expires: number, used: boolean }>} */
 	const codes = new Map();
 	/** @type {Map<string, { grant: Grant, current: boolean }>} */
 	const refreshTokens = new Map();
@@ -109,8 +116,9 @@ export async function startLocalOAuth(options = {}) {
 	 * @param {Provider} provider
 	 * @param {string} clientId
 	 * @param {string} account
+	 * @param {string} loginHost
 	 */
-	const idToken = (provider, clientId, account) => {
+	const idToken = (provider, clientId, account, loginHost) => {
 		const now = Math.floor(Date.now() / 1000);
 		const sub = createHash('sha256').update(`${provider}:${account}`).digest('base64url').slice(0, 22);
 		const claims =
@@ -119,7 +127,7 @@ export async function startLocalOAuth(options = {}) {
 				: { email: account, email_verified: settings.emailVerified };
 		return new SignJWT(claims)
 			.setProtectedHeader({ alg: 'RS256', kid: 'local-1', typ: 'JWT' })
-			.setIssuer(provider === 'microsoft' ? `https://${settings.microsoftLoginHost}/${LOCAL_TENANT_ID}/v2.0` : 'https://accounts.google.com')
+			.setIssuer(provider === 'microsoft' ? `https://${loginHost}/${LOCAL_TENANT_ID}/v2.0` : 'https://accounts.google.com')
 			.setAudience(clientId)
 			.setSubject(sub)
 			.setIssuedAt(now)
@@ -172,7 +180,8 @@ export async function startLocalOAuth(options = {}) {
 		} else {
 			const code = `code_${random()}`;
 			const account = settings.signInAs ?? (q('login_hint') || `someone@${provider}.example`);
-			codes.set(code, { provider, clientId: q('client_id'), redirectUri, challenge: q('code_challenge'), account, scope: q('scope'), expires: Date.now() + CODE_LIFETIME_MS, used: false });
+			const loginHost = q(MICROSOFT_LOGIN_HOST) || 'login.microsoftonline.com';
+			codes.set(code, { provider, clientId: q('client_id'), redirectUri, challenge: q('code_challenge'), account, scope: q('scope'), loginHost, expires: Date.now() + CODE_LIFETIME_MS, used: false });
 			back.searchParams.set('code', code);
 			log(`[local oauth] ${provider}: signed in as ${account}, sending the browser back`);
 		}
@@ -214,7 +223,7 @@ export async function startLocalOAuth(options = {}) {
 			const verifier = form.get('code_verifier') ?? '';
 			if (createHash('sha256').update(verifier).digest('base64url') !== code.challenge) return refuse(400, 'invalid_grant', 'PKCE verification failed.');
 			/** @type {Grant} */
-			const grant = { provider, account: code.account, scopes: scopeList(code.scope), revoked: false };
+			const grant = { provider, account: code.account, scopes: scopeList(code.scope), revoked: false, loginHost: code.loginHost };
 			grants.push(grant);
 			const { accessToken, refreshToken } = issue(grant, grant.scopes);
 			tokenRequests.push({ grant: grantType, provider, ok: true, scope: code.scope });
@@ -224,7 +233,7 @@ export async function startLocalOAuth(options = {}) {
 				expires_in: settings.accessTokenSeconds,
 				access_token: accessToken,
 				refresh_token: refreshToken,
-				id_token: await idToken(provider, clientId, code.account)
+				id_token: await idToken(provider, clientId, code.account, code.loginHost)
 			});
 		}
 		if (grantType === 'refresh_token') {
@@ -247,7 +256,7 @@ export async function startLocalOAuth(options = {}) {
 				expires_in: settings.accessTokenSeconds,
 				access_token: accessToken,
 				refresh_token: refreshToken,
-				...(provider === 'microsoft' ? { id_token: await idToken(provider, clientId, entry.grant.account) } : {})
+				...(provider === 'microsoft' ? { id_token: await idToken(provider, clientId, entry.grant.account, entry.grant.loginHost) } : {})
 			});
 		}
 		return refuse(400, 'unsupported_grant_type', `grant_type ${grantType} is not supported.`);
@@ -273,7 +282,6 @@ export async function startLocalOAuth(options = {}) {
 		if (change.accessTokenSeconds !== undefined) settings.accessTokenSeconds = change.accessTokenSeconds;
 		if (change.emailVerified !== undefined) settings.emailVerified = change.emailVerified;
 		if (change.microsoftEmail !== undefined) settings.microsoftEmail = change.microsoftEmail;
-		if (change.microsoftLoginHost !== undefined) settings.microsoftLoginHost = change.microsoftLoginHost;
 		if (Number.isFinite(change.apiDelayMs)) apis.setDelay(Number(change.apiDelayMs));
 	};
 
