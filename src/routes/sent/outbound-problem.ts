@@ -7,9 +7,9 @@ import type { OutboundItem } from '$lib/schema/outbound';
 import { smtpStageLabels, type SmtpStage } from '$lib/schema/smtp-test';
 
 export interface OutboundProblem {
-	/** The server's words verbatim (an SMTP reply, a bounce's Diagnostic-Code); null when none came. */
+	/** The server's words verbatim (an SMTP reply, an API's status and error, SPEC §14, a bounce's Diagnostic-Code); null when none came. */
 	words: string | null;
-	/** Where it stopped, in words: an SMTP step, or after delivery for a bounce. */
+	/** Where it stopped, in words: an SMTP step or an API's (Access token, Send), or after delivery for a bounce. */
 	step: string;
 	stage: SmtpStage | null;
 	hint: string;

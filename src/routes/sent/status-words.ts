@@ -3,6 +3,7 @@
  * item"): written once for the message page, the replies listed under an inbound message and the
  * Sent mail row, so that a reply reads the same wherever it shows.
  */
+import { PASSWORD_SMTP, providerName, theApi, type SendMethod } from '$lib/components/smtp-words';
 import { formatDateTime } from '$lib/format';
 import type { OutboundItem } from '$lib/schema/outbound';
 import { describeNextTry } from './next-try';
@@ -18,18 +19,26 @@ export interface StatusWords {
 	text: string;
 }
 
-/** `wrong`: every failed recipient's address is wrong (`wrongAddresses`), so retrying cannot help. */
-export function describeStatus(item: Pick<OutboundItem, 'status' | 'sentAt' | 'nextAttemptAt'>, wrong: boolean): StatusWords {
+/**
+ * `wrong`: every failed recipient's address is wrong (`wrongAddresses`), so retrying cannot help;
+ * `method`: how it leaves (send-method.ts), the mailbox's SMTP server or its provider's API (SPEC §14).
+ */
+export function describeStatus(
+	item: Pick<OutboundItem, 'status' | 'sentAt' | 'nextAttemptAt'>,
+	wrong: boolean,
+	method: SendMethod = PASSWORD_SMTP
+): StatusWords {
+	const taker = method.api ? providerName(method.provider) : 'The mailbox’s SMTP server';
 	switch (item.status) {
 		case 'queued':
-			return { tone: '', title: 'Queued.', text: 'It leaves through the mailbox’s SMTP server in a moment.' };
+			return { tone: '', title: 'Queued.', text: `It leaves through ${method.api ? theApi(method.provider) : 'the mailbox’s SMTP server'} in a moment.` };
 		case 'sending':
-			return { tone: '', title: 'Sending now.', text: 'The mailbox’s SMTP server is being asked to take it.' };
+			return { tone: '', title: 'Sending now.', text: `${taker} is being asked to take it.` };
 		case 'sent':
 			return {
 				tone: 'success',
 				title: 'Sent.',
-				text: `The mailbox’s SMTP server accepted it${item.sentAt ? ` at ${formatDateTime(item.sentAt)}` : ''}.`
+				text: `${taker} accepted it${item.sentAt ? ` at ${formatDateTime(item.sentAt)}` : ''}.`
 			};
 		case 'deferred':
 			return {
