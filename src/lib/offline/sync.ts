@@ -75,9 +75,20 @@ export function draftOf(entity: Entity, copy: ServerCopy): IntegrationDraft | Ma
 	return entity === 'mailbox' ? mailboxDraftOf(copy as Mailbox) : integrationDraftOf(copy as Integration);
 }
 
-/** Whether two drafts say the same thing (field order aside). */
+/**
+ * Whether two drafts say the same thing (field order aside). A mailbox draft kept before SPEC §14
+ * names no `smtp.sendVia` (its update leaves the method as it is), so it matches either method.
+ */
 export function sameDraft(a: IntegrationDraft | MailboxDraft, b: IntegrationDraft | MailboxDraft): boolean {
+	const unnamed = (draft: IntegrationDraft | MailboxDraft) => 'smtp' in draft && draft.smtp.sendVia === undefined;
+	if (unnamed(a) !== unnamed(b)) return canonical(withoutSendVia(a)) === canonical(withoutSendVia(b));
 	return canonical(a) === canonical(b);
+}
+
+function withoutSendVia(draft: IntegrationDraft | MailboxDraft): IntegrationDraft | MailboxDraft {
+	if (!('smtp' in draft)) return draft;
+	const { sendVia: _sendVia, ...smtp } = draft.smtp;
+	return { ...draft, smtp };
 }
 
 function canonical(value: unknown): string {

@@ -2,6 +2,7 @@ import { goto } from '$app/navigation';
 import { api } from '$lib/api';
 import { describeFailure } from '$lib/format';
 import type { LocalMailbox } from '$lib/offline/db';
+import { anotherConsent } from '$lib/components/smtp-words';
 import { oauthProviderLabels, type OAuthProvider } from '$lib/schema/mailbox';
 import { flash } from '$lib/session.svelte';
 import type { SaveOutcome } from './MailboxForm.svelte';
@@ -30,6 +31,10 @@ export async function afterSave(record: LocalMailbox | undefined, from: 'new' | 
 			const oauth = record.server?.smtp.oauth;
 			if (oauth && oauth.status !== 'connected') {
 				const provider = oauthProviderLabels[oauth.provider];
+				// SPEC §14: Send through changed to a method the grant was not given for.
+				if (oauth.status === 'reconnect' && oauth.scopeMissing) {
+					return stay(`Mailbox ${address} saved. Press Reconnect: ${anotherConsent(oauth.provider, record.server?.smtp.sendVia ?? 'smtp')}.`);
+				}
 				return stay(
 					oauth.status === 'reconnect'
 						? `Mailbox ${address} saved. Sign-in to ${provider} needs renewing: Reconnect so that it can send.`

@@ -15,15 +15,18 @@ import {
 	oauthProviderServers,
 	PASSWORD_AGAIN_MESSAGE,
 	sameSmtpServer,
+	sendViaLabels,
 	smtpSettingsSchema,
 	usualPort,
 	type Encryption,
 	type Mailbox,
 	type MailboxCreate,
 	type MailboxFields,
-	type OAuthProvider
+	type OAuthProvider,
+	type SendVia
 } from '$lib/schema/mailbox';
 import { mailboxDraftOf } from '$lib/offline/sync';
+import { anotherConsent, sendMethodOf, type SendMethod } from '$lib/components/smtp-words';
 
 /** The Sign-in method control (SPEC §12): a password, or OAuth with one of the providers. */
 export type SignInChoice = 'password' | OAuthProvider;
@@ -36,6 +39,8 @@ export interface MailboxFormValues {
 	description: string;
 	address: string;
 	signIn: SignInChoice;
+	/** SPEC §14: Send through, shown once a provider is chosen (a password always sends by SMTP). */
+	sendVia: SendVia;
 	host: string;
 	port: string;
 	username: string;
@@ -53,6 +58,7 @@ export const fieldPaths: Record<FormField, string> = {
 	description: 'description',
 	address: 'address',
 	signIn: 'smtp.auth',
+	sendVia: 'smtp.sendVia',
 	host: 'smtp.host',
 	port: 'smtp.port',
 	username: 'smtp.username',
@@ -69,6 +75,7 @@ export function emptyValues(): MailboxFormValues {
 		description: '',
 		address: '',
 		signIn: 'password',
+		sendVia: 'smtp',
 		host: '',
 		port: '587',
 		username: '',
@@ -86,6 +93,8 @@ export function valuesFromDraft(draft: MailboxDraft): MailboxFormValues {
 		description: draft.description,
 		address: draft.address,
 		signIn: draft.smtp.auth === 'oauth2' ? (draft.smtp.oauth?.provider ?? 'microsoft') : 'password',
+		// A draft kept before SPEC §14 has no sendVia: it sent by SMTP.
+		sendVia: draft.smtp.auth === 'oauth2' ? (draft.smtp.sendVia ?? 'smtp') : 'smtp',
 		host: draft.smtp.host,
 		port: String(draft.smtp.port),
 		username: draft.smtp.username,
@@ -105,22 +114,39 @@ export function parsePort(text: string): number | undefined {
 	return /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
 }
 
+/** SPEC §14: the provider's API sends for this form (a provider chosen, Send through its API). */
+export function sendsThroughApi(values: Pick<MailboxFormValues, 'signIn' | 'sendVia'>): boolean {
+	return values.signIn !== 'password' && values.sendVia === 'api';
+}
+
+/** How the form's settings send, for the words of the sending test (issue 19, SPEC §14). */
+export function formSendMethod(values: Pick<MailboxFormValues, 'signIn' | 'sendVia'>): SendMethod {
+	const oauth = values.signIn !== 'password';
+	return sendMethodOf({ auth: oauth ? 'oauth2' : 'password', provider: oauth ? (values.signIn as OAuthProvider) : null, sendVia: values.sendVia });
+}
+
 function toInput(values: MailboxFormValues) {
 	const oauth = values.signIn !== 'password';
+	// SPEC §14: the API needs no server, port or encryption (the hidden controls keep what was typed,
+	// for a switch back); the provider's SMTP server stands in their place, unused, as the Worker keeps it.
+	const server = sendsThroughApi(values)
+		? oauthProviderServers[values.signIn as OAuthProvider]
+		: { host: values.host, port: parsePort(values.port), encryption: values.encryption };
 	return {
 		integrationId: values.integrationId,
 		name: values.name,
 		description: values.description,
 		address: values.address,
 		smtp: {
-			host: values.host,
-			port: parsePort(values.port),
+			host: server.host,
+			port: server.port,
 			username: values.username,
 			// SPEC §12: with OAuth no password is kept, so none is sent.
 			password: oauth ? undefined : values.password,
-			encryption: values.encryption,
+			encryption: server.encryption,
 			auth: oauth ? ('oauth2' as const) : ('password' as const),
-			oauth: oauth ? { provider: values.signIn as OAuthProvider } : null
+			oauth: oauth ? { provider: values.signIn as OAuthProvider } : null,
+			sendVia: oauth ? values.sendVia : ('smtp' as const)
 		},
 		manualForward: values.manualForward
 	};
@@ -131,7 +157,8 @@ function toInput(values: MailboxFormValues) {
  * still change them). Password leaves them as they are.
  */
 export function withSignIn(values: MailboxFormValues, signIn: SignInChoice): MailboxFormValues {
-	if (signIn === 'password') return { ...values, signIn };
+	// SPEC §14: only a provider's sign-in reaches its API.
+	if (signIn === 'password') return { ...values, signIn, sendVia: 'smtp' };
 	const server = oauthProviderServers[signIn];
 	return { ...values, signIn, host: server.host, port: String(server.port), encryption: server.encryption };
 }
@@ -226,6 +253,7 @@ export function compareMailbox(options: {
 		pair('Service email address', (d) => d.address),
 		pair('Manually forwarded mail', (d) => manualForwardLabels[d.manualForward]),
 		pair('Sign-in method', (d) => (d.smtp.auth === 'oauth2' && d.smtp.oauth ? oauthProviderLabels[d.smtp.oauth.provider] : 'Password')),
+		pair('Send through', (d) => (d.smtp.auth === 'oauth2' && d.smtp.oauth ? sendViaLabels(d.smtp.oauth.provider)[d.smtp.sendVia ?? 'smtp'] : sendViaLabels('microsoft').smtp)),
 		pair('Server address', (d) => d.smtp.host),
 		pair('Port', (d) => String(d.smtp.port)),
 		pair('Encryption', (d) => encryptionLabels[d.smtp.encryption]),
@@ -262,3 +290,32 @@ export const UNENCRYPTED_OAUTH_WARNING =
 
 export const UNENCRYPTED_WARNING =
 	'Without encryption, the password and every message travel unencrypted and can be read on the way. Choose SSL/TLS or STARTTLS unless the server is on your own network.';
+
+/** SPEC §14: what each Send through choice means for the provider chosen, under the control. */
+export function sendViaHint(provider: OAuthProvider, sendVia: SendVia): string {
+	if (provider === 'microsoft') {
+		return sendVia === 'api'
+			? 'Sends over HTTPS with Microsoft Graph, which works where SMTP AUTH is switched off (Security Defaults). No server settings needed.'
+			: 'Sends through Microsoft 365’s SMTP server, which needs SMTP AUTH allowed for the mailbox.';
+	}
+	return sendVia === 'api'
+		? 'Sends over HTTPS with the Gmail API, which needs permission to send only (gmail.send). No server settings needed.'
+		: 'Sends through Gmail’s SMTP server, which needs full access to the mailbox (mail.google.com).';
+}
+
+/**
+ * SPEC §14: switching Send through on a mailbox signed in for the other method needs another
+ * consent from the provider (the grant is for the scope it was asked for). Said before saving, so
+ * that the admin knows why the sign-in turns to Reconnect. Empty when nothing changes or there is
+ * no sign-in yet; nothing either when the saved method was the one the grant lacked (switching
+ * back to what it was given).
+ */
+export function consentNote(
+	values: Pick<MailboxFormValues, 'signIn' | 'sendVia'>,
+	saved: { sendVia: SendVia; connection: { provider: OAuthProvider; status: string; scopeMissing?: boolean } | null }
+): string {
+	const connection = saved.connection;
+	if (values.signIn === 'password' || !connection || connection.provider !== values.signIn) return '';
+	if (connection.status === 'not_connected' || connection.scopeMissing || values.sendVia === saved.sendVia) return '';
+	return `After saving, press Reconnect: ${anotherConsent(values.signIn, values.sendVia)}.`;
+}
