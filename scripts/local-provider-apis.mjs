@@ -34,7 +34,7 @@ const GMAIL_MESSAGE_LIMIT_BYTES = 35 * 1024 * 1024;
 
 /**
  * @typedef {object} ScriptedAnswer given to one API request instead of its own answer
- * @property {number} status
+ * @property {number} status (scripted 0: the connection breaks after the request was read)
  * @property {unknown} [body] an object is sent as JSON; a string as it is
  * @property {Record<string, string>} [headers] e.g. { 'retry-after': '3' }
  */
@@ -52,7 +52,7 @@ const GMAIL_MESSAGE_LIMIT_BYTES = 35 * 1024 * 1024;
 
 /**
  * @typedef {object} Answer
- * @property {number} status
+ * @property {number} status (scripted 0: the connection breaks after the request was read)
  * @property {unknown} [body]
  * @property {Record<string, string>} [headers]
  * @property {Buffer} [accepted] the message, when the provider took it for delivery
@@ -220,6 +220,8 @@ function gmailAnswer(info, pathUser, { contentType, body }, message) {
  * @param {Answer | ScriptedAnswer} answer
  */
 function respond(response, { status, body, headers = {} }) {
+	// Status 0 (scripted): the request was read, then the connection breaks without an answer.
+	if (status === 0) return void response.socket?.destroy();
 	const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
 	const type = body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8' };
 	response.writeHead(status, { ...type, 'cache-control': 'no-store', ...headers });

@@ -9,6 +9,7 @@ import type { StoredMailbox } from '../db/mailboxes';
 import { insertFlowCheck, recordDns } from '../db/flow-checks';
 import { createCachingResolver, type DnsResolver } from '../dns/doh-resolver';
 import { hashHeaderToken, newHeaderToken } from '../mail/header-token';
+import { sendingService } from '../send/credentials';
 import type { Transport } from '../send/transport';
 import { checkDns } from './dns-checks';
 import { sendProbe } from './probe';
@@ -35,7 +36,7 @@ export async function startFlowCheck(db: D1Database, mailbox: StoredMailbox, at:
 	const roundTrip: RoundTrip = {
 		result: 'running',
 		step: 'sending',
-		says: `Sending the probe through ${mailbox.smtp.host} to ${mailbox.address}.`,
+		says: `Sending the probe through ${sendingService(mailbox.smtp)} to ${mailbox.address}.`,
 		to: mailbox.address,
 		messageId: `${crypto.randomUUID()}@${domain}`,
 		sentAt: null,

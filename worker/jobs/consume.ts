@@ -30,6 +30,8 @@ export interface Job<Row extends { id: string; attempts: readonly unknown[] }, R
 	whenUnclaimed(id: string, at: Date): Promise<Date | null>;
 	/** Succeeded, or failed temporarily or permanently: the job's own rule. */
 	verdict(result: Result): AttemptVerdict;
+	/** The earliest a retry may be made (the other side's Retry-After), or null. */
+	notBefore?(result: Result, startedAt: Date): Date | null;
 	/** Writes the attempt and the row's new state to D1, before the queue hears of it. */
 	record(row: Row, result: Result, settlement: Settlement, startedAt: Date): Promise<void>;
 }
@@ -68,7 +70,13 @@ export async function settle<Row extends { id: string; attempts: readonly unknow
 	result: Result,
 	startedAt: Date
 ): Promise<void> {
-	const settlement = decideSettlement({ verdict: job.verdict(result), attemptsSoFar: claimed.row.attempts.length + 1, startedAt, delays: job.retryDelays });
+	const settlement = decideSettlement({
+		verdict: job.verdict(result),
+		attemptsSoFar: claimed.row.attempts.length + 1,
+		startedAt,
+		delays: job.retryDelays,
+		notBefore: job.notBefore?.(result, startedAt) ?? null
+	});
 	await job.record(claimed.row, result, settlement, startedAt);
 	const now = job.now();
 	if (settlement.kind === 'retry') await enqueue(job.queue, [claimed.row.id], { delaySeconds: queueDelaySeconds(settlement.at, now) });

@@ -41,10 +41,12 @@ export type Settlement =
 	| { kind: 'give-up'; reason: 'permanent' | 'schedule-used-up'; attempts: number };
 
 /** The one rule from an attempt's verdict to its settlement. */
-export function decideSettlement(input: { verdict: AttemptVerdict; attemptsSoFar: number; startedAt: Date; delays: RetryDelays }): Settlement {
-	const { verdict, attemptsSoFar } = input;
+export function decideSettlement(input: { verdict: AttemptVerdict; attemptsSoFar: number; startedAt: Date; delays: RetryDelays; notBefore?: Date | null }): Settlement {
+	const { verdict, attemptsSoFar, notBefore } = input;
 	if (verdict === 'succeeded') return { kind: 'done' };
 	if (verdict === 'permanent') return { kind: 'give-up', reason: 'permanent', attempts: attemptsSoFar };
 	const at = nextAttemptAt(input.delays, attemptsSoFar, input.startedAt);
-	return at ? { kind: 'retry', at } : { kind: 'give-up', reason: 'schedule-used-up', attempts: attemptsSoFar };
+	if (!at) return { kind: 'give-up', reason: 'schedule-used-up', attempts: attemptsSoFar };
+	// SPEC §14: a provider's Retry-After is honoured: never earlier than it asked, later if the table says so.
+	return { kind: 'retry', at: notBefore && notBefore > at ? notBefore : at };
 }

@@ -13,7 +13,7 @@ import { claimOutbound, markDataStarted, type AttemptOutcome, type StoredOutboun
 import { consume, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
 import { REPLY_RETRY_DELAYS_SECONDS, type Settlement } from '../jobs/schedule';
 import { finishAttempt } from './status';
-import { smtpLoginFor } from '../send/credentials';
+import { sendingService, smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
@@ -61,6 +61,7 @@ function replyJob(services: Pick<Services, 'db' | 'queues'>, now: () => Date): R
 		claim: (id, at) => claimOutbound(services.db, id, at),
 		whenUnclaimed: (id, at) => lookAgainAt(services, id, at),
 		verdict: (result) => (result.ok ? 'succeeded' : result.temporary ? 'temporary' : 'permanent'),
+		notBefore: (result, started) => (result.retryAfterSeconds === undefined ? null : new Date(started.getTime() + result.retryAfterSeconds * 1000)),
 		record: (outbound, result, settlement, started) => finishAttempt(services, outbound, replyOutcome(result, settlement, started))
 	};
 }
@@ -110,6 +111,7 @@ async function sendGroup(
 		const sent = await sender.send({
 			from: mailbox.address,
 			recipients: [...outbound.to, ...outbound.cc, ...outbound.bcc],
+			bcc: outbound.bcc,
 			raw: message,
 			beforeData: () => markDataStarted(services.db, outbound.id, now().toISOString())
 		});
@@ -119,7 +121,7 @@ async function sendGroup(
 			const hint =
 				refused.length > 0
 					? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
-					: 'The server accepted the message for delivery.';
+					: `${sendingService(mailbox.smtp)} accepted the message for delivery.`;
 			await settle(job, item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
 			continue;
 		}
@@ -128,7 +130,7 @@ async function sendGroup(
 	await sender.close();
 }
 
-type AttemptResult = Omit<OutboundAttempt, 'at' | 'durationMs'> & { durationMs?: number; refused?: RefusedRecipient[] };
+type AttemptResult = Omit<OutboundAttempt, 'at' | 'durationMs'> & { durationMs?: number; refused?: RefusedRecipient[]; retryAfterSeconds?: number };
 
 /**
  * A failed send as a reply's attempt. A login that could not be made or settings that cannot work
@@ -140,11 +142,13 @@ function attemptResult(attempt: SendAttempt, durationMs: number): AttemptResult 
 	return {
 		...failedPayload(attempt, durationMs),
 		category: mayHaveArrived ? 'timeout' : category,
-		hint: mayHaveArrived ? mayHaveArrivedHint() : credential && !temporary ? `${hint} Then use Retry.` : hint,
+		// An API send's own words name the Sent Items to check (api-answers.ts noAnswerHint).
+		hint: mayHaveArrived ? (attempt.stage === 'send' ? hint : mayHaveArrivedHint()) : credential && !temporary ? `${hint} Then use Retry.` : hint,
 		temporary,
 		mayHaveArrived: mayHaveArrived || undefined,
 		transcript: transcript.length > 0 ? transcript : undefined,
-		refused
+		refused,
+		...(attempt.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: attempt.retryAfterSeconds })
 	};
 }
 
@@ -162,7 +166,7 @@ function settle(job: ReplyJob, item: Item, started: Date, result: AttemptResult)
  * time; failed when permanent, or after the table's last delay (saying so), with the attempt.
  */
 function replyOutcome(result: AttemptResult, settlement: Settlement, started: Date): AttemptOutcome {
-	const { refused, durationMs, transcript, ...rest } = result;
+	const { refused, durationMs, transcript, retryAfterSeconds: _retryAfter, ...rest } = result;
 	const attempt: OutboundAttempt = {
 		...rest,
 		at: started.toISOString(),

@@ -18,20 +18,14 @@ import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
 import type { Opened } from '../crypto/sealer';
 import { replaceSealedPassword, type StoredMailbox } from '../db/mailboxes';
+import { providerConfig, usableEndpoint } from '../oauth/providers';
 import { accessTokenFor, type AccessFailure } from '../oauth/tokens';
+import { API_NAMES } from './api-answers';
+import type { ApiSignIn, LoginFailure } from './login';
 import type { SmtpSettings } from '../smtp/settings';
 import { connectHost } from '../smtp/target';
 import type { Services } from '../services';
 
-export interface LoginFailure {
-	/** Why, for callers that answer some of them differently (the SMTP test's 503 for an undecryptable password). */
-	reason: 'password_undecryptable' | 'settings_changed' | 'not_provider_server' | 'unencrypted' | AccessFailure['reason'];
-	stage: SmtpStage;
-	category: SmtpCategory;
-	hint: string;
-	/** Worth trying again later by itself (a provider that did not answer), as retry-policy.ts decides for replies. */
-	temporary: boolean;
-}
 
 export type SmtpLogin =
 	| {
@@ -44,6 +38,8 @@ export type SmtpLogin =
 			 * failure to show instead of the server's refusal, or null.
 			 */
 			afterAuthRefused: () => Promise<LoginFailure | null>;
+			/** SPEC §14: the mailbox sends through its provider's API (api-transport.ts), not SMTP. */
+			api?: ApiSignIn;
 	  }
 	| { ok: false; failure: LoginFailure };
 
@@ -91,6 +87,14 @@ export interface LoginSettings {
 	encryption: StoredMailbox['smtp']['encryption'];
 	auth: SmtpAuth;
 	oauth: { provider: OAuthProvider } | null;
+	/** SPEC §14: how mail leaves (absent: SMTP). */
+	sendVia?: 'smtp' | 'api';
+}
+
+/** What sends the mailbox's mail, as hints name it: its SMTP server, or its provider's API (SPEC §14). */
+export function sendingService(settings: Pick<LoginSettings, 'host' | 'auth' | 'oauth' | 'sendVia'>): string {
+	if (settings.auth === 'oauth2' && settings.sendVia === 'api') return API_NAMES[settings.oauth?.provider ?? 'microsoft'];
+	return settings.host;
 }
 
 /** A stored secret asked to go somewhere it may not (issue 18), and the form field that says so. */
@@ -105,6 +109,8 @@ export type SignInProblem =
  * account and encryption it was entered for.
  */
 export function storedSecretProblem(settings: LoginSettings, saved: StoredMailbox['smtp'], options: { allowPrivateHosts: boolean }): SignInProblem | null {
+	// SPEC §14: an API mailbox's token goes to its provider's API only (api-request.ts); no SMTP host is used.
+	if (settings.auth === 'oauth2' && settings.sendVia === 'api') return null;
 	if (settings.auth === 'oauth2') {
 		const provider = settings.oauth?.provider ?? 'microsoft';
 		const problem = oauthServerProblem({ host: connectHost(settings.host), encryption: settings.encryption, provider }, { allowLoopback: options.allowPrivateHosts });
@@ -134,6 +140,9 @@ export async function smtpLoginFor(
 	const host = connectHost(settings.host);
 	const { allowPrivateSmtpHosts } = services.config;
 	const provider = settings.oauth?.provider ?? 'microsoft';
+	const now = options.now ?? (() => Date.now());
+	// SPEC §14: an API mailbox's token goes only to its provider's API; its SMTP server is not used.
+	if (settings.auth === 'oauth2' && settings.sendVia === 'api') return apiLoginFor(services, mailbox.id, { provider, account: username }, now);
 	const problem = storedSecretProblem(settings, mailbox.smtp, { allowPrivateHosts: allowPrivateSmtpHosts });
 	if (problem) return refuse(problem.reason, `Not sent: ${problem.message}.`);
 	if (settings.auth !== 'oauth2') {
@@ -149,8 +158,8 @@ export async function smtpLoginFor(
 		if (!password.ok) return refuse('password_undecryptable', password.lost.hint);
 		return { ok: true, settings: { host, port, username, encryption, credential: { kind: 'password', password: password.value } }, afterAuthRefused: async () => null };
 	}
-	const subject = { id: mailbox.id, provider, account: username };
-	const access = await accessTokenFor(services, subject, { now: options.now });
+	const subject = { id: mailbox.id, provider, account: username, sendVia: 'smtp' as const };
+	const access = await accessTokenFor(services, subject, { now });
 	if (!access.ok) return { ok: false, failure: explainAccess(access.failure, provider, username) };
 	return {
 		ok: true,
@@ -158,9 +167,49 @@ export async function smtpLoginFor(
 		async afterAuthRefused() {
 			await access.forget();
 			if (!access.fromCache) return null;
-			const fresh = await accessTokenFor(services, subject, { now: options.now, forceRefresh: true });
+			const fresh = await accessTokenFor(services, subject, { now, forceRefresh: true });
 			return fresh.ok ? null : explainAccess(fresh.failure, provider, username);
 		}
+	};
+}
+
+/**
+ * The access token for sending through the provider's API (SPEC §14), timed as the `token` stage,
+ * with a way to renew it once when the API refuses it (a 401).
+ */
+async function apiLoginFor(
+	services: Pick<Services, 'db' | 'config'>,
+	mailboxId: string,
+	{ provider, account }: { provider: OAuthProvider; account: string },
+	now: () => number
+): Promise<SmtpLogin> {
+	const atToken = (failure: LoginFailure): LoginFailure => ({ ...failure, stage: 'token' });
+	const { apiUrl } = providerConfig(services.config.oauth, provider, 'api');
+	if (!usableEndpoint(apiUrl)) {
+		const setting = provider === 'microsoft' ? 'OAUTH_MICROSOFT_GRAPH_URL' : 'OAUTH_GOOGLE_GMAIL_URL';
+		return { ok: false, failure: { reason: 'not_configured', stage: 'token', category: 'config', hint: `${setting} must be an https:// URL (or http:// on this machine); see the README.`, temporary: false } };
+	}
+	const subject = { id: mailboxId, provider, account, sendVia: 'api' as const };
+	const started = now();
+	const access = await accessTokenFor(services, subject, { now });
+	if (!access.ok) return { ok: false, failure: atToken(explainAccess(access.failure, provider, account)) };
+	const api: ApiSignIn = {
+		provider,
+		apiUrl,
+		account,
+		accessToken: access.accessToken,
+		tokenMs: now() - started,
+		async renew() {
+			await access.forget();
+			const fresh = await accessTokenFor(services, subject, { now, forceRefresh: true });
+			return fresh.ok ? { ok: true, accessToken: fresh.accessToken } : { ok: false, failure: atToken(explainAccess(fresh.failure, provider, account)) };
+		}
+	};
+	return {
+		ok: true,
+		settings: { host: '', port: 0, username: account, encryption: 'tls', credential: { kind: 'oauth2', accessToken: access.accessToken } },
+		api,
+		afterAuthRefused: async () => null
 	};
 }
 
@@ -179,6 +228,11 @@ export function explainAccess(failure: AccessFailure, provider: OAuthProvider, a
 		case 'account_changed':
 			return auth(`This mailbox is signed in as ${failure.account}, but its Account is now ${account}. Press Reconnect on the mailbox page and sign in as ${account} (or set the Account back).`);
 		case 'reconnect':
+			if ('scope' in failure && failure.scope) {
+				return auth(
+					`This mailbox's sign-in with ${name} was given for another way of sending than its Send through setting, and the new one needs its own consent. Press Reconnect on the mailbox page and sign in as ${account} again (or set Send through back).`
+				);
+			}
 			return auth(`${name} no longer accepts this mailbox's sign-in (the access was withdrawn, or it expired or was revoked: invalid_grant). Press Reconnect on the mailbox page and sign in as ${account} again.`);
 		case 'not_configured':
 			return config(`Sign-in with ${name} is not configured on this Mailgate: set ${failure.missing.join(', ')} (see the README).`);

@@ -2,12 +2,14 @@
  * One way to send as a mailbox (STYLE "send/"): the SMTP test, replies and the mail flow check's
  * probe all open a sender here, send one message or several over one session, and close it.
  * The sender logs in once (a password or an OAuth access token, credentials.ts), opens a session
- * through its transport (SMTP today), asks the provider at once when the server refused an OAuth
+ * through its transport (SMTP, or the provider's API for a mailbox that sends through it), asks the provider at once when the server refused an OAuth
  * token (a withdrawn access says Reconnect, SPEC §12), starts a new session after a failure or
  * after `messagesPerSession`, and answers every send with a `SendOutcome`: never an exception.
  */
 import type { SmtpTestStep } from '../../src/lib/schema/smtp-test';
-import type { LoginFailure, SmtpLogin } from './credentials';
+import { apiTransport } from './api-transport';
+import type { SmtpLogin } from './credentials';
+import type { LoginFailure } from './login';
 import { smtpTransport } from './smtp-transport';
 import type { SendTimeouts } from './timeouts';
 import type { OutgoingMessage, SendAttempt, SendOutcome, Transport, TransportSession } from './transport';
@@ -46,7 +48,7 @@ export interface MailboxSender {
 }
 
 export function openSender(options: SenderOptions): MailboxSender {
-	const transport = options.transport ?? smtpTransport({ timeouts: options.timeouts, allowPrivateHosts: options.allowPrivateHosts });
+	const smtp = () => options.transport ?? smtpTransport({ timeouts: options.timeouts, allowPrivateHosts: options.allowPrivateHosts });
 	const perSession = options.messagesPerSession ?? Number.POSITIVE_INFINITY;
 	let login: SmtpLogin | null = null;
 	let session: TransportSession | null = null;
@@ -61,6 +63,8 @@ export function openSender(options: SenderOptions): MailboxSender {
 		if (session?.isOpen && dirty) await session.reset();
 		dirty = false;
 		if (session?.isOpen) return { ok: true };
+		// SPEC §14: a mailbox that sends through Microsoft Graph or the Gmail API has its login's route.
+		const transport = login.api ? apiTransport(login.api, { timeouts: options.timeouts }) : smtp();
 		const opening = await transport.open(login.settings);
 		session = opening.session;
 		sentOnSession = 0;

@@ -7,7 +7,10 @@ import type { SendAttempt, SendOutcome } from './transport';
 
 /** An accepted message: the server's final answer, and the caller's words for it. */
 export function acceptedPayload(sent: Extract<SendOutcome, { ok: true }>, hint: string, durationMs: number): SendOutcomePayload {
-	return { ok: true, stage: 'data', category: null, code: sent.code, enhancedCode: sent.enhancedCode, serverMessage: sent.serverMessage, hint, durationMs };
+	const { code, enhancedCode, serverMessage, providerMessageId } = sent;
+	// SPEC §14: an API send's last stage is `send`; SMTP's is the message data.
+	const stage = sent.via === 'api' ? 'send' : 'data';
+	return { ok: true, stage, category: null, code, enhancedCode, serverMessage, ...(providerMessageId ? { providerMessageId } : {}), hint, durationMs };
 }
 
 /** A failed attempt: where it stopped, why, and what the server said. */

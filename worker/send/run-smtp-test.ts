@@ -6,7 +6,8 @@
 import type { SmtpTestResult } from '../../src/lib/schema/smtp-test';
 import { composeMessage } from '../mail/compose';
 import { TEST_HEADER } from './test-token';
-import type { LoginFailure, SmtpLogin } from './credentials';
+import type { SmtpLogin } from './credentials';
+import type { LoginFailure } from './login';
 import { openSender } from './mailbox-sender';
 import { failedPayload } from './payload';
 import { INTERACTIVE_TIMEOUTS } from './timeouts';
@@ -37,10 +38,11 @@ export async function runSmtpTest(options: SmtpTestOptions): Promise<SmtpTestOut
 	const now = options.now ?? (() => Date.now());
 	const started = now();
 	const sender = openSender({ login: options.login, timeouts: INTERACTIVE_TIMEOUTS, allowPrivateHosts: options.allowPrivateHosts, transport: options.transport });
-	const finish = (failed: SendAttempt | null) => {
+	const finish = (failed: SendAttempt | null, via: 'smtp' | 'api' = 'smtp') => {
 		const result = { transcript: [...sender.transcript], steps: [...sender.steps], durationMs: now() - started };
 		if (!failed) {
-			return { ok: true, stage: 'data' as const, category: null, hint: `The test message was accepted for ${options.to}. Sending works with these settings.`, ...result };
+			// SPEC §14: an API send's last stage is `send`.
+			return { ok: true, stage: via === 'api' ? ('send' as const) : ('data' as const), category: null, hint: `The test message was accepted for ${options.to}. Sending works with these settings.`, ...result };
 		}
 		return { ...failedPayload(failed, result.durationMs), ...result, credential: failed.credential };
 	};
@@ -65,5 +67,5 @@ export async function runSmtpTest(options: SmtpTestOptions): Promise<SmtpTestOut
 	const sent = await sender.send({ from: options.from.email, recipients: [options.to], raw });
 	if (!sent.ok) return finish(sent.attempt);
 	await sender.close();
-	return finish(null);
+	return finish(null, sent.via);
 }

@@ -1,13 +1,12 @@
 /**
- * What sending as a mailbox returns, and what a way of sending (a transport) must do. SMTP is
- * the one transport today (smtp-transport.ts); Microsoft Graph and the Gmail API are added here
- * as transports, and the three callers (the SMTP test, replies, the probe) do not change: they
- * only ever see a `SendOutcome`.
+ * What sending as a mailbox returns, and what a way of sending (a transport) must do: SMTP
+ * (smtp-transport.ts), or Microsoft Graph and the Gmail API (api-transport.ts, SPEC §14). The
+ * three callers (the SMTP test, replies, the probe) only ever see a `SendOutcome`.
  */
 import type { RefusedRecipient } from '../../src/lib/schema/outbound';
 import type { SmtpCategory, SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
 import type { SmtpSettings } from '../smtp/settings';
-import type { LoginFailure } from './credentials';
+import type { LoginFailure } from './login';
 
 /** A failed attempt, explained (SPEC §4): where it stopped, what kind of problem, what to do. */
 export interface SendAttempt {
@@ -29,15 +28,21 @@ export interface SendAttempt {
 	refused: RefusedRecipient[];
 	/** Why no login could be made (send/credentials.ts), when that is where it stopped. */
 	credential?: LoginFailure['reason'];
+	/** The provider asked not to be tried again for this many seconds (Retry-After, SPEC §14). */
+	retryAfterSeconds?: number;
 }
 
 export type SendOutcome =
 	| {
 			ok: true;
+			/** SPEC §14: which way it left (absent: SMTP). */
+			via?: 'smtp' | 'api';
 			/** The server's final answer to the message data. */
 			code: number;
 			enhancedCode?: string;
 			serverMessage: string;
+			/** The provider's id of the sent message (the Gmail API's `id`, SPEC §14). */
+			providerMessageId?: string;
 			accepted: string[];
 			refused: RefusedRecipient[];
 			transcript: string[];
@@ -51,6 +56,11 @@ export interface OutgoingMessage {
 	recipients: string[];
 	/** The message as composed (CRLF line ends). */
 	raw: string;
+	/**
+	 * Recipients that are in `recipients` but in no header (a reply's Bcc). SMTP needs nothing
+	 * more; an API that reads the recipients from the MIME gets them as a `Bcc` header (SPEC §14).
+	 */
+	bcc?: readonly string[];
 	/** Called right before the message data goes out, so a crash after it is known (SPEC §10). */
 	beforeData?: () => Promise<void>;
 }

@@ -28,6 +28,8 @@ export const sendOutcomeSchema = z.object({
 	enhancedCode: z.string().optional(),
 	/** What the server said, verbatim; a local failure is described in the hint instead (issue 19). */
 	serverMessage: z.string().optional(),
+	/** SPEC §14: the provider's id of the sent message (the Gmail API's `id`). */
+	providerMessageId: z.string().optional(),
 	hint: z.string(),
 	durationMs: z.number(),
 	/** Worth trying again later by itself (replies record it). */
