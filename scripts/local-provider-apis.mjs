@@ -80,6 +80,7 @@ export function providerApis({ lookupToken, log, relay, delayMs = 0 }) {
 		const route = provider === 'microsoft' ? /^\/v1\.0\/(?:users\/([^/]+)|me)\/sendMail$/i.exec(path) : /^\/gmail\/v1\/users\/([^/]+)\/messages\/send$/.exec(path);
 		if (!route || request.method !== 'POST') return false;
 		const pathUser = decodeURIComponent(route[1] ?? 'me');
+		const tag = provider === 'microsoft' ? '[local graph]' : '[local gmail]';
 		const token = /^Bearer (.+)$/i.exec(request.authorization)?.[1] ?? '';
 		const info = token ? lookupToken(token) : null;
 		const decoded = decode(provider, request);
@@ -96,8 +97,8 @@ export function providerApis({ lookupToken, log, relay, delayMs = 0 }) {
 		});
 		setTimeout(() => {
 			respond(response, answer);
-			log(`[local ${provider === 'microsoft' ? 'graph' : 'gmail'}] ${describe(decoded)} → ${answer.status}${answer === own ? '' : ' (scripted)'}`);
-			if (answer === own && own.accepted && relayed) deliver(own.accepted, info?.account ?? '');
+			log(`${tag} ${describe(decoded)} → ${answer.status}${answer === own ? '' : ' (scripted)'}`);
+			if (answer === own && own.accepted && relayed) deliver(own.accepted, info?.account ?? '', tag);
 		}, delay);
 		return true;
 	};
@@ -107,14 +108,15 @@ export function providerApis({ lookupToken, log, relay, delayMs = 0 }) {
 	 * and Bcc headers, without the Bcc header (the provider removes it, SPEC §14).
 	 * @param {Buffer} message
 	 * @param {string} account
+	 * @param {string} tag the log lines' prefix
 	 */
-	const deliver = (message, account) => {
+	const deliver = (message, account, tag) => {
 		const recipients = recipientsOf(message);
 		const from = addresses(headerValue(headerBlock(message), 'from'))[0] ?? account;
 		const data = Buffer.from(message.toString('latin1').replace(/^Bcc:.*\r?\n(?:[ \t].*\r?\n)*/im, ''), 'latin1');
 		relayed
-			?.handOver({ from, recipients, data, onHanded: (address) => log(`[local api] handed to the Worker for ${address}, as Email Routing would`) })
-			.catch((/** @type {Error} */ error) => log(`[local api] not delivered to the Worker: ${error.message}`));
+			?.handOver({ from, recipients, data, onHanded: (address) => log(`${tag} handed to the Worker for ${address}, as Email Routing would`) })
+			.catch((/** @type {Error} */ error) => log(`${tag} not delivered to the Worker: ${error.message}`));
 	};
 
 	return {
