@@ -15,6 +15,10 @@
 //    `sent` (GET /api/outbound), or the bench fails. The proxy's time line says where the time
 //    went: replies waited for, smtp-server's own work, the Worker's work between a reply and its
 //    next command, and the time with no session open.
+//    Before the SMTP replies of the first server, the same COUNT replies go through Microsoft
+//    Graph's sendMail (SPEC §14), all sent before the SMTP ones start: the local OAuth stand-in
+//    plays Graph and answers every request DELAY_MS late (bench/outbound-graph.mjs), to a mailbox
+//    signed in through it. Each mode also gives the p50 from a reply's POST to its `sentAt`.
 // 2. `POST /api/mailboxes/:id/outbound` latency, one request at a time (WARM_UP, then SAMPLES):
 //    50 KB of text, 1 KB of text and GET /api/integrations as the floor, interleaved.
 //
@@ -28,6 +32,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { startLocalServer } from '../scripts/local-harness.mjs';
+import { startGraphStandIn } from './outbound-graph.mjs';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const COUNT = Number(process.argv[2] ?? (SMOKE ? 5 : 100));
@@ -199,6 +204,8 @@ const proxy = createServer((client) => {
 	});
 });
 const proxyPort = await listen(proxy, (cb) => proxy.listen(0, '127.0.0.1', cb));
+/** Graph's sendMail (and the sign-in) on loopback, every API answer DELAY_MS late. */
+const graphStandIn = await startGraphStandIn(DELAY_MS);
 
 /**
  * @param {import('node:net').Server} server
@@ -291,14 +298,21 @@ function followQueueLog(adminToken) {
 }
 
 /**
+ * One fresh `wrangler dev`: COUNT replies through the SMTP mailbox behind the slow proxy, then
+ * (latency) the POST latency. With `graph`, the same COUNT replies go through the Graph stand-in
+ * first, on the same server (its start is the slowest part of a smoke run), and are all sent
+ * before the SMTP replies start.
  * @param {string} label
  * @param {Record<string, string>} extraVars
- * @param {{ latency: boolean }} options
+ * @param {{ latency: boolean, graph?: boolean }} options
  */
-async function run(label, extraVars, { latency }) {
+async function run(label, extraVars, { latency, graph = false }) {
 	// The API allows 60 replies a minute through one mailbox (worker/api/rate-limit.ts); the bench
 	// measures the queue and the SMTP sessions, so it raises that limit (and the per-key one).
-	const server = await startLocalServer({ extraVars: { RATE_LIMITS: 'outbound-mailbox=100000,outbound-key=100000', ...extraVars } });
+	const began = performance.now();
+	const server = await startLocalServer({
+		extraVars: { RATE_LIMITS: 'outbound-mailbox=100000,outbound-key=100000', ...(graph ? graphStandIn.workerVars() : {}), ...extraVars }
+	});
 	const queueLog = followQueueLog(server.adminToken);
 	const runStarted = performance.now();
 	const headers = { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' };
@@ -312,20 +326,16 @@ async function run(label, extraVars, { latency }) {
 		// A failure throws with its body and the Worker's error as wrangler dev printed it.
 		return (await server.check(response, `${method} ${path}`)).json();
 	};
-	try {
-		const integration = await api('POST', '/api/integrations', { name: 'Bench' });
-		/** @param {string} address @param {number} port */
-		const mailbox = (address, port) =>
-			api('POST', '/api/mailboxes', {
-				integrationId: integration.id,
-				name: 'Bench Support',
-				address,
-				smtp: { host: '127.0.0.1', port, username: USER, password: PASSWORD, encryption: 'none' }
-			});
-		const slow = await mailbox(`slow-${label}@bench.example.com`, proxyPort);
 
-		// 1. COUNT replies through the slow provider.
-		const mine = () => received.filter((r) => r.from === slow.address);
+	/**
+	 * 1. COUNT replies through one slow provider, timed from the first POST to the COUNT-th message
+	 * it received.
+	 * @param {string} label
+	 * @param {{ id: string, address: string }} slow the mailbox
+	 * @param {() => number[]} arrivals when each of its messages reached the provider (performance.now())
+	 * @param {boolean} viaApi whether it sends through Graph (no SMTP time line)
+	 */
+	const throughput = async (label, slow, arrivals, viaApi) => {
 		const reply = (/** @type {number} */ i) => ({
 			to: [`customer-${i}@example.org`],
 			subject: `Re: Order ${1000 + i}`,
@@ -336,11 +346,15 @@ async function run(label, extraVars, { latency }) {
 		let next = 0;
 		/** @type {number[]} when each POST was answered */
 		const answered = [];
+		/** @type {Map<string, number>} each reply's id → when its POST was made (epoch ms, as `sentAt`) */
+		const postedAt = new Map();
 		await Promise.all(
 			Array.from({ length: CONCURRENCY }, async () => {
 				while (next < COUNT) {
 					const i = next++;
-					await api('POST', `/api/mailboxes/${slow.id}/outbound`, reply(i));
+					const at = Date.now();
+					const item = await api('POST', `/api/mailboxes/${slow.id}/outbound`, reply(i));
+					postedAt.set(item.id, at);
 					answered.push(performance.now() - started);
 				}
 			})
@@ -348,10 +362,10 @@ async function run(label, extraVars, { latency }) {
 		const posted = performance.now() - started;
 		const deadline = Date.now() + SEND_TIMEOUT_MS;
 		let checked = Date.now();
-		while (mine().length < COUNT) {
+		while (arrivals().length < COUNT) {
 			if (Date.now() > deadline) {
 				const { counts } = await statusCounts(api, slow.id);
-				throw new Error(`${label}: only ${mine().length} of ${COUNT} messages arrived in ${SEND_TIMEOUT_MS / 1000}s (${JSON.stringify(counts)})`);
+				throw new Error(`${label}: only ${arrivals().length} of ${COUNT} messages arrived in ${SEND_TIMEOUT_MS / 1000}s (${JSON.stringify(counts)})`);
 			}
 			// Fail early on a failed or deferred item (a GET a second barely disturbs the Worker).
 			if (Date.now() - checked > 1000) {
@@ -361,15 +375,16 @@ async function run(label, extraVars, { latency }) {
 			}
 			await new Promise((resolve) => setTimeout(resolve, 10));
 		}
-		const arrivals = mine().map((r) => r.at);
-		const elapsed = /** @type {number} */ (arrivals[COUNT - 1]) - started;
+		const arrived = arrivals().sort((a, b) => a - b);
+		const elapsed = /** @type {number} */ (arrived[COUNT - 1]) - started;
 		const seen = { ...trace, clientGaps: new Map([...trace.clientGaps].map(([key, gap]) => [key, { ...gap }])) };
 		await new Promise((resolve) => setTimeout(resolve, 300)); // the last invocation's QUEUE line
-		const batches = (queueLog?.batches ?? []).map((b) => ({ ...b, start: b.end - b.ms - started, end: b.end - started }));
+		const batches = (queueLog?.batches ?? []).filter((b) => b.end - b.ms >= started).map((b) => ({ ...b, start: b.end - b.ms - started, end: b.end - started }));
 		const items = await allSent(api, slow.id, COUNT, label);
-		if (mine().length !== COUNT) throw new Error(`${label}: the server received ${mine().length} messages for ${COUNT} replies`);
+		if (arrivals().length !== COUNT) throw new Error(`${label}: the provider received ${arrivals().length} messages for ${COUNT} replies`);
 		const attemptMs = items.map((item) => /** @type {number} */ (item.attempts.at(-1)?.durationMs ?? 0));
-		const result = {
+		const postToSent = items.map((item) => Date.parse(item.sentAt) - /** @type {number} */ (postedAt.get(item.id))).sort((a, b) => a - b);
+		return {
 			label,
 			elapsed,
 			posted,
@@ -380,7 +395,10 @@ async function run(label, extraVars, { latency }) {
 			waits: seen.waits,
 			batchFull: answered[BATCH_SIZE - 1] ?? 0,
 			batches,
-			beforeFirstSession: (seen.firstOpen ?? started) - started,
+			beforeFirstSession: (viaApi ? /** @type {number} */ (arrived[0]) : (seen.firstOpen ?? started)) - started,
+			/** Graph: every sendMail request (a retried message is asked more than once); null for SMTP. */
+			apiRequests: viaApi ? graphStandIn.requests(slow.address).length : null,
+			postToSentP50: pct(postToSent, 50),
 			betweenSessions: seen.betweenSessionsMs,
 			serverMs: seen.serverMs,
 			clientGaps: seen.clientGaps,
@@ -388,8 +406,26 @@ async function run(label, extraVars, { latency }) {
 			attemptMs: attemptMs.reduce((a, b) => a + b, 0),
 			attemptP50: pct([...attemptMs].sort((a, b) => a - b), 50),
 			/** @type {Record<string, number[]> | null} */
-			latency: null
+			latency: null,
+			/** This server's whole run, wrangler dev's start included. */
+			runMs: 0
 		};
+	};
+
+	try {
+		const integration = await api('POST', '/api/integrations', { name: 'Bench' });
+		let graphResult = null;
+		if (graph) {
+			const viaGraph = await graphStandIn.mailbox(api, server.baseUrl, { integrationId: integration.id, name: 'Bench Support', address: 'slow-graph@bench.example.com' });
+			graphResult = await throughput('graph', viaGraph, () => graphStandIn.arrivals(viaGraph.address), true);
+		}
+		const slow = await api('POST', '/api/mailboxes', {
+			integrationId: integration.id,
+			name: 'Bench Support',
+			address: `slow-${label}@bench.example.com`,
+			smtp: { host: '127.0.0.1', port: proxyPort, username: USER, password: PASSWORD, encryption: 'none' }
+		});
+		const result = await throughput(label, slow, () => received.filter((r) => r.from === slow.address).map((r) => r.at), false);
 
 		// 2. POST latency, one request at a time: 50 KB (the figure), 1 KB (what does not depend on
 		// the size) and GET /api/integrations (the floor of any request here), interleaved so that
@@ -426,7 +462,8 @@ async function run(label, extraVars, { latency }) {
 			result.latency = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, values.sort((a, b) => a - b)]));
 		}
 		queueLog?.assertNoReload(runStarted);
-		return result;
+		const runMs = performance.now() - began;
+		return { smtp: { ...result, runMs }, graph: graphResult && { ...graphResult, runMs } };
 	} catch (error) {
 		if (queueLog) console.error(`--- wrangler dev output (tail) ---\n${queueLog.tail()}`);
 		if (!/wrangler dev output/.test(String(error))) console.error(`--- wrangler dev errors ---\n${server.output()}`);
@@ -491,15 +528,20 @@ const pct = (/** @type {number[]} */ sorted, /** @type {number} */ p) => sorted[
 
 const benchStarted = performance.now();
 const loadStart = loadavg()[0] ?? 0;
-/** @typedef {Awaited<ReturnType<typeof run>>} Result */
+/** @typedef {Awaited<ReturnType<typeof run>>['smtp']} Result */
 /** @type {Result | undefined} */
 let batch;
 /** @type {Result | undefined} */
 let single;
+/** @type {Result | undefined} */
+let graph;
 try {
-	batch = await run('batch', {}, { latency: true });
-	single = await run('single', { OUTBOUND_MESSAGES_PER_SESSION: '1' }, { latency: false });
+	const first = await run('batch', {}, { latency: true, graph: true });
+	batch = first.smtp;
+	graph = first.graph ?? undefined;
+	single = (await run('single', { OUTBOUND_MESSAGES_PER_SESSION: '1' }, { latency: false })).smtp;
 } finally {
+	await graphStandIn.close();
 	proxy.close();
 	await new Promise((resolve) => smtp.close(() => resolve(undefined)));
 }
@@ -507,38 +549,49 @@ try {
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
 const perMessage = (/** @type {number} */ ms) => `${(ms / COUNT).toFixed(0)} ms/msg`;
 const workerMs = (/** @type {Result} */ r) => [...r.clientGaps.values()].reduce((sum, gap) => sum + gap.ms, 0);
+/** A row that means something for SMTP only: empty in the Graph column. */
+const smtpOnly = (/** @type {(r: Result) => string} */ value) => (/** @type {Result} */ r) => (r.apiRequests === null ? value(r) : '');
+/** The provider's answers the Worker waited for: SMTP replies, or Graph requests (one answer each). */
+const waited = (/** @type {Result} */ r) => r.apiRequests ?? r.waits;
 /** @type {Array<[string, (r: Result) => string]>} */
 const rows = [
 	[`${COUNT} replies: first POST → ${COUNT}th received`, (r) => seconds(r.elapsed)],
 	['messages / second', (r) => r.perSecond.toFixed(2)],
-	['SMTP connections (most open at once)', (r) => `${r.connections} (${r.maxOpen})`],
+	['a reply\'s POST → its sentAt, p50', (r) => seconds(r.postToSentP50)],
+	['SMTP connections (most open at once)', smtpOnly((r) => `${r.connections} (${r.maxOpen})`)],
+	['Graph sendMail requests', (r) => (r.apiRequests === null ? '' : String(r.apiRequests))],
 	['attempts recorded (all sent)', (r) => String(r.attempts)],
 	['where the time went:', () => ''],
-	['  before the first session (POSTs, batching)', (r) => seconds(r.beforeFirstSession)],
+	['  before the first session / request (POSTs, batching)', (r) => seconds(r.beforeFirstSession)],
 	[`    the ${BATCH_SIZE}th POST answered (a full batch)`, (r) => seconds(r.batchFull)],
 	[`    all ${COUNT} POSTs (${CONCURRENCY} at a time) answered`, (r) => seconds(r.posted)],
 	['    the first consumer invocation started (≈)', (r) => (r.batches[0] ? seconds(r.batches[0].start) : '?')],
-	['  no session open (between batches)', (r) => seconds(r.betweenSessions)],
-	[`  replies waited for × ${DELAY_MS} ms`, (r) => `${r.waits} = ${seconds(r.waits * DELAY_MS)}`],
-	['    per message (replies, if more)', (r) => `${(r.waits / COUNT).toFixed(2)}${r.replies > r.waits ? ` (${(r.replies / COUNT).toFixed(2)})` : ''}`],
-	['  smtp-server composing its replies', (r) => seconds(r.serverMs)],
-	['  the Worker between a reply and its next line', (r) => `${seconds(workerMs(r))} (${perMessage(workerMs(r))})`],
-	['  unaccounted (sockets, timers)', (r) => seconds(r.elapsed - r.beforeFirstSession - r.betweenSessions - r.waits * DELAY_MS - r.serverMs - workerMs(r))],
+	['  no session open (between batches)', smtpOnly((r) => seconds(r.betweenSessions))],
+	[`  replies waited for × ${DELAY_MS} ms`, (r) => `${waited(r)} = ${seconds(waited(r) * DELAY_MS)}`],
+	['    per message (replies, if more)', (r) => `${(waited(r) / COUNT).toFixed(2)}${r.replies > r.waits ? ` (${(r.replies / COUNT).toFixed(2)})` : ''}`],
+	['  smtp-server composing its replies', smtpOnly((r) => seconds(r.serverMs))],
+	['  the Worker between a reply and its next line', smtpOnly((r) => `${seconds(workerMs(r))} (${perMessage(workerMs(r))})`)],
+	['  unaccounted (sockets, timers)', smtpOnly((r) => seconds(r.elapsed - r.beforeFirstSession - r.betweenSessions - r.waits * DELAY_MS - r.serverMs - workerMs(r)))],
 	['attempt durationMs: sum / p50', (r) => `${seconds(r.attemptMs)} / ${r.attemptP50} ms`],
 	['consumer invocations: messages each', (r) => r.batches.map((b) => b.size).join(' ') || '?'],
 	['  started at (s after the first POST, ≈)', (r) => r.batches.map((b) => (b.start / 1000).toFixed(1)).join(' ') || '?']
 ];
 const b = /** @type {Result} */ (batch);
 const s = /** @type {Result} */ (single);
+const g = /** @type {Result} */ (graph);
 console.log('');
-console.log(`Outbound replies, wrangler dev on loopback, smtp-server answering every reply ${DELAY_MS} ms late`);
-console.log(''.padEnd(48), 'one session per batch'.padStart(22), 'one session per message'.padStart(24));
-for (const [name, value] of rows) console.log(name.padEnd(48), value(b).padStart(22), value(s).padStart(24));
+console.log(`Outbound replies, wrangler dev on loopback, smtp-server answering every reply ${DELAY_MS} ms late, the Graph stand-in every request`);
+console.log(''.padEnd(56), 'SMTP, session per batch'.padStart(24), 'SMTP, per message'.padStart(18), 'Graph API'.padStart(14));
+for (const [name, value] of rows) console.log(name.padEnd(56), value(b).padStart(24), value(s).padStart(18), value(g).padStart(14));
 const overlapped = b.maxOpen > 1 || s.maxOpen > 1;
 console.log(
 	`session reuse: ${(b.perSecond / s.perSecond).toFixed(2)}× the messages per second (goal ≥ 3×)` +
 		(overlapped ? ' — NOT a clean comparison, see the warning below' : '') +
 		`; the replies waited for alone would allow ${(s.waits / b.waits).toFixed(2)}×`
+);
+console.log(
+	`Graph API: ${(g.perSecond / b.perSecond).toFixed(2)}× the messages per second of SMTP with one session per batch ` +
+		`(${g.perSecond.toFixed(2)} against ${b.perSecond.toFixed(2)}); a reply's POST → sentAt p50 ${seconds(g.postToSentP50)} against ${seconds(b.postToSentP50)}`
 );
 for (const r of [b, s]) {
 	if (r.maxOpen > 1) {
@@ -551,13 +604,13 @@ for (const r of [b, s]) {
 }
 
 console.log('');
-console.log('the Worker between a reply and its next line'.padEnd(48), 'per batch: n, ms each'.padStart(22), 'per message: n, ms each'.padStart(24));
+console.log('SMTP: the Worker between a reply and its next line'.padEnd(56), 'per batch: n, ms each'.padStart(24), 'per message: n, ms each'.padStart(24));
 const keys = [...new Set([...b.clientGaps.keys(), ...s.clientGaps.keys()])];
 const gapCell = (/** @type {Result} */ r, /** @type {string} */ key) => {
 	const gap = r.clientGaps.get(key);
 	return gap ? `${gap.n} × ${(gap.ms / gap.n).toFixed(1)}` : '';
 };
-for (const key of keys) console.log(`  ${key}`.padEnd(48), gapCell(b, key).padStart(22), gapCell(s, key).padStart(24));
+for (const key of keys) console.log(`  ${key}`.padEnd(56), gapCell(b, key).padStart(24), gapCell(s, key).padStart(24));
 
 console.log('');
 console.log('route (one request at a time)'.padEnd(48), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
@@ -571,6 +624,7 @@ for (const [name, values] of Object.entries(b.latency ?? {})) {
 	);
 }
 console.log(
-	`(smtp-server saw ${serverConnections} connections and ${received.length} messages in all; the bench took ${seconds(performance.now() - benchStarted)}; ` +
+	`(smtp-server saw ${serverConnections} connections and ${received.length} messages in all; the bench took ${seconds(performance.now() - benchStarted)} ` +
+		`(runs, wrangler dev's start included: graph and batch ${seconds(b.runMs)}, single ${seconds(s.runMs)}); ` +
 		`load average ${loadStart.toFixed(2)} at the start, ${loadavg()[0]?.toFixed(2)} at the end on ${cpus().length} CPUs: other work on the machine slows every figure)`
 );
