@@ -134,7 +134,9 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 	if (value === null) return undefined;
 	const text = value.trim();
 	if (/^\d{1,10}$/.test(text)) return Math.min(Number(text), MAX_RETRY_AFTER_SECONDS);
-	if (text.length > 64) return undefined;
+	// An HTTP-date starts with its day name (IMF-fixdate, or the obsolete RFC 850 and asctime forms);
+	// Date.parse alone would take "-5" or "1.5" as dates.
+	if (text.length > 64 || !/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /.test(text)) return undefined;
 	const at = Date.parse(text);
 	if (Number.isNaN(at)) return undefined;
 	return Math.min(Math.max(0, Math.ceil((at - now) / 1000)), MAX_RETRY_AFTER_SECONDS);
