@@ -95,6 +95,30 @@ describe.each(['microsoft', 'google'] as const)('sending through %s', (provider)
 		for (const token of accessTokens) expect(JSON.stringify(test.body)).not.toContain(token);
 	});
 
+	it("the form's settings: the same test, and a switch to the API the grant was not given for says why", async () => {
+		const mailbox = await apiMailbox(provider);
+		const smtp = { username: mailbox.smtp.username, auth: 'oauth2', oauth: { provider }, sendVia: 'api' };
+		const draft = await api('POST', '/api/smtp-test', { mailboxId: mailbox.id, to: 'erin@customer.example', smtp });
+		expect(draft.status, draft.text).toBe(200);
+		expect(draft.body).toMatchObject({ ok: true, stage: 'send', settings: 'form' });
+
+		// A mailbox signed in for SMTP, whose form now says the API: its grant lacks the API's scope.
+		const integration = await createIntegration();
+		const smtpMailbox = await api('POST', '/api/mailboxes', {
+			...mailboxInput(integration.id),
+			smtp: { host: '127.0.0.1', port: 2525, encryption: 'starttls', username: `${unique('desk')}@acme.test`, auth: 'oauth2', oauth: { provider } }
+		});
+		expect(smtpMailbox.status, smtpMailbox.text).toBe(201);
+		await signIn(smtpMailbox.body.id, provider);
+		const before = await refreshCount();
+		const switched = await api('POST', '/api/smtp-test', { mailboxId: smtpMailbox.body.id, to: 'erin@customer.example', smtp: { ...smtp, username: smtpMailbox.body.smtp.username } });
+		expect(switched.body).toMatchObject({ ok: false, stage: 'token', category: 'auth' });
+		expect(switched.body.hint).toContain('Reconnect');
+		expect(switched.body.hint).toContain('its own consent');
+		// The provider was not asked for a token the grant does not cover.
+		expect(await refreshCount()).toBe(before);
+	});
+
 	it('a reply: sent, the same Message-ID and From as composed, Bcc as a header only in what the API got', async () => {
 		const mailbox = await apiMailbox(provider);
 		const posted = await api<OutboundItem>('POST', `/api/mailboxes/${mailbox.id}/outbound`, {
