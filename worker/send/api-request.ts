@@ -6,6 +6,7 @@
  * before delivery. Every field of an answer is bounded before anyone reads it.
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
+import { readStart } from '../http/read-start';
 import { bytesToBase64, bytesToBase64Url } from '../mail/base64';
 import type { ProviderAnswer } from './api-answers';
 import { parseRetryAfter } from './api-answers';
@@ -61,7 +62,8 @@ export async function readAnswer(response: Response, now: number): Promise<Provi
 	const answer: ProviderAnswer & { providerMessageId?: string } = { status: response.status };
 	const retryAfter = parseRetryAfter(response.headers.get('retry-after'), now);
 	if (retryAfter !== undefined) answer.retryAfterSeconds = retryAfter;
-	const body = parseJson(await readBounded(response, MAX_ANSWER_BYTES));
+	// A body cut off mid-way is no answer to read: the status still says what happened.
+	const body = parseJson(await readStart(response, MAX_ANSWER_BYTES).catch(() => ''));
 	if (!isRecord(body)) return answer;
 	if (typeof body.id === 'string' && CODE.test(body.id)) answer.providerMessageId = body.id;
 	const error = body.error;
@@ -72,35 +74,6 @@ export async function readAnswer(response: Response, now: number): Promise<Provi
 	if (typeof reason === 'string' && CODE.test(reason)) answer.reason = reason;
 	if (typeof error.message === 'string' && error.message.trim()) answer.message = oneLine(error.message).slice(0, MAX_PROVIDER_MESSAGE);
 	return answer;
-}
-
-/** At most `limit` bytes of the body as text; the rest is cancelled unread. */
-async function readBounded(response: Response, limit: number): Promise<string> {
-	if (!response.body) return '';
-	const reader = response.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	try {
-		while (size < limit) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			chunks.push(value);
-			size += value.byteLength;
-		}
-	} catch {
-		// A body cut off mid-way says what it said so far.
-	} finally {
-		void reader.cancel().catch(() => undefined);
-	}
-	const bytes = new Uint8Array(Math.min(size, limit));
-	let at = 0;
-	for (const chunk of chunks) {
-		const part = chunk.subarray(0, bytes.length - at);
-		bytes.set(part, at);
-		at += part.byteLength;
-		if (at >= bytes.length) break;
-	}
-	return new TextDecoder().decode(bytes);
 }
 
 function parseJson(text: string): unknown {

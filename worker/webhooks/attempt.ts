@@ -6,7 +6,8 @@
  */
 import { checkWebhookUrl, type WebhookAttempt } from '../../src/lib/schema/webhook';
 import { findIntegration, findWebhookSecret } from '../db/integrations';
-import { readStart, signedRequest } from './request';
+import { readStart } from '../http/read-start';
+import { signedRequest } from './request';
 import type { Services } from '../services';
 
 /** SPEC §11: a 2xx within this long is success; anything else, or nothing, is a failed attempt. */
