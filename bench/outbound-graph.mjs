@@ -45,6 +45,8 @@ export async function startGraphStandIn(delayMs) {
 				.apiRequests()
 				.filter((request) => request.status === 202 && request.account.toLowerCase() === account.toLowerCase())
 				.map((request) => Date.parse(request.at) - performance.timeOrigin),
+		/** How many refresh_token grants the token endpoint has answered so far. */
+		refreshes: () => standIn.issued().tokenRequests.filter((request) => request.grant === 'refresh_token').length,
 		/** @param {string} account every sendMail request for `account`, whatever its answer */
 		requests: (account) => standIn.apiRequests().filter((request) => request.account.toLowerCase() === account.toLowerCase()),
 		close: standIn.close

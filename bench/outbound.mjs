@@ -342,6 +342,7 @@ async function run(label, extraVars, { latency, graph = false }) {
 			text: `Hello,\r\n\r\n${'Thank you for writing to us; your order is on its way. '.repeat(18)}\r\n\r\nBench Support\r\n`
 		});
 		resetTrace(trace);
+		const refreshesBefore = graphStandIn.refreshes();
 		const started = performance.now();
 		let next = 0;
 		/** @type {number[]} when each POST was answered */
@@ -398,6 +399,8 @@ async function run(label, extraVars, { latency, graph = false }) {
 			beforeFirstSession: (viaApi ? /** @type {number} */ (arrived[0]) : (seen.firstOpen ?? started)) - started,
 			/** Graph: every sendMail request (a retried message is asked more than once); null for SMTP. */
 			apiRequests: viaApi ? graphStandIn.requests(slow.address).length : null,
+			/** Graph: access tokens the Worker asked the token endpoint for during the replies. */
+			refreshes: graphStandIn.refreshes() - refreshesBefore,
 			postToSentP50: pct(postToSent, 50),
 			betweenSessions: seen.betweenSessionsMs,
 			serverMs: seen.serverMs,
@@ -559,7 +562,7 @@ const rows = [
 	['messages / second', (r) => r.perSecond.toFixed(2)],
 	['a reply\'s POST → its sentAt, p50', (r) => seconds(r.postToSentP50)],
 	['SMTP connections (most open at once)', smtpOnly((r) => `${r.connections} (${r.maxOpen})`)],
-	['Graph sendMail requests', (r) => (r.apiRequests === null ? '' : String(r.apiRequests))],
+	['Graph sendMail requests (token refreshes)', (r) => (r.apiRequests === null ? '' : `${r.apiRequests} (${r.refreshes})`)],
 	['attempts recorded (all sent)', (r) => String(r.attempts)],
 	['where the time went:', () => ''],
 	['  before the first session / request (POSTs, batching)', (r) => seconds(r.beforeFirstSession)],
