@@ -6,7 +6,8 @@
  * encryption asked), signs in, runs the sending test (Access token, Send), replies from an inbound
  * message's page and sees it sent in Sent mail; the stand-in got both messages through Graph. A
  * mailbox signed in for SMTP and switched to Graph is told, before and after saving, to Reconnect
- * and why, and sends through Graph once it has.
+ * and why, and sends through Graph once it has; a refusal by Graph shows its status and code
+ * under "Microsoft 365 answered", at Send (API), with the hint for it.
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -153,7 +154,7 @@ describe('Send through Microsoft Graph', () => {
 		await context.close();
 	});
 
-	it('a mailbox signed in for SMTP and switched to Graph says Reconnect and why, before and after saving, and sends through Graph once reconnected', async () => {
+	it('a mailbox signed in for SMTP and switched to Graph says Reconnect and why, before and after saving, and sends through Graph once reconnected, showing Graph's refusal in its own words', async () => {
 		const integration = await seedIntegration();
 		const address = uniqueAddress('switch');
 		const account = uniqueAddress('switcher');
@@ -194,6 +195,19 @@ describe('Send through Microsoft Graph', () => {
 		const result = await passingTest(page);
 		expect(await result.locator('[data-stage="send"]').count()).toBe(1);
 		expect((await graphRequests(account)).at(-1)).toMatchObject({ status: 202 });
+
+		// Graph refuses the next one: its status and code are what Microsoft answered, at Send (API).
+		const refusal = { status: 403, body: { error: { code: 'ErrorSendAsDenied', message: 'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.' } } };
+		const scripted = await fetch(control, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiAnswers: { provider: 'microsoft', answers: [refusal] } }) });
+		expect(scripted.ok).toBe(true);
+		await page.getByRole('button', { name: 'Send test' }).click();
+		await result.getByText('Test failed').waitFor({ timeout: 40_000 });
+		expect(await result.locator('[data-stage="send"]').innerText()).toMatch(/Send \(API\)\s*failed/);
+		expect(await result.getByText('Refused by Microsoft 365', { exact: true }).count()).toBe(1);
+		const answered = result.getByRole('figure').filter({ hasText: 'Microsoft 365 answered' });
+		expect(await answered.getByTestId('smtp-server-message').innerText()).toMatch(/403[\s\S]*ErrorSendAsDenied/);
+		expect(await result.getByTestId('smtp-hint').innerText()).toContain('Send As');
+		expect(await result.innerText()).not.toMatch(/SMTP|password|The server said/i);
 		await context.close();
 	});
 });

@@ -94,6 +94,18 @@ export function testWords(method: SendMethod): TestWords {
 	};
 }
 
+/**
+ * A send's own words as shown under the caption: an SMTP reply carries its code in its text; an
+ * API's answer keeps the HTTP status apart from the provider's code and message (SPEC §14), so
+ * the status goes in front ("403 ErrorSendAsDenied: …"). Null when nobody answered.
+ */
+export function serverWordsOf(outcome: { stage: SmtpStage; code?: number; serverMessage?: string }): string | null {
+	const words = outcome.serverMessage;
+	if (!words) return null;
+	if (!isApiStage(outcome.stage) || outcome.code === undefined || words.startsWith(String(outcome.code))) return words;
+	return `${outcome.code} ${words}`;
+}
+
 /** The caption over the server's own words: an API's answer is the provider's, not a server's dialogue. */
 export function serverWordsCaption(method: SendMethod): string {
 	return method.api ? `${providerName(method.provider)} answered` : 'The server said';

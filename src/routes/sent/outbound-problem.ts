@@ -4,6 +4,7 @@
  * failed or deferred message, or from the bounce of a bounced one.
  */
 import type { OutboundItem } from '$lib/schema/outbound';
+import { serverWordsOf } from '$lib/components/smtp-words';
 import { smtpStageLabels, type SmtpStage } from '$lib/schema/smtp-test';
 
 export interface OutboundProblem {
@@ -38,7 +39,7 @@ export function problemOf(item: OutboundItem): OutboundProblem | null {
 	const attempt = item.attempts.findLast((a) => !a.ok);
 	if (!attempt) return null;
 	return {
-		words: attempt.serverMessage ?? null,
+		words: serverWordsOf(attempt),
 		step: smtpStageLabels[attempt.stage],
 		stage: attempt.stage,
 		hint: attempt.hint,

@@ -9,7 +9,7 @@ import type { LocalMailbox, MailboxDraft } from '../../../src/lib/offline/db';
 import type { OfflineStore } from '../../../src/lib/offline/store';
 import { sameDraft } from '../../../src/lib/offline/sync';
 import { mailboxSchema, type Mailbox } from '../../../src/lib/schema/mailbox';
-import { PASSWORD_SMTP, sendMethodOf, smtpCategoryLabel, smtpFailureSummary, testWords } from '../../../src/lib/components/smtp-words';
+import { PASSWORD_SMTP, sendMethodOf, serverWordsOf, smtpCategoryLabel, smtpFailureSummary, testWords } from '../../../src/lib/components/smtp-words';
 import {
 	compareMailbox,
 	consentNote,
@@ -186,6 +186,14 @@ describe('An API mailbox’s words', () => {
 		expect(testWords(PASSWORD_SMTP).title).toBe('SMTP sending test');
 		expect(testWords(formSendMethod(withSignIn(filled(), 'microsoft'))).resultLabel).toBe('SMTP test result');
 		expect(sendMethodOf({ auth: 'password', sendVia: 'api', provider: 'microsoft' }).api).toBe(false);
+	});
+
+	it('the provider’s HTTP status goes in front of its code and message; an SMTP reply is shown as it came', () => {
+		expect(serverWordsOf({ stage: 'send', code: 403, serverMessage: 'ErrorSendAsDenied: not allowed' })).toBe('403 ErrorSendAsDenied: not allowed');
+		expect(serverWordsOf({ stage: 'send', code: 202, serverMessage: '202 Accepted' })).toBe('202 Accepted');
+		expect(serverWordsOf({ stage: 'token', code: 401, serverMessage: 'InvalidAuthenticationToken: expired' })).toBe('401 InvalidAuthenticationToken: expired');
+		expect(serverWordsOf({ stage: 'auth', code: 535, serverMessage: '5.7.8 Authentication failed' })).toBe('5.7.8 Authentication failed');
+		expect(serverWordsOf({ stage: 'send' })).toBeNull();
 	});
 
 	it('a reply says it leaves through the API, the attempt’s stage deciding once it was tried', () => {
