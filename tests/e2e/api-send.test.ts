@@ -88,6 +88,13 @@ describe('Send through Microsoft Graph', () => {
 		expect(await page.getByRole('heading', { name: 'Sending test', exact: true }).count()).toBe(1);
 		expect(await page.getByRole('heading', { name: 'SMTP sending test', exact: true }).count()).toBe(0);
 		expect(await page.locator('#oauth-note').innerText()).toContain('Mail.Send');
+		// Google's API is the Gmail API, asking for gmail.send; back to Microsoft, Graph stays chosen.
+		await field(page, 'Sign-in method').selectOption({ label: 'Google' });
+		expect(await sendVia.locator('option').allInnerTexts()).toEqual(['SMTP server', 'Gmail API']);
+		expect(await sendVia.inputValue()).toBe('api');
+		expect(await page.locator('#oauth-note').innerText()).toContain('gmail.send');
+		await field(page, 'Sign-in method').selectOption({ label: 'Microsoft 365' });
+		expect(await sendVia.inputValue()).toBe('api');
 		await maybeScreenshot(page, 'api-send-form');
 
 		// Save: the mailbox is on the server sending through the API, with Microsoft's server stored in place of one.
@@ -154,7 +161,7 @@ describe('Send through Microsoft Graph', () => {
 		await context.close();
 	});
 
-	it('a mailbox signed in for SMTP and switched to Graph says Reconnect and why, before and after saving, and sends through Graph once reconnected, showing Graph's refusal in its own words', async () => {
+	it('a mailbox signed in for SMTP and switched to Graph says Reconnect and why, before and after saving, and sends through Graph once reconnected, showing Graph’s refusal in its own words', async () => {
 		const integration = await seedIntegration();
 		const address = uniqueAddress('switch');
 		const account = uniqueAddress('switcher');
