@@ -7,8 +7,8 @@
  * in through the one credentials path; no token may appear in any answer, log, transcript or
  * D1 row in clear.
  */
-import { SELF, env } from 'cloudflare:test';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { env } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
 import type { FlowCheck } from '../../src/lib/schema/flow-check';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
 import { decryptSecret } from '../../worker/crypto/secret-box';
@@ -16,48 +16,18 @@ import { handleOAuthCallback } from '../../worker/api/oauth';
 import { findMailbox } from '../../worker/db/mailboxes';
 import { smtpLoginFor } from '../../worker/send/credentials';
 import { classify, parseReply } from '../../worker/smtp/classify';
-import { call, createIntegration, fetchWithEnv, mailboxInput, ORIGIN, TOKEN, unique, type Answer } from './helpers';
+import { createIntegration, fetchWithEnv, mailboxInput, ORIGIN, TOKEN, unique } from './helpers';
+import { api, arrive, authorize, refreshCount, signIn, standIn, waitForCheck, waitForOutbound, watchTokens } from './oauth-kit';
 import { servicesFrom } from '../../worker/services';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
-const CONTROL = `${env.OAUTH_TEST_ORIGIN}/__control`;
 
 vi.setConfig({ testTimeout: 30_000 });
 
-interface StandInState {
-	tokenRequests: Array<{ grant: string; provider: string; ok: boolean; error?: string }>;
-	refreshTokens: string[];
-	accessTokens: string[];
-}
+// Nothing secret anywhere: every answer and every log line of this file is checked.
+watchTokens();
 
-const standIn = async (change?: Record<string, unknown>): Promise<StandInState> => {
-	const response = await fetch(CONTROL, change ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) } : {});
-	expect(response.ok).toBe(true);
-	return change ? standIn() : ((await response.json()) as StandInState);
-};
-const refreshes = async () => (await standIn()).tokenRequests.filter((r) => r.grant === 'refresh_token').length;
 
-// ---- nothing secret anywhere: every answer and every log line of this file is checked ----
-const answers: string[] = [];
-let logs: MockInstance[] = [];
-beforeEach(() => {
-	logs = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level));
-});
-afterEach(async () => {
-	const { refreshTokens, accessTokens } = await standIn();
-	const secrets = [...refreshTokens, ...accessTokens];
-	const logged = logs.flatMap((spy) => spy.mock.calls.map((args) => args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')));
-	for (const spy of logs) spy.mockRestore();
-	for (const text of [...answers.splice(0), ...logged]) {
-		for (const secret of secrets) expect(text).not.toContain(secret);
-	}
-});
-
-async function api<T = any>(method: string, path: string, body?: unknown): Promise<Answer<T>> {
-	const answer = await call<T>(method, path, body === undefined ? {} : { body });
-	answers.push(answer.text);
-	return answer;
-}
 
 async function oauthMailbox(options: { provider?: 'microsoft' | 'google'; server?: string; account?: string } = {}) {
 	const integration = await createIntegration();
@@ -68,27 +38,8 @@ async function oauthMailbox(options: { provider?: 'microsoft' | 'google'; server
 	return answer.body as { id: string; address: string; version: number; smtp: { username: string } };
 }
 
-/** Start → the stand-in's authorize (auto-consent) → the redirect back: the callback's URL. */
-async function authorize(mailboxId: string, provider: 'microsoft' | 'google' = 'microsoft'): Promise<{ authorizationUrl: URL; callback: string }> {
-	const started = await api<{ authorizationUrl: string }>('POST', `/api/mailboxes/${mailboxId}/oauth/start`, { provider });
-	expect(started.status, started.text).toBe(200);
-	const consent = await fetch(started.body.authorizationUrl, { redirect: 'manual' });
-	expect(consent.status).toBe(302);
-	return { authorizationUrl: new URL(started.body.authorizationUrl), callback: consent.headers.get('location')! };
-}
 
-/** The browser arriving back at the Worker: where it is sent next. */
-async function arrive(callback: string): Promise<string> {
-	const response = await SELF.fetch(callback, { redirect: 'manual' });
-	expect(response.status).toBe(303);
-	expect(response.headers.get('cache-control')).toBe('no-store');
-	expect(response.headers.get('referrer-policy')).toBe('no-referrer');
-	return response.headers.get('location')!;
-}
 
-async function signIn(mailboxId: string, provider: 'microsoft' | 'google' = 'microsoft'): Promise<string> {
-	return arrive((await authorize(mailboxId, provider)).callback);
-}
 
 async function smtpTest(mailboxId: string) {
 	const answer = await api('POST', `/api/mailboxes/${mailboxId}/smtp-test`, {});
@@ -181,16 +132,16 @@ describe('connecting', () => {
 		expect(refreshTokens).toContain(opened);
 		await expect(decryptSecret({ sealed: row!.refresh_token!, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}` })).rejects.toThrow();
 
-		const before = await refreshes();
+		const before = await refreshCount();
 		const result = await smtpTest(mailbox.id);
 		expect(result).toMatchObject({ ok: true, stage: 'data', settings: 'saved' });
 		expect(result.steps.map((s: { stage: string }) => s.stage)).toEqual(['connect', 'greeting', 'ehlo', 'auth', 'mail', 'rcpt', 'data']);
 		expect(result.transcript).toContain('C: AUTH XOAUTH2 [redacted]');
 		expect(result.transcript.some((line: string) => /^S: 235/.test(line))).toBe(true);
 		// The access token from the sign-in was used: no refresh yet.
-		expect(await refreshes()).toBe(before);
+		expect(await refreshCount()).toBe(before);
 		expect((await received()).find((m) => m.server === 'xoauth2' && m.to.includes(mailbox.address))?.data).toContain('Subject: Mailgate SMTP test');
-		answers.push((await api('GET', `/api/mailboxes/${mailbox.id}/smtp-tests`)).text);
+		await api('GET', `/api/mailboxes/${mailbox.id}/smtp-tests`);
 
 		// The same redirect again (a replayed state) changes nothing, and leads to the start page.
 		expect(await arrive(callback)).toBe('/?oauth=error&reason=link_used');
@@ -315,16 +266,16 @@ describe('access tokens', () => {
 		const stored = (await findMailbox(env.DB, mailbox.id))!;
 		const sealedAt = async () => (await env.DB.prepare('SELECT refresh_token, access_expires_at FROM mailbox_oauth WHERE mailbox_id = ?1').bind(mailbox.id).first<{ refresh_token: string; access_expires_at: number }>())!;
 		const first = await sealedAt();
-		const before = await refreshes();
+		const before = await refreshCount();
 
 		// Well before expiry: the cached token, no request to the provider.
 		const early = await smtpLoginFor(servicesFrom(env), stored, { now: () => first.access_expires_at - 10 * 60_000 });
 		expect(early.ok && early.settings.credential.kind).toBe('oauth2');
-		expect(await refreshes()).toBe(before);
+		expect(await refreshCount()).toBe(before);
 		// Within the last minute: a new one, and the rotated refresh token replaces the stored one.
 		const late = await smtpLoginFor(servicesFrom(env), stored, { now: () => first.access_expires_at - 59_000 });
 		expect(late.ok).toBe(true);
-		expect(await refreshes()).toBe(before + 1);
+		expect(await refreshCount()).toBe(before + 1);
 		const second = await sealedAt();
 		expect(second.refresh_token).not.toBe(first.refresh_token);
 		const openRefresh = (sealed: string) => decryptSecret({ sealed, secret: env.SMTP_ENCRYPTION_KEY, boundTo: `mailbox:${mailbox.id}:oauth-refresh` });
@@ -336,7 +287,7 @@ describe('access tokens', () => {
 		// The stand-in refuses a rotated-away refresh token, so a second refresh works only with the stored new one.
 		const again = await smtpLoginFor(servicesFrom(env), stored, { now: () => second.access_expires_at });
 		expect(again.ok).toBe(true);
-		expect(await refreshes()).toBe(before + 2);
+		expect(await refreshCount()).toBe(before + 2);
 		expect((await smtpTest(mailbox.id)).ok).toBe(true);
 	});
 });
@@ -448,20 +399,4 @@ describe('hints for password mailboxes the providers refuse (SPEC §12)', () => 
 	});
 });
 
-async function waitForOutbound(id: string): Promise<OutboundItem> {
-	for (let i = 0; i < 150; i++) {
-		const answer = await api<OutboundItem>('GET', `/api/outbound/${id}`);
-		if (!['queued', 'sending'].includes(answer.body.status)) return answer.body;
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
-	throw new Error(`outbound ${id} never left the queue`);
-}
 
-async function waitForCheck(mailboxId: string, id: string, done: (check: FlowCheck) => boolean): Promise<FlowCheck> {
-	for (let i = 0; i < 150; i++) {
-		const check = (await api<FlowCheck>('GET', `/api/mailboxes/${mailboxId}/flow-checks/${id}`)).body;
-		if (done(check)) return check;
-		await new Promise((resolve) => setTimeout(resolve, 100));
-	}
-	throw new Error(`check ${id} never got there`);
-}
