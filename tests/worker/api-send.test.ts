@@ -24,7 +24,8 @@ import { api, refreshCount, signIn, standIn, waitForCheck, waitForOutbound, watc
 vi.setConfig({ testTimeout: 30_000 });
 watchTokens();
 
-const API_NAME: Record<Provider, string> = { microsoft: 'Microsoft Graph', google: 'the Gmail API' };
+/** The API as a sentence starts with it. */
+const API_NAME: Record<Provider, string> = { microsoft: 'Microsoft Graph', google: 'The Gmail API' };
 const SENT_STATUS: Record<Provider, number> = { microsoft: 202, google: 200 };
 
 /** Scripts the next answers of one provider's API (none: back to answering for real). */

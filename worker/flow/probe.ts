@@ -50,7 +50,7 @@ export async function sendProbe(
 		return;
 	}
 	await sender.close();
-	const smtp: ProbeSend = acceptedPayload(sent, `${sendingService(mailbox.smtp)} accepted the probe for delivery.`, durationMs);
+	const smtp: ProbeSend = acceptedPayload(sent, `${sendingService(mailbox.smtp, true)} accepted the probe for delivery.`, durationMs);
 	// On one machine the probe can be back before the server's 250 is: then only the send is added.
 	const moved = await patchRoundTrip(services.db, check.id, { step: 'waiting', sentAt: at.toISOString(), smtp, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });
 	if (!moved) await patchRoundTrip(services.db, check.id, { sentAt: at.toISOString(), smtp }, { fromSteps: ['arrived', 'timed_out'], at: at.toISOString() });
@@ -77,9 +77,9 @@ export function composeProbe(mailbox: Pick<StoredMailbox, 'name' | 'address'>, m
 }
 
 function sendFailedSays(mailbox: StoredMailbox, smtp: ProbeSend): string {
-	return `${sendingService(mailbox.smtp)} did not take the probe (${smtp.stage}${smtp.serverMessage ? `: ${smtp.serverMessage}` : ''}), so replies cannot leave either. ${smtp.hint}`;
+	return `${sendingService(mailbox.smtp, true)} did not take the probe (${smtp.stage}${smtp.serverMessage ? `: ${smtp.serverMessage}` : ''}), so replies cannot leave either. ${smtp.hint}`;
 }
 
 function waitingSays(mailbox: StoredMailbox): string {
-	return `${sendingService(mailbox.smtp)} accepted the probe; waiting for it to come back to ${mailbox.address} through Email Routing (up to ${PROBE_TIMEOUT_SECONDS} seconds).`;
+	return `${sendingService(mailbox.smtp, true)} accepted the probe; waiting for it to come back to ${mailbox.address} through Email Routing (up to ${PROBE_TIMEOUT_SECONDS} seconds).`;
 }

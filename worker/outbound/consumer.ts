@@ -121,7 +121,7 @@ async function sendGroup(
 			const hint =
 				refused.length > 0
 					? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
-					: `${sendingService(mailbox.smtp)} accepted the message for delivery.`;
+					: `${sendingService(mailbox.smtp, true)} accepted the message for delivery.`;
 			await settle(job, item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
 			continue;
 		}

@@ -91,10 +91,14 @@ export interface LoginSettings {
 	sendVia?: 'smtp' | 'api';
 }
 
-/** What sends the mailbox's mail, as hints name it: its SMTP server, or its provider's API (SPEC §14). */
-export function sendingService(settings: Pick<LoginSettings, 'host' | 'auth' | 'oauth' | 'sendVia'>): string {
-	if (settings.auth === 'oauth2' && settings.sendVia === 'api') return API_NAMES[settings.oauth?.provider ?? 'microsoft'];
-	return settings.host;
+/**
+ * What sends the mailbox's mail, as hints name it: its SMTP server, or its provider's API (SPEC
+ * §14); `atStart` for the first word of a sentence ("The Gmail API accepted…").
+ */
+export function sendingService(settings: Pick<LoginSettings, 'host' | 'auth' | 'oauth' | 'sendVia'>, atStart = false): string {
+	if (settings.auth !== 'oauth2' || settings.sendVia !== 'api') return settings.host;
+	const name = API_NAMES[settings.oauth?.provider ?? 'microsoft'];
+	return atStart ? name.charAt(0).toUpperCase() + name.slice(1) : name;
 }
 
 /** A stored secret asked to go somewhere it may not (issue 18), and the form field that says so. */
