@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import replies from '../fixtures/smtp/provider-replies.json';
 import type { Encryption } from '../../src/lib/schema/mailbox';
 import type { SmtpStage } from '../../src/lib/schema/smtp-test';
-import { classify, parseReply } from '../../worker/smtp/classify';
+import { classify, isTemporaryReply, parseReply } from '../../worker/smtp/classify';
+import { limitOfReply } from '../../worker/smtp/provider-limit';
 
 interface Case {
 	provider: string;
@@ -14,6 +15,8 @@ interface Case {
 	hint: string;
 	code: number;
 	enhancedCode?: string;
+	/** SPEC §15: the provider limit the reply announces (none when absent). */
+	limit?: 'concurrency' | 'rate' | 'daily';
 }
 
 const base = { port: 587, host: 'smtp.example.com', timeoutSeconds: 10 } as const;
@@ -26,6 +29,9 @@ describe('classify() over recorded provider replies', () => {
 		const verdict = classify({ ...base, stage: c.stage, encryption: c.encryption ?? 'starttls', failure: { kind: 'reply', reply: reply! } });
 		expect(verdict.category).toBe(c.category);
 		expect(verdict.hint.toLowerCase()).toContain(c.hint.toLowerCase());
+		expect(limitOfReply(reply!)?.limit.kind ?? null).toBe(c.limit ?? null);
+		// SPEC §15: a limit answer is temporary whatever its first digit.
+		if (c.limit) expect(isTemporaryReply(reply!)).toBe(true);
 	});
 });
 

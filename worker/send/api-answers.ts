@@ -5,6 +5,8 @@
  */
 import type { OAuthProvider } from '../../src/lib/schema/mailbox';
 import type { SmtpCategory } from '../../src/lib/schema/smtp-test';
+import type { ProviderLimit } from '../../src/lib/schema/send-outcome';
+import { LIMIT_WAIT_SECONDS } from '../smtp/provider-limit';
 
 /** The API each provider sends through (the words hints use). */
 export const API_NAMES: Record<OAuthProvider, string> = { microsoft: 'Microsoft Graph', google: 'the Gmail API' };
@@ -46,9 +48,13 @@ export interface AnswerVerdict {
 	hint: string;
 	/** Not to be tried again before this many seconds (Retry-After). */
 	retryAfterSeconds?: number;
+	/** SPEC §15: the provider's limit (429, Gmail's rate 403s): the mailbox pauses. */
+	limit?: ProviderLimit;
 }
 
 const RATE_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded', 'dailyLimitExceeded']);
+/** Gmail's quota of messages a day (`dailyLimitExceeded`), as against its per-minute rate. */
+const DAILY_REASONS = new Set(['dailyLimitExceeded']);
 const SERVER_TROUBLE = new Set([500, 502, 503, 504]);
 
 /** The provider's own words, as a hint quotes them. */
@@ -73,7 +79,10 @@ export function judgeAnswer(provider: OAuthProvider, answer: ProviderAnswer, con
 	}
 	if (status === 429 || (status === 403 && RATE_REASONS.has(reason))) {
 		const when = answer.retryAfterSeconds !== undefined ? ` It asked to wait ${wait(answer.retryAfterSeconds)}.` : '';
-		return later(`${api} is limiting how much ${context.account} sends${quoted}.${when} The message goes out later by itself; nothing to do.`);
+		// SPEC §15: Retry-After when given; else a minute for a rate, an hour for a daily quota.
+		const kind = DAILY_REASONS.has(reason) ? 'daily' : 'rate';
+		const limit: ProviderLimit = { kind, retryAfterSeconds: answer.retryAfterSeconds ?? LIMIT_WAIT_SECONDS[kind] };
+		return { ...later(`${api} is limiting how much ${context.account} sends${quoted}.${when} The mailbox's replies wait and leave by themselves; nothing to do.`), limit };
 	}
 	if (provider === 'microsoft' && code === 'ErrorSendAsDenied') {
 		return {

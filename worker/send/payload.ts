@@ -15,6 +15,6 @@ export function acceptedPayload(sent: Extract<SendOutcome, { ok: true }>, hint: 
 
 /** A failed attempt: where it stopped, why, and what the server said. */
 export function failedPayload(attempt: SendAttempt, durationMs: number): SendOutcomePayload {
-	const { stage, category, code, enhancedCode, serverMessage, hint } = attempt;
-	return { ok: false, stage, category, code, enhancedCode, serverMessage, hint, durationMs };
+	const { stage, category, code, enhancedCode, serverMessage, hint, limit } = attempt;
+	return { ok: false, stage, category, code, enhancedCode, serverMessage, hint, durationMs, ...(limit ? { limit } : {}) };
 }

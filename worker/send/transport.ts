@@ -4,6 +4,7 @@
  * three callers (the SMTP test, replies, the probe) only ever see a `SendOutcome`.
  */
 import type { RefusedRecipient } from '../../src/lib/schema/outbound';
+import type { ProviderLimit } from '../../src/lib/schema/send-outcome';
 import type { SmtpCategory, SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
 import type { SmtpSettings } from '../smtp/settings';
 import type { LoginFailure } from './login';
@@ -30,6 +31,8 @@ export interface SendAttempt {
 	credential?: LoginFailure['reason'];
 	/** The provider asked not to be tried again for this many seconds (Retry-After, SPEC §14). */
 	retryAfterSeconds?: number;
+	/** SPEC §15: a provider's limit answer (smtp/provider-limit.ts, send/api-answers.ts): the mailbox pauses. */
+	limit?: ProviderLimit;
 }
 
 export type SendOutcome =
@@ -72,7 +75,10 @@ export interface TransportSession {
 	readonly transcript: readonly string[];
 	/** Each stage's time so far (the SMTP test shows them). */
 	readonly steps: readonly SmtpTestStep[];
-	/** Readies the session for another message (SMTP: RSET); a session that cannot is closed. */
+	/**
+	 * Readies the session for another message (SMTP: RSET, only after a transaction that did not
+	 * end cleanly; asked before every message, it does nothing twice); a session that cannot is closed.
+	 */
 	reset(): Promise<void>;
 	send(message: OutgoingMessage): Promise<SendOutcome>;
 	/** Says goodbye (within the transport's quit limit); closing a closed session does nothing. */

@@ -5,6 +5,7 @@
  */
 import type { Encryption } from '../../src/lib/schema/mailbox';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
+import { limitOfReply } from './provider-limit';
 
 export interface SmtpReply {
 	code: number;
@@ -83,12 +84,6 @@ const RELAY_WORDS = /relay/i;
  */
 const SEND_AS_WORDS = /sendasdenied|not allowed to send as|not owned by( auth)? user|sender address rejected|send as this sender|not authorized to send (on behalf|as)/i;
 const SEND_AS_CODES = new Set(['5.2.252', '5.7.60']);
-/**
- * A provider limiting how fast the account sends: temporary, whatever the reply class says
- * (Gmail `4.7.0 … too many messages`, Microsoft `4.7.0 … submission rate`, Yahoo `4.7.0
- * [TS03]`, Gmail's daily quota `5.4.5`).
- */
-export const RATE_LIMIT_WORDS = /submission rate|too many (messages|emails|mails|recipients)|rate limit|sending (quota|limit)|quota exceeded|daily (user )?sending|throttl/i;
 /**
  * Microsoft 365: SMTP AUTH is off for the mailbox or the tenant (`5.7.139 … SmtpClientAuthentication
  * is disabled`). This is not about passwords: OAuth logins need SMTP AUTH on as well.
@@ -184,16 +179,13 @@ export function classify(situation: Situation): Verdict {
 	if (reply?.enhancedCode === '5.7.30' || (reply && /basic authentication is not supported/i.test(words))) {
 		return { category: 'auth', hint: MICROSOFT_PASSWORD_OFF };
 	}
+	// SPEC §15: a provider's limit answer, whatever its first digit (smtp/provider-limit.ts).
+	const limit = reply && limitOfReply(reply);
+	if (limit) return { category: 'rejected', hint: limit.hint };
 	if (reply?.code === 421) {
 		return {
 			category: 'rejected',
 			hint: 'The server is busy or is limiting connections right now (421) and closed the session. Try again in a few minutes; if it persists, ask your provider whether they limit connections from Cloudflare.'
-		};
-	}
-	if (reply && isRateLimit(reply)) {
-		return {
-			category: 'rejected',
-			hint: 'The provider is limiting how many messages this account may send right now (a sending rate or quota). This is temporary: replies are retried by themselves; if it keeps happening, ask your provider about the account\'s sending limits.'
 		};
 	}
 	if (stage === 'greeting' || stage === 'ehlo') {
@@ -310,10 +302,9 @@ function tlsSettings(situation: Situation): Verdict {
 	};
 }
 
-/** A reply that says the provider is limiting the sending rate or quota (temporary, SPEC §10). */
+/** A reply that says the provider is limiting the mailbox (temporary whatever its code, SPEC §15). */
 export function isRateLimit(reply: SmtpReply): boolean {
-	if (reply.enhancedCode === '5.4.5') return true;
-	return (reply.code >= 400 && reply.code < 500 && reply.code !== 421 && reply.enhancedCode === '4.7.0' && !/tls|starttls|auth/i.test(reply.text)) || (reply.code !== 421 && RATE_LIMIT_WORDS.test(reply.text) && reply.code >= 400);
+	return limitOfReply(reply) !== null;
 }
 
 /**

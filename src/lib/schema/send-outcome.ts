@@ -17,6 +17,15 @@ export type SmtpStage = (typeof smtpStageValues)[number];
 export const smtpCategoryValues = ['auth', 'tls', 'connection', 'timeout', 'rejected', 'config'] as const;
 export type SmtpCategory = (typeof smtpCategoryValues)[number];
 
+/** SPEC §15: the kinds of provider limit: sessions at once, messages a minute, a daily quota. */
+export const providerLimitKindValues = ['concurrency', 'rate', 'daily'] as const;
+/** SPEC §15: a provider's limit answer, and how long the mailbox waits for it (Retry-After, else a minute or an hour). */
+export const providerLimitSchema = z.object({
+	kind: z.enum(providerLimitKindValues),
+	retryAfterSeconds: z.number().int().nonnegative()
+});
+export type ProviderLimit = z.infer<typeof providerLimitSchema>;
+
 export const sendOutcomeSchema = z.object({
 	ok: z.boolean(),
 	/** Where the send stopped, or `data` when it went through. */
@@ -37,6 +46,8 @@ export const sendOutcomeSchema = z.object({
 	/** The message data went out and no answer was recorded: it may have been delivered. */
 	mayHaveArrived: z.boolean().optional(),
 	/** The dialogue, every secret redacted (the SMTP test and replies record it). */
-	transcript: z.array(z.string()).optional()
+	transcript: z.array(z.string()).optional(),
+	/** SPEC §15: the provider answered with a limit (temporary whatever the reply's first digit). */
+	limit: providerLimitSchema.optional()
 });
 export type SendOutcomePayload = z.infer<typeof sendOutcomeSchema>;
