@@ -253,7 +253,8 @@ describe('delivery statuses', () => {
 		const [attempt] = deferred.attempts;
 		expect(attempt).toMatchObject({ ok: false, stage: 'data', category: 'rejected', code: 451, enhancedCode: '4.7.0', temporary: true });
 		expect(attempt!.serverMessage).toContain('Submission rate limit exceeded');
-		expect(attempt!.hint).toMatch(/sending rate/);
+		// SPEC §15: the peer's "Submission rate limit exceeded" is a provider's limit: a minute's pause.
+		expect(attempt!.hint).toMatch(/limiting how fast this mailbox sends/);
 		const wait = Date.parse(deferred.nextAttemptAt!) - Date.parse(attempt!.at);
 		expect(wait).toBe(RETRY_DELAYS_SECONDS[0] * 1000);
 

@@ -5,6 +5,7 @@ import {
 	mailboxUpdateSchema,
 	PASSWORD_AGAIN_MESSAGE,
 	sameSmtpServer,
+	storedLimits,
 	type Mailbox,
 	type OAuthConnection,
 	type SmtpTestSummary
@@ -38,8 +39,10 @@ export function toPublicMailbox(
 	lastSmtpTest: SmtpTestSummary | null = null,
 	lastFlowCheck: FlowCheckSummary | null = null
 ): Mailbox {
-	const { sealedPassword, oauthConnection: _connection, smtp, ...rest } = mailbox;
-	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '', oauth: publicConnection(mailbox, oauth) }, lastSmtpTest, lastFlowCheck };
+	const { sealedPassword, oauthConnection: _connection, pause, smtp, ...rest } = mailbox;
+	// SPEC §15: the pause as the provider's time and words (a time past: it no longer waits).
+	const paused = { pausedUntil: pause ? new Date(pause.until).toISOString() : null, pauseReason: pause?.reason ?? null };
+	return { ...rest, smtp: { ...smtp, hasPassword: sealedPassword !== '', oauth: publicConnection(mailbox, oauth), ...paused }, lastSmtpTest, lastFlowCheck };
 }
 
 /**
@@ -105,7 +108,7 @@ export const create: Handler = async ({ request, services, now }) => {
 	if (await db.findMailboxByAddress(services.db, input.address)) throw addressTaken();
 	const id = input.id ?? crypto.randomUUID();
 	const at = now().toISOString();
-	const { password, auth = 'password', oauth, sendVia = 'smtp', ...smtp } = input.smtp;
+	const { password, auth = 'password', oauth, sendVia = 'smtp', limits, ...smtp } = input.smtp;
 	const oauth2 = auth === 'oauth2';
 	const mailbox: StoredMailbox = {
 		id,
@@ -114,7 +117,8 @@ export const create: Handler = async ({ request, services, now }) => {
 		name: input.name,
 		description: input.description,
 		address: input.address,
-		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null, sendVia },
+		smtp: { ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null, sendVia, limits: storedLimits(limits) },
+		pause: null,
 		// SPEC §12: with OAuth no password is stored.
 		// Issue 18: sealed to the server, port, account and encryption it is for.
 		sealedPassword: oauth2 || !password ? '' : await sealPassword(services, password, id, smtp),
@@ -139,14 +143,22 @@ export const update: Handler = async ({ request, services, params, now }) => {
 	if (!current) throw notFound();
 	if (input.version !== current.version) throw versionConflict(await withLastTest(services, current));
 	const { version, smtp: smtpPatch = {}, ...patch } = input;
-	const { password, auth = current.smtp.auth, oauth = current.smtp.oauth, sendVia = current.smtp.sendVia, ...smtp } = smtpPatch;
+	const { password, auth = current.smtp.auth, oauth = current.smtp.oauth, sendVia = current.smtp.sendVia, limits, ...smtp } = smtpPatch;
 	const oauth2 = auth === 'oauth2';
 	// SPEC §12 and §14: the sign-in fields are checked together, as they will be stored.
 	const problems: Record<string, string> = {};
 	checkSignIn({ auth, oauth, sendVia, password: password || (current.sealedPassword ? 'stored' : '') }, (issue) => (problems[issue.path.join('.')] = issue.message), {
 		passwordRequired: true
 	});
-	const nextSmtp: StoredMailbox['smtp'] = { ...current.smtp, ...smtp, auth, oauth: oauth2 && oauth ? { provider: oauth.provider } : null, sendVia };
+	const nextSmtp: StoredMailbox['smtp'] = {
+		...current.smtp,
+		...smtp,
+		auth,
+		oauth: oauth2 && oauth ? { provider: oauth.provider } : null,
+		sendVia,
+		// SPEC §15: absent keeps the overrides; null or {} goes back to the provider's defaults.
+		limits: limits === undefined ? current.smtp.limits : storedLimits(limits)
+	};
 	// Issue 18: a stored password goes only to the server it was entered for; another server, port,
 	// account or encryption needs it again (an admin token must not be worth the mailbox's password).
 	if (!oauth2 && !password && current.sealedPassword && !sameSmtpServer(nextSmtp, current.smtp)) {

@@ -85,7 +85,7 @@ export const health: Handler = async ({ request, services, now }) => {
 		if (item) item.outbound = { mailboxId: id, ...counts };
 		else items.push({ mailboxId: id, last24h: empty(), last30d: empty(), topRejection: null, lastReceivedAt: null, outbound: { mailboxId: id, ...counts } });
 	}
-	const zero = { sent: 0, failed: 0, bounced: 0 };
+	const zero = { sent: 0, failed: 0, bounced: 0, limitDeferred: 0 };
 	return json({
 		items: items.map(({ outbound, ...item }) => ({
 			...item,

@@ -1,7 +1,7 @@
 /** Outbound mail over HTTP (SPEC §10 "Request" and "Read it"). */
 import { fieldErrors } from '../../src/lib/schema/api-error';
 import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema } from '../../src/lib/schema/outbound';
-import { findMailbox } from '../db/mailboxes';
+import { findMailbox, liftPause } from '../db/mailboxes';
 import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
 import { composedKey } from '../archive/keys';
 import { emlResponse, readMessageContent } from '../archive/originals';
@@ -92,6 +92,8 @@ export const retry: Handler = async ({ services, params }) => {
 			current: toOutboundItem(current)
 		});
 	}
+	// SPEC §15: the admin asks for it now, so a provider's pause of the mailbox is lifted (a limit answered again pauses it again).
+	if (outbound.mailboxId) await liftPause(services.db, outbound.mailboxId);
 	await enqueue(services.queues.replies, [outbound.id]);
 	return json(toOutboundItem(outbound), 202);
 };

@@ -1,5 +1,5 @@
 /** All SQL for mailboxes; rows become `StoredMailbox` domain objects here. */
-import type { Encryption, Mailbox, OAuthConnection, OAuthProvider, SendVia, SmtpAuth } from '../../src/lib/schema/mailbox';
+import type { Encryption, Mailbox, OAuthConnection, OAuthProvider, SendVia, SmtpAuth, SmtpLimits } from '../../src/lib/schema/mailbox';
 import { changedOne } from './statements';
 
 /** A mailbox as stored: the API shape minus derived fields, plus the sealed password. */
@@ -19,7 +19,14 @@ export interface StoredMailbox {
 		oauth: { provider: OAuthProvider } | null;
 		/** SPEC §14: by SMTP, or through the provider's API (then host, port and encryption are not used). */
 		sendVia: SendVia;
+		/** SPEC §15: the admin's overrides of the provider's limits; null: the provider's defaults. */
+		limits: SmtpLimits | null;
 	};
+	/**
+	 * SPEC §15: a provider's limit answer paused the mailbox until `until` (ms), with its words.
+	 * Not a setting: it never moves the version. A time past means it no longer waits.
+	 */
+	pause: { until: number; reason: string } | null;
 	/** AES-GCM ciphertext (worker/crypto/secret-box.ts); never leaves the Worker. '' with OAuth. */
 	sealedPassword: string;
 	/**
@@ -51,6 +58,9 @@ interface MailboxRow {
 	smtp_auth: SmtpAuth;
 	smtp_oauth_provider: OAuthProvider | null;
 	smtp_send_via: SendVia;
+	smtp_paused_until: number | null;
+	smtp_pause_reason: string | null;
+	smtp_limits: string | null;
 	oauth_provider: OAuthProvider | null;
 	oauth_account: string | null;
 	oauth_connected_at: string | null;
@@ -60,7 +70,8 @@ interface MailboxRow {
 
 const COLUMNS = [
 	'id', 'integration_id', 'name', 'description', 'address', 'smtp_host', 'smtp_port', 'smtp_username', 'smtp_password',
-	'smtp_encryption', 'manual_forward', 'version', 'created_at', 'updated_at', 'smtp_auth', 'smtp_oauth_provider', 'smtp_send_via'
+	'smtp_encryption', 'manual_forward', 'version', 'created_at', 'updated_at', 'smtp_auth', 'smtp_oauth_provider', 'smtp_send_via',
+	'smtp_paused_until', 'smtp_pause_reason', 'smtp_limits'
 ];
 /** The mailbox with its OAuth connection's public part (never its tokens). */
 const SELECT =
@@ -81,8 +92,10 @@ const toMailbox = (row: MailboxRow): StoredMailbox => ({
 		encryption: row.smtp_encryption,
 		auth: row.smtp_auth,
 		oauth: row.smtp_oauth_provider ? { provider: row.smtp_oauth_provider } : null,
-		sendVia: row.smtp_send_via
+		sendVia: row.smtp_send_via,
+		limits: readLimits(row.smtp_limits)
 	},
+	pause: row.smtp_paused_until === null ? null : { until: row.smtp_paused_until, reason: row.smtp_pause_reason ?? '' },
 	sealedPassword: row.smtp_password,
 	oauthConnection:
 		row.oauth_provider && row.oauth_status
@@ -92,6 +105,17 @@ const toMailbox = (row: MailboxRow): StoredMailbox => ({
 	createdAt: row.created_at,
 	updatedAt: row.updated_at
 });
+
+/** The stored overrides (a JSON object written by `values` below); anything else reads as none. */
+function readLimits(text: string | null): SmtpLimits | null {
+	if (!text) return null;
+	try {
+		const parsed = JSON.parse(text) as SmtpLimits | null;
+		return parsed && typeof parsed === 'object' ? parsed : null;
+	} catch {
+		return null;
+	}
+}
 
 export async function listMailboxes(db: D1Database): Promise<StoredMailbox[]> {
 	const { results } = await db
@@ -127,15 +151,16 @@ const values = (m: StoredMailbox) => [
 	m.manualForward,
 	m.smtp.auth,
 	m.smtp.oauth?.provider ?? null,
-	m.smtp.sendVia
+	m.smtp.sendVia,
+	m.smtp.limits ? JSON.stringify(m.smtp.limits) : null
 ];
 
 export async function insertMailbox(db: D1Database, mailbox: StoredMailbox): Promise<void> {
 	await db
 		.prepare(
 			'INSERT INTO mailboxes (id, integration_id, name, description, address, smtp_host, smtp_port, smtp_username, smtp_password, ' +
-				'smtp_encryption, manual_forward, smtp_auth, smtp_oauth_provider, smtp_send_via, version, created_at, updated_at) ' +
-				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)'
+				'smtp_encryption, manual_forward, smtp_auth, smtp_oauth_provider, smtp_send_via, smtp_limits, version, created_at, updated_at) ' +
+				'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)'
 		)
 		.bind(mailbox.id, ...values(mailbox), mailbox.version, mailbox.createdAt, mailbox.updatedAt)
 		.run();
@@ -150,7 +175,7 @@ export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expe
 		db,
 		'UPDATE mailboxes SET integration_id = ?1, name = ?2, description = ?3, address = ?4, smtp_host = ?5, ' +
 			'smtp_port = ?6, smtp_username = ?7, smtp_password = ?8, smtp_encryption = ?9, manual_forward = ?10, ' +
-			'smtp_auth = ?11, smtp_oauth_provider = ?12, smtp_send_via = ?13, version = ?14, updated_at = ?15 WHERE id = ?16 AND version = ?17',
+			'smtp_auth = ?11, smtp_oauth_provider = ?12, smtp_send_via = ?13, smtp_limits = ?14, version = ?15, updated_at = ?16 WHERE id = ?17 AND version = ?18',
 		...values(mailbox), expectedVersion + 1, mailbox.updatedAt, mailbox.id, expectedVersion
 	);
 }
@@ -162,6 +187,23 @@ export async function updateMailbox(db: D1Database, mailbox: StoredMailbox, expe
 export async function replaceSealedPassword(db: D1Database, id: string, from: string, to: string): Promise<boolean> {
 	const result = await db.prepare('UPDATE mailboxes SET smtp_password = ?3 WHERE id = ?1 AND smtp_password = ?2').bind(id, from, to).run();
 	return result.meta.changes === 1;
+}
+
+/**
+ * SPEC §15: pauses the mailbox until `until` (ms) with the provider's words. Only ever moves the
+ * pause later (two invocations meeting limits at once keep the later time), and is not an edit:
+ * the version and updated_at stay.
+ */
+export async function pauseMailbox(db: D1Database, id: string, until: number, reason: string): Promise<void> {
+	await db
+		.prepare('UPDATE mailboxes SET smtp_paused_until = ?2, smtp_pause_reason = ?3 WHERE id = ?1 AND (smtp_paused_until IS NULL OR smtp_paused_until < ?2)')
+		.bind(id, until, reason)
+		.run();
+}
+
+/** SPEC §15 and §16: the admin's Send now or Retry lifts the pause (a provider still limiting answers again, and pauses again). */
+export async function liftPause(db: D1Database, id: string): Promise<void> {
+	await db.prepare('UPDATE mailboxes SET smtp_paused_until = NULL WHERE id = ?1 AND smtp_paused_until IS NOT NULL').bind(id).run();
 }
 
 export async function deleteMailbox(db: D1Database, id: string): Promise<boolean> {

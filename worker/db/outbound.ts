@@ -156,6 +156,28 @@ export async function insertOutbound(db: D1Database, m: NewOutbound): Promise<bo
 	return result.meta.changes === 1;
 }
 
+/**
+ * The record `insertOutbound` just stored, as `findOutbound` would read it back (a new row is
+ * `queued` and its other columns have their migration defaults), so the request that wrote it
+ * answers without a second query.
+ */
+export function insertedOutbound(m: NewOutbound): StoredOutbound {
+	return {
+		...m,
+		status: 'queued',
+		references: [],
+		sentAt: null,
+		nextAttemptAt: null,
+		attempts: [],
+		refused: [],
+		bounce: null,
+		warnings: [],
+		unverifiedReports: [],
+		claimedAt: null,
+		dataStartedAt: null
+	};
+}
+
 export async function findOutbound(db: D1Database, id: string): Promise<StoredOutbound | null> {
 	const row = await db.prepare(`SELECT ${COLUMNS} FROM outbound WHERE id = ?1`).bind(id).first<OutboundRow>();
 	return row ? toOutbound(row) : null;
@@ -333,7 +355,13 @@ export async function touchDue(db: D1Database, id: string, nextAttemptAt: string
 	await db.prepare("UPDATE outbound SET next_attempt_at = ?2 WHERE id = ?1 AND status IN ('queued', 'deferred')").bind(id, nextAttemptAt).run();
 }
 
-type OutboundCounts = { sent: number; failed: number; bounced: number };
+type OutboundCounts = { sent: number; failed: number; bounced: number; limitDeferred: number };
+/**
+ * SPEC §15: a reply one of whose attempts met a provider's limit. Attempts are stored as JSON and
+ * only a limit answer's attempt has a `"limit":` key; the same text in the provider's words or a
+ * transcript is inside a JSON string, where its quotes are escaped, so it cannot match.
+ */
+const MET_A_LIMIT = `instr(attempts, '"limit":') > 0`;
 export interface OutboundHealth {
 	mailboxId: string;
 	last24h: OutboundCounts;
@@ -341,17 +369,18 @@ export interface OutboundHealth {
 	lastSentAt: string | null;
 }
 
-/** Mailbox health's sent, failed and bounced counts (SPEC §10), by the time each message was created. */
+/** Mailbox health's sent, failed and bounced counts (SPEC §10) and limit deferrals (§15), by the time each message was created. */
 export async function outboundHealth(db: D1Database, since: { day: string; month: string }, mailboxId?: string): Promise<OutboundHealth[]> {
 	const { results } = await db
 		.prepare(
-			'SELECT mailbox_id, status, COUNT(*) AS month, SUM(created_at >= ?2) AS day, MAX(sent_at) AS last FROM outbound ' +
+			'SELECT mailbox_id, status, COUNT(*) AS month, SUM(created_at >= ?2) AS day, MAX(sent_at) AS last, ' +
+				`SUM(${MET_A_LIMIT}) AS limited_month, SUM(created_at >= ?2 AND ${MET_A_LIMIT}) AS limited_day FROM outbound ` +
 				`WHERE created_at >= ?1 AND mailbox_id IS NOT NULL ${mailboxId === undefined ? '' : 'AND mailbox_id = ?3'} GROUP BY mailbox_id, status`
 		)
 		.bind(since.month, since.day, ...(mailboxId === undefined ? [] : [mailboxId]))
-		.all<{ mailbox_id: string; status: OutboundStatus; month: number; day: number; last: string | null }>();
+		.all<{ mailbox_id: string; status: OutboundStatus; month: number; day: number; last: string | null; limited_month: number; limited_day: number | null }>();
 	const byMailbox = new Map<string, OutboundHealth>();
-	const zero = (): OutboundCounts => ({ sent: 0, failed: 0, bounced: 0 });
+	const zero = (): OutboundCounts => ({ sent: 0, failed: 0, bounced: 0, limitDeferred: 0 });
 	for (const row of results) {
 		let health = byMailbox.get(row.mailbox_id);
 		if (!health) {
@@ -362,6 +391,8 @@ export async function outboundHealth(db: D1Database, since: { day: string; month
 			health.last30d[row.status] = row.month;
 			health.last24h[row.status] = row.day ?? 0;
 		}
+		health.last30d.limitDeferred += row.limited_month ?? 0;
+		health.last24h.limitDeferred += row.limited_day ?? 0;
 		if (row.last && (!health.lastSentAt || row.last > health.lastSentAt)) health.lastSentAt = row.last;
 	}
 	return [...byMailbox.values()];

@@ -107,6 +107,51 @@ export const SEND_VIA_NEEDS_OAUTH_MESSAGE = "Sending through the provider's API 
 export const oauthStatusValues = ['connected', 'reconnect', 'not_connected'] as const;
 export type OAuthStatus = (typeof oauthStatusValues)[number];
 
+/**
+ * SPEC §15: the admin's overrides of the provider's limits, per mailbox. Ten sessions at once
+ * is more than any known provider allows one mailbox (Microsoft 365 3, Graph 4, Google 2); 600
+ * a minute (10 a second) is beyond what one mailbox is ever allowed to send.
+ */
+export const MAX_CONCURRENT_SESSIONS = 10;
+export const MAX_MESSAGES_PER_MINUTE = 600;
+const concurrentMessage = `Concurrent sessions is a whole number from 1 to ${MAX_CONCURRENT_SESSIONS}`;
+const perMinuteMessage = `Messages a minute is a whole number from 1 to ${MAX_MESSAGES_PER_MINUTE}`;
+const limitNumber = (message: string, max: number) =>
+	z.number({ error: message }).int({ error: message }).min(1, { error: message }).max(max, { error: message });
+export const smtpLimitsSchema = z.object(
+	{
+		concurrent: limitNumber(concurrentMessage, MAX_CONCURRENT_SESSIONS).optional(),
+		perMinute: limitNumber(perMinuteMessage, MAX_MESSAGES_PER_MINUTE).optional()
+	},
+	{ error: 'Sending limits are concurrent sessions and messages a minute' }
+);
+export type SmtpLimits = z.infer<typeof smtpLimitsSchema>;
+
+/**
+ * SPEC §15: each provider's limits for one mailbox (the README cites the sources): Microsoft 365
+ * 3 SMTP sessions at once and 30 messages a minute, Graph 4 requests at once; Google 2 sessions,
+ * no per-minute rate (a daily quota); another server 2 sessions, no rate. `perMinute` null: none.
+ */
+export function providerSendingLimits(smtp: { host: string; auth?: SmtpAuth; oauth?: { provider: OAuthProvider } | null; sendVia?: SendVia }): {
+	concurrent: number;
+	perMinute: number | null;
+} {
+	const host = smtp.host.trim().toLowerCase().replace(/\.$/, '');
+	const provider =
+		(smtp.auth === 'oauth2' ? smtp.oauth?.provider : undefined) ??
+		oauthProviderValues.find((candidate) => oauthProviderSmtpHosts[candidate].includes(host));
+	if (provider === 'microsoft') return { concurrent: smtp.sendVia === 'api' && smtp.auth === 'oauth2' ? 4 : 3, perMinute: 30 };
+	return { concurrent: 2, perMinute: null };
+}
+
+/** Limits with nothing set are the provider's defaults: stored as null. */
+export function storedLimits(limits: SmtpLimits | null | undefined): SmtpLimits | null {
+	if (!limits) return null;
+	const { concurrent, perMinute } = limits;
+	if (concurrent === undefined && perMinute === undefined) return null;
+	return { ...(concurrent === undefined ? {} : { concurrent }), ...(perMinute === undefined ? {} : { perMinute }) };
+}
+
 const portMessage = 'The port is a whole number from 1 to 65535';
 export const portSchema = z
 	.number({ error: (issue) => (issue.input === undefined ? 'Enter the port' : portMessage) })
@@ -158,7 +203,9 @@ const smtpSettingsObject = z.object(
 	encryption: z.enum(encryptionValues, { error: 'Choose SSL/TLS, STARTTLS or None' }),
 	auth: smtpAuthSchema.optional(),
 	oauth: oauthChoiceSchema.nullable().optional(),
-	sendVia: z.enum(sendViaValues, { error: "Choose SMTP server or the provider's API" }).optional()
+	sendVia: z.enum(sendViaValues, { error: "Choose SMTP server or the provider's API" }).optional(),
+	/** SPEC §15: absent keeps what is stored (an update), null or {} the provider's defaults. */
+	limits: smtpLimitsSchema.nullable().optional()
 	},
 	{ error: 'Enter the SMTP sending settings' }
 );
@@ -276,7 +323,13 @@ export const mailboxSchema = mailboxFieldsSchema.extend({
 		auth: smtpAuthSchema.default('password'),
 		/** Copies kept before SPEC §14 sent by SMTP. */
 		sendVia: z.enum(sendViaValues).default('smtp'),
-		oauth: oauthConnectionSchema.nullable().default(null)
+		oauth: oauthConnectionSchema.nullable().default(null),
+		/** SPEC §15: null is the provider's defaults; copies kept before it had none. */
+		limits: smtpLimitsSchema.nullable().default(null),
+		/** SPEC §15: the mailbox waits for its provider's limit until then (a time past means it no longer waits). */
+		pausedUntil: timestampSchema.nullable().default(null),
+		/** The provider's words that paused it. */
+		pauseReason: z.string().nullable().default(null)
 	}),
 	createdAt: timestampSchema,
 	updatedAt: timestampSchema,

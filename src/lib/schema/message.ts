@@ -106,7 +106,11 @@ export type MessageDetail = z.infer<typeof messageDetailSchema>;
 
 const verdictCounts = z.object({ accepted: z.number(), quarantined: z.number(), rejected: z.number() });
 export type VerdictCounts = z.infer<typeof verdictCounts>;
-const outboundCounts = z.object({ sent: z.number(), failed: z.number(), bounced: z.number() });
+/**
+ * SPEC §15: `limitDeferred` counts replies a provider's limit answer deferred (apart from failures:
+ * they leave by themselves); absent from an older Worker's answer.
+ */
+const outboundCounts = z.object({ sent: z.number(), failed: z.number(), bounced: z.number(), limitDeferred: z.number().default(0) });
 export type OutboundCounts = z.infer<typeof outboundCounts>;
 
 /** `GET /api/mailbox-health`: one item per mailbox with mail in 30 days; `mailboxId: null` gathers refused unknown recipients. */
