@@ -9,6 +9,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
+import { encodeUtf7, formatCases, formatFixture, imailInUtf7 } from './bounce-format-cases';
 import { handOver } from './deliver';
 import { call, createIntegration, mailboxInput } from './helpers';
 
@@ -104,6 +105,35 @@ describe('bounces arriving at a service address', () => {
 		const health = await call('GET', `/api/mailbox-health?mailboxId=${box.id}`);
 		expect(health.body.items[0].outbound.last30d.bounced).toBe(bounceFiles.length - DELAY_NOTICES.length);
 		expect(health.body.items[0].outbound.last30d.sent).toBe(DELAY_NOTICES.length);
+	});
+
+	it('match their reply for every SPEC §15 format (real bounces, a UTF-7 report too), with each recipient, status and diagnostic', async () => {
+		const box = await mailbox();
+		const utf7 = 'imail in utf-7';
+		// The UTF-7 plain report goes to email() directly like the rest: the local email endpoint refuses the label itself.
+		const all = [
+			...formatCases.map((c) => ({ ...c, raw: formatFixture(c.file) })),
+			{ ...formatCases.find((c) => c.file === 'lhost-imailserver-01.eml')!, file: utf7, raw: imailInUtf7('utf-7') }
+		];
+		const replies: OutboundItem[] = [];
+		for (const c of all) replies.push(await sendReply(box.id, c.recipients.map((r) => r.recipient)));
+		for (const reply of replies) await waitSent(reply.id);
+
+		for (const [i, c] of all.entries()) {
+			const reply = replies[i]!;
+			// The returned message's Message-ID becomes the reply's (in UTF-7 where the report is written in it).
+			const written = (id: string) => (c.file === utf7 ? encodeUtf7(`<${id}>`) : id);
+			const raw = c.raw.replaceAll(written(c.returnedId), written(reply.messageId));
+			expect(raw, c.file).not.toBe(c.raw);
+			expect(await deliverRaw(raw, { from: '', to: box.address }), c.file).toBeNull();
+			const item = (await call<OutboundItem>('GET', `/api/outbound/${reply.id}`)).body;
+			expect(item.unverifiedReports, c.file).toEqual([]);
+			expect(item.status, `${c.file}: ${JSON.stringify(item.bounce)}`).toBe('bounced');
+			expect(
+				item.bounce!.recipients.map((r) => [r.finalRecipient, r.action, r.status, r.diagnosticCode]),
+				c.file
+			).toEqual(c.recipients.map((r) => [r.recipient, 'failed', r.status, r.diagnostic]));
+		}
 	});
 
 	it('keeps each failed recipient with status, diagnostic, remote MTA and hint, and only the failed ones', async () => {

@@ -305,7 +305,7 @@ function hasVisibleHtml(html: string | undefined): boolean {
 // A small MIME walker: just enough structure to find the text parts and their labels.
 
 /** The text parts postal-mime assembles the body from, with their declared charsets. */
-function listTextParts(message: string): TextPart[] {
+export function listTextParts(message: string): TextPart[] {
 	const parts: TextPart[] = [];
 	let visited = 0;
 	const walk = (entity: string, depth: number, defaultType: string): void => {
@@ -434,7 +434,7 @@ function decodeTransferEncoding(body: string, encoding: string): string {
 }
 
 /** One char per byte (U+0000–U+00FF), so offsets and regexes work on bytes. */
-function toBinaryString(bytes: Uint8Array): string {
+export function toBinaryString(bytes: Uint8Array): string {
 	// Node's 'latin1' is ISO-8859-1 byte for byte (unlike TextDecoder's 'latin1', which is
 	// windows-1252), and native: building the string in JS cost more than parsing the message.
 	return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');

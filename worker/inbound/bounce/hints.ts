@@ -117,7 +117,7 @@ const OTHER_WORDS: ReadonlyArray<readonly [RegExp, Hint]> = [
 	[/mailbox (?:is )?full|over quota|quota exceeded|insufficient (?:system )?storage/i, HINTS.full],
 	[/too (?:large|big)|size exceeds|exceeds (?:the )?(?:maximum|size)/i, HINTS.tooLarge],
 	[
-		/user unknown|unknown user|no such (?:user|mailbox|recipient)|does ?n(?:o|')t exist|doesn'?t have an? \S+ account|recipient ?not ?found|recipnotfound|not a valid recipient|invalid (?:recipient|mailbox)|mailbox unavailable|no mailbox/i,
+		/user unknown|unknown user|no such (?:user|mailbox|recipient)|does ?n(?:o|')t exist|doesn'?t have an? \S+ account|recipient ?not ?found|recipnotfound|not a valid recipient|invalid (?:recipient|mailbox)|mailbox unavailable|no mailbox|unknown recipient|recipient name is not recognized|not listed in (?:the )?(?:Domino Directory|public Name & Address Book)/i,
 		HINTS.noMailbox
 	],
 	[/\b(?:refused|denied|rejected for policy reasons|spam)\b/i, HINTS.policy]
