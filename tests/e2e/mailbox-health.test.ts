@@ -96,7 +96,7 @@ describe('mailbox health', () => {
 				topRejection: { reason: topReason, count: 2 },
 				lastReceivedAt: expect.any(String),
 				// No replies from this mailbox: every reply count is zero (SPEC §10).
-				outbound: { last24h: { sent: 0, failed: 0, bounced: 0 }, last30d: { sent: 0, failed: 0, bounced: 0 }, lastSentAt: null }
+				outbound: { last24h: { sent: 0, failed: 0, bounced: 0, limitDeferred: 0 }, last30d: { sent: 0, failed: 0, bounced: 0, limitDeferred: 0 }, lastSentAt: null }
 			}
 		]);
 	});

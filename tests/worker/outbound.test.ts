@@ -513,7 +513,7 @@ describe('reading and listing', () => {
 
 		const health = await call('GET', `/api/mailbox-health?mailboxId=${mailbox.id}`);
 		expect(health.body.items).toEqual([
-			expect.objectContaining({ mailboxId: mailbox.id, outbound: { last24h: { sent: 0, failed: 3, bounced: 0 }, last30d: { sent: 0, failed: 3, bounced: 0 }, lastSentAt: null } })
+			expect.objectContaining({ mailboxId: mailbox.id, outbound: { last24h: { sent: 0, failed: 3, bounced: 0, limitDeferred: 0 }, last30d: { sent: 0, failed: 3, bounced: 0, limitDeferred: 0 }, lastSentAt: null } })
 		]);
 	});
 });
