@@ -44,7 +44,8 @@ type Outcome = 'done' | 'refused' | 'retry-later';
 
 export function mailboxDraftOf(mailbox: Mailbox): MailboxDraft {
 	// The sign-in's state (account, when, reconnect) is the server's to say, not part of what the admin edits.
-	const { hasPassword: _hasPassword, oauth, ...smtp } = mailbox.smtp;
+	// SPEC §15: the pause is the provider's doing, not a setting: never part of a draft.
+	const { hasPassword: _hasPassword, oauth, pausedUntil: _pausedUntil, pauseReason: _pauseReason, ...smtp } = mailbox.smtp;
 	return {
 		integrationId: mailbox.integrationId,
 		name: mailbox.name,
@@ -77,18 +78,20 @@ export function draftOf(entity: Entity, copy: ServerCopy): IntegrationDraft | Ma
 
 /**
  * Whether two drafts say the same thing (field order aside). A mailbox draft kept before SPEC §14
- * names no `smtp.sendVia` (its update leaves the method as it is), so it matches either method.
+ * names no `smtp.sendVia` (its update leaves the method as it is), so it matches either method;
+ * one kept before SPEC §15 names no `smtp.limits` (left as they are), so it matches any limits.
  */
 export function sameDraft(a: IntegrationDraft | MailboxDraft, b: IntegrationDraft | MailboxDraft): boolean {
-	const unnamed = (draft: IntegrationDraft | MailboxDraft) => 'smtp' in draft && draft.smtp.sendVia === undefined;
-	if (unnamed(a) !== unnamed(b)) return canonical(withoutSendVia(a)) === canonical(withoutSendVia(b));
-	return canonical(a) === canonical(b);
+	const unnamed = (draft: IntegrationDraft | MailboxDraft, key: 'sendVia' | 'limits') => 'smtp' in draft && draft.smtp[key] === undefined;
+	const left = (['sendVia', 'limits'] as const).filter((key) => unnamed(a, key) !== unnamed(b, key));
+	return canonical(without(a, left)) === canonical(without(b, left));
 }
 
-function withoutSendVia(draft: IntegrationDraft | MailboxDraft): IntegrationDraft | MailboxDraft {
-	if (!('smtp' in draft)) return draft;
-	const { sendVia: _sendVia, ...smtp } = draft.smtp;
-	return { ...draft, smtp };
+function without(draft: IntegrationDraft | MailboxDraft, keys: readonly ('sendVia' | 'limits')[]): IntegrationDraft | MailboxDraft {
+	if (!('smtp' in draft) || keys.length === 0) return draft;
+	const smtp: Record<string, unknown> = { ...draft.smtp };
+	for (const key of keys) delete smtp[key];
+	return { ...draft, smtp: smtp as MailboxDraft['smtp'] };
 }
 
 function canonical(value: unknown): string {

@@ -14,6 +14,7 @@ import {
 	oauthProviderLabels,
 	oauthProviderServers,
 	PASSWORD_AGAIN_MESSAGE,
+	providerSendingLimits,
 	sameSmtpServer,
 	sendViaLabels,
 	smtpSettingsSchema,
@@ -23,7 +24,8 @@ import {
 	type MailboxCreate,
 	type MailboxFields,
 	type OAuthProvider,
-	type SendVia
+	type SendVia,
+	type SmtpLimits
 } from '$lib/schema/mailbox';
 import { mailboxDraftOf } from '$lib/offline/sync';
 import { anotherConsent, sendMethodOf, type SendMethod } from '$lib/components/smtp-words';
@@ -46,6 +48,9 @@ export interface MailboxFormValues {
 	username: string;
 	password: string;
 	encryption: Encryption;
+	/** SPEC §15: Sending limits, optional: empty is the provider's default. */
+	concurrent: string;
+	perMinute: string;
 	manualForward: 'reject' | 'accept';
 }
 
@@ -64,6 +69,8 @@ export const fieldPaths: Record<FormField, string> = {
 	username: 'smtp.username',
 	password: 'smtp.password',
 	encryption: 'smtp.encryption',
+	concurrent: 'smtp.limits.concurrent',
+	perMinute: 'smtp.limits.perMinute',
 	manualForward: 'manualForward'
 };
 
@@ -81,6 +88,8 @@ export function emptyValues(): MailboxFormValues {
 		username: '',
 		password: '',
 		encryption: 'starttls',
+		concurrent: '',
+		perMinute: '',
 		manualForward: 'reject'
 	};
 }
@@ -100,6 +109,9 @@ export function valuesFromDraft(draft: MailboxDraft): MailboxFormValues {
 		username: draft.smtp.username,
 		password: '',
 		encryption: draft.smtp.encryption,
+		// A draft kept before SPEC §15 has no limits: the provider's defaults.
+		concurrent: String(draft.smtp.limits?.concurrent ?? ''),
+		perMinute: String(draft.smtp.limits?.perMinute ?? ''),
 		manualForward: draft.manualForward
 	};
 }
@@ -112,6 +124,37 @@ export function parsePort(text: string): number | undefined {
 	const trimmed = text.trim();
 	if (trimmed === '') return undefined;
 	return /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+}
+
+/**
+ * SPEC §15: the Sending limits as the schema takes them: both empty is the provider's defaults
+ * (null); a field left empty is the provider's value for it.
+ */
+export function limitsInput(values: Pick<MailboxFormValues, 'concurrent' | 'perMinute'>): { concurrent?: number; perMinute?: number } | null {
+	const concurrent = parsePort(values.concurrent);
+	const perMinute = parsePort(values.perMinute);
+	if (concurrent === undefined && perMinute === undefined) return null;
+	return { ...(concurrent === undefined ? {} : { concurrent }), ...(perMinute === undefined ? {} : { perMinute }) };
+}
+
+/** SPEC §15: the provider's limits for the form's settings, the Sending limits' placeholders. */
+export function limitPlaceholders(values: Pick<MailboxFormValues, 'signIn' | 'sendVia' | 'host'>): { concurrent: string; perMinute: string } {
+	const oauth = values.signIn !== 'password';
+	const limits = providerSendingLimits({
+		host: values.host,
+		auth: oauth ? 'oauth2' : 'password',
+		oauth: oauth ? { provider: values.signIn as OAuthProvider } : null,
+		sendVia: values.sendVia
+	});
+	return { concurrent: String(limits.concurrent), perMinute: limits.perMinute === null ? 'No limit' : String(limits.perMinute) };
+}
+
+/** SPEC §15: the limits in words (the version conflict's comparison). */
+export function limitsWords(limits: SmtpLimits | null | undefined): string {
+	if (!limits || (limits.concurrent === undefined && limits.perMinute === undefined)) return 'The provider’s defaults';
+	const sessions = limits.concurrent === undefined ? 'the provider’s sessions' : `${limits.concurrent} at once`;
+	const rate = limits.perMinute === undefined ? 'the provider’s rate' : `${limits.perMinute} a minute`;
+	return `${sessions}, ${rate}`;
 }
 
 /** SPEC §14: the provider's API sends for this form (a provider chosen, Send through its API). */
@@ -146,7 +189,8 @@ function toInput(values: MailboxFormValues) {
 			encryption: server.encryption,
 			auth: oauth ? ('oauth2' as const) : ('password' as const),
 			oauth: oauth ? { provider: values.signIn as OAuthProvider } : null,
-			sendVia: oauth ? values.sendVia : ('smtp' as const)
+			sendVia: oauth ? values.sendVia : ('smtp' as const),
+			limits: limitsInput(values)
 		},
 		manualForward: values.manualForward
 	};
@@ -257,7 +301,8 @@ export function compareMailbox(options: {
 		pair('Server address', (d) => d.smtp.host),
 		pair('Port', (d) => String(d.smtp.port)),
 		pair('Encryption', (d) => encryptionLabels[d.smtp.encryption]),
-		pair('Account', (d) => d.smtp.username)
+		pair('Account', (d) => d.smtp.username),
+		pair('Sending limits', (d) => limitsWords(d.smtp.limits))
 	];
 	if (newPassword) {
 		fields.push({

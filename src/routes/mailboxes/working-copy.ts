@@ -27,7 +27,8 @@ export function workingCopyKey(mailboxId: string | null): string {
 }
 
 const formFields: (keyof MailboxFormValues)[] = [
-	'integrationId', 'name', 'description', 'address', 'signIn', 'sendVia', 'host', 'port', 'username', 'password', 'encryption', 'manualForward'
+	'integrationId', 'name', 'description', 'address', 'signIn', 'sendVia', 'host', 'port', 'username', 'password', 'encryption', 'concurrent', 'perMinute',
+	'manualForward'
 ];
 
 /** Whether two states of the form say the same (then there is nothing unsaved to keep). */
