@@ -6,7 +6,7 @@
  */
 import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
-import { recognizeBounce } from '../../worker/inbound/bounce';
+import { bounceHint, recognizeBounce } from '../../worker/inbound/bounce';
 import { decodeUtf7 } from '../../worker/mail/utf7';
 import { formatCases as cases, formatFixture as fixture, formatFixtures as fixtures, imailInUtf7, pureReport as pure } from './bounce-format-cases';
 
@@ -36,6 +36,45 @@ describe('recognizeBounce() over real bounces of every SPEC §15 format', () => 
 			['mikeneko@example.co.jp', '5.2.2', 'The recipient name is not recognized <mail.example.co.jp #5.2.2>']
 		]);
 		expect(report?.recipients[0]!.hint).toMatch(/^Mailbox full/);
+	});
+
+	it("keeps qmail's vague (#5.5.0) as written, and hints from the remote's words", async () => {
+		const [recipient] = (await recognize(fixture('lhost-qmail-01.eml')))!.recipients;
+		expect(recipient!.status).toBe('5.5.0');
+		expect(recipient!.hint).toMatch(/^No such mailbox/);
+		expect(bounceHint('5.5.0', '503 5.5.0 bad sequence of commands')).toMatch(/refused the SMTP conversation/);
+	});
+
+	it('reads Domino\'s plain notice: the address after "was not delivered to:", the reason after "because:"', async () => {
+		// sisimai's lhost-domino-01 (inline here: it returns no copy, so only its own In-Reply-To could name the reply).
+		const raw = [
+			'From: Postmaster@example.jp',
+			'To: Sender Address <shironeko@example.com>',
+			'Subject: DELIVERY FAILURE: User Kijitoranyan (kijitora@example.jp) not listed in',
+			' Domino Directory',
+			'Message-ID: <0000000000.000000000-000000000.00000000-00000000.00000000@example.com>',
+			'In-Reply-To: <returned@example.com>',
+			'Content-Type: Text/Plain',
+			'Content-Transfer-Encoding: 8bit',
+			'',
+			'Your message',
+			'',
+			'  Subject: Test Bounce',
+			'',
+			'was not delivered to:',
+			'',
+			'  kijitora@example.jp',
+			'',
+			'because:',
+			'',
+			'  User some.name (kijitora@example.jp) not listed in Domino Directory',
+			''
+		].join('\r\n');
+		const report = await recognize(raw);
+		expect(report?.threadMessageIds).toEqual(['returned@example.com']);
+		expect(report?.recipients).toEqual([
+			expect.objectContaining({ finalRecipient: 'kijitora@example.jp', action: 'failed', status: null, diagnosticCode: 'User some.name (kijitora@example.jp) not listed in Domino Directory', hint: expect.stringMatching(/^No such mailbox/) })
+		]);
 	});
 
 	it("reads qmail's status from its sentence when a fork leaves out the tail", async () => {

@@ -109,7 +109,7 @@ const POLICY_WORDS: ReadonlyArray<readonly [RegExp, Hint]> = [
 	[/\bdmarc\b/i, HINTS.dmarc],
 	[/\bspf\b/i, HINTS.spf],
 	[/\bdkim\b/i, HINTS.dkim],
-	[/spamhaus|spamcop|barracuda|block ?list|black ?list|\b(?:dns)?rbl\b|blocked using|listed (?:at|on|in)\b/i, HINTS.blockList],
+	[/spamhaus|spamcop|barracuda|block ?list|black ?list|\b(?:dns)?rbl\b|blocked using|(?<!\bnot )listed (?:at|on|in)\b/i, HINTS.blockList],
 	[/reverse dns|\bptr\b|\brdns\b/i, HINTS.reverseDns]
 ];
 const OTHER_WORDS: ReadonlyArray<readonly [RegExp, Hint]> = [
@@ -129,11 +129,14 @@ export function bounceHint(status: string | null, diagnostic: string | null): st
 	const codeClass = code?.[0] ?? REPLY_CODE.exec(diagnostic ?? '')?.[1]?.[0] ?? null;
 	if (codeClass === '2') return DELIVERED_HINT;
 	const subjectDetail = code?.slice(2) ?? null;
-	let hint: Hint | undefined = subjectDetail ? STATUS_HINTS.find(([pattern]) => pattern.test(subjectDetail))?.[1] : undefined;
+	// X.5.0 is "other or undefined protocol status" (RFC 3463 §3.6): qmail writes it for any
+	// refusal the remote gave without a code ("550 Unknown user … (#5.5.0)"), so words come first.
+	const vague = subjectDetail === '5.0';
+	let hint: Hint | undefined = subjectDetail && !vague ? STATUS_HINTS.find(([pattern]) => pattern.test(subjectDetail))?.[1] : undefined;
 	const words = diagnostic ?? '';
 	// A generic 7.x refusal: the diagnostic often says which check failed.
 	if (!hint && subjectDetail?.startsWith('7.')) hint = POLICY_WORDS.find(([pattern]) => pattern.test(words))?.[1] ?? HINTS.policy;
-	hint ??= [...POLICY_WORDS, ...OTHER_WORDS].find(([pattern]) => pattern.test(words))?.[1];
+	hint ??= [...POLICY_WORDS, ...OTHER_WORDS].find(([pattern]) => pattern.test(words))?.[1] ?? (vague ? HINTS.protocol : undefined);
 	if (codeClass === '4') return hint ? `${TEMPORARY_HINT} Reason given: ${hint.label}.` : TEMPORARY_HINT;
 	return hint?.hint ?? DEFAULT_HINT;
 }
