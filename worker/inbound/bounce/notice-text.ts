@@ -11,6 +11,8 @@ import { MAX_NOTICE_CHARS, type ReportSource } from './report';
 
 /** The first text part decoded from UTF-7, or null when it declares another charset (postal-mime's text stands). */
 export function noticeText(source: ReportSource): string | null {
+	// Without a text part of its own (postal-mime's text), the first one the walk finds is the returned message's.
+	if (!source.parsed.text) return null;
 	const binary = toBinaryString(source.raw.subarray(0, MAX_RAW_SCAN_BYTES));
 	// Most reports name no UTF-7 anywhere: the MIME walk is skipped for them.
 	if (!/utf-?7/i.test(binary)) return null;
