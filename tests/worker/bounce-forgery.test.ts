@@ -8,6 +8,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
+import { formatFixture } from './bounce-format-cases';
 import { handOver } from './deliver';
 import { call, createIntegration, mailboxInput, unique } from './helpers';
 
@@ -220,6 +221,22 @@ describe('a forged bounce report', () => {
 		expect(item.status).toBe('sent');
 		expect(item.bounce).toBeNull();
 		expect(item.unverifiedReports).toEqual([expect.objectContaining({ reason: 'thread-only', recipients: [expect.objectContaining({ finalRecipient: CUSTOMER })] })]);
+		expect(await bouncedEvents(reply.id)).toBe(0);
+	});
+
+	it("(f) a real GMX bounce whose returned headers name the reply but whose failed address is not the reply's changes nothing", async () => {
+		const box = await mailbox();
+		const reply = await sentReply(box.id);
+		// SPEC §15's formats obey the same rule: the report is read, but shironeko@example.jp never had the reply.
+		const raw = formatFixture('lhost-gmx-01.eml').replaceAll('trinity-d174cb7e-d4a8-4dd5-8b53-7a9f70928e75-1417217529360@3capp-mailcom-lxa02', reply.messageId);
+		await deliver(raw, '', box.address);
+
+		const item = await read(reply.id);
+		expect(item.status).toBe('sent');
+		expect(item.bounce).toBeNull();
+		expect(item.unverifiedReports).toEqual([
+			expect.objectContaining({ reason: 'not-a-recipient', recipients: [expect.objectContaining({ finalRecipient: 'shironeko@example.jp', status: '5.2.2' })] })
+		]);
 		expect(await bouncedEvents(reply.id)).toBe(0);
 	});
 });
