@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { createCachingResolver, createDohResolver, DEFAULT_DNS_RESOLVER_URL, type CachingResolver } from './dns/doh-resolver';
 import { createSealer, type Sealer } from './crypto/sealer';
 import { parseTrustedSealers } from './inbound/policy';
+import { validEhloName } from './smtp/ehlo-name';
 
 /** A wrangler.toml flag: exactly "true" turns it on (as before: "1", "yes" or a typo leave it off). */
 const flag = z
@@ -37,6 +38,7 @@ const configSchema = z.object({
 	ALLOW_PRIVATE_SMTP_HOSTS: flag,
 	ALLOW_PRIVATE_WEBHOOK_HOSTS: flag,
 	OUTBOUND_MESSAGES_PER_SESSION: positiveInteger,
+	SMTP_EHLO_NAME: text,
 	PUBLIC_ORIGIN: text,
 	DNS_RESOLVER_URL: text,
 	TRUSTED_ARC_SEALERS: text,
@@ -66,6 +68,8 @@ export interface Config {
 	allowPrivateWebhookHosts: boolean;
 	/** Replies sent over one SMTP session before a new one is opened; null: the whole batch. */
 	outboundMessagesPerSession: number | null;
+	/** SMTP_EHLO_NAME: the name every SMTP session greets with; "" (unset or not a domain): the service address's domain (smtp/ehlo-name.ts). */
+	smtpEhloName: string;
 	/** The Worker's public origin for absolute URLs in payloads; "" makes them relative. */
 	publicOrigin: string;
 	/** The DoH endpoint for SPF, DKIM, DMARC, ARC and the mail flow check. */
@@ -113,6 +117,7 @@ export function readConfig(env: Partial<Record<keyof Settings, string>>): Config
 		allowPrivateSmtpHosts: settings.ALLOW_PRIVATE_SMTP_HOSTS,
 		allowPrivateWebhookHosts: settings.ALLOW_PRIVATE_WEBHOOK_HOSTS,
 		outboundMessagesPerSession: settings.OUTBOUND_MESSAGES_PER_SESSION,
+		smtpEhloName: validEhloName(settings.SMTP_EHLO_NAME),
 		publicOrigin: settings.PUBLIC_ORIGIN,
 		dnsResolverUrl,
 		trustedArcSealers: parseTrustedSealers(settings.TRUSTED_ARC_SEALERS),

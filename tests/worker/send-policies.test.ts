@@ -78,7 +78,8 @@ function recordingTransport(script: Array<SendAttempt | null> = []) {
 			const failure = script.shift() ?? null;
 			calls.push(failure ? 'open:failed' : 'open');
 			let open = failure === null;
-			let sent = 0;
+			/** As smtp-transport: a transaction that did not end cleanly leaves RSET to say. */
+			let unfinished = false;
 			const session: TransportSession = {
 				get isOpen() {
 					return open;
@@ -86,11 +87,15 @@ function recordingTransport(script: Array<SendAttempt | null> = []) {
 				transcript: [],
 				steps: [],
 				async reset() {
-					if (open && sent > 0) calls.push('reset');
+					if (open && unfinished) calls.push('reset');
+					unfinished = false;
 				},
 				async send(message) {
-					sent++;
 					calls.push(`send:${message.recipients.join(',')}`);
+					if (message.recipients.includes('refused@example.test')) {
+						unfinished = true;
+						return { ok: false, attempt: { ...configAttempt('refused'), category: 'rejected', temporary: false } };
+					}
 					if (message.recipients.includes('drop@example.test')) {
 						open = false;
 						return { ok: false, attempt: { ...configAttempt('dropped'), category: 'connection', temporary: true } };
@@ -119,7 +124,7 @@ const passwordLogin = (counter: { logins: number }) => async (): Promise<SmtpLog
 const message = (to: string) => ({ from: 'desk@acme.example', recipients: [to], raw: 'Subject: x\r\n\r\nx' });
 
 describe('the sender: one login, one session for several messages', () => {
-	it('sends a batch over one session with RSET between, and a new session only after a failure closed it', async () => {
+	it('sends a batch over one session without RSET after clean transactions, and a new session only after a failure closed it', async () => {
 		const counter = { logins: 0 };
 		const { transport, calls } = recordingTransport();
 		const sender = openSender({ login: passwordLogin(counter), timeouts: QUEUE_TIMEOUTS, allowPrivateHosts: false, transport });
@@ -127,26 +132,28 @@ describe('the sender: one login, one session for several messages', () => {
 		await sender.close();
 		expect(counter.logins).toBe(1);
 		expect(calls).toEqual([
-			'open', 'send:a@example.test', 'reset', 'send:b@example.test', 'reset', 'send:drop@example.test',
+			'open', 'send:a@example.test', 'send:b@example.test', 'send:drop@example.test',
 			'open', 'send:c@example.test', 'close'
 		]);
 	});
 
-	it('says RSET once between messages when the caller asks ready() before each send (the reply consumer does)', async () => {
+	it('says RSET once, only after a transaction that did not end cleanly, when the caller asks ready() before each send (the reply consumer does)', async () => {
 		const { transport, calls } = recordingTransport();
 		const sender = openSender({ login: passwordLogin({ logins: 0 }), timeouts: QUEUE_TIMEOUTS, allowPrivateHosts: false, transport });
-		for (const to of ['a@example.test', 'b@example.test', 'c@example.test']) {
+		for (const to of ['a@example.test', 'refused@example.test', 'b@example.test', 'c@example.test']) {
 			expect((await sender.ready()).ok).toBe(true);
 			await sender.send(message(to));
 		}
-		expect(calls).toEqual(['open', 'send:a@example.test', 'reset', 'send:b@example.test', 'reset', 'send:c@example.test']);
+		await sender.close();
+		// The refusal keeps the session (QUIT at the end, not a dropped connection).
+		expect(calls).toEqual(['open', 'send:a@example.test', 'send:refused@example.test', 'reset', 'send:b@example.test', 'send:c@example.test', 'close']);
 	});
 
 	it('opens a new session after messagesPerSession messages', async () => {
 		const { transport, calls } = recordingTransport();
 		const sender = openSender({ login: passwordLogin({ logins: 0 }), timeouts: QUEUE_TIMEOUTS, allowPrivateHosts: false, transport, messagesPerSession: 2 });
 		for (const to of ['a@example.test', 'b@example.test', 'c@example.test']) await sender.send(message(to));
-		expect(calls).toEqual(['open', 'send:a@example.test', 'reset', 'send:b@example.test', 'close', 'open', 'send:c@example.test']);
+		expect(calls).toEqual(['open', 'send:a@example.test', 'send:b@example.test', 'close', 'open', 'send:c@example.test']);
 	});
 
 	it('a login that cannot be made is the outcome of every send, with its reason, and nothing is opened', async () => {

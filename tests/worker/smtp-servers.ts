@@ -14,6 +14,8 @@ import { startLocalOAuth } from '../../scripts/local-oauth.mjs';
 
 export const SMTP_USER = 'support@acme.test';
 export const SMTP_PASSWORD = 'Corr3ct-h0rse-battery';
+/** The `small` peer's SIZE (RFC 1870): a reply with a few KB of text is over it (its tests read it from the EHLO reply). */
+const SMALL_MESSAGE_BYTES = 4000;
 
 declare module 'vitest' {
 	export interface ProvidedContext {
@@ -74,6 +76,7 @@ export default async function setup(project: TestProject) {
 		server.on('error', () => {});
 		ports[name] = await listen(server.server);
 		closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+		return server;
 	};
 
 	const raw = async (name: string, onConnection: (socket: net.Socket) => void) => {
@@ -195,6 +198,34 @@ export default async function setup(project: TestProject) {
 			}
 		});
 	});
+	// Issue 22: peers that keep every chunk the client wrote, per connection, so a test sees which
+	// commands travelled together (RFC 2920), whether RSET and QUIT were said, and the EHLO name.
+	// `pipelined` offers PIPELINING (smtp-server's default) and SIZE of 10 MiB; `unpipelined` hides
+	// PIPELINING; `small` takes at most SMALL_MESSAGE_BYTES (RFC 1870 SIZE). Each refuses senders at
+	// blocked.example and recipients at refused.example.
+	const wire: Array<{ server: string; connection: number; chunks: string[] }> = [];
+	const recording = async (name: string, options: Partial<SMTPServerOptions>) => {
+		const server = await smtp(name, {
+			onMailFrom(address, _session, callback) {
+				if (!address.address.endsWith('@blocked.example')) return callback();
+				callback(Object.assign(new Error('5.7.1 <' + address.address + '>: Sender address rejected: not owned by user'), { responseCode: 553 }));
+			},
+			onRcptTo(address, _session, callback) {
+				if (!address.address.endsWith('@refused.example')) return callback();
+				callback(Object.assign(new Error('5.1.1 <' + address.address + '>: Recipient address rejected: User unknown in virtual mailbox table'), { responseCode: 550 }));
+			},
+			...options
+		});
+		let connections = 0;
+		server.server.on('connection', (socket: net.Socket) => {
+			const record = { server: name, connection: ++connections, chunks: [] as string[] };
+			wire.push(record);
+			socket.on('data', (chunk: Buffer) => record.chunks.push(chunk.toString('latin1')));
+		});
+	};
+	await recording('pipelined', { size: 10 * 1024 * 1024 });
+	await recording('unpipelined', { hidePIPELINING: true });
+	await recording('small', { size: SMALL_MESSAGE_BYTES });
 	// SPEC §12: only XOAUTH2, and only with an unexpired, unrevoked access token the stand-in issued
 	// to the account logging in. A refusal goes the way Gmail's does: a 334 carrying the error as
 	// JSON, then 535 after the client's empty line.
@@ -228,6 +259,9 @@ export default async function setup(project: TestProject) {
 		if (request.url === '/received') {
 			response.writeHead(200, { 'content-type': 'application/json' });
 			response.end(JSON.stringify(received));
+		} else if (request.url === '/wire') {
+			response.writeHead(200, { 'content-type': 'application/json' });
+			response.end(JSON.stringify(wire));
 		} else if (request.url === '/auths') {
 			response.writeHead(200, { 'content-type': 'application/json' });
 			response.end(JSON.stringify(auths));

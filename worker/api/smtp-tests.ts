@@ -10,6 +10,7 @@ import { findMailbox } from '../db/mailboxes';
 import * as db from '../db/smtp-tests';
 import { smtpLoginFor, storedSecretProblem, typedPasswordLogin, type SmtpLogin } from '../send/credentials';
 import { runSmtpTest } from '../send/run-smtp-test';
+import { ehloNameFor } from '../smtp/ehlo-name';
 import { TOTAL_BUDGET_MS } from '../send/timeouts';
 import { issueTestToken } from '../send/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
@@ -179,7 +180,8 @@ async function run(
 			to: test.to,
 			// SPEC §16: the message is marked, so if it comes back to a service address it is logged as a test.
 			issueTestToken: () => issueTestToken(services.db, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
-			allowPrivateHosts: services.config.allowPrivateSmtpHosts
+			allowPrivateHosts: services.config.allowPrivateSmtpHosts,
+			ehloName: ehloNameFor(services.config.smtpEhloName, test.from.email)
 		});
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),

@@ -9,6 +9,7 @@ import type { StoredMailbox } from '../db/mailboxes';
 import { composeMessage } from '../mail/compose';
 import { sendingService, smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
+import { ehloNameFor } from '../smtp/ehlo-name';
 import { INTERACTIVE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
 import type { Transport } from '../send/transport';
@@ -32,12 +33,15 @@ export async function sendProbe(
 		login: () => smtpLoginFor(services, mailbox, { now: () => now().getTime() }),
 		timeouts: INTERACTIVE_TIMEOUTS,
 		allowPrivateHosts: services.config.allowPrivateSmtpHosts,
+		ehloName: ehloNameFor(services.config.smtpEhloName, mailbox.address),
 		transport: deps.transport
 	});
 	const { raw } = composeProbe(mailbox, check.roundTrip.messageId, token, started);
 	const sent = await sender.send({ from: mailbox.address, recipients: [mailbox.address], raw });
 	const at = now();
 	const durationMs = at.getTime() - started.getTime();
+	// QUIT after a refusal too (a lost connection was dropped already).
+	await sender.close();
 	if (!sent.ok) {
 		// The probe keeps the SMTP test's fields, not the transcript.
 		const smtp = failedPayload(sent.attempt, durationMs);
@@ -49,7 +53,6 @@ export async function sendProbe(
 		await patchRoundTrip(services.db, check.id, { result: 'fail', step: 'send_failed', smtp, says: sendFailedSays(mailbox, smtp) }, { fromSteps: ['sending'], at: at.toISOString() });
 		return;
 	}
-	await sender.close();
 	const smtp: ProbeSend = acceptedPayload(sent, `${sendingService(mailbox.smtp, true)} accepted the probe for delivery.`, durationMs);
 	// On one machine the probe can be back before the server's 250 is: then only the send is added.
 	const moved = await patchRoundTrip(services.db, check.id, { step: 'waiting', sentAt: at.toISOString(), smtp, says: waitingSays(mailbox) }, { fromSteps: ['sending'], at: at.toISOString() });

@@ -63,8 +63,8 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 		if (field.name === 'Subject') field.dump = () => encodeWords(input.subject, 'Subject: '.length);
 	}
 
-	message.addMessage({ contentType: 'text/plain', data: wrapBase64(textToBase64(input.text)), encoding: 'base64' });
-	if (input.html) message.addMessage({ contentType: 'text/html', data: wrapBase64(textToBase64(input.html)), encoding: 'base64' });
+	message.addMessage({ contentType: 'text/plain', data: wrapBase64(textToBase64(canonicalLines(input.text))), encoding: 'base64' });
+	if (input.html) message.addMessage({ contentType: 'text/html', data: wrapBase64(textToBase64(canonicalLines(input.html))), encoding: 'base64' });
 	for (const attachment of input.attachments) {
 		message.addAttachment({
 			filename: parameterValue(attachment.filename),
@@ -135,6 +135,14 @@ export function formatMailbox(mailbox: { name: string; address: string }): strin
 /** RFC 5322 §3.3 date-time, e.g. "Mon, 30 Nov 2026 09:05:04 +0000". */
 export function formatDate(date: Date): string {
 	return date.toUTCString().replace(/GMT$/, '+0000');
+}
+
+/**
+ * RFC 2046 §4.1.1: a text part's canonical form ends every line with CRLF, and RFC 2045 §6.8
+ * base64-encodes that form; a help desk's `\n` (or a lone `\r`) becomes CRLF before encoding.
+ */
+function canonicalLines(text: string): string {
+	return text.replace(/\r\n|\r|\n/g, CRLF);
 }
 
 function wrapBase64(base64: string): string {

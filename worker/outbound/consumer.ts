@@ -15,6 +15,7 @@ import { REPLY_RETRY_DELAYS_SECONDS, type Settlement } from '../jobs/schedule';
 import { finishAttempt } from './status';
 import { sendingService, smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
+import { ehloNameFor } from '../smtp/ehlo-name';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
 import type { SendAttempt, Transport } from '../send/transport';
@@ -85,6 +86,7 @@ async function sendGroup(
 		login: () => smtpLoginFor(services, mailbox, { now: () => now().getTime() }),
 		timeouts: QUEUE_TIMEOUTS,
 		allowPrivateHosts: config.allowPrivateSmtpHosts,
+		ehloName: ehloNameFor(config.smtpEhloName, mailbox.address),
 		messagesPerSession: config.outboundMessagesPerSession,
 		transport: deps.transport
 	});

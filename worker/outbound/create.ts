@@ -8,7 +8,7 @@ import { isLogId, MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbou
 import { isMessageId, parseMessageId } from '../../src/lib/schema/message-id';
 import type { StoredMailbox } from '../db/mailboxes';
 import { findMessage, findMessageByMessageId } from '../db/messages';
-import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertOutbound, type StoredOutbound } from '../db/outbound';
+import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertedOutbound, insertOutbound, type NewOutbound, type StoredOutbound } from '../db/outbound';
 import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { oneLine } from '../mail/header-field';
@@ -80,7 +80,7 @@ export async function createOutbound(
 	const text = cutToBytes(request.text, MAX_STORED_TEXT_BYTES);
 	const html = request.html ? cutToBytes(await sanitizeHtml(request.html), MAX_STORED_HTML_BYTES) : null;
 	const headers = cutToBytes(composed.headers, MAX_STORED_HEADER_BYTES);
-	const inserted = await insertOutbound(services.db, {
+	const row: NewOutbound = {
 		id,
 		mailboxId: mailbox.id,
 		messageId,
@@ -99,8 +99,8 @@ export async function createOutbound(
 		size: composed.size,
 		metadata: request.metadata ?? {},
 		createdAt: now.toISOString()
-	});
-	if (!inserted) {
+	};
+	if (!(await insertOutbound(services.db, row))) {
 		// The same client id arrived twice at once: the other request's row stands.
 		const existing = await findOutbound(services.db, id);
 		if (existing) return sameRequest(existing, mailbox.id);
@@ -115,7 +115,8 @@ export async function createOutbound(
 	}
 	// A failed send is not the request's failure: the row is `queued`, and the sweep enqueues it (outbound/sweep.ts).
 	await enqueue(services.queues.replies, [id]);
-	return { ok: true, outbound: (await findOutbound(services.db, id))!, created: true };
+	// The answer is the row as written (issue 22: no read-back); the consumer may already be sending it.
+	return { ok: true, outbound: insertedOutbound(row), created: true };
 }
 
 function sameRequest(existing: StoredOutbound, mailboxId: string): CreateResult {

@@ -20,6 +20,8 @@ export interface SenderOptions {
 	timeouts: SendTimeouts;
 	/** ALLOW_PRIVATE_SMTP_HOSTS (local use only). */
 	allowPrivateHosts: boolean;
+	/** The name an SMTP session greets with (smtp/ehlo-name.ts: SMTP_EHLO_NAME or the service address's domain). */
+	ehloName?: string;
 	/**
 	 * `OUTBOUND_MESSAGES_PER_SESSION`: some providers close a session after a number of messages
 	 * (or an admin wants one session per message, as bench/outbound compares). Null: no limit.
@@ -33,8 +35,8 @@ export type Readiness = { ok: true } | { ok: false; attempt: SendAttempt };
 
 export interface MailboxSender {
 	/**
-	 * Logs in and opens a session for the next message, unless one is open (then readies it:
-	 * RSET). A failure here would fail every message the same way.
+	 * Logs in and opens a session for the next message, unless one is open (then readies it: RSET
+	 * if its last transaction did not end cleanly). A failure here would fail every message the same way.
 	 */
 	ready(): Promise<Readiness>;
 	/** Sends one message (calling `ready` first). */
@@ -48,20 +50,18 @@ export interface MailboxSender {
 }
 
 export function openSender(options: SenderOptions): MailboxSender {
-	const smtp = () => options.transport ?? smtpTransport({ timeouts: options.timeouts, allowPrivateHosts: options.allowPrivateHosts });
+	const smtp = () => options.transport ?? smtpTransport({ timeouts: options.timeouts, allowPrivateHosts: options.allowPrivateHosts, ehloName: options.ehloName });
 	const perSession = options.messagesPerSession ?? Number.POSITIVE_INFINITY;
 	let login: SmtpLogin | null = null;
 	let session: TransportSession | null = null;
 	let sentOnSession = 0;
-	/** A message went over the session since its last RSET (ready() may be asked again before send()). */
-	let dirty = false;
 
 	async function ready(): Promise<Readiness> {
 		login ??= await options.login();
 		if (!login.ok) return { ok: false, attempt: loginAttempt(login.failure) };
 		if (session?.isOpen && sentOnSession >= perSession) await session.close();
-		if (session?.isOpen && dirty) await session.reset();
-		dirty = false;
+		// The session knows whether its last transaction ended (so ready() twice says RSET once, if at all).
+		if (session?.isOpen) await session.reset();
 		if (session?.isOpen) return { ok: true };
 		// SPEC §14: a mailbox that sends through Microsoft Graph or the Gmail API has its login's route.
 		const transport = login.api ? apiTransport(login.api, { timeouts: options.timeouts }) : smtp();
@@ -82,7 +82,6 @@ export function openSender(options: SenderOptions): MailboxSender {
 			const readiness = await ready();
 			if (!readiness.ok) return readiness;
 			sentOnSession++;
-			dirty = true;
 			return session!.send(message);
 		},
 		async close() {

@@ -28,6 +28,8 @@ export interface SmtpTestOptions {
 	 */
 	issueTestToken?: () => Promise<string>;
 	allowPrivateHosts: boolean;
+	/** The name the session greets with (smtp/ehlo-name.ts). */
+	ehloName?: string;
 	/** Replaces SMTP over cloudflare:sockets (tests). */
 	transport?: Transport;
 	now?: () => number;
@@ -37,7 +39,8 @@ export interface SmtpTestOptions {
 export async function runSmtpTest(options: SmtpTestOptions): Promise<SmtpTestOutcome & { credential?: LoginFailure['reason'] }> {
 	const now = options.now ?? (() => Date.now());
 	const started = now();
-	const sender = openSender({ login: options.login, timeouts: INTERACTIVE_TIMEOUTS, allowPrivateHosts: options.allowPrivateHosts, transport: options.transport });
+	const { login, allowPrivateHosts, ehloName, transport } = options;
+	const sender = openSender({ login, timeouts: INTERACTIVE_TIMEOUTS, allowPrivateHosts, ehloName, transport });
 	const finish = (failed: SendAttempt | null, via: 'smtp' | 'api' = 'smtp') => {
 		const result = { transcript: [...sender.transcript], steps: [...sender.steps], durationMs: now() - started };
 		if (!failed) {
@@ -65,7 +68,8 @@ export async function runSmtpTest(options: SmtpTestOptions): Promise<SmtpTestOut
 		extraHeaders: { ...(testToken ? { [TEST_HEADER]: testToken } : {}), 'Auto-Submitted': 'auto-generated' }
 	});
 	const sent = await sender.send({ from: options.from.email, recipients: [options.to], raw });
-	if (!sent.ok) return finish(sent.attempt);
+	// The result's transcript ends with the server's answer; QUIT follows, after a refusal too.
+	const result = finish(sent.ok ? null : sent.attempt, sent.ok ? sent.via : undefined);
 	await sender.close();
-	return finish(null, sent.via);
+	return result;
 }

@@ -1,12 +1,16 @@
 /**
  * Sending over SMTP (RFC 5321): the session opens stage by stage (smtp/staged-session.ts), each
- * message is one transaction (smtp/transaction.ts), RSET between messages on one session, and
- * every failure is explained by the classifier (smtp/classify.ts) and judged temporary or not,
- * so callers get a `SendOutcome` and never an SMTP reply.
+ * message is one transaction (smtp/transaction.ts; pipelined when the server offers it), RSET
+ * only before a message that follows a transaction that did not end with the server's 2xx to its
+ * data (RFC 5321 §4.1.1.5), and every failure is explained by the classifier (smtp/classify.ts)
+ * and judged temporary or not, so callers get a `SendOutcome` and never an SMTP reply. A
+ * refusal leaves the session open (the next message, or QUIT, follows); only a lost or
+ * out-of-step connection is dropped.
  */
 import type { RefusedRecipient } from '../../src/lib/schema/outbound';
 import { classify, isTemporary, type SmtpReply } from '../smtp/classify';
 import type { SmtpSettings } from '../smtp/settings';
+import { exceedsSize, messageSize, tooLargeHint } from '../smtp/message-size';
 import { StagedSession, type SessionOptions, type StageFailure } from '../smtp/staged-session';
 import { sendTransaction } from '../smtp/transaction';
 import type { SendTimeouts } from './timeouts';
@@ -16,6 +20,8 @@ export interface SmtpTransportOptions {
 	timeouts: SendTimeouts;
 	/** ALLOW_PRIVATE_SMTP_HOSTS (local use only): loopback and private hosts may be reached. */
 	allowPrivateHosts: boolean;
+	/** The EHLO name (smtp/ehlo-name.ts); absent, the address literal RFC 5321 §4.1.3 allows a client without one. */
+	ehloName?: string;
 	/** Replaces worker-mailer over cloudflare:sockets (tests). */
 	openSession?: SessionOptions['openSession'];
 	probe?: SessionOptions['probe'];
@@ -25,7 +31,7 @@ export interface SmtpTransportOptions {
 export function smtpTransport(options: SmtpTransportOptions): Transport {
 	return {
 		async open(settings) {
-			const { session, failure, refusal } = await StagedSession.open({ ...options, settings });
+			const { session, failure, refusal } = await StagedSession.open({ ...options, ehloName: options.ehloName ?? ADDRESS_LITERAL, settings });
 			const transportSession = new SmtpTransportSession(session, settings, options.timeouts);
 			if (refusal) return { session: transportSession, failure: { attempt: configAttempt(refusal), authRefused: false } };
 			if (failure) {
@@ -37,8 +43,12 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
 	};
 }
 
+/** RFC 5321 §4.1.3: a client with no name greets with its address as a literal. */
+const ADDRESS_LITERAL = '[127.0.0.1]';
+
 class SmtpTransportSession implements TransportSession {
-	private used = false;
+	/** The last transaction stopped before the server's 2xx to its data: RSET before the next (RFC 5321 §4.1.1.5). */
+	private unfinished = false;
 
 	constructor(
 		private readonly session: StagedSession,
@@ -59,8 +69,10 @@ class SmtpTransportSession implements TransportSession {
 	}
 
 	async reset(): Promise<void> {
-		if (!this.session.isOpen || !this.used) return;
-		// RFC 5321 §4.1.1.5: a clean slate between messages on one session.
+		if (!this.session.isOpen || !this.unfinished) return;
+		// RFC 5321 §4.1.1.5: RSET abandons a transaction that did not end; after a 2xx to the data the
+		// next MAIL may follow at once (RFC 5321 §4.1.1.4: the transaction is over).
+		this.unfinished = false;
 		const reset = await this.session.command('mail', 'RSET', this.timeouts.replyMs);
 		if ('failure' in reset || reset.reply.code >= 400) this.session.abort();
 	}
@@ -70,14 +82,24 @@ class SmtpTransportSession implements TransportSession {
 		const linesBefore = session.transcript.lines.length;
 		// With a send budget (the test, the probe), MAIL, RCPT and DATA share what is left of it.
 		const left = timeouts.sendBudgetMs === null ? Number.POSITIVE_INFINITY : Math.max(0, timeouts.sendBudgetMs - (session.now() - session.started));
+		const { pipelining, size: sizeLimit } = session.smtp.capabilities;
+		const size = sizeLimit === null ? undefined : messageSize(message.raw);
+		const tooLarge = size === undefined ? null : exceedsSize(size, sizeLimit);
+		if (tooLarge) {
+			// RFC 1870 §6: refused before a byte of it is uploaded, for good (the same bytes never fit).
+			session.transcript.note(`not sent: the message is ${tooLarge.bytes} bytes, over the server's SIZE ${tooLarge.limit}`);
+			const transcript = session.transcript.lines.slice(linesBefore);
+			return { ok: false, attempt: { stage: 'mail', category: 'rejected', hint: tooLargeHint(tooLarge), temporary: false, transcript, mayHaveArrived: false, refused: [] } };
+		}
 		const result = await sendTransaction(session, {
 			from: message.from,
 			recipients: message.recipients,
 			message: message.raw,
 			limits: { replyMs: Math.min(timeouts.replyMs, left), dataMs: Math.min(timeouts.dataMs, left) },
+			pipelining,
+			size,
 			beforeData: message.beforeData
 		});
-		this.used = true;
 		session.steps.push(...result.steps);
 		const transcript = session.transcript.lines.slice(linesBefore);
 		const refused = result.refused.map(({ address, reply }) => this.refusedRecipient(address, reply));
@@ -85,8 +107,12 @@ class SmtpTransportSession implements TransportSession {
 			const { code, enhancedCode, raw } = result.reply;
 			return { ok: true, code, enhancedCode, serverMessage: raw, accepted: result.accepted, refused, transcript };
 		}
-		session.abort();
-		return { ok: false, attempt: explain(session, { stage: result.stage, failure: result.failure }, { dataSent: result.dataSent, transcript, refused }) };
+		const attempt = explain(session, { stage: result.stage, failure: result.failure }, { dataSent: result.dataSent, transcript, refused });
+		// A refusal leaves the dialogue in step: RSET before the next message, QUIT at the end. A 421
+		// is the server closing (RFC 5321 §3.8): goodbye now. A timeout or lost connection was dropped.
+		if (result.failure.kind === 'reply' && result.failure.reply.code === 421) await this.close();
+		else this.unfinished = true;
+		return { ok: false, attempt };
 	}
 
 	close(): Promise<void> {

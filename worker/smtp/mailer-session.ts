@@ -2,8 +2,10 @@
  * worker-mailer (pinned) drives the SMTP dialogue over `cloudflare:sockets`. Its public
  * `connect()` runs greeting, EHLO, STARTTLS and AUTH as one step and silently continues in
  * plain text when a server does not offer STARTTLS; a sending test must say which step failed
- * and must not do that. So this adapter calls the same steps one at a time, reads the
- * capabilities worker-mailer parsed, and listens to its debug logger for the dialogue.
+ * and must not do that. So this adapter calls the same steps one at a time, says its own EHLO
+ * (worker-mailer's is `EHLO 127.0.0.1`, a bare address RFC 5321 §4.1.3 does not allow), reads
+ * every reply itself through one buffer (so pipelined replies, RFC 2920, are taken one at a
+ * time), and listens to worker-mailer's debug logger for what it writes.
  * Everything version-specific about worker-mailer is in this file.
  */
 import { WorkerMailer, type WorkerMailerOptions } from 'worker-mailer';
@@ -13,6 +15,7 @@ import { textToBase64 } from '../mail/base64';
 export interface SmtpSession {
 	connected(): Promise<void>;
 	greet(): Promise<void>;
+	/** EHLO with the session's name (HELO when the server does not know EHLO, RFC 5321 §4.1.4). */
 	ehlo(): Promise<void>;
 	startTls(): Promise<void>;
 	/** AUTH PLAIN or LOGIN with the password the session was opened with (worker-mailer's own). */
@@ -23,17 +26,31 @@ export interface SmtpSession {
 	 * final reply (which reaches the listener first).
 	 */
 	authenticateXOAuth2(user: string, accessToken: string): Promise<void>;
-	/** Writes one command line and returns the server's whole reply (any code). */
-	command(line: string): Promise<string>;
+	/** Writes command lines in one write (several: RFC 2920 §3.1); their replies are read with `reply`. */
+	pipeline(lines: readonly string[]): Promise<void>;
+	/** The next reply the server sent (any code), in order: one per command written. */
+	reply(): Promise<string>;
 	/** Writes the (already dot-stuffed, CRLF.CRLF-terminated) message data and returns the reply. */
 	data(payload: string): Promise<string>;
 	quit(): Promise<void>;
 	abort(): void;
-	readonly capabilities: { startTls: boolean; auth: boolean; authMethods: string[] };
+	readonly capabilities: SmtpCapabilities;
+}
+
+/** What the latest EHLO reply offered (RFC 5321 §4.1.1.1; after STARTTLS, the second one counts, RFC 3207 §4.2). */
+export interface SmtpCapabilities {
+	startTls: boolean;
+	auth: boolean;
+	authMethods: string[];
+	/** RFC 2920: commands may be sent in groups. */
+	pipelining: boolean;
+	/** RFC 1870: the largest message the server takes, in bytes (0: no fixed limit); null when SIZE was not offered. */
+	size: number | null;
 }
 
 export interface DialogueListener {
 	client(data: string): void;
+	/** One whole reply (possibly multi-line), as soon as it has arrived. */
 	server(data: string): void;
 }
 
@@ -47,9 +64,11 @@ interface MailerInternals {
 	authTypeSupported: string[];
 	waitForSocketConnected(): Promise<void>;
 	greet(): Promise<void>;
-	ehlo(): Promise<void>;
 	tls(): Promise<void>;
 	auth(): Promise<void>;
+	parseCapabilities(reply: string): void;
+	/** Every read of worker-mailer's own steps (greet, STARTTLS, AUTH, QUIT) goes through this: replaced below. */
+	read(): Promise<string>;
 	reader: ReadableStreamDefaultReader<Uint8Array>;
 	writeLine(line: string): Promise<void>;
 	write(data: string): Promise<void>;
@@ -57,68 +76,104 @@ interface MailerInternals {
 }
 
 const WRITE = 'Write to socket:\n';
-const READ = 'SMTP server response:\n';
 
 /** RFC 4954 §3 / RFC 5321 §4.1.1.1: the EHLO keyword line that offers the XOAUTH2 mechanism. */
 const OFFERS_XOAUTH2 = /^250[ -]AUTH(?:[ =][^\r\n]*)?[ =]XOAUTH2\b/im;
+/** RFC 2920 §3: the EHLO keyword PIPELINING. */
+const OFFERS_PIPELINING = /^250[ -]PIPELINING\s*$/im;
+/** RFC 1870 §4: `SIZE` with an optional maximum in bytes (absent or 0: no fixed maximum). */
+const OFFERS_SIZE = /^250[ -]SIZE(?:[ \t]+(\d+))?\s*$/im;
 
-export function openWorkerMailerSession(options: WorkerMailerOptions, listener: DialogueListener): SmtpSession {
+/**
+ * The end of one whole reply at the start of `text` (RFC 5321 §4.2.1: every line but the last
+ * has a hyphen after the code), or -1 while the reply has not all arrived.
+ */
+export function replyEnd(text: string): number {
+	let start = 0;
+	for (;;) {
+		const newline = text.indexOf('\n', start);
+		if (newline < 0) return -1;
+		if (!/^\d{3}-/.test(text.slice(start, start + 4))) return newline + 1;
+		start = newline + 1;
+	}
+}
+
+export function openWorkerMailerSession(options: WorkerMailerOptions & { ehloName: string }, listener: DialogueListener): SmtpSession {
 	// The constructor opens the socket (cloudflare:sockets connect) and nothing else.
 	const Mailer = WorkerMailer as unknown as new (options: WorkerMailerOptions) => MailerInternals;
 	const mailer = new Mailer({ ...options, authType: ['plain', 'login'] });
 	const quiet = () => {};
 	/**
 	 * worker-mailer 1.2.1 parses PLAIN, LOGIN and CRAM-MD5 from the EHLO reply and nothing else, so
-	 * the latest EHLO reply is kept here to read XOAUTH2 from (after STARTTLS, the second one counts).
+	 * the latest EHLO reply is kept here to read XOAUTH2, PIPELINING and SIZE from.
 	 */
 	let ehloReply = '';
-	let readingEhlo = false;
 	// Replaces worker-mailer's console logger: its debug lines are the dialogue, which must go to
 	// the redacting transcript and never to the Worker's logs (they contain AUTH payloads).
 	mailer.logger = {
 		debug(message: string) {
-			if (message.startsWith(WRITE)) {
-				const line = message.slice(WRITE.length);
-				readingEhlo = /^EHLO\b/i.test(line);
-				if (readingEhlo) ehloReply = '';
-				listener.client(line);
-			} else if (message.startsWith(READ)) {
-				const chunk = message.slice(READ.length);
-				if (readingEhlo) ehloReply += chunk;
-				listener.server(chunk);
-			}
+			if (message.startsWith(WRITE)) listener.client(message.slice(WRITE.length));
 		},
 		info: quiet,
 		warn: quiet,
 		error: quiet
 	};
 	/**
-	 * One whole (possibly multi-line, RFC 5321 §4.2.1) reply. worker-mailer's `read` spins
-	 * forever on a closed connection (it skips an empty read without looking at `done`); this
-	 * one reports it. The stage around each call owns the time limit. The reader is looked up
-	 * each time because STARTTLS replaces it.
+	 * Replies read from the socket and not yet taken, whole ones first. worker-mailer's `read`
+	 * spins forever on a closed connection (it skips an empty read without looking at `done`) and
+	 * returns everything one read brought, several pipelined replies as one; this reader reports
+	 * a closed connection and hands out one reply at a time, each passed to the listener as soon
+	 * as it has arrived (so the transcript shows it even when nobody takes it). The stage around
+	 * each call owns the time limit. The reader is looked up each time because STARTTLS replaces it.
 	 */
-	const decoder = new TextDecoder();
+	let decoder = new TextDecoder();
+	let partial = '';
+	const whole: string[] = [];
 	const readReply = async (): Promise<string> => {
-		let text = '';
 		for (;;) {
+			const next = whole.shift();
+			if (next !== undefined) return next;
 			const { value, done } = await mailer.reader.read();
 			if (done) throw new Error('the server closed the connection');
-			const chunk = decoder.decode(value);
-			listener.server(chunk);
-			text += chunk;
-			if (!text.endsWith('\n')) continue;
-			const lines = text.split(/\r?\n/);
-			if (!/^\d{3}-/.test(lines[lines.length - 2] ?? '')) return text;
+			partial += decoder.decode(value, { stream: true });
+			for (let end = replyEnd(partial); end > 0; end = replyEnd(partial)) {
+				const reply = partial.slice(0, end);
+				partial = partial.slice(end);
+				listener.server(reply);
+				whole.push(reply);
+			}
 		}
+	};
+	mailer.read = readReply;
+	const ehlo = async () => {
+		await mailer.writeLine(`EHLO ${options.ehloName}`);
+		let reply = await readReply();
+		// RFC 3207 §4.2: what the server offered before (STARTTLS) no longer counts.
+		Object.assign(mailer, { allowAuth: false, authTypeSupported: [], supportsStartTls: false });
+		ehloReply = '';
+		if (/^2/.test(reply)) {
+			ehloReply = reply;
+			mailer.parseCapabilities(reply);
+			return;
+		}
+		if (/^421/.test(reply)) throw new Error(`EHLO refused: ${reply.trim()}`);
+		// RFC 5321 §4.1.4: a server that does not know EHLO may know HELO (then it offers nothing).
+		await mailer.writeLine(`HELO ${options.ehloName}`);
+		reply = await readReply();
+		if (!/^2/.test(reply)) throw new Error(`HELO refused: ${reply.trim()}`);
 	};
 	return {
 		connected: () => mailer.waitForSocketConnected(),
 		greet: () => mailer.greet(),
-		ehlo: () => mailer.ehlo(),
+		ehlo,
 		startTls: async () => {
 			await mailer.tls();
-			await mailer.ehlo();
+			// RFC 3207 §5 / CVE-2011-0411: anything that came in plain text after the 220 is not
+			// the server's answer to what follows; the TLS stream starts clean.
+			partial = '';
+			whole.length = 0;
+			decoder = new TextDecoder();
+			await ehlo();
 		},
 		authenticate: () => mailer.auth(),
 		async authenticateXOAuth2(user, accessToken) {
@@ -137,10 +192,10 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 		// worker-mailer's own MAIL/RCPT/DATA stop at the first refused recipient and compose the
 		// message themselves; a transaction (smtp/transaction.ts) needs each reply and must send
 		// the stored bytes, so it drives the dialogue with worker-mailer's line primitives.
-		async command(line) {
-			await mailer.writeLine(line);
-			return readReply();
+		async pipeline(lines) {
+			await mailer.write(lines.map((line) => `${line}\r\n`).join(''));
 		},
+		reply: readReply,
 		async data(payload) {
 			await mailer.write(payload);
 			return readReply();
@@ -153,7 +208,14 @@ export function openWorkerMailerSession(options: WorkerMailerOptions, listener: 
 		get capabilities() {
 			const authMethods = [...new Set(mailer.authTypeSupported)];
 			if (OFFERS_XOAUTH2.test(ehloReply)) authMethods.push('xoauth2');
-			return { startTls: mailer.supportsStartTls, auth: mailer.allowAuth, authMethods };
+			const size = OFFERS_SIZE.exec(ehloReply);
+			return {
+				startTls: mailer.supportsStartTls,
+				auth: mailer.allowAuth,
+				authMethods,
+				pipelining: OFFERS_PIPELINING.test(ehloReply),
+				size: size ? Number(size[1] ?? 0) : null
+			};
 		}
 	};
 }

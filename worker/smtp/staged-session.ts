@@ -19,7 +19,9 @@ export interface SessionOptions {
 	allowPrivateHosts: boolean;
 	/** Each stage's limit, the opening's budget and worker-mailer's own read limit (send/timeouts.ts). */
 	timeouts: SendTimeouts;
-	openSession?: (settings: SmtpSettings, listener: DialogueListener, socketTimeoutMs: number) => SmtpSession;
+	/** The name the session greets with (RFC 5321 §4.1.3: a domain, or an address literal; smtp/ehlo-name.ts). */
+	ehloName: string;
+	openSession?: (settings: SmtpSettings, listener: DialogueListener, socketTimeoutMs: number, ehloName: string) => SmtpSession;
 	probe?: (host: string, port: number, limitMs: number) => Promise<Probe>;
 	now?: () => number;
 }
@@ -42,7 +44,7 @@ export interface Explanation {
 
 class StageTimeout extends Error {}
 
-const defaultOpenSession = (settings: SmtpSettings, listener: DialogueListener, socketTimeoutMs: number) =>
+const defaultOpenSession = (settings: SmtpSettings, listener: DialogueListener, socketTimeoutMs: number, ehloName: string) =>
 	openWorkerMailerSession(
 		{
 			host: settings.host.replace(/^\[|\]$/g, ''),
@@ -53,7 +55,8 @@ const defaultOpenSession = (settings: SmtpSettings, listener: DialogueListener, 
 			credentials: { username: settings.username, password: settings.credential.kind === 'password' ? settings.credential.password : '' },
 			// worker-mailer uses this for the connect and for every reply (its responseTimeoutMs
 			// option is ignored in 1.2.1); ours per stage are the ones that count.
-			socketTimeoutMs
+			socketTimeoutMs,
+			ehloName
 		},
 		listener
 	);
@@ -166,9 +169,23 @@ export class StagedSession {
 	 * only a timeout or a broken connection is a failure (and closes the session).
 	 */
 	async command(stage: SmtpStage, line: string, limitMs: number): Promise<{ reply: SmtpReply } | { failure: Failure }> {
+		const failure = await this.pipeline(stage, [line], limitMs);
+		return failure ? { failure } : this.next(stage, limitMs);
+	}
+
+	/**
+	 * Writes a group of commands at once (RFC 2920 §3.1, when the server offers PIPELINING),
+	 * within `limitMs`; their replies are read in order with `next`.
+	 */
+	async pipeline(stage: SmtpStage, lines: readonly string[], limitMs: number): Promise<Failure | null> {
+		return this.stage(stage, limitMs, () => this.smtp.pipeline(lines), { record: false, budget: false });
+	}
+
+	/** Reads the next reply (to a pipelined command) within `limitMs`, as `command` does. */
+	async next(stage: SmtpStage, limitMs: number): Promise<{ reply: SmtpReply } | { failure: Failure }> {
 		let raw = '';
 		const failure = await this.stage(stage, limitMs, async () => {
-			raw = await this.smtp.command(line);
+			raw = await this.smtp.reply();
 		}, { record: false, budget: false });
 		if (failure) return { failure };
 		return { reply: parseReply(raw) ?? { code: 0, text: raw.trim(), raw: raw.trimEnd() } };
@@ -203,7 +220,8 @@ export class StagedSession {
 			this.session = (this.options.openSession ?? defaultOpenSession)(
 				settings,
 				this.listener,
-				this.options.timeouts.socketMs
+				this.options.timeouts.socketMs,
+				this.options.ehloName
 			);
 		} catch (error) {
 			this.steps.push({ stage: 'connect', ok: false, durationMs: this.now() - this.started });

@@ -1,8 +1,10 @@
 /**
  * One mail transaction on an open session (RFC 5321 §3.3): MAIL FROM, one RCPT TO per
- * recipient, DATA and the message, exactly as given. A recipient refused among several is
- * listed and the others still get the message; a failure says at which step, and whether the
- * message data had already gone out (then it may have been delivered, SPEC §10).
+ * recipient, DATA and the message, exactly as given. When the server offers PIPELINING
+ * (RFC 2920), MAIL, every RCPT and DATA go out in one write and their replies are read in
+ * order, each within its own limit; otherwise one command at a time. A recipient refused among
+ * several is listed and the others still get the message; a failure says at which step, and
+ * whether the message data had already gone out (then it may have been delivered, SPEC §10).
  */
 import type { SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
 import type { Failure, SmtpReply } from './classify';
@@ -15,6 +17,10 @@ export interface TransactionInput {
 	/** The message as composed (CRLF line ends); dot-stuffing is done here. */
 	message: string;
 	limits: { replyMs: number; dataMs: number };
+	/** The server offers PIPELINING (RFC 2920): MAIL, RCPT and DATA go out as one group. */
+	pipelining?: boolean;
+	/** The server offers SIZE (RFC 1870 §6): the message's size in bytes, declared on MAIL FROM. */
+	size?: number;
 	/** Called right before the message data goes out, so a crash after it is known (SPEC §10). */
 	beforeData?: () => Promise<void>;
 }
@@ -31,11 +37,15 @@ export type TransactionResult =
 			steps: SmtpTestStep[];
 	  };
 
+/** RFC 2920 §3.1: with no recipient accepted, a DATA that was accepted anyway is ended at once with a lone dot. */
+const EMPTY_DATA = '.\r\n';
+
 export async function sendTransaction(session: StagedSession, input: TransactionInput): Promise<TransactionResult> {
 	const steps: SmtpTestStep[] = [];
 	const refused: Array<{ address: string; reply: SmtpReply }> = [];
 	const accepted: string[] = [];
 	const { replyMs, dataMs } = input.limits;
+	const pipelined = input.pipelining === true;
 	let stageStart = session.now();
 	const step = (stage: SmtpStage, ok: boolean) => {
 		const at = session.now();
@@ -47,27 +57,44 @@ export async function sendTransaction(session: StagedSession, input: Transaction
 		return { ok: false, stage, failure, refused, dataSent, steps };
 	};
 
-	const mail = await session.command('mail', `MAIL FROM:<${input.from}>`, replyMs);
-	if ('failure' in mail) return fail('mail', mail.failure);
-	if (mail.reply.code >= 400) return fail('mail', { kind: 'reply', reply: mail.reply });
-	step('mail', true);
+	const mailLine = `MAIL FROM:<${input.from}>${input.size === undefined ? '' : ` SIZE=${input.size}`}`;
+	const rcptLines = input.recipients.map((address) => `RCPT TO:<${address}>`);
+	if (pipelined) {
+		const failure = await session.pipeline('mail', [mailLine, ...rcptLines, 'DATA'], replyMs);
+		if (failure) return fail('mail', failure);
+	}
+	// Pipelined, each reply is read in turn (RFC 2920 §3.1: every one of the group's replies is checked).
+	const ask = (stage: SmtpStage, line: string) => (pipelined ? session.next(stage, replyMs) : session.command(stage, line, replyMs));
 
-	for (const address of input.recipients) {
-		const rcpt = await session.command('rcpt', `RCPT TO:<${address}>`, replyMs);
-		if ('failure' in rcpt) return fail('rcpt', rcpt.failure);
+	const mail = await ask('mail', mailLine);
+	if ('failure' in mail) return fail('mail', mail.failure);
+	const mailRefused = mail.reply.code >= 400 ? mail.reply : null;
+	if (mailRefused && !pipelined) return fail('mail', { kind: 'reply', reply: mailRefused });
+	if (!mailRefused) step('mail', true);
+
+	for (const [index, address] of input.recipients.entries()) {
+		const rcpt = await ask('rcpt', rcptLines[index]!);
+		if ('failure' in rcpt) return fail(mailRefused ? 'mail' : 'rcpt', rcpt.failure);
+		// After a refused MAIL, the group's other replies (503s) are read and say nothing new.
+		if (mailRefused) continue;
 		// RFC 5321 §3.3: 250 and 251 accept; anything else refuses this recipient only.
 		if (rcpt.reply.code === 250 || rcpt.reply.code === 251) accepted.push(address);
 		else if (rcpt.reply.code === 421) return fail('rcpt', { kind: 'reply', reply: rcpt.reply });
 		else refused.push({ address, reply: rcpt.reply });
 	}
-	if (accepted.length === 0) {
-		// Every recipient refused: the transaction fails with the (last) refusal.
-		return fail('rcpt', { kind: 'reply', reply: refused.at(-1)!.reply });
-	}
-	step('rcpt', true);
+	// Every recipient refused: the transaction fails with the (last) refusal.
+	const refusal = mailRefused ?? (accepted.length === 0 ? refused.at(-1)!.reply : null);
+	const refusalStage = mailRefused ? 'mail' : 'rcpt';
+	if (refusal && !pipelined) return fail(refusalStage, { kind: 'reply', reply: refusal });
+	if (!refusal) step('rcpt', true);
 
-	const data = await session.command('data', 'DATA', replyMs);
-	if ('failure' in data) return fail('data', data.failure);
+	const data = await ask('data', 'DATA');
+	if ('failure' in data) return fail(refusal ? refusalStage : 'data', data.failure);
+	if (refusal) {
+		// RFC 2920 §3.1: a DATA the server accepted although nothing else was gets a lone dot.
+		if (data.reply.code === 354) await session.data(EMPTY_DATA, replyMs);
+		return fail(refusalStage, { kind: 'reply', reply: refusal });
+	}
 	if (data.reply.code !== 354) return fail('data', { kind: 'reply', reply: data.reply });
 	await input.beforeData?.();
 	const sent = await session.data(stuffDots(input.message), dataMs);
