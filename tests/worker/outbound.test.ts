@@ -255,6 +255,7 @@ describe('delivery statuses', () => {
 		expect(attempt!.serverMessage).toContain('Submission rate limit exceeded');
 		// SPEC §15: the peer's "Submission rate limit exceeded" is a provider's limit: a minute's pause.
 		expect(attempt!.hint).toMatch(/limiting how fast this mailbox sends/);
+		expect(attempt!.limit).toEqual({ kind: 'rate', retryAfterSeconds: 60 });
 		const wait = Date.parse(deferred.nextAttemptAt!) - Date.parse(attempt!.at);
 		expect(wait).toBe(RETRY_DELAYS_SECONDS[0] * 1000);
 

@@ -9,6 +9,7 @@
  */
 import type { RefusedRecipient } from '../../src/lib/schema/outbound';
 import { classify, isTemporary, type SmtpReply } from '../smtp/classify';
+import { limitOfReply } from '../smtp/provider-limit';
 import type { SmtpSettings } from '../smtp/settings';
 import { exceedsSize, messageSize, tooLargeHint } from '../smtp/message-size';
 import { StagedSession, type SessionOptions, type StageFailure } from '../smtp/staged-session';
@@ -132,12 +133,15 @@ function explain(
 	stopped: StageFailure,
 	context: { dataSent: boolean; transcript: string[]; refused?: RefusedRecipient[] }
 ): SendAttempt {
+	// SPEC §15: a provider's limit answer is temporary whatever its first digit, and pauses the mailbox.
+	const limit = stopped.failure.kind === 'reply' && !context.dataSent ? limitOfReply(stopped.failure.reply)?.limit : undefined;
 	return {
 		stage: stopped.stage,
 		...session.explain(stopped),
 		temporary: isTemporary(stopped.failure, { dataSent: context.dataSent }),
 		transcript: context.transcript,
 		mayHaveArrived: context.dataSent,
-		refused: context.refused ?? []
+		refused: context.refused ?? [],
+		...(limit ? { limit } : {})
 	};
 }
