@@ -19,6 +19,9 @@ import { consumeWebhooks } from './webhooks/consumer';
 import { sweepWebhooks } from './webhooks/sweep';
 import { QUEUES, type QueueName } from './jobs/queues';
 
+/** SPEC §15: the governor's Durable Object class (wrangler.toml MAILBOX_GOVERNOR). */
+export { MailboxGovernor } from './governor/mailbox-governor';
+
 /** wrangler.toml's daily cron; the other one is the sweep. */
 const RETENTION_CRON = '17 3 * * *';
 /**

@@ -5,6 +5,7 @@
  * the sweeps, retention and the API. A leaf: it imports config.ts and nothing index.ts dispatches to.
  */
 import { readConfig, type Config } from './config';
+import { governorOf, type Governor } from './governor/client';
 
 export interface Services {
 	db: D1Database;
@@ -14,6 +15,8 @@ export interface Services {
 	queues: { replies: Queue; webhooks: Queue };
 	/** The Worker's settings, parsed once per Env. */
 	config: Config;
+	/** SPEC §15: each mailbox's sessions and rate, across invocations (worker/governor/). */
+	governor: Governor;
 }
 
 /** The services of one Env. Cheap: the settings are parsed once per Env object (readConfig's cache). */
@@ -22,6 +25,7 @@ export function servicesFrom(env: Env): Services {
 		db: env.DB,
 		archive: env.MAIL_ARCHIVE,
 		queues: { replies: env.OUTBOUND_QUEUE, webhooks: env.WEBHOOK_QUEUE },
-		config: readConfig(env)
+		config: readConfig(env),
+		governor: governorOf(env.MAILBOX_GOVERNOR)
 	};
 }

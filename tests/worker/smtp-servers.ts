@@ -5,7 +5,7 @@
  * Also the OAuth 2.0 provider stand-in (scripts/local-oauth.mjs) and an SMTP server that takes
  * only AUTH XOAUTH2 with the access tokens that stand-in issued (SPEC §12).
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -23,6 +23,37 @@ declare module 'vitest' {
 		/** The OAuth stand-in: `{ origin, vars }` (vars: the Worker's OAUTH_* settings pointing at it). */
 		oauthStandIn: string;
 	}
+}
+
+/** One account of the limited peer: its limits, and what it saw. */
+export interface LimitedAccount {
+	concurrent: number;
+	perWindow: number;
+	windowMs: number;
+	open: number;
+	/** The most sessions it had open at once. */
+	maxOpen: number;
+	sessions: number;
+	accepted: Array<{ at: number; messageId: string }>;
+	refusals: Array<{ at: number; code: number }>;
+}
+
+const limitedAccount = (limits: { concurrent?: number; perWindow?: number; windowMs?: number }): LimitedAccount => ({
+	concurrent: limits.concurrent ?? Number.MAX_SAFE_INTEGER,
+	perWindow: limits.perWindow ?? Number.MAX_SAFE_INTEGER,
+	windowMs: limits.windowMs ?? 60_000,
+	open: 0,
+	maxOpen: 0,
+	sessions: 0,
+	accepted: [],
+	refusals: []
+});
+
+/** One scripted answer of the `scripted` peer (SPEC §15's limit answers, at the step a provider gives them). */
+export interface ScriptedAnswer {
+	at: 'auth' | 'mail' | 'rcpt' | 'data';
+	code: number;
+	text: string;
 }
 
 interface Received {
@@ -249,6 +280,94 @@ export default async function setup(project: TestProject) {
 			);
 		}
 	});
+	// SPEC §15: a provider that limits each account (the login's username) as Microsoft 365 does:
+	// sessions at once (432 4.3.2 at AUTH) and messages in a rolling window (421 4.7.0 at the data).
+	// A test sets an account's limits (and clears its counts) with PUT /limited/ACCOUNT and reads
+	// what happened with GET /limited/ACCOUNT; an account nobody set has no limits.
+	const accounts = new Map<string, LimitedAccount>();
+	const accountOf = (name: string) => accounts.get(name) ?? accounts.set(name, limitedAccount({})).get(name)!;
+	await smtp('limited', {
+		onAuth(auth, _session, callback) {
+			if (auth.password !== SMTP_PASSWORD) return callback(Object.assign(new Error('5.7.8 Username and Password not accepted'), { responseCode: 535 }));
+			const account = accountOf(auth.username ?? '');
+			if (account.open >= account.concurrent) {
+				account.refusals.push({ at: Date.now(), code: 432 });
+				return callback(Object.assign(new Error('4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information.'), { responseCode: 432 }));
+			}
+			account.open++;
+			account.maxOpen = Math.max(account.maxOpen, account.open);
+			account.sessions++;
+			callback(null, { user: auth.username });
+		},
+		onClose(session) {
+			const account = typeof session.user === 'string' ? accounts.get(session.user) : undefined;
+			if (account) account.open--;
+		},
+		onData(stream, session, callback) {
+			const chunks: Buffer[] = [];
+			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+			stream.on('end', () => {
+				const account = accountOf(String(session.user));
+				const at = Date.now();
+				if (account.accepted.filter((sent) => sent.at > at - account.windowMs).length >= account.perWindow) {
+					account.refusals.push({ at, code: 421 });
+					return callback(Object.assign(new Error('4.7.0 Message rate limit exceeded: too many messages in the last minute. Try again later.'), { responseCode: 421 }));
+				}
+				const data = Buffer.concat(chunks).toString('utf8');
+				account.accepted.push({ at, messageId: /^Message-ID: *<([^>\s]+)>/im.exec(data)?.[1] ?? '' });
+				received.push({ server: 'limited', session: session.id, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data });
+				callback();
+			});
+		}
+	});
+	// SPEC §15: a provider that answers what a test scripted for an account (the login's username):
+	// PUT /scripted/ACCOUNT with [{ at: 'auth' | 'mail' | 'rcpt' | 'data', code, text }] refuses the
+	// next step at each `at` with that answer, once each, in order; otherwise it accepts. GET
+	// /scripted/ACCOUNT says how many messages it accepted and what of the script is left.
+	const scripts = new Map<string, { steps: ScriptedAnswer[]; accepted: number }>();
+	const scriptedAnswer = (account: string, at: ScriptedAnswer['at']): Error | null => {
+		const script = scripts.get(account);
+		const index = script ? script.steps.findIndex((step) => step.at === at) : -1;
+		if (!script || index < 0) return null;
+		const [step] = script.steps.splice(index, 1);
+		return Object.assign(new Error(step!.text), { responseCode: step!.code });
+	};
+	await smtp('scripted', {
+		onAuth(auth, _session, callback) {
+			if (auth.password !== SMTP_PASSWORD) return callback(Object.assign(new Error('5.7.8 Username and Password not accepted'), { responseCode: 535 }));
+			callback(scriptedAnswer(auth.username ?? '', 'auth'), { user: auth.username });
+		},
+		onMailFrom: (_address, session, callback) => callback(scriptedAnswer(String(session.user), 'mail')),
+		onRcptTo: (_address, session, callback) => callback(scriptedAnswer(String(session.user), 'rcpt')),
+		onData(stream, session, callback) {
+			const chunks: Buffer[] = [];
+			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+			stream.on('end', () => {
+				const refusal = scriptedAnswer(String(session.user), 'data');
+				if (refusal) return callback(refusal);
+				const script = scripts.get(String(session.user));
+				if (script) script.accepted++;
+				received.push({ server: 'scripted', session: session.id, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks).toString('utf8') });
+				callback();
+			});
+		}
+	});
+	const answerScripted = (request: IncomingMessage, response: ServerResponse): boolean => {
+		const scripted = /^\/scripted\/([^/?]+)$/.exec(request.url ?? '');
+		if (!scripted) return false;
+		const account = decodeURIComponent(scripted[1]!);
+		if (request.method !== 'PUT') {
+			response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(scripts.get(account) ?? null));
+			return true;
+		}
+		let body = '';
+		request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+		request.on('end', () => {
+			scripts.set(account, { steps: JSON.parse(body || '[]') as ScriptedAnswer[], accepted: 0 });
+			response.writeHead(204).end();
+		});
+		return true;
+	};
 	project.provide('oauthStandIn', JSON.stringify({ origin: oauth.origin, vars: oauth.workerVars() }));
 	// A port that was open a moment ago and is closed now.
 	const probe = net.createServer();
@@ -256,7 +375,19 @@ export default async function setup(project: TestProject) {
 	await new Promise<void>((resolve) => probe.close(() => resolve()));
 
 	const control = createHttpServer((request, response) => {
-		if (request.url === '/received') {
+		if (answerScripted(request, response)) return;
+		const limited = /^\/limited\/([^/?]+)$/.exec(request.url ?? '');
+		if (limited && request.method === 'PUT') {
+			let body = '';
+			request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+			request.on('end', () => {
+				accounts.set(decodeURIComponent(limited[1]!), limitedAccount(JSON.parse(body || '{}')));
+				response.writeHead(204).end();
+			});
+		} else if (limited) {
+			response.writeHead(200, { 'content-type': 'application/json' });
+			response.end(JSON.stringify(accounts.get(decodeURIComponent(limited[1]!)) ?? null));
+		} else if (request.url === '/received') {
 			response.writeHead(200, { 'content-type': 'application/json' });
 			response.end(JSON.stringify(received));
 		} else if (request.url === '/wire') {

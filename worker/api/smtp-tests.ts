@@ -6,7 +6,9 @@
 import { sha256Hex } from '../crypto/sha256';
 import { sameSmtpServer, type Encryption } from '../../src/lib/schema/mailbox';
 import { draftSmtpTestRequestSchema, savedSmtpTestRequestSchema, type SmtpTestResult } from '../../src/lib/schema/smtp-test';
-import { findMailbox } from '../db/mailboxes';
+import { findMailbox, type StoredMailbox } from '../db/mailboxes';
+import { busyAttempt, SLOT_WAIT_MS, takeInteractiveSlot } from '../governor/interactive-slot';
+import { failedPayload } from '../send/payload';
 import * as db from '../db/smtp-tests';
 import { smtpLoginFor, storedSecretProblem, typedPasswordLogin, type SmtpLogin } from '../send/credentials';
 import { runSmtpTest } from '../send/run-smtp-test';
@@ -24,8 +26,8 @@ export const TESTS_PER_MAILBOX = 10;
 export const TESTS_OVERALL = 60;
 export const RATE_WINDOW_MS = 10 * 60_000;
 const SMTP_TEST_LIMIT: RecentLimit = { perMailbox: TESTS_PER_MAILBOX, overall: TESTS_OVERALL, windowMs: RATE_WINDOW_MS, says: 'SMTP tests' };
-/** A lease outlives the longest possible test, so a crashed test cannot block the mailbox for long. */
-const LEASE_MS = TOTAL_BUDGET_MS + 5_000;
+/** A lease outlives the longest possible test (its wait for a session slot included), so a crashed test cannot block the mailbox for long. */
+const LEASE_MS = SLOT_WAIT_MS + TOTAL_BUDGET_MS + 5_000;
 
 const mailboxNotFound = () => new HttpError(404, 'not_found', 'This mailbox does not exist.');
 
@@ -95,6 +97,7 @@ export const testSaved: Handler = async (context) => {
 	if (!mailbox) throw mailboxNotFound();
 	return run(context, {
 		mailboxId: mailbox.id,
+		mailbox,
 		settings: 'saved',
 		target: mailbox.smtp,
 		login: () => smtpLoginFor(services, mailbox, { now: () => context.now().getTime() }),
@@ -135,6 +138,7 @@ export const testDraft: Handler = async (context) => {
 	const fromEmail = /^[^@\s]+@[^@\s]+$/.test(input.smtp.username) ? input.smtp.username : input.to;
 	return run(context, {
 		mailboxId: mailbox?.id ?? null,
+		mailbox,
 		settings: 'form',
 		target,
 		// Issue 19: a new mailbox's passing test goes with it once it is saved with these settings.
@@ -154,6 +158,8 @@ async function run(
 	{ services, now }: RouteContext,
 	test: {
 		mailboxId: string | null;
+		/** A saved mailbox's test takes one of its session slots (SPEC §15). */
+		mailbox: StoredMailbox | null;
 		settings: SmtpTestResult['settings'];
 		/** Where the test connects (for the lease of an unsaved target). */
 		target: { host: string; port: number; username: string };
@@ -174,7 +180,9 @@ async function run(
 	try {
 		// A login that cannot be made (SPEC §12: not signed in, access withdrawn) is a result like any failed step.
 		// A stored password that no longer opens is such a result too (`config`, with what to enter again).
-		const { credential: _credential, ...outcome } = await runSmtpTest({
+		// SPEC §15: one of the mailbox's session slots, waiting up to 15 s for one while replies are sending.
+		const slot = test.mailbox ? await takeInteractiveSlot(services, test.mailbox) : undefined;
+		const { credential: _credential, ...outcome } = slot === null ? busyOutcome(test.mailbox!) : await runSmtpTest({
 			login: test.login,
 			from: test.from,
 			to: test.to,
@@ -182,7 +190,7 @@ async function run(
 			issueTestToken: () => issueTestToken(services.db, { mailboxId: test.mailboxId, to: test.to, at: startedAt }),
 			allowPrivateHosts: services.config.allowPrivateSmtpHosts,
 			ehloName: ehloNameFor(services.config.smtpEhloName, test.from.email)
-		});
+		}).finally(() => slot?.release());
 		const result: SmtpTestResult = {
 			id: crypto.randomUUID(),
 			mailboxId: test.mailboxId,
@@ -197,4 +205,9 @@ async function run(
 	} finally {
 		await db.releaseLease(services.db, lease);
 	}
+}
+
+/** SPEC §15: no session slot came free in time, so the test did not connect (a result, not an error). */
+function busyOutcome(mailbox: StoredMailbox): Awaited<ReturnType<typeof runSmtpTest>> {
+	return { ...failedPayload(busyAttempt(mailbox), SLOT_WAIT_MS), temporary: true, transcript: [], steps: [] };
 }

@@ -6,6 +6,7 @@
 import { PROBE_TIMEOUT_SECONDS, type FlowCheck, type ProbeSend } from '../../src/lib/schema/flow-check';
 import { patchRoundTrip } from '../db/flow-checks';
 import type { StoredMailbox } from '../db/mailboxes';
+import { busyAttempt, takeInteractiveSlot } from '../governor/interactive-slot';
 import { composeMessage } from '../mail/compose';
 import { sendingService, smtpLoginFor } from '../send/credentials';
 import { openSender } from '../send/mailbox-sender';
@@ -21,7 +22,7 @@ import type { Services } from '../services';
  * (INTERACTIVE_TIMEOUTS), well inside the 30 seconds waitUntil allows after the response.
  */
 export async function sendProbe(
-	services: Pick<Services, 'db' | 'config'>,
+	services: Pick<Services, 'db' | 'config' | 'governor'>,
 	{ check, token }: { check: FlowCheck; token: string },
 	mailbox: StoredMailbox,
 	deps: { now: () => Date; transport?: Transport }
@@ -37,11 +38,14 @@ export async function sendProbe(
 		transport: deps.transport
 	});
 	const { raw } = composeProbe(mailbox, check.roundTrip.messageId, token, started);
-	const sent = await sender.send({ from: mailbox.address, recipients: [mailbox.address], raw });
+	// SPEC §15: one of the mailbox's session slots, waiting up to 15 s for one while replies are sending.
+	const slot = await takeInteractiveSlot(services, mailbox);
+	const sent = slot ? await sender.send({ from: mailbox.address, recipients: [mailbox.address], raw }) : { ok: false as const, attempt: busyAttempt(mailbox) };
 	const at = now();
 	const durationMs = at.getTime() - started.getTime();
 	// QUIT after a refusal too (a lost connection was dropped already).
 	await sender.close();
+	await slot?.release();
 	if (!sent.ok) {
 		// The probe keeps the SMTP test's fields, not the transcript.
 		const smtp = failedPayload(sent.attempt, durationMs);

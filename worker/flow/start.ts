@@ -66,7 +66,7 @@ export async function startFlowCheck(db: D1Database, mailbox: StoredMailbox, at:
  * The work after the 202: the DNS lookups and the probe's send, side by side. Each records its
  * own part; nothing here throws (a part that never finishes is closed by the timeout).
  */
-export async function runFlowCheck(services: Pick<Services, 'db' | 'config'>, started: StartedCheck, mailbox: StoredMailbox, deps: FlowDependencies = {}): Promise<void> {
+export async function runFlowCheck(services: Pick<Services, 'db' | 'config' | 'governor'>, started: StartedCheck, mailbox: StoredMailbox, deps: FlowDependencies = {}): Promise<void> {
 	const now = deps.now ?? (() => new Date());
 	const guard = (part: string) => (error: unknown) =>
 		console.error('flow_check_error', { part, check: started.check.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });

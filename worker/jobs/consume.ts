@@ -34,6 +34,10 @@ export interface Job<Row extends { id: string; attempts: readonly unknown[] }, R
 	notBefore?(result: Result, startedAt: Date): Date | null;
 	/** Writes the attempt and the row's new state to D1, before the queue hears of it. */
 	record(row: Row, result: Result, settlement: Settlement, startedAt: Date): Promise<void>;
+	/** How many of the row's past attempts count against the retry table (default: all; SPEC §15: not a provider's limit answers). */
+	attemptsCounted?(row: Row, at: Date): number;
+	/** Puts a claimed row back untried, to be taken again at `at` (`hold`); no attempt is recorded. */
+	putBack?(row: Row, at: Date): Promise<void>;
 }
 
 /**
@@ -72,7 +76,7 @@ export async function settle<Row extends { id: string; attempts: readonly unknow
 ): Promise<void> {
 	const settlement = decideSettlement({
 		verdict: job.verdict(result),
-		attemptsSoFar: claimed.row.attempts.length + 1,
+		attemptsSoFar: (job.attemptsCounted?.(claimed.row, startedAt) ?? claimed.row.attempts.length) + 1,
 		startedAt,
 		delays: job.retryDelays,
 		notBefore: job.notBefore?.(result, startedAt) ?? null
@@ -80,6 +84,20 @@ export async function settle<Row extends { id: string; attempts: readonly unknow
 	await job.record(claimed.row, result, settlement, startedAt);
 	const now = job.now();
 	if (settlement.kind === 'retry') await enqueue(job.queue, [claimed.row.id], { delaySeconds: queueDelaySeconds(settlement.at, now) });
+	answer(claimed.message, null, now);
+}
+
+/**
+ * A claimed row held back untried (SPEC §15: its mailbox has no room for it now): the job puts
+ * it back with no attempt recorded, a new queue message brings it back at `at`, and this one is
+ * acked. A new message rather than `retry`: retries count against the queue's max_retries, and
+ * a reply may be held many times in a busy hour. A lost send is the sweep's, as for a retry.
+ */
+export async function hold<Row extends { id: string; attempts: readonly unknown[] }, Result>(job: Job<Row, Result>, claimed: Claimed<Row>, at: Date): Promise<void> {
+	if (!job.putBack) throw new Error('This job cannot hold a row back');
+	await job.putBack(claimed.row, at);
+	const now = job.now();
+	await enqueue(job.queue, [claimed.row.id], { delaySeconds: queueDelaySeconds(at, now) });
 	answer(claimed.message, null, now);
 }
 

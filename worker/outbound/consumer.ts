@@ -8,9 +8,9 @@
  * settlement, its retry table and its attempt (`sendGroup`).
  */
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
-import { findMailbox } from '../db/mailboxes';
+import { findMailbox, type StoredMailbox } from '../db/mailboxes';
 import { claimOutbound, markDataStarted, type AttemptOutcome, type StoredOutbound } from '../db/outbound';
-import { consume, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
+import { consume, hold as holdJob, settle as settleJob, type Job, type JobQueueMessage } from '../jobs/consume';
 import { REPLY_RETRY_DELAYS_SECONDS, type Settlement } from '../jobs/schedule';
 import { finishAttempt } from './status';
 import { sendingService, smtpLoginFor } from '../send/credentials';
@@ -23,6 +23,8 @@ import { composedKey } from '../archive/keys';
 import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
 import { lookAgainAt, mayHaveArrivedHint } from './lease';
+import { pauseForLimit, pausedUntil } from './pause';
+import { inQueueOrder, pacingFor, type Pacing, type PacingOptions } from './pacing';
 import type { Services } from '../services';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
@@ -33,6 +35,8 @@ export interface ConsumerDependencies {
 	now?: () => Date;
 	/** Replaces SMTP over cloudflare:sockets (tests). */
 	transport?: Transport;
+	/** SPEC §15's pacing (tests shorten the rate window). */
+	pacing?: PacingOptions;
 }
 
 /** A claimed reply with the queue message that brought it, as sendGroup settles it. */
@@ -63,7 +67,10 @@ function replyJob(services: Pick<Services, 'db' | 'queues'>, now: () => Date): R
 		whenUnclaimed: (id, at) => lookAgainAt(services, id, at),
 		verdict: (result) => (result.ok ? 'succeeded' : result.temporary ? 'temporary' : 'permanent'),
 		notBefore: (result, started) => (result.retryAfterSeconds === undefined ? null : new Date(started.getTime() + result.retryAfterSeconds * 1000)),
-		record: (outbound, result, settlement, started) => finishAttempt(services, outbound, replyOutcome(result, settlement, started))
+		record: (outbound, result, settlement, started) => finishAttempt(services, outbound, replyOutcome(result, settlement, started)),
+		attemptsCounted: countedAttempts,
+		// SPEC §15: held by the governor, the reply is queued again, untried (next_attempt_at: when the sweep may look).
+		putBack: (outbound, at) => finishAttempt(services, outbound, { status: 'queued', attempt: null, nextAttemptAt: at.toISOString() })
 	};
 }
 
@@ -80,6 +87,33 @@ async function sendGroup(
 		for (const item of group) await settle(job, item, now(), configFailure('The mailbox this reply was sent from has been deleted, so it cannot leave.'));
 		return;
 	}
+	// SPEC §15: a mailbox its provider paused sends nothing: its replies wait, untried, until the provider's time.
+	const paused = pausedUntil(mailbox, now());
+	if (paused) {
+		for (const item of group) await holdJob(job, { message: item.message, row: item.outbound }, paused);
+		return;
+	}
+	// SPEC §15: a session slot first, and a send from the mailbox's window before each message, oldest first.
+	const pacing = pacingFor(services, mailbox, deps.pacing);
+	group.sort((a, b) => inQueueOrder(a.outbound, b.outbound));
+	const slot = await pacing.session();
+	if (!slot.go) return holdBack(job, pacing, group, now, slot.waitMs);
+	try {
+		await sendPaced(services, mailbox, group, now, deps, job, pacing);
+	} finally {
+		await pacing.release(group.map((item) => item.outbound));
+	}
+}
+
+async function sendPaced(
+	services: Services,
+	mailbox: StoredMailbox,
+	group: Item[],
+	now: () => Date,
+	deps: ConsumerDependencies,
+	job: ReplyJob,
+	pacing: Pacing
+): Promise<void> {
 	const { config } = services;
 	// One session for the batch's messages of this mailbox, RSET between them (send/mailbox-sender.ts).
 	const sender = openSender({
@@ -91,11 +125,20 @@ async function sendGroup(
 		transport: deps.transport
 	});
 	for (const [index, item] of group.entries()) {
+		const turn = await pacing.turn(item.outbound);
+		if (!turn.go) {
+			await holdBack(job, pacing, group.slice(index), now);
+			break;
+		}
 		const started = now();
 		const readiness = await sender.ready();
 		if (!readiness.ok) {
 			// The same settings would fail the same way for the rest of this batch's messages.
 			const failure = attemptResult(readiness.attempt, now().getTime() - started.getTime());
+			if (readiness.attempt.limit) {
+				await settle(job, item, started, failure);
+				return pauseAndHold(services, job, mailbox, readiness.attempt, started, group.slice(index + 1));
+			}
 			for (const rest of group.slice(index)) await settle(job, rest, started, failure);
 			return;
 		}
@@ -128,8 +171,39 @@ async function sendGroup(
 			continue;
 		}
 		await settle(job, item, started, attemptResult(sent.attempt, durationMs));
+		if (sent.attempt.limit) {
+			await pauseAndHold(services, job, mailbox, sent.attempt, started, group.slice(index + 1));
+			break;
+		}
 	}
 	await sender.close();
+}
+
+/** Replies the mailbox has no room for: each back on the queue when its turn is expected (SPEC §15). */
+async function holdBack(job: ReplyJob, pacing: Pacing, items: Item[], now: () => Date, atLeastMs?: number): Promise<void> {
+	const waits = await pacing.hold(items.map((item) => item.outbound), atLeastMs);
+	const at = now().getTime();
+	for (const item of items) await holdJob(job, { message: item.message, row: item.outbound }, new Date(at + (waits[item.outbound.id] ?? 0)));
+}
+
+/** SPEC §15: a limit answer pauses the mailbox; the batch's other replies from it wait, untried, until then. */
+async function pauseAndHold(services: Services, job: ReplyJob, mailbox: StoredMailbox, attempt: SendAttempt, started: Date, rest: Item[]): Promise<void> {
+	const until = await pauseForLimit(services.db, mailbox.id, attempt, started);
+	for (const item of rest) await holdJob(job, { message: item.message, row: item.outbound }, until);
+}
+
+/**
+ * SPEC §15: a provider's limit answer is a wait, not a failure: it does not use up the retry
+ * table (else a daily quota, an hour at a time, would fail the reply within the table's 10
+ * hours). A reply still held by limits two days after it was queued has waited longer than any
+ * known quota lasts (Microsoft's and Google's free themselves within 24 hours): then every attempt
+ * counts, and it gives up.
+ */
+export const MAX_LIMIT_WAIT_MS = 48 * 3600_000;
+
+function countedAttempts(outbound: StoredOutbound, at: Date): number {
+	if (at.getTime() - Date.parse(outbound.createdAt) > MAX_LIMIT_WAIT_MS) return outbound.attempts.length;
+	return outbound.attempts.filter((attempt) => !attempt.limit).length;
 }
 
 type AttemptResult = Omit<OutboundAttempt, 'at' | 'durationMs'> & { durationMs?: number; refused?: RefusedRecipient[]; retryAfterSeconds?: number };
@@ -150,9 +224,12 @@ function attemptResult(attempt: SendAttempt, durationMs: number): AttemptResult 
 		mayHaveArrived: mayHaveArrived || undefined,
 		transcript: transcript.length > 0 ? transcript : undefined,
 		refused,
-		...(attempt.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: attempt.retryAfterSeconds })
+		// SPEC §15: a limit answer without Retry-After waits the limit's own time (a minute, or an hour).
+		...retryAfter(attempt.retryAfterSeconds ?? attempt.limit?.retryAfterSeconds)
 	};
 }
+
+const retryAfter = (seconds: number | undefined) => (seconds === undefined ? {} : { retryAfterSeconds: seconds });
 
 function configFailure(hint: string): AttemptResult {
 	return { ok: false, stage: 'connect', category: 'config', hint, temporary: false };
@@ -182,6 +259,8 @@ function replyOutcome(result: AttemptResult, settlement: Settlement, started: Da
 			return { status: 'deferred', attempt, nextAttemptAt: settlement.at.toISOString() };
 		case 'give-up':
 			if (settlement.reason === 'permanent') return { status: 'failed', attempt, refused: refused?.length ? refused : undefined };
+			// SPEC §15: limit answers only count once the reply has waited two days (countedAttempts).
+			if (attempt.limit) return { status: 'failed', attempt: { ...attempt, hint: `${attempt.hint} Gave up: the provider's limit held this reply for more than two days.` } };
 			return { status: 'failed', attempt: { ...attempt, hint: `${attempt.hint} Gave up after ${settlement.attempts} attempts over about 10 hours.` } };
 	}
 }

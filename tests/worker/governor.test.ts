@@ -1,0 +1,186 @@
+/**
+ * SPEC §15's governor in workerd: the real consumer, the real Durable Object and a real peer that
+ * enforces a provider's limits per account (tests/worker/smtp-servers.ts `limited`). Local queues
+ * run one invocation at a time, so the test plays the queue itself: it starts several consumer
+ * invocations side by side on batches of one mailbox's replies, and hands back what the consumer
+ * put back on the queue once its delay is over. The provider's window is shortened to 3 s.
+ */
+import { env } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import { outboundRequestSchema } from '../../src/lib/schema/outbound';
+import { findMailbox, type StoredMailbox } from '../../worker/db/mailboxes';
+import { findOutbound, type StoredOutbound } from '../../worker/db/outbound';
+import { busyAttempt, takeInteractiveSlot } from '../../worker/governor/interactive-slot';
+import { limitsFor, SEND_MARGIN_MS } from '../../worker/governor/limits';
+import { createOutbound } from '../../worker/outbound/create';
+import { consumeOutbound } from '../../worker/outbound/consumer';
+import { servicesFrom, type Services } from '../../worker/services';
+import { call, createIntegration, mailboxInput, unique } from './helpers';
+
+vi.setConfig({ testTimeout: 60_000 });
+
+const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
+const control = `http://127.0.0.1:${ports.control}`;
+const PASSWORD = 'Corr3ct-h0rse-battery';
+/** The provider's window in these tests (a minute in production). */
+const WINDOW_MS = 3_000;
+
+/** What the limited peer saw of an account (smtp-servers.ts LimitedAccount). */
+interface LimitedAccount {
+	maxOpen: number;
+	sessions: number;
+	accepted: Array<{ at: number; messageId: string }>;
+	refusals: Array<{ at: number; code: number }>;
+}
+
+/** A mailbox on the limited peer, its account limited as `peer` says, with the admin's `limits`. */
+async function limitedMailbox(limits: { concurrent: number; perMinute?: number }, peer: { concurrent?: number; perWindow?: number; windowMs?: number }) {
+	const account = `${unique('agent')}@acme.test`;
+	await fetch(`${control}/limited/${encodeURIComponent(account)}`, { method: 'PUT', body: JSON.stringify(peer) });
+	const integration = await createIntegration();
+	const smtp = { host: '127.0.0.1', port: ports.limited, username: account, password: PASSWORD, encryption: 'none', limits };
+	const answer = await call('POST', '/api/mailboxes', { body: mailboxInput(integration.id, { smtp }) });
+	expect(answer.status, answer.text).toBe(201);
+	return { mailbox: (await findMailbox(env.DB, answer.body.id))!, account };
+}
+
+async function peerAccount(account: string): Promise<LimitedAccount> {
+	return (await (await fetch(`${control}/limited/${encodeURIComponent(account)}`)).json()) as LimitedAccount;
+}
+
+/** The replies queue as the test plays it: what the consumer put back on it, and when it is due. */
+function playedQueue() {
+	const due: Array<{ id: string; at: number }> = [];
+	const queue = {
+		async send(body: { id: string }, options?: { delaySeconds?: number }) {
+			due.push({ id: body.id, at: Date.now() + (options?.delaySeconds ?? 0) * 1000 });
+		},
+		async sendBatch(messages: Array<{ body: { id: string }; delaySeconds?: number }>) {
+			for (const message of messages) await queue.send(message.body, message);
+		}
+	};
+	return { due, queue: queue as unknown as Queue };
+}
+
+async function queueReplies(services: Services, mailbox: StoredMailbox, count: number): Promise<StoredOutbound[]> {
+	const replies: StoredOutbound[] = [];
+	const start = Date.now();
+	for (let i = 0; i < count; i++) {
+		const request = outboundRequestSchema.parse({ to: [`customer${i}@customer.example`], subject: `Reply ${i}`, text: `Reply number ${i}.` });
+		const created = await createOutbound(services, { mailbox, request, now: new Date(start + i) });
+		if (!created.ok) throw new Error(`reply not created: ${JSON.stringify(created)}`);
+		replies.push(created.outbound);
+	}
+	return replies;
+}
+
+/**
+ * Runs the batches as overlapping invocations, then, until nothing is left, what was put back
+ * once it is due, spread over `width` invocations side by side. Returns how each queue message
+ * was answered (a hold acks its message and sends a new one; nothing is ever retried).
+ */
+async function playQueue(services: Services, played: ReturnType<typeof playedQueue>, batches: string[][], width: number) {
+	const answers: string[] = [];
+	const deadline = Date.now() + 50_000;
+	const run = (ids: string[]) => {
+		const messages = ids.map((id) => ({ body: { id }, ack: () => answers.push('ack'), retry: () => answers.push('retry') }));
+		return consumeOutbound(messages, services, { pacing: { rateWindowMs: WINDOW_MS } });
+	};
+	await Promise.all(batches.map(run));
+	while (played.due.length > 0) {
+		if (Date.now() > deadline) throw new Error(`still ${played.due.length} replies on the queue`);
+		const next = Math.min(...played.due.map((message) => message.at));
+		await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+		const now = Date.now();
+		const ready = played.due.filter((message) => message.at <= now);
+		played.due.splice(0, played.due.length, ...played.due.filter((message) => message.at > now));
+		const spread: string[][] = Array.from({ length: width }, () => []);
+		ready.forEach((message, i) => spread[i % width]!.push(message.id));
+		await Promise.all(spread.filter((ids) => ids.length > 0).map(run));
+	}
+	return answers;
+}
+
+describe('the governor across overlapping invocations', () => {
+	it('keeps to the sessions and the rate, without a refusal, each reply sent once, in order, the held ones untried', async () => {
+		const { mailbox, account } = await limitedMailbox({ concurrent: 2, perMinute: 3 }, { concurrent: 2, perWindow: 3, windowMs: WINDOW_MS });
+		const played = playedQueue();
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
+		const replies = await queueReplies(services, mailbox, 12);
+		played.due.length = 0;
+		const started = Date.now();
+		// Four invocations at once, each with every fourth reply: more than the mailbox's two sessions.
+		const batches = [0, 1, 2, 3].map((k) => replies.filter((_, i) => i % 4 === k).map((reply) => reply.id));
+		const answers = await playQueue(services, played, batches, 4);
+		const elapsed = Date.now() - started;
+
+		const peer = await peerAccount(account);
+		expect(peer.refusals).toEqual([]);
+		expect(peer.maxOpen).toBeLessThanOrEqual(2);
+		expect(peer.accepted.map((sent) => sent.messageId)).toEqual(replies.map((reply) => reply.messageId));
+		for (const { at } of peer.accepted) expect(peer.accepted.filter((sent) => sent.at >= at && sent.at < at + WINDOW_MS).length).toBeLessThanOrEqual(3);
+		// 12 replies at 3 a window: at least three windows (each 3 s and the governor's margin).
+		expect(elapsed).toBeGreaterThanOrEqual(3 * (WINDOW_MS + SEND_MARGIN_MS) - 500);
+		expect(answers.filter((answer) => answer === 'retry')).toEqual([]);
+		// Some were held back (and came back), yet each has one attempt: the one that sent it.
+		expect(answers.length).toBeGreaterThan(12);
+		for (const reply of replies) {
+			const stored = (await findOutbound(env.DB, reply.id))!;
+			expect(stored.status).toBe('sent');
+			expect(stored.attempts).toHaveLength(1);
+			expect(stored.attempts[0]!.ok).toBe(true);
+		}
+		console.info('governor run', { replies: replies.length, elapsedMs: elapsed, queueMessages: answers.length, sessions: peer.sessions });
+	});
+
+	it('a session the mailbox has not got is not opened: the batch waits, queued, without an attempt', async () => {
+		const { mailbox, account } = await limitedMailbox({ concurrent: 1 }, { concurrent: 1 });
+		const played = playedQueue();
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
+		const [reply] = await queueReplies(services, mailbox, 1);
+		played.due.length = 0;
+		const holder = 'another-invocation';
+		expect(await services.governor.acquireSession(mailbox.id, { holder, limits: limitsFor(mailbox), leaseMs: 60_000 })).toEqual({ go: true });
+		await consumeOutbound([{ body: { id: reply!.id }, ack: () => {}, retry: () => {} }], services);
+		const held = (await findOutbound(env.DB, reply!.id))!;
+		expect(held.status).toBe('queued');
+		expect(held.attempts).toEqual([]);
+		expect(played.due).toHaveLength(1);
+		expect((await peerAccount(account)).sessions).toBe(0);
+		await services.governor.release(mailbox.id, { holder });
+	});
+});
+
+describe('the SMTP test and the probe take a session slot', () => {
+	it('waits for a slot, then runs; busy when none comes in time', async () => {
+		const { mailbox } = await limitedMailbox({ concurrent: 1 }, { concurrent: 1 });
+		const services = servicesFrom(env);
+		const holder = 'a-sending-invocation';
+		await services.governor.acquireSession(mailbox.id, { holder, limits: limitsFor(mailbox), leaseMs: 60_000 });
+		expect(await takeInteractiveSlot(services, mailbox, { waitMs: 600 })).toBeNull();
+		expect(busyAttempt(mailbox)).toMatchObject({ category: 'connection', temporary: true, hint: expect.stringContaining('busy sending') });
+
+		// The test's request waits while the invocation holds the slot, and runs once it is freed.
+		const started = Date.now();
+		setTimeout(() => void services.governor.release(mailbox.id, { holder }), 1_500);
+		const answer = await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: { to: 'someone@customer.example' } });
+		expect(answer.status, answer.text).toBe(200);
+		expect(answer.body.ok, answer.text).toBe(true);
+		expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+	});
+
+	it('one round trip to the mailbox\'s Durable Object', async () => {
+		const { mailbox } = await limitedMailbox({ concurrent: 1 }, {});
+		const services = servicesFrom(env);
+		const limits = limitsFor(mailbox);
+		const rounds = 50;
+		const started = performance.now();
+		for (let i = 0; i < rounds; i++) {
+			await services.governor.acquireSession(mailbox.id, { holder: 'timing', limits, leaseMs: 60_000 });
+			await services.governor.release(mailbox.id, { holder: 'timing' });
+		}
+		const perCall = (performance.now() - started) / (2 * rounds);
+		console.info('governor round trip', { msPerCall: Math.round(perCall * 100) / 100 });
+		expect(perCall).toBeLessThan(100);
+	});
+});
