@@ -9,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { callApi, seedIntegration, uniqueAddress } from './helpers';
 
-export type PeerAnswer = 'accept' | 'tempfail' | 'no-such-mailbox';
+export type PeerAnswer = 'accept' | 'tempfail' | 'no-such-mailbox' | 'quota';
+
+/** SPEC §15: Microsoft 365's daily quota, in its exact words (a 5xx that means "wait"). */
+export const QUOTA_REFUSAL = '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception';
 
 export interface HeldPeer {
 	port: number;
@@ -64,6 +67,7 @@ export async function startHeldPeer(): Promise<HeldPeer> {
 					peer.held += 1;
 					await new Promise<void>((resolve) => waiting.push(resolve));
 				}
+				if (peer.answer === 'quota') return callback(Object.assign(new Error(QUOTA_REFUSAL), { responseCode: 554 }));
 				if (peer.answer === 'tempfail') {
 					return callback(Object.assign(new Error('4.3.0 Mail server temporarily busy, try again later'), { responseCode: 451 }));
 				}

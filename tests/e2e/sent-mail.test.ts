@@ -20,7 +20,7 @@ import {
 	unique,
 	useBrowser
 } from './helpers';
-import { seedHeldMailbox, startHeldPeer, type HeldPeer } from './held-peer';
+import { QUOTA_REFUSAL, seedHeldMailbox, startHeldPeer, type HeldPeer } from './held-peer';
 import { receivedWithSubject, seedPeerMailbox } from './mail';
 import { PEER_AUTH_REFUSAL, PEER_PASSWORD } from './smtp-peer';
 
@@ -131,6 +131,41 @@ describe('Sent mail', () => {
 		await notice.waitFor();
 		expect(await notice.innerText()).toMatch(/You’re offline\. Showing sent mail as loaded at .+; it may be stale\./);
 		expect(await page.locator(`[data-outbound-id="${id}"]`).count()).toBe(1);
+		await context.close();
+	});
+
+	it('a provider’s limit answer: the reply will retry, and the mailbox page and list say “Sending paused until” with the provider’s words', async () => {
+		const desk = await seedHeldMailbox(peer, 'Quota desk');
+		peer.answer = 'quota';
+		try {
+			const created = await callApi('POST', `/api/mailboxes/${desk.id}/outbound`, { to: ['erin@example.org'], subject: unique('Quota'), text: 'Later today.' });
+			expect(created.status).toBe(202);
+			await expect.poll(() => outboundStatus(created.body.id), { timeout: DELIVERY_MS }).toBe('deferred');
+		} finally {
+			peer.answer = 'accept';
+		}
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		const row = page.locator(`tr[data-mailbox-id="${desk.id}"]`);
+		const listed = row.locator('[data-sending-paused]');
+		await listed.waitFor();
+		expect(await listed.innerText()).toMatch(/^Sending paused until .+: the provider’s limit \(554 5\.2\.0 STOREDRV/);
+
+		await page.goto(`/mailboxes/${desk.id}`);
+		const notice = page.locator('[data-sending-paused]');
+		await notice.waitFor();
+		expect(await notice.innerText()).toMatch(/^Sending paused until .+: the provider’s limit\. Replies wait and leave by themselves then/);
+		const until = (await getMailbox(desk.id)).smtp.pausedUntil!;
+		expect(await notice.locator('time').getAttribute('datetime')).toBe(until);
+		// An hour from the attempt: a daily quota is retried an hour at a time (SPEC §15).
+		expect(Date.parse(until) - Date.now()).toBeGreaterThan(50 * 60_000);
+		expect(await page.getByTestId('pause-reason').innerText()).toContain(QUOTA_REFUSAL);
+		// Mailbox health counts it apart from failures.
+		const waited = page.locator('[data-window="24h"] [data-limit-deferred]');
+		await waited.waitFor();
+		expect(await waited.innerText()).toBe('1 reply waited for the provider’s limit');
+		expect(await page.locator('[data-window="24h"] [data-reply-count="failed"] dd').innerText()).toBe('0');
+		await maybeScreenshot(page, 'mailbox-sending-paused');
 		await context.close();
 	});
 
