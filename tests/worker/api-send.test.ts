@@ -226,15 +226,16 @@ describe("SPEC §14's table: what each answer means", () => {
 			status: 429,
 			body: { error: { code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' } },
 			headers: { 'retry-after': '120' },
-			expect: { category: 'rejected', temporary: true, retryAfterSeconds: 120 },
-			hint: /limiting.*wait 2 minutes.*later by itself/
+			// SPEC §15: a provider's limit: the mailbox pauses for the Retry-After.
+			expect: { category: 'rejected', temporary: true, retryAfterSeconds: 120, limit: { kind: 'rate', retryAfterSeconds: 120 } },
+			hint: /limiting.*wait 2 minutes.*leave by themselves/
 		},
 		{
 			name: 'Gmail 403 userRateLimitExceeded',
 			provider: 'google',
 			status: 403,
 			body: { error: { code: 403, message: 'User-rate limit exceeded.', errors: [{ reason: 'userRateLimitExceeded' }] } },
-			expect: { category: 'rejected', temporary: true },
+			expect: { category: 'rejected', temporary: true, limit: { kind: 'rate', retryAfterSeconds: 60 } },
 			hint: /limiting/
 		},
 		{
@@ -242,7 +243,7 @@ describe("SPEC §14's table: what each answer means", () => {
 			provider: 'google',
 			status: 403,
 			body: { error: { code: 403, message: 'Daily limit exceeded.', errors: [{ reason: 'dailyLimitExceeded' }] } },
-			expect: { category: 'rejected', temporary: true },
+			expect: { category: 'rejected', temporary: true, limit: { kind: 'daily', retryAfterSeconds: 3600 } },
 			hint: /limiting/
 		},
 		{
