@@ -100,6 +100,10 @@ export async function createOutbound(
 		metadata: request.metadata ?? {},
 		createdAt: now.toISOString()
 	};
+	// A client's id may arrive twice at once: its row decides which request's bytes are kept, so they
+	// are written after it. An id made here is this request's alone: row and bytes are written at once.
+	const archiving = request.id ? null : putMessage(services.archive, composedKey(id), composed.raw, messageId);
+	archiving?.catch(() => {});
 	if (!(await insertOutbound(services.db, row))) {
 		// The same client id arrived twice at once: the other request's row stands.
 		const existing = await findOutbound(services.db, id);
@@ -107,7 +111,7 @@ export async function createOutbound(
 		throw new Error('outbound row neither inserted nor found');
 	}
 	try {
-		await putMessage(services.archive, composedKey(id), composed.raw, messageId);
+		await (archiving ?? putMessage(services.archive, composedKey(id), composed.raw, messageId));
 	} catch (error) {
 		// Without its bytes the row could never be sent: take it back so the help desk's retry starts clean.
 		await deleteOutbound(services.db, [id]).catch(() => {});

@@ -21,7 +21,11 @@ export interface TransactionInput {
 	pipelining?: boolean;
 	/** The server offers SIZE (RFC 1870 §6): the message's size in bytes, declared on MAIL FROM. */
 	size?: number;
-	/** Called right before the message data goes out, so a crash after it is known (SPEC §10). */
+	/**
+	 * Marks that the message data may go out, so a crash after it is known (SPEC §10); done before
+	 * the data. Pipelined, it runs while the group's replies are awaited, so its own wait (a D1
+	 * write) overlaps theirs; a mark a reply early only errs on the side of "may have arrived".
+	 */
 	beforeData?: () => Promise<void>;
 }
 
@@ -41,6 +45,16 @@ export type TransactionResult =
 const EMPTY_DATA = '.\r\n';
 
 export async function sendTransaction(session: StagedSession, input: TransactionInput): Promise<TransactionResult> {
+	const mark: { pending?: Promise<void> } = {};
+	try {
+		return await exchange(session, input, mark);
+	} finally {
+		// An early mark is settled before the outcome is recorded (the record clears it).
+		await mark.pending?.catch(() => {});
+	}
+}
+
+async function exchange(session: StagedSession, input: TransactionInput, mark: { pending?: Promise<void> }): Promise<TransactionResult> {
 	const steps: SmtpTestStep[] = [];
 	const refused: Array<{ address: string; reply: SmtpReply }> = [];
 	const accepted: string[] = [];
@@ -62,6 +76,9 @@ export async function sendTransaction(session: StagedSession, input: Transaction
 	if (pipelined) {
 		const failure = await session.pipeline('mail', [mailLine, ...rcptLines, 'DATA'], replyMs);
 		if (failure) return fail('mail', failure);
+		mark.pending = input.beforeData?.();
+		// Awaited before the data (its failure fails the send as before); settled in any case.
+		mark.pending?.catch(() => {});
 	}
 	// Pipelined, each reply is read in turn (RFC 2920 §3.1: every one of the group's replies is checked).
 	const ask = (stage: SmtpStage, line: string) => (pipelined ? session.next(stage, replyMs) : session.command(stage, line, replyMs));
@@ -74,7 +91,8 @@ export async function sendTransaction(session: StagedSession, input: Transaction
 
 	for (const [index, address] of input.recipients.entries()) {
 		const rcpt = await ask('rcpt', rcptLines[index]!);
-		if ('failure' in rcpt) return fail(mailRefused ? 'mail' : 'rcpt', rcpt.failure);
+		// A group's later reply that never came: the refusal before it is what went wrong.
+		if ('failure' in rcpt) return mailRefused ? fail('mail', { kind: 'reply', reply: mailRefused }) : fail('rcpt', rcpt.failure);
 		// After a refused MAIL, the group's other replies (503s) are read and say nothing new.
 		if (mailRefused) continue;
 		// RFC 5321 §3.3: 250 and 251 accept; anything else refuses this recipient only.
@@ -89,14 +107,14 @@ export async function sendTransaction(session: StagedSession, input: Transaction
 	if (!refusal) step('rcpt', true);
 
 	const data = await ask('data', 'DATA');
-	if ('failure' in data) return fail(refusal ? refusalStage : 'data', data.failure);
+	if ('failure' in data) return refusal ? fail(refusalStage, { kind: 'reply', reply: refusal }) : fail('data', data.failure);
 	if (refusal) {
 		// RFC 2920 §3.1: a DATA the server accepted although nothing else was gets a lone dot.
 		if (data.reply.code === 354) await session.data(EMPTY_DATA, replyMs);
 		return fail(refusalStage, { kind: 'reply', reply: refusal });
 	}
 	if (data.reply.code !== 354) return fail('data', { kind: 'reply', reply: data.reply });
-	await input.beforeData?.();
+	await (pipelined ? mark.pending : input.beforeData?.());
 	const sent = await session.data(stuffDots(input.message), dataMs);
 	if ('failure' in sent) return fail('data', sent.failure, true);
 	if (sent.reply.code >= 400 || sent.reply.code < 200) return fail('data', { kind: 'reply', reply: sent.reply });
