@@ -1,11 +1,11 @@
 /**
  * The OUTBOUND_QUEUE consumer (SPEC §10 "Delivery"): the queue carries ids; each message is
  * claimed in D1 (so a redelivered queue message never sends one already `sent`), and a batch's
- * messages for one mailbox go out over one SMTP session, RSET between them, a new session only
- * after a failure closed it. Every attempt is recorded, classified like the SMTP test. The
- * queue skeleton is the shared one (worker/jobs/consume.ts: claim, settle, the one place a queue
- * message is acked or retried); this file supplies the reply's claim, its record of a
- * settlement, its retry table and its attempt (`sendGroup`).
+ * messages for one mailbox go out over one SMTP session (RSET only after a transaction that did
+ * not end cleanly), a new session only after a failure closed it. Every attempt is recorded,
+ * classified like the SMTP test. The queue skeleton is the shared one (worker/jobs/consume.ts:
+ * claim, settle, the one place a queue message is acked or retried); this file supplies the
+ * reply's claim, its record of a settlement, its retry table and its attempt (`sendGroup`).
  */
 import type { OutboundAttempt, RefusedRecipient } from '../../src/lib/schema/outbound';
 import { findMailbox, type StoredMailbox } from '../db/mailboxes';
@@ -115,7 +115,7 @@ async function sendPaced(
 	pacing: Pacing
 ): Promise<void> {
 	const { config } = services;
-	// One session for the batch's messages of this mailbox, RSET between them (send/mailbox-sender.ts).
+	// One session for the batch's messages of this mailbox, pipelined where offered (send/mailbox-sender.ts).
 	const sender = openSender({
 		login: () => smtpLoginFor(services, mailbox, { now: () => now().getTime() }),
 		timeouts: QUEUE_TIMEOUTS,
