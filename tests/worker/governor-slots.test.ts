@@ -4,6 +4,7 @@
  * and replies that wait keeping their place, so newer ones never pass them.
  */
 import { describe, expect, it } from 'vitest';
+import { limitsFor, RATE_WINDOW_MS, SEND_MARGIN_MS } from '../../worker/governor/limits';
 import { acquireSession, emptyState, hold, MIN_WAIT_MS, releaseSession, SESSION_RECHECK_MS, slotTime, takeSend, WAITER_GRACE_MS, type GovernorState, type Limits } from '../../worker/governor/slots';
 
 const limits: Limits = { sessions: 2, perWindow: 3, windowMs: 60_000 };
@@ -126,5 +127,19 @@ describe('replies keep their place', () => {
 	it('replies held for a session are told to look again no sooner than asked', () => {
 		const [, waits] = hold(emptyState(), { replies: [place(1), place(2)], now: 0, limits, atLeastMs: SESSION_RECHECK_MS });
 		expect(waits).toEqual({ r1: SESSION_RECHECK_MS, r2: SESSION_RECHECK_MS });
+	});
+});
+
+describe("a mailbox's limits", () => {
+	const smtp = (overrides: Record<string, unknown>) => ({ smtp: { host: 'mail.example.net', auth: 'password', oauth: null, sendVia: 'smtp', limits: null, ...overrides } }) as never;
+	it.each([
+		{ name: 'Microsoft 365 SMTP by its host', mailbox: smtp({ host: 'smtp.office365.com' }), sessions: 3, perWindow: 30 },
+		{ name: 'Microsoft Graph', mailbox: smtp({ host: 'smtp.office365.com', auth: 'oauth2', oauth: { provider: 'microsoft' }, sendVia: 'api' }), sessions: 4, perWindow: 30 },
+		{ name: 'Google', mailbox: smtp({ host: 'smtp.gmail.com', auth: 'oauth2', oauth: { provider: 'google' } }), sessions: 2, perWindow: null },
+		{ name: 'another server', mailbox: smtp({}), sessions: 2, perWindow: null },
+		{ name: 'the admin\'s overrides', mailbox: smtp({ host: 'smtp.office365.com', limits: { concurrent: 1, perMinute: 10 } }), sessions: 1, perWindow: 10 },
+		{ name: 'a rate override alone', mailbox: smtp({ limits: { perMinute: 5 } }), sessions: 2, perWindow: 5 }
+	])('$name: $sessions sessions, $perWindow a minute', ({ mailbox, sessions, perWindow }) => {
+		expect(limitsFor(mailbox)).toEqual({ sessions, perWindow, windowMs: RATE_WINDOW_MS + SEND_MARGIN_MS });
 	});
 });
