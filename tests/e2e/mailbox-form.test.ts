@@ -212,6 +212,39 @@ describe('mailbox form', () => {
 		await context.close();
 	});
 
+	it('sets the sending limits (SPEC §15) with the provider’s defaults as placeholders, and refuses one out of range on its field', async () => {
+		const integration = await seedIntegration();
+		const mailbox = await seedMailbox(integration.id);
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		await page.goto(`/mailboxes/${mailbox.id}`);
+		const limits = page.getByTestId('sending-limits');
+		await limits.waitFor();
+		const placeholders = async () => [
+			await field(page, 'Concurrent sessions (optional)').getAttribute('placeholder'),
+			await field(page, 'Messages a minute (optional)').getAttribute('placeholder')
+		];
+		// Another server: 2 sessions, no rate; Microsoft 365's SMTP: 3 sessions, 30 messages a minute.
+		expect(await placeholders()).toEqual(['2', 'No limit']);
+		await field(page, 'Server address').fill('smtp.office365.com');
+		expect(await placeholders()).toEqual(['3', '30']);
+		await field(page, 'Server address').fill(mailbox.smtp.host);
+
+		const perMinute = field(page, 'Messages a minute (optional)');
+		await perMinute.fill('0');
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await expect.poll(() => perMinute.getAttribute('aria-invalid')).toBe('true');
+		expect(await describedBy(perMinute)).toContain('Messages a minute is a whole number from 1 to 600');
+		expect((await getMailbox(mailbox.id)).smtp.limits ?? null).toBeNull();
+
+		await field(page, 'Messages a minute (optional)').fill('20');
+		await field(page, 'Concurrent sessions (optional)').fill('2');
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.getByRole('status').filter({ hasText: `Mailbox ${mailbox.address} saved.` }).waitFor();
+		expect((await getMailbox(mailbox.id)).smtp.limits).toEqual({ concurrent: 2, perMinute: 20 });
+		await context.close();
+	});
+
 	it('asks for the password again when the server, port, account or encryption change, and sends nothing until it is there', async () => {
 		const integration = await seedIntegration();
 		const mailbox = await seedMailbox(integration.id, { name: 'Moving server' });
