@@ -25,40 +25,15 @@ import {
 import { MailboxKeeper } from '../../../src/routes/mailboxes/working-copy';
 import { sendMethodOfItem } from '../../../src/routes/sent/send-method';
 import { describeStatus } from '../../../src/routes/sent/status-words';
+import { draftWith, filled } from './form-fixtures';
 
-function filled(change: Partial<MailboxFormValues> = {}): MailboxFormValues {
-	return {
-		...emptyValues(),
-		integrationId: 'int-1',
-		name: 'Acme Support',
-		address: 'support@acme.example',
-		username: 'desk@acme.example',
-		password: 'secret',
-		host: 'mail.acme.example',
-		...change
-	};
-}
+/** A draft of a Microsoft 365 mailbox kept before SPEC §14 (no sendVia unless given). */
+const draft = (smtp: Partial<MailboxDraft['smtp']> = {}) =>
+	draftWith({ host: 'smtp.office365.com', auth: 'oauth2', oauth: { provider: 'microsoft' }, ...smtp });
+
 
 const graph = (change: Partial<MailboxFormValues> = {}) => ({ ...withSignIn(filled(), 'microsoft'), sendVia: 'api' as const, ...change });
 
-function draft(smtp: Partial<MailboxDraft['smtp']> = {}): MailboxDraft {
-	return {
-		integrationId: 'int-1',
-		name: 'Acme Support',
-		description: '',
-		address: 'support@acme.example',
-		smtp: {
-			host: 'smtp.office365.com',
-			port: 587,
-			username: 'desk@acme.example',
-			encryption: 'starttls',
-			auth: 'oauth2',
-			oauth: { provider: 'microsoft' },
-			...smtp
-		},
-		manualForward: 'reject'
-	};
-}
 
 describe('Send through on the mailbox form', () => {
 	it('starts on SMTP; choosing a provider keeps it, Password sets it back to SMTP', () => {

@@ -12,7 +12,6 @@ import { mailboxSchema } from '../../../src/lib/schema/mailbox';
 import { pauseOf } from '../../../src/lib/components/sending-paused';
 import {
 	compareMailbox,
-	emptyValues,
 	fieldPaths,
 	limitPlaceholders,
 	splitPassword,
@@ -22,30 +21,11 @@ import {
 	type MailboxFormValues
 } from '../../../src/routes/mailboxes/mailbox-form';
 import { MailboxKeeper, sameFormValues } from '../../../src/routes/mailboxes/working-copy';
+import { draftWith, filled } from './form-fixtures';
 
-function filled(change: Partial<MailboxFormValues> = {}): MailboxFormValues {
-	return {
-		...emptyValues(),
-		integrationId: 'int-1',
-		name: 'Acme Support',
-		address: 'support@acme.example',
-		username: 'desk@acme.example',
-		password: 'secret',
-		host: 'mail.acme.example',
-		...change
-	};
-}
+const draft = (smtp: Partial<MailboxDraft['smtp']> = {}) => draftWith({ sendVia: 'smtp', ...smtp });
 
-function draft(smtp: Partial<MailboxDraft['smtp']> = {}): MailboxDraft {
-	return {
-		integrationId: 'int-1',
-		name: 'Acme Support',
-		description: '',
-		address: 'support@acme.example',
-		smtp: { host: 'mail.acme.example', port: 587, username: 'desk@acme.example', encryption: 'starttls', auth: 'password', oauth: null, sendVia: 'smtp', ...smtp },
-		manualForward: 'reject'
-	};
-}
+
 
 describe('Sending limits on the mailbox form', () => {
 	it('empty is the provider’s defaults (null); a field left empty is left out', () => {
