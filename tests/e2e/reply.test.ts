@@ -67,7 +67,8 @@ describe('Reply from the message page', () => {
 		expect(mail.to).toEqual([`alice@${zone.pass}`]);
 		expect(headerOf(mail, 'From')).toMatch(new RegExp(`^"?Reply desk"? <${desk.address.replace(/[.+]/g, '\\$&')}>$`));
 		expect(headerOf(mail, 'In-Reply-To')).toBe(`<${inbound.messageId}>`);
-		expect(bodyOf(mail)).toContain('Hello Alice,\nyour order ships today.');
+		// Text parts travel with CRLF line ends (RFC 2046 §4.1.1), whatever the textarea gave.
+		expect(bodyOf(mail)).toContain('Hello Alice,\r\nyour order ships today.');
 		await context.close();
 	});
 
