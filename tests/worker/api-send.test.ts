@@ -341,6 +341,18 @@ describe("SPEC §14's table: what each answer means", () => {
 		expect(sent.attempt.hint).toMatch(/connection broke.*Sent Items/);
 	});
 
+	it('an API URL that is not https (nor loopback): config at stage token, naming the setting, nothing sent', async () => {
+		const mailbox = await mailboxFor('microsoft');
+		const before = (await apiRequests()).length;
+		const services = servicesFrom({ ...env, OAUTH_MICROSOFT_GRAPH_URL: 'http://graph.example.com' } as Env);
+		const { sent } = await sendOne(mailbox.id, { services });
+		expect(sent.ok).toBe(false);
+		if (sent.ok) return;
+		expect(sent.attempt).toMatchObject({ stage: 'token', category: 'config', temporary: false, credential: 'not_configured' });
+		expect(sent.attempt.hint).toContain('OAUTH_MICROSOFT_GRAPH_URL (https://)');
+		expect((await apiRequests()).length).toBe(before);
+	});
+
 	it('a message larger than a Graph request holds fails before any request, naming the size and the SMTP method', async () => {
 		const mailbox = await mailboxFor('microsoft');
 		const before = (await apiRequests()).length;

@@ -18,7 +18,7 @@ import { openSender } from '../send/mailbox-sender';
 import { ehloNameFor } from '../smtp/ehlo-name';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
-import type { SendAttempt, Transport } from '../send/transport';
+import { waitAskedSeconds, type SendAttempt, type Transport } from '../send/transport';
 import { composedKey } from '../archive/keys';
 import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
@@ -224,8 +224,7 @@ function attemptResult(attempt: SendAttempt, durationMs: number): AttemptResult 
 		mayHaveArrived: mayHaveArrived || undefined,
 		transcript: transcript.length > 0 ? transcript : undefined,
 		refused,
-		// SPEC §15: a limit answer without Retry-After waits the limit's own time (a minute, or an hour).
-		...retryAfter(attempt.retryAfterSeconds ?? attempt.limit?.retryAfterSeconds)
+		...retryAfter(waitAskedSeconds(attempt))
 	};
 }
 

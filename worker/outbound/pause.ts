@@ -4,7 +4,7 @@
  * another invocation claims meanwhile waits too (outbound/consumer.ts).
  */
 import { pauseMailbox, type StoredMailbox } from '../db/mailboxes';
-import type { SendAttempt } from '../send/transport';
+import { waitAskedSeconds, type SendAttempt } from '../send/transport';
 
 /** When a paused mailbox may send again, or null when it is not paused (a time past has simply passed). */
 export function pausedUntil(mailbox: Pick<StoredMailbox, 'pause'>, now: Date): Date | null {
@@ -17,7 +17,7 @@ export function pausedUntil(mailbox: Pick<StoredMailbox, 'pause'>, now: Date): D
  * attempt's `nextAttemptAt` is no earlier than. The reason is the provider's words.
  */
 export async function pauseForLimit(db: D1Database, mailboxId: string, attempt: SendAttempt, started: Date): Promise<Date> {
-	const seconds = attempt.retryAfterSeconds ?? attempt.limit?.retryAfterSeconds ?? 0;
+	const seconds = waitAskedSeconds(attempt) ?? 0;
 	const until = new Date(started.getTime() + seconds * 1000);
 	await pauseMailbox(db, mailboxId, until.getTime(), attempt.serverMessage ?? attempt.hint);
 	return until;

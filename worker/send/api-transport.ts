@@ -130,7 +130,7 @@ class ApiSession implements TransportSession {
 		// The runtime reads a chunk and writes it to the connection before it reads the next, so the
 		// second chunk's read means the first reached a connection that was made.
 		void writer.write(body.subarray(0, 1)).catch(() => undefined);
-		const written = writer.write(body.subarray(1)).then(
+		void writer.write(body.subarray(1)).then(
 			() => {
 				wentOut = true;
 			},
@@ -148,7 +148,6 @@ class ApiSession implements TransportSession {
 			});
 			return { response };
 		} catch (error) {
-			void written;
 			const seconds = Math.round(limitMs / 1000);
 			const detail = this.redact(error instanceof Error ? error.message : String(error)).slice(0, 200);
 			if (timeout.aborted) {

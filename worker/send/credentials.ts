@@ -18,7 +18,7 @@ import { isLoopbackHost } from '../../src/lib/schema/private-host';
 import type { SmtpCategory, SmtpStage } from '../../src/lib/schema/smtp-test';
 import type { Opened } from '../crypto/sealer';
 import { replaceSealedPassword, type StoredMailbox } from '../db/mailboxes';
-import { providerConfig, usableEndpoint } from '../oauth/providers';
+import { providerConfig, providerSetup, usableEndpoint } from '../oauth/providers';
 import { accessTokenFor, type AccessFailure } from '../oauth/tokens';
 import { API_NAMES } from './api-answers';
 import type { ApiSignIn, LoginFailure } from './login';
@@ -189,9 +189,10 @@ async function apiLoginFor(
 ): Promise<SmtpLogin> {
 	const atToken = (failure: LoginFailure): LoginFailure => ({ ...failure, stage: 'token' });
 	const { apiUrl } = providerConfig(services.config.oauth, provider, 'api');
+	// The provider's one setup check names the unusable API URL; a cached token would not reach it.
 	if (!usableEndpoint(apiUrl)) {
-		const setting = provider === 'microsoft' ? 'OAUTH_MICROSOFT_GRAPH_URL' : 'OAUTH_GOOGLE_GMAIL_URL';
-		return { ok: false, failure: { reason: 'not_configured', stage: 'token', category: 'config', hint: `${setting} must be an https:// URL (or http:// on this machine); see the README.`, temporary: false } };
+		const { missing } = providerSetup(services.config.oauth, provider);
+		return { ok: false, failure: atToken(explainAccess({ reason: 'not_configured', missing }, provider, account)) };
 	}
 	const subject = { id: mailboxId, provider, account, sendVia: 'api' as const };
 	const started = now();

@@ -100,6 +100,15 @@ export interface Transport {
 	open(signIn: SmtpSettings): Promise<Opening>;
 }
 
+/**
+ * How long a failed attempt asks to wait before the next (SPEC §14, §15): the provider's
+ * Retry-After, else a limit answer's own wait (a minute, or an hour for a daily quota); undefined
+ * when neither says. The consumer's `nextAttemptAt` and the mailbox's pause both read it.
+ */
+export function waitAskedSeconds(attempt: Pick<SendAttempt, 'retryAfterSeconds' | 'limit'>): number | undefined {
+	return attempt.retryAfterSeconds ?? attempt.limit?.retryAfterSeconds;
+}
+
 /** An attempt stopped before anything was sent: settings that cannot work (SPEC §4 `config`). */
 export function configAttempt(hint: string, extra: Partial<SendAttempt> = {}): SendAttempt {
 	return { stage: 'connect', category: 'config', hint, temporary: false, transcript: [], mayHaveArrived: false, refused: [], ...extra };
