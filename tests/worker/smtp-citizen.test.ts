@@ -9,12 +9,18 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import type { OutboundItem } from '../../src/lib/schema/outbound';
+import { outboundRequestSchema, type OutboundItem } from '../../src/lib/schema/outbound';
+import { findMailbox } from '../../worker/db/mailboxes';
+import { findOutbound } from '../../worker/db/outbound';
+import { createOutbound } from '../../worker/outbound/create';
+import { consumeOutbound } from '../../worker/outbound/consumer';
+import { servicesFrom } from '../../worker/services';
 import { composeMessage } from '../../worker/mail/compose';
 import type { SmtpLogin } from '../../worker/send/credentials';
 import { openSender } from '../../worker/send/mailbox-sender';
 import { runSmtpTest } from '../../worker/send/run-smtp-test';
 import { QUEUE_TIMEOUTS } from '../../worker/send/timeouts';
+import type { OutgoingMessage } from '../../worker/send/transport';
 import { ehloNameFor, validEhloName } from '../../worker/smtp/ehlo-name';
 import { replyEnd } from '../../worker/smtp/mailer-session';
 import { messageSize } from '../../worker/smtp/message-size';
@@ -158,6 +164,88 @@ describe('PIPELINING (RFC 2920): fewer round trips on a reused session', () => {
 		expect(replyEnd('250-first\r\n250 la')).toBe(-1);
 		expect(replyEnd('')).toBe(-1);
 		expect(replyEnd('220\r\n')).toBe(5);
+	});
+});
+
+describe('RFC 2920 §3.1: the next message behind the data of the one before', () => {
+	// The peers answer the data of mail to slow-data.example 300 ms late (smtp-servers.ts): whatever
+	// the client writes before that reply, it wrote without waiting for it.
+	const slowTo = (n: number) => [1, 2, 3].slice(0, n).map((i) => `${unique(`ride${i}`)}@slow-data.example`);
+	const chained = (to: string[]): OutgoingMessage[] => {
+		const messages: OutgoingMessage[] = to.map((address) => ({ from: USER, recipients: [address], raw: compose(address) }));
+		messages.forEach((message, i) => {
+			const next = messages[i + 1];
+			if (next) message.following = async () => next;
+		});
+		return messages;
+	};
+	/** Where a client line is in the session's transcript, and where the server's n-th "queued" reply is. */
+	const at = (lines: readonly string[], line: string) => lines.indexOf(line);
+	const queuedReply = (lines: readonly string[], n: number) => lines.map((line, i) => (/^S: 250 .*queued/i.test(line) ? i : -1)).filter((i) => i >= 0)[n]!;
+
+	it("writes the next message's MAIL, RCPT and DATA before the data's reply is read; each message arrives once, no RSET", async () => {
+		const to = slowTo(3);
+		const messages = chained(to);
+		const sender = senderTo('pipelined');
+		for (const message of messages) expect(await sender.send(message)).toMatchObject({ ok: true, accepted: message.recipients });
+		const lines = [...sender.transcript];
+		await sender.close();
+		expect(at(lines, `C: RCPT TO:<${to[1]}>`)).toBeGreaterThan(0);
+		expect(at(lines, `C: RCPT TO:<${to[1]}>`)).toBeLessThan(queuedReply(lines, 0));
+		expect(at(lines, `C: RCPT TO:<${to[2]}>`)).toBeLessThan(queuedReply(lines, 1));
+		const wire = await wireOf(to[0]!);
+		expect(afterLogin(wire).join('')).toBe(
+			messages.map((message) => group(USER, message.recipients[0]!, messageSize(message.raw)) + data(message.raw)).join('') + 'QUIT\r\n'
+		);
+		const arrived = (await (await fetch(`http://127.0.0.1:${ports.control}/received`)).json()) as Array<{ to: string[] }>;
+		for (const address of to) expect(arrived.filter((mail) => mail.to.includes(address))).toHaveLength(1);
+	});
+
+	it('a message begun that is not sent next is never delivered: the connection is dropped, not ended with a line the server would take as its text', async () => {
+		const [first, skipped] = chained(slowTo(2));
+		const other = `${unique('other')}@customer.example`;
+		const sender = senderTo('pipelined');
+		expect((await sender.send(first!)).ok).toBe(true);
+		expect(await sender.send({ from: USER, recipients: [other], raw: compose(other) })).toMatchObject({ ok: true, accepted: [other] });
+		await sender.close();
+		const begun = await wireOf(skipped!.recipients[0]!);
+		expect(afterLogin(begun).join('')).toMatch(new RegExp(`RCPT TO:<${skipped!.recipients[0]!.replace(/[.+]/g, '\\$&')}>\r\nDATA\r\n$`));
+		expect((await wireOf(other)).connection).not.toBe(begun.connection);
+		const arrived = (await (await fetch(`http://127.0.0.1:${ports.control}/received`)).json()) as Array<{ to: string[] }>;
+		expect(arrived.some((mail) => mail.to.includes(skipped!.recipients[0]!))).toBe(false);
+	});
+
+	it("the reply consumer does it with a batch: each reply's group behind the data of the reply before it, one session, one attempt each", async () => {
+		const integration = await createIntegration();
+		const created = await call('POST', '/api/mailboxes', {
+			body: mailboxInput(integration.id, { smtp: { host: '127.0.0.1', port: ports.pipelined, username: USER, password: PASSWORD, encryption: 'none' } })
+		});
+		expect(created.status, created.text).toBe(201);
+		const mailbox = (await findMailbox(env.DB, (created.body as { id: string }).id))!;
+		// The test is the queue: the Worker's own consumer must not take these replies too.
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: { send: async () => {}, sendBatch: async () => {} } as unknown as Queue } };
+		const to = slowTo(3);
+		const start = Date.now();
+		const ids: string[] = [];
+		for (const [i, address] of to.entries()) {
+			const request = outboundRequestSchema.parse({ to: [address], subject: `Ride ${i}`, text: `Reply number ${i}.` });
+			const made = await createOutbound(services, { mailbox, request, now: new Date(start + i) });
+			if (!made.ok) throw new Error(JSON.stringify(made));
+			ids.push(made.outbound.id);
+		}
+		const answers: string[] = [];
+		await consumeOutbound(ids.map((id) => ({ body: { id }, ack: () => answers.push('ack'), retry: () => answers.push('retry') })), services);
+		expect(answers).toEqual(['ack', 'ack', 'ack']);
+		const stored = await Promise.all(ids.map(async (id) => (await findOutbound(env.DB, id))!));
+		for (const reply of stored) expect({ status: reply.status, attempts: reply.attempts.length }).toEqual({ status: 'sent', attempts: 1 });
+		const [first, second] = stored.map((reply) => reply.attempts[0]!.transcript ?? []);
+		expect(at(first!, `C: RCPT TO:<${to[1]}>`)).toBeGreaterThanOrEqual(0);
+		expect(at(first!, `C: RCPT TO:<${to[1]}>`)).toBeLessThan(queuedReply(first!, 0));
+		// Its dialogue starts at its commands, before the reply to the data before it (the first "queued").
+		expect(at(second!, `C: RCPT TO:<${to[2]}>`)).toBeLessThan(queuedReply(second!, 1));
+		// Each attempt's dialogue starts with its own commands, though they went out behind the reply before.
+		expect(second!.slice(0, 2)).toEqual([expect.stringMatching(/^C: MAIL FROM:<[^>]+> SIZE=\d+$/), `C: RCPT TO:<${to[1]}>`]);
+		expect((await wireOf(to[2]!)).connection).toBe((await wireOf(to[0]!)).connection);
 	});
 });
 

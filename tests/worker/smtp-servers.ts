@@ -16,6 +16,8 @@ export const SMTP_USER = 'support@acme.test';
 export const SMTP_PASSWORD = 'Corr3ct-h0rse-battery';
 /** The `small` peer's SIZE (RFC 1870): a reply with a few KB of text is over it (its tests read it from the EHLO reply). */
 const SMALL_MESSAGE_BYTES = 4000;
+/** Every peer answers the data of a message to an address at slow-data.example this late. */
+const SLOW_DATA_MS = 300;
 
 declare module 'vitest' {
 	export interface ProvidedContext {
@@ -91,14 +93,17 @@ export default async function setup(project: TestProject) {
 				const chunks: Buffer[] = [];
 				stream.on('data', (chunk: Buffer) => chunks.push(chunk));
 				stream.on('end', () => {
+					const to = session.envelope.rcptTo.map((r) => r.address);
 					received.push({
 						server: name,
 						session: session.id,
 						from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-						to: session.envelope.rcptTo.map((r) => r.address),
+						to,
 						data: Buffer.concat(chunks).toString('utf8')
 					});
-					callback();
+					// A provider slow to take a message (issue 22, RFC 2920 §3.1 tests): what the client writes meanwhile shows.
+					if (to.some((address) => address.endsWith('@slow-data.example'))) setTimeout(callback, SLOW_DATA_MS);
+					else callback();
 				});
 			},
 			...options

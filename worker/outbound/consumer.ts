@@ -18,7 +18,7 @@ import { openSender } from '../send/mailbox-sender';
 import { ehloNameFor } from '../smtp/ehlo-name';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
-import { waitAskedSeconds, type SendAttempt, type Transport } from '../send/transport';
+import { waitAskedSeconds, type OutgoingMessage, type SendAttempt, type Transport } from '../send/transport';
 import { composedKey } from '../archive/keys';
 import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
@@ -124,59 +124,111 @@ async function sendPaced(
 		messagesPerSession: config.outboundMessagesPerSession,
 		transport: deps.transport
 	});
-	for (const [index, item] of group.entries()) {
-		const turn = await pacing.turn(item.outbound);
-		if (!turn.go) {
-			await holdBack(job, pacing, group.slice(index), now);
-			break;
+	// Each reply is made ready (its turn from the governor, its bytes from the archive) once; the next
+	// one while this one is under way, so a pipelining session can send it right behind (RFC 2920 §3.1).
+	const preparations = new Map<number, Promise<Prepared>>();
+	const prepareAt = (index: number): Promise<Prepared> => {
+		let prepared = preparations.get(index);
+		if (!prepared) {
+			prepared = prepare(services, mailbox, group, index, now, pacing, () => prepareAt(index + 1));
+			preparations.set(index, prepared);
 		}
-		const started = now();
-		const readiness = await sender.ready();
-		if (!readiness.ok) {
-			// The same settings would fail the same way for the rest of this batch's messages.
-			const failure = attemptResult(readiness.attempt, now().getTime() - started.getTime());
-			if (readiness.attempt.limit) {
-				await settle(job, item, started, failure);
-				return pauseAndHold(services, job, mailbox, readiness.attempt, started, group.slice(index + 1));
+		return prepared;
+	};
+	try {
+		for (const [index, item] of group.entries()) {
+			const prepared = await prepareAt(index);
+			if (prepared.kind === 'hold') {
+				await holdBack(job, pacing, group.slice(index), now);
+				break;
 			}
-			for (const rest of group.slice(index)) await settle(job, rest, started, failure);
-			return;
+			// The attempt starts when its own send does (a reply made ready ahead waited for the one before).
+			const started = now();
+			if (prepared.kind === 'fail') {
+				await settle(job, item, started, configFailure(prepared.hint));
+				continue;
+			}
+			const readiness = await sender.ready();
+			if (!readiness.ok) {
+				// The same settings would fail the same way for the rest of this batch's messages.
+				const failure = attemptResult(readiness.attempt, now().getTime() - started.getTime());
+				if (readiness.attempt.limit) {
+					await settle(job, item, started, failure);
+					return await pauseAndHold(services, job, mailbox, readiness.attempt, started, group.slice(index + 1));
+				}
+				for (const rest of group.slice(index)) await settle(job, rest, started, failure);
+				return;
+			}
+			const sent = await sender.send(prepared.message);
+			const durationMs = now().getTime() - started.getTime();
+			if (sent.ok) {
+				const { refused } = sent;
+				const hint =
+					refused.length > 0
+						? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
+						: `${sendingService(mailbox.smtp, true)} accepted the message for delivery.`;
+				await settle(job, item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
+				continue;
+			}
+			await settle(job, item, started, attemptResult(sent.attempt, durationMs));
+			if (sent.attempt.limit) {
+				await pauseAndHold(services, job, mailbox, sent.attempt, started, group.slice(index + 1));
+				break;
+			}
 		}
-		const message = await readComposed(services.archive, composedKey(item.outbound.id));
-		if (message === null) {
-			await settle(job, item, started, configFailure('The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.'));
-			continue;
-		}
-		const { outbound } = item;
-		const unsafe = checkComposedHeaders(message);
-		if (unsafe) {
-			await settle(job, item, started, configFailure(`Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`));
-			continue;
-		}
-		const sent = await sender.send({
-			from: mailbox.address,
-			recipients: [...outbound.to, ...outbound.cc, ...outbound.bcc],
-			bcc: outbound.bcc,
-			raw: message,
-			beforeData: () => markDataStarted(services.db, outbound.id, now().toISOString())
-		});
-		const durationMs = now().getTime() - started.getTime();
-		if (sent.ok) {
-			const { refused } = sent;
-			const hint =
-				refused.length > 0
-					? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
-					: `${sendingService(mailbox.smtp, true)} accepted the message for delivery.`;
-			await settle(job, item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
-			continue;
-		}
-		await settle(job, item, started, attemptResult(sent.attempt, durationMs));
-		if (sent.attempt.limit) {
-			await pauseAndHold(services, job, mailbox, sent.attempt, started, group.slice(index + 1));
-			break;
-		}
+	} finally {
+		// A reply made ready ahead and then held or paused: its turn is over before the slot is freed.
+		await Promise.allSettled(preparations.values());
+		await sender.close();
 	}
-	await sender.close();
+}
+
+/** A reply made ready to leave: its message, or why it fails at once, or held back (no turn). */
+type Prepared =
+	| { kind: 'send'; message: OutgoingMessage }
+	| { kind: 'fail'; hint: string }
+	| { kind: 'hold' };
+
+/**
+ * Makes `group[index]` ready: its turn (after the reply before it in this batch, which may still
+ * be under way), then its composed bytes. Nothing is recorded here: the loop settles, in order.
+ */
+async function prepare(
+	services: Services,
+	mailbox: StoredMailbox,
+	group: Item[],
+	index: number,
+	now: () => Date,
+	pacing: Pacing,
+	next: () => Promise<Prepared>
+): Promise<Prepared> {
+	const { outbound } = group[index]!;
+	const turn = await pacing.turn(outbound, group[index - 1]?.outbound);
+	if (!turn.go) return { kind: 'hold' };
+	const raw = await readComposed(services.archive, composedKey(outbound.id));
+	if (raw === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };
+	const unsafe = checkComposedHeaders(raw);
+	if (unsafe) {
+		return {
+			kind: 'fail',
+			hint: `Not sent: this reply was composed before Mailgate checked inbound Message-IDs, and ${unsafe}, which may come from the message it answers. Send the reply again from the help desk.`
+		};
+	}
+	const message: OutgoingMessage = {
+		from: mailbox.address,
+		recipients: [...outbound.to, ...outbound.cc, ...outbound.bcc],
+		bcc: outbound.bcc,
+		raw,
+		beforeData: () => markDataStarted(services.db, outbound.id, now().toISOString()),
+		following:
+			index + 1 < group.length
+				? async () => {
+						const upcoming = await next().catch(() => null);
+						return upcoming?.kind === 'send' ? upcoming.message : null;
+					}
+				: undefined
+	};
+	return { kind: 'send', message };
 }
 
 /** Replies the mailbox has no room for: each back on the queue when its turn is expected (SPEC §15). */

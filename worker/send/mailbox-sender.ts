@@ -56,12 +56,12 @@ export function openSender(options: SenderOptions): MailboxSender {
 	let session: TransportSession | null = null;
 	let sentOnSession = 0;
 
-	async function ready(): Promise<Readiness> {
+	async function ready(next?: OutgoingMessage): Promise<Readiness> {
 		login ??= await options.login();
 		if (!login.ok) return { ok: false, attempt: loginAttempt(login.failure) };
 		if (session?.isOpen && sentOnSession >= perSession) await session.close();
 		// The session knows whether its last transaction ended (so ready() twice says RSET once, if at all).
-		if (session?.isOpen) await session.reset();
+		if (session?.isOpen) await session.reset(next);
 		if (session?.isOpen) return { ok: true };
 		// SPEC §14: a mailbox that sends through Microsoft Graph or the Gmail API has its login's route.
 		const transport = login.api ? apiTransport(login.api, { timeouts: options.timeouts }) : smtp();
@@ -79,10 +79,11 @@ export function openSender(options: SenderOptions): MailboxSender {
 	return {
 		ready,
 		async send(message) {
-			const readiness = await ready();
+			const readiness = await ready(message);
 			if (!readiness.ok) return readiness;
 			sentOnSession++;
-			return session!.send(message);
+			// The session's last message gets none to follow it: the next goes on a new session.
+			return session!.send(sentOnSession < perSession ? message : { ...message, following: undefined });
 		},
 		async close() {
 			await session?.close();

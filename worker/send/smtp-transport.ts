@@ -1,8 +1,9 @@
 /**
  * Sending over SMTP (RFC 5321): the session opens stage by stage (smtp/staged-session.ts), each
  * message is one transaction (smtp/transaction.ts; pipelined when the server offers it), RSET
- * only before a message that follows a transaction that did not end with the server's 2xx to its
- * data (RFC 5321 §4.1.1.5), and every failure is explained by the classifier (smtp/classify.ts)
+ * only before a message that follows a transaction the server's reply to its data did not end
+ * (RFC 5321 §4.1.1.5), the next message's MAIL, RCPT and DATA behind the data of the one before
+ * when it is ready in time (RFC 2920 §3.1), and every failure is explained by the classifier (smtp/classify.ts)
  * and judged temporary or not, so callers get a `SendOutcome` and never an SMTP reply. A
  * refusal leaves the session open (the next message, or QUIT, follows); only a lost or
  * out-of-step connection is dropped.
@@ -13,7 +14,7 @@ import { limitOfReply } from '../smtp/provider-limit';
 import type { SmtpSettings } from '../smtp/settings';
 import { exceedsSize, messageSize, tooLargeHint } from '../smtp/message-size';
 import { StagedSession, type SessionOptions, type StageFailure } from '../smtp/staged-session';
-import { sendTransaction } from '../smtp/transaction';
+import { sendTransaction, type Envelope } from '../smtp/transaction';
 import type { SendTimeouts } from './timeouts';
 import { configAttempt, type OutgoingMessage, type SendAttempt, type SendOutcome, type Transport, type TransportSession } from './transport';
 
@@ -48,8 +49,10 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
 const ADDRESS_LITERAL = '[127.0.0.1]';
 
 class SmtpTransportSession implements TransportSession {
-	/** The last transaction stopped before the server's 2xx to its data: RSET before the next (RFC 5321 §4.1.1.5). */
+	/** The last transaction stopped before the server's reply to its data: RSET before the next (RFC 5321 §4.1.1.5). */
 	private unfinished = false;
+	/** The message whose MAIL, RCPT and DATA already went out behind the last data (RFC 2920 §3.1), and the transcript line they start at. */
+	private presented: { message: OutgoingMessage; at: number } | null = null;
 
 	constructor(
 		private readonly session: StagedSession,
@@ -69,7 +72,13 @@ class SmtpTransportSession implements TransportSession {
 		return this.session.steps;
 	}
 
-	async reset(): Promise<void> {
+	async reset(next?: OutgoingMessage): Promise<void> {
+		// A transaction begun for another message (the caller went on without it) may stand at DATA's
+		// 354, where any line would be taken as message text: the connection is dropped instead.
+		if (next && this.presented && this.presented.message !== next) {
+			this.presented = null;
+			this.session.abort();
+		}
 		if (!this.session.isOpen || !this.unfinished) return;
 		// RFC 5321 §4.1.1.5: RSET abandons a transaction that did not end; after a 2xx to the data the
 		// next MAIL may follow at once (RFC 5321 §4.1.1.4: the transaction is over).
@@ -80,12 +89,17 @@ class SmtpTransportSession implements TransportSession {
 
 	async send(message: OutgoingMessage): Promise<SendOutcome> {
 		const { session, timeouts } = this;
-		const linesBefore = session.transcript.lines.length;
+		const groupSent = this.presented?.message === message;
+		// A message whose commands went out behind the one before has its dialogue from them on.
+		const linesBefore = groupSent ? this.presented!.at : session.transcript.lines.length;
 		// With a send budget (the test, the probe), MAIL, RCPT and DATA share what is left of it.
 		const left = timeouts.sendBudgetMs === null ? Number.POSITIVE_INFINITY : Math.max(0, timeouts.sendBudgetMs - (session.now() - session.started));
 		const { pipelining, size: sizeLimit } = session.smtp.capabilities;
-		const size = sizeLimit === null ? undefined : messageSize(message.raw);
+		const sizeOf = (raw: string) => (sizeLimit === null ? undefined : messageSize(raw));
+		const size = sizeOf(message.raw);
 		const tooLarge = size === undefined ? null : exceedsSize(size, sizeLimit);
+		this.presented = null;
+		let upcoming: OutgoingMessage | null = null;
 		if (tooLarge) {
 			// RFC 1870 §6: refused before a byte of it is uploaded, for good (the same bytes never fit).
 			session.transcript.note(`not sent: the message is ${tooLarge.bytes} bytes, over the server's SIZE ${tooLarge.limit}`);
@@ -99,11 +113,14 @@ class SmtpTransportSession implements TransportSession {
 			limits: { replyMs: Math.min(timeouts.replyMs, left), dataMs: Math.min(timeouts.dataMs, left) },
 			pipelining,
 			size,
+			groupSent,
+			following: message.following && (async () => envelopeOf((upcoming = await message.following!()), sizeOf, sizeLimit)),
 			beforeData: message.beforeData
 		});
 		session.steps.push(...result.steps);
 		const transcript = session.transcript.lines.slice(linesBefore);
 		const refused = result.refused.map(({ address, reply }) => this.refusedRecipient(address, reply));
+		if (result.presentedAt !== null && upcoming && this.session.isOpen) this.presented = { message: upcoming, at: result.presentedAt };
 		if (result.ok) {
 			const { code, enhancedCode, raw } = result.reply;
 			return { ok: true, code, enhancedCode, serverMessage: raw, accepted: result.accepted, refused, transcript };
@@ -112,11 +129,16 @@ class SmtpTransportSession implements TransportSession {
 		// A refusal leaves the dialogue in step: RSET before the next message, QUIT at the end. A 421
 		// is the server closing (RFC 5321 §3.8): goodbye now. A timeout or lost connection was dropped.
 		if (result.failure.kind === 'reply' && result.failure.reply.code === 421) await this.close();
-		else this.unfinished = true;
+		else this.unfinished = !result.ended;
 		return { ok: false, attempt };
 	}
 
 	close(): Promise<void> {
+		// A transaction begun for a message that will not be sent: see reset().
+		if (this.presented) {
+			this.presented = null;
+			this.session.abort();
+		}
 		return this.session.quit(this.timeouts.quitMs);
 	}
 
@@ -144,4 +166,16 @@ function explain(
 		refused: context.refused ?? [],
 		...(limit ? { limit } : {})
 	};
+}
+
+/**
+ * The envelope of the message to follow on this session, for its group to go out behind this
+ * message's data; none when there is no such message or it is over the server's SIZE (then it
+ * is refused before any command, in its own send).
+ */
+function envelopeOf(next: OutgoingMessage | null, sizeOf: (raw: string) => number | undefined, sizeLimit: number | null): Envelope | null {
+	if (!next) return null;
+	const size = sizeOf(next.raw);
+	if (size !== undefined && exceedsSize(size, sizeLimit)) return null;
+	return { from: next.from, recipients: next.recipients, size };
 }

@@ -66,6 +66,13 @@ export interface OutgoingMessage {
 	bcc?: readonly string[];
 	/** Called right before the message data goes out, so a crash after it is known (SPEC §10). */
 	beforeData?: () => Promise<void>;
+	/**
+	 * The message the caller will send next on this session, if it is ready (null: none, or not
+	 * yet allowed to leave). A pipelining SMTP session asks while this message is under way and
+	 * writes the next one's MAIL, RCPT and DATA behind this data (RFC 2920 §3.1); that message must
+	 * then be the next one sent (the same object), else the session is dropped, not reused.
+	 */
+	following?: () => Promise<OutgoingMessage | null>;
 }
 
 /** A session a transport opened: several messages may go over it, one after another. */
@@ -77,9 +84,10 @@ export interface TransportSession {
 	readonly steps: readonly SmtpTestStep[];
 	/**
 	 * Readies the session for another message (SMTP: RSET, only after a transaction that did not
-	 * end cleanly; asked before every message, it does nothing twice); a session that cannot is closed.
+	 * end cleanly; asked before every message, it does nothing twice); a session that cannot is
+	 * closed, and so is one whose next transaction was begun for another message than `next`.
 	 */
-	reset(): Promise<void>;
+	reset(next?: OutgoingMessage): Promise<void>;
 	send(message: OutgoingMessage): Promise<SendOutcome>;
 	/** Says goodbye (within the transport's quit limit); closing a closed session does nothing. */
 	close(): Promise<void>;

@@ -30,8 +30,8 @@ export interface SmtpSession {
 	pipeline(lines: readonly string[]): Promise<void>;
 	/** The next reply the server sent (any code), in order: one per command written. */
 	reply(): Promise<string>;
-	/** Writes the (already dot-stuffed, CRLF.CRLF-terminated) message data and returns the reply. */
-	data(payload: string): Promise<string>;
+	/** Writes the (already dot-stuffed, CRLF.CRLF-terminated) message data; its reply is read with `reply`. */
+	data(payload: string): Promise<void>;
 	quit(): Promise<void>;
 	abort(): void;
 	readonly capabilities: SmtpCapabilities;
@@ -196,10 +196,7 @@ export function openWorkerMailerSession(options: WorkerMailerOptions & { ehloNam
 			await mailer.write(lines.map((line) => `${line}\r\n`).join(''));
 		},
 		reply: readReply,
-		async data(payload) {
-			await mailer.write(payload);
-			return readReply();
-		},
+		data: (payload) => mailer.write(payload),
 		quit: () => mailer.close(),
 		abort() {
 			mailer.active = false;

@@ -191,14 +191,9 @@ export class StagedSession {
 		return { reply: parseReply(raw) ?? { code: 0, text: raw.trim(), raw: raw.trimEnd() } };
 	}
 
-	/** Sends the message data (after a 354) and reads the final reply within `limitMs`. */
-	async data(message: string, limitMs: number): Promise<{ reply: SmtpReply } | { failure: Failure }> {
-		let raw = '';
-		const failure = await this.stage('data', limitMs, async () => {
-			raw = await this.smtp.data(message);
-		}, { record: false, budget: false });
-		if (failure) return { failure };
-		return { reply: parseReply(raw) ?? { code: 0, text: raw.trim(), raw: raw.trimEnd() } };
+	/** Writes the message data (after a 354) within `limitMs`; its final reply is read with `next`. */
+	async data(message: string, limitMs: number): Promise<Failure | null> {
+		return this.stage('data', limitMs, () => this.smtp.data(message), { record: false, budget: false });
 	}
 
 	/** Says goodbye, waiting at most `limitMs`. */

@@ -5,22 +5,39 @@
  * order, each within its own limit; otherwise one command at a time. A recipient refused among
  * several is listed and the others still get the message; a failure says at which step, and
  * whether the message data had already gone out (then it may have been delivered, SPEC §10).
+ * On a reused session the next message's group may ride with this message's data (RFC 2920
+ * §3.1, `following`), so a message costs the Worker about one wait for the server instead of two.
  */
 import type { SmtpStage, SmtpTestStep } from '../../src/lib/schema/smtp-test';
 import type { Failure, SmtpReply } from './classify';
 import type { StagedSession } from './staged-session';
 
-export interface TransactionInput {
+/** What a transaction's opening group is made of: the envelope, and the size declared on MAIL FROM. */
+export interface Envelope {
 	/** The envelope sender (RFC 5321 reverse-path). */
 	from: string;
 	recipients: string[];
+	/** The server offers SIZE (RFC 1870 §6): the message's size in bytes, declared on MAIL FROM. */
+	size?: number;
+}
+
+export interface TransactionInput extends Envelope {
 	/** The message as composed (CRLF line ends); dot-stuffing is done here. */
 	message: string;
 	limits: { replyMs: number; dataMs: number };
 	/** The server offers PIPELINING (RFC 2920): MAIL, RCPT and DATA go out as one group. */
 	pipelining?: boolean;
-	/** The server offers SIZE (RFC 1870 §6): the message's size in bytes, declared on MAIL FROM. */
-	size?: number;
+	/**
+	 * This transaction's MAIL, RCPT and DATA already went out, behind the previous message's data
+	 * (RFC 2920 §3.1): only their replies are read. Pipelined sessions only.
+	 */
+	groupSent?: boolean;
+	/**
+	 * The next message's envelope, when it is ready by the time this message's data has gone out:
+	 * its group is then written before this data's reply is read (RFC 2920 §3.1 allows the data as
+	 * a group's first "command"), and the result says so (`presentedAt`). Pipelined sessions only.
+	 */
+	following?: () => Promise<Envelope | null>;
 	/**
 	 * Marks that the message data may go out, so a crash after it is known (SPEC §10); done before
 	 * the data. Pipelined, it runs while the group's replies are awaited, so its own wait (a D1
@@ -29,7 +46,7 @@ export interface TransactionInput {
 	beforeData?: () => Promise<void>;
 }
 
-export type TransactionResult =
+export type TransactionResult = (
 	| { ok: true; reply: SmtpReply; accepted: string[]; refused: Array<{ address: string; reply: SmtpReply }>; steps: SmtpTestStep[] }
 	| {
 			ok: false;
@@ -38,23 +55,46 @@ export type TransactionResult =
 			refused: Array<{ address: string; reply: SmtpReply }>;
 			/** The message data was written and no final answer was read. */
 			dataSent: boolean;
+			/** The server's reply to the message data ended the transaction (RFC 5321 §4.1.1.4): no RSET is needed. */
+			ended: boolean;
 			steps: SmtpTestStep[];
-	  };
+	  }
+) & {
+	/**
+	 * The next message's group went out behind this data (`following`), its transaction begun: the
+	 * transcript line its commands start at (that message's own dialogue starts there). Else null.
+	 */
+	presentedAt: number | null;
+};
 
 /** RFC 2920 §3.1: with no recipient accepted, a DATA that was accepted anyway is ended at once with a lone dot. */
 const EMPTY_DATA = '.\r\n';
 
 export async function sendTransaction(session: StagedSession, input: TransactionInput): Promise<TransactionResult> {
 	const mark: { pending?: Promise<void> } = {};
+	const ahead: { presentedAt: number | null } = { presentedAt: null };
 	try {
-		return await exchange(session, input, mark);
+		return { ...(await exchange(session, input, mark, ahead)), presentedAt: ahead.presentedAt };
 	} finally {
 		// An early mark is settled before the outcome is recorded (the record clears it).
 		await mark.pending?.catch(() => {});
 	}
 }
 
-async function exchange(session: StagedSession, input: TransactionInput, mark: { pending?: Promise<void> }): Promise<TransactionResult> {
+/** RFC 5321 §4.1.1.2-4.1.1.4: a transaction's opening commands, in order. */
+export function groupLines(envelope: Envelope): string[] {
+	const mail = `MAIL FROM:<${envelope.from}>${envelope.size === undefined ? '' : ` SIZE=${envelope.size}`}`;
+	return [mail, ...envelope.recipients.map((address) => `RCPT TO:<${address}>`), 'DATA'];
+}
+
+type Exchanged = Omit<Extract<TransactionResult, { ok: true }>, 'presentedAt'> | Omit<Extract<TransactionResult, { ok: false }>, 'presentedAt'>;
+
+async function exchange(
+	session: StagedSession,
+	input: TransactionInput,
+	mark: { pending?: Promise<void> },
+	ahead: { presentedAt: number | null }
+): Promise<Exchanged> {
 	const steps: SmtpTestStep[] = [];
 	const refused: Array<{ address: string; reply: SmtpReply }> = [];
 	const accepted: string[] = [];
@@ -66,15 +106,17 @@ async function exchange(session: StagedSession, input: TransactionInput, mark: {
 		steps.push({ stage, ok, durationMs: at - stageStart });
 		stageStart = at;
 	};
-	const fail = (stage: 'mail' | 'rcpt' | 'data', failure: Failure, dataSent = false): TransactionResult => {
+	const fail = (stage: 'mail' | 'rcpt' | 'data', failure: Failure, dataSent = false, ended = false): Exchanged => {
 		step(stage, false);
-		return { ok: false, stage, failure, refused, dataSent, steps };
+		return { ok: false, stage, failure, refused, dataSent, ended, steps };
 	};
 
-	const mailLine = `MAIL FROM:<${input.from}>${input.size === undefined ? '' : ` SIZE=${input.size}`}`;
-	const rcptLines = input.recipients.map((address) => `RCPT TO:<${address}>`);
+	const lines = groupLines(input);
+	const [mailLine, ...rcptLines] = lines;
+	// The next message is looked for while this one's replies are awaited (the caller's own waits overlap them).
+	const following = pipelined ? input.following?.().catch(() => null) : undefined;
 	if (pipelined) {
-		const failure = await session.pipeline('mail', [mailLine, ...rcptLines, 'DATA'], replyMs);
+		const failure = input.groupSent ? null : await session.pipeline('mail', lines, replyMs);
 		if (failure) return fail('mail', failure);
 		mark.pending = input.beforeData?.();
 		// Awaited before the data (its failure fails the send as before); settled in any case.
@@ -83,7 +125,7 @@ async function exchange(session: StagedSession, input: TransactionInput, mark: {
 	// Pipelined, each reply is read in turn (RFC 2920 §3.1: every one of the group's replies is checked).
 	const ask = (stage: SmtpStage, line: string) => (pipelined ? session.next(stage, replyMs) : session.command(stage, line, replyMs));
 
-	const mail = await ask('mail', mailLine);
+	const mail = await ask('mail', mailLine!);
 	if ('failure' in mail) return fail('mail', mail.failure);
 	const mailRefused = mail.reply.code >= 400 ? mail.reply : null;
 	if (mailRefused && !pipelined) return fail('mail', { kind: 'reply', reply: mailRefused });
@@ -110,16 +152,38 @@ async function exchange(session: StagedSession, input: TransactionInput, mark: {
 	if ('failure' in data) return refusal ? fail(refusalStage, { kind: 'reply', reply: refusal }) : fail('data', data.failure);
 	if (refusal) {
 		// RFC 2920 §3.1: a DATA the server accepted although nothing else was gets a lone dot.
-		if (data.reply.code === 354) await session.data(EMPTY_DATA, replyMs);
+		if (data.reply.code === 354 && !(await session.data(EMPTY_DATA, replyMs))) await session.next('data', replyMs);
 		return fail(refusalStage, { kind: 'reply', reply: refusal });
 	}
 	if (data.reply.code !== 354) return fail('data', { kind: 'reply', reply: data.reply });
 	await (pipelined ? mark.pending : input.beforeData?.());
-	const sent = await session.data(stuffDots(input.message), dataMs);
+	const written = await session.data(stuffDots(input.message), dataMs);
+	if (written) return fail('data', written, true);
+	const answer = session.next('data', dataMs);
+	if (following) await presentNext(session, following, answer, replyMs, ahead);
+	const sent = await answer;
 	if ('failure' in sent) return fail('data', sent.failure, true);
-	if (sent.reply.code >= 400 || sent.reply.code < 200) return fail('data', { kind: 'reply', reply: sent.reply });
+	// RFC 5321 §4.1.1.4: whatever its code, the reply to the data ends the transaction.
+	if (sent.reply.code >= 400 || sent.reply.code < 200) return fail('data', { kind: 'reply', reply: sent.reply }, false, true);
 	step('data', true);
 	return { ok: true, reply: sent.reply, accepted, refused, steps };
+}
+
+/**
+ * RFC 2920 §3.1: the next message's MAIL, RCPT and DATA go out behind this message's data when
+ * the next message is ready before this data's reply has come; otherwise it waits for its own turn.
+ */
+async function presentNext(
+	session: StagedSession,
+	following: Promise<Envelope | null>,
+	answer: Promise<unknown>,
+	replyMs: number,
+	ahead: { presentedAt: number | null }
+): Promise<void> {
+	const next = await Promise.race([following, answer.then(() => null)]);
+	if (!next || !session.isOpen) return;
+	const at = session.transcript.lines.length;
+	if ((await session.pipeline('mail', groupLines(next), replyMs)) === null) ahead.presentedAt = at;
 }
 
 /** RFC 5321 §4.5.2: a line starting with "." gets one more; the data ends with CRLF.CRLF. */
