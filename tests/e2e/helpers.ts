@@ -52,9 +52,16 @@ export async function newPage(
 ): Promise<{ context: BrowserContext; page: Page }> {
 	const context = await browser.newContext({ baseURL: baseUrl, viewport });
 	context.setDefaultTimeout(10_000);
+	context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
 	const page = await context.newPage();
 	return { context, page };
 }
+
+/**
+ * A page load may take a cold Chromium profile well over the 10 s a step gets when the Worker
+ * suite runs beside this one on two cores (CI: a first load of the app timed out at 10 s).
+ */
+const NAVIGATION_TIMEOUT_MS = 30_000;
 
 /** Signs in through the link `npm start` prints, and waits for the mailbox list. */
 export async function signIn(page: Page, token = adminToken): Promise<void> {
@@ -297,6 +304,7 @@ export function temporaryProfile(): { launch: (options?: { offline?: boolean }) 
 			open.add(context);
 			context.on('close', () => open.delete(context));
 			context.setDefaultTimeout(10_000);
+			context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
 			return context;
 		}
 	};
