@@ -135,17 +135,26 @@ async function sendPaced(
 		}
 		return prepared;
 	};
+	// Outcomes are recorded in order. A sent reply's record is written while the next reply goes out
+	// (nothing in that send waits for it); any other outcome is recorded before the batch goes on.
+	let recording: Promise<void> = Promise.resolve();
+	const record = (item: Item, started: Date, result: AttemptResult): Promise<void> => {
+		recording = recording.then(() => settle(job, item, started, result));
+		recording.catch(() => {});
+		return recording;
+	};
 	try {
 		for (const [index, item] of group.entries()) {
 			const prepared = await prepareAt(index);
 			if (prepared.kind === 'hold') {
+				await recording;
 				await holdBack(job, pacing, group.slice(index), now);
 				break;
 			}
 			// The attempt starts when its own send does (a reply made ready ahead waited for the one before).
 			const started = now();
 			if (prepared.kind === 'fail') {
-				await settle(job, item, started, configFailure(prepared.hint));
+				await record(item, started, configFailure(prepared.hint));
 				continue;
 			}
 			const readiness = await sender.ready();
@@ -153,10 +162,10 @@ async function sendPaced(
 				// The same settings would fail the same way for the rest of this batch's messages.
 				const failure = attemptResult(readiness.attempt, now().getTime() - started.getTime());
 				if (readiness.attempt.limit) {
-					await settle(job, item, started, failure);
+					await record(item, started, failure);
 					return await pauseAndHold(services, job, mailbox, readiness.attempt, started, group.slice(index + 1));
 				}
-				for (const rest of group.slice(index)) await settle(job, rest, started, failure);
+				for (const rest of group.slice(index)) await record(rest, started, failure);
 				return;
 			}
 			const sent = await sender.send(prepared.message);
@@ -167,10 +176,10 @@ async function sendPaced(
 					refused.length > 0
 						? `Accepted for ${sent.accepted.length} of ${sent.accepted.length + refused.length} recipients; the server refused ${refused.map((r) => r.address).join(', ')} (see below).`
 						: `${sendingService(mailbox.smtp, true)} accepted the message for delivery.`;
-				await settle(job, item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
+				void record(item, started, { ...acceptedPayload(sent, hint, durationMs), transcript: sent.transcript, refused });
 				continue;
 			}
-			await settle(job, item, started, attemptResult(sent.attempt, durationMs));
+			await record(item, started, attemptResult(sent.attempt, durationMs));
 			if (sent.attempt.limit) {
 				await pauseAndHold(services, job, mailbox, sent.attempt, started, group.slice(index + 1));
 				break;
@@ -179,7 +188,7 @@ async function sendPaced(
 	} finally {
 		// A reply made ready ahead and then held or paused: its turn is over before the slot is freed.
 		await Promise.allSettled(preparations.values());
-		await sender.close();
+		await Promise.all([recording, sender.close()]);
 	}
 }
 
@@ -203,7 +212,10 @@ async function prepare(
 	next: () => Promise<Prepared>
 ): Promise<Prepared> {
 	const { outbound } = group[index]!;
-	const turn = await pacing.turn(outbound, group[index - 1]?.outbound);
+	const turn = await pacing.turn(
+		outbound,
+		group.slice(0, index).map((item) => item.outbound)
+	);
 	if (!turn.go) return { kind: 'hold' };
 	const raw = await readComposed(services.archive, composedKey(outbound.id));
 	if (raw === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };

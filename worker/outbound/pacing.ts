@@ -38,10 +38,10 @@ export interface Pacing {
 	session(): Promise<Decision>;
 	/**
 	 * This reply's send from the window, after every older reply of the mailbox has left (but
-	 * `before`, the one this invocation is sending just ahead of it), waiting in the invocation
-	 * when its turn is close; `go: false`: hold it back.
+	 * `before`, the ones this invocation has in hand ahead of it), waiting in the invocation when
+	 * its turn is close; `go: false`: hold it back.
 	 */
-	turn(outbound: StoredOutbound, before?: StoredOutbound): Promise<Decision>;
+	turn(outbound: StoredOutbound, before?: readonly StoredOutbound[]): Promise<Decision>;
 	/** Keeps the places of replies put back (oldest first); how long until each one's turn (ms by id). */
 	hold(replies: readonly StoredOutbound[], atLeastMs?: number): Promise<Record<string, number>>;
 	/** Frees the session slot, and the places of the group's replies that were not held. */
@@ -57,11 +57,12 @@ export function pacingFor(services: Pick<Services, 'governor' | 'db'>, mailbox: 
 	const held = new Set<string>();
 	return {
 		session: () => governor.acquireSession(mailbox.id, { holder, limits, leaseMs: SESSION_LEASE_MS }),
-		async turn(outbound, before) {
+		async turn(outbound, before = []) {
+			const inHand = before.map((reply) => reply.id);
 			const reply = { id: outbound.id, order: replyOrder(outbound) };
 			const deadline = clock() + INLINE_WAIT_MAX_MS;
 			for (;;) {
-				const ahead = await olderUnsent(db, outbound, before?.id);
+				const ahead = await olderUnsent(db, outbound, inHand);
 				// An older reply held back comes back on the queue: this one goes after it, so it is held too.
 				if (ahead === 'queued') return { go: false, waitMs: 0 };
 				const decision: Decision = ahead ? { go: false, waitMs: ORDER_POLL_MS } : await governor.takeSend(mailbox.id, { holder, reply, limits, leaseMs: SESSION_LEASE_MS });

@@ -14,7 +14,7 @@ import { limitOfReply } from '../smtp/provider-limit';
 import type { SmtpSettings } from '../smtp/settings';
 import { exceedsSize, messageSize, tooLargeHint } from '../smtp/message-size';
 import { StagedSession, type SessionOptions, type StageFailure } from '../smtp/staged-session';
-import { sendTransaction, type Envelope } from '../smtp/transaction';
+import { sendTransaction, type Following } from '../smtp/transaction';
 import type { SendTimeouts } from './timeouts';
 import { configAttempt, type OutgoingMessage, type SendAttempt, type SendOutcome, type Transport, type TransportSession } from './transport';
 
@@ -51,8 +51,11 @@ const ADDRESS_LITERAL = '[127.0.0.1]';
 class SmtpTransportSession implements TransportSession {
 	/** The last transaction stopped before the server's reply to its data: RSET before the next (RFC 5321 §4.1.1.5). */
 	private unfinished = false;
-	/** The message whose MAIL, RCPT and DATA already went out behind the last data (RFC 2920 §3.1), and the transcript line they start at. */
-	private presented: { message: OutgoingMessage; at: number } | null = null;
+	/**
+	 * The message whose MAIL, RCPT and DATA already went out behind the last data (RFC 2920 §3.1),
+	 * the transcript line they start at, and its mark (begun then).
+	 */
+	private presented: { message: OutgoingMessage; at: number; marking?: Promise<void> } | null = null;
 
 	constructor(
 		private readonly session: StagedSession,
@@ -89,9 +92,10 @@ class SmtpTransportSession implements TransportSession {
 
 	async send(message: OutgoingMessage): Promise<SendOutcome> {
 		const { session, timeouts } = this;
-		const groupSent = this.presented?.message === message;
+		const ahead = this.presented?.message === message ? this.presented : null;
+		const groupSent = ahead !== null;
 		// A message whose commands went out behind the one before has its dialogue from them on.
-		const linesBefore = groupSent ? this.presented!.at : session.transcript.lines.length;
+		const linesBefore = ahead ? ahead.at : session.transcript.lines.length;
 		// With a send budget (the test, the probe), MAIL, RCPT and DATA share what is left of it.
 		const left = timeouts.sendBudgetMs === null ? Number.POSITIVE_INFINITY : Math.max(0, timeouts.sendBudgetMs - (session.now() - session.started));
 		const { pipelining, size: sizeLimit } = session.smtp.capabilities;
@@ -115,12 +119,12 @@ class SmtpTransportSession implements TransportSession {
 			size,
 			groupSent,
 			following: message.following && (async () => envelopeOf((upcoming = await message.following!()), sizeOf, sizeLimit)),
-			beforeData: message.beforeData
+			beforeData: ahead?.marking ? () => ahead.marking! : message.beforeData
 		});
 		session.steps.push(...result.steps);
 		const transcript = session.transcript.lines.slice(linesBefore);
 		const refused = result.refused.map(({ address, reply }) => this.refusedRecipient(address, reply));
-		if (result.presentedAt !== null && upcoming && this.session.isOpen) this.presented = { message: upcoming, at: result.presentedAt };
+		if (result.presented && upcoming && this.session.isOpen) this.presented = { message: upcoming, ...result.presented };
 		if (result.ok) {
 			const { code, enhancedCode, raw } = result.reply;
 			return { ok: true, code, enhancedCode, serverMessage: raw, accepted: result.accepted, refused, transcript };
@@ -173,9 +177,9 @@ function explain(
  * message's data; none when there is no such message or it is over the server's SIZE (then it
  * is refused before any command, in its own send).
  */
-function envelopeOf(next: OutgoingMessage | null, sizeOf: (raw: string) => number | undefined, sizeLimit: number | null): Envelope | null {
+function envelopeOf(next: OutgoingMessage | null, sizeOf: (raw: string) => number | undefined, sizeLimit: number | null): Following | null {
 	if (!next) return null;
 	const size = sizeOf(next.raw);
 	if (size !== undefined && exceedsSize(size, sizeLimit)) return null;
-	return { from: next.from, recipients: next.recipients, size };
+	return { from: next.from, recipients: next.recipients, size, beforeData: next.beforeData };
 }

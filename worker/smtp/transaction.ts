@@ -21,6 +21,11 @@ export interface Envelope {
 	size?: number;
 }
 
+/** The next message, as `following` gives it: its envelope, and its mark (`beforeData`), made once its group is out. */
+export interface Following extends Envelope {
+	beforeData?: () => Promise<void>;
+}
+
 export interface TransactionInput extends Envelope {
 	/** The message as composed (CRLF line ends); dot-stuffing is done here. */
 	message: string;
@@ -37,7 +42,7 @@ export interface TransactionInput extends Envelope {
 	 * its group is then written before this data's reply is read (RFC 2920 §3.1 allows the data as
 	 * a group's first "command"), and the result says so (`presentedAt`). Pipelined sessions only.
 	 */
-	following?: () => Promise<Envelope | null>;
+	following?: () => Promise<Following | null>;
 	/**
 	 * Marks that the message data may go out, so a crash after it is known (SPEC §10); done before
 	 * the data. Pipelined, it runs while the group's replies are awaited, so its own wait (a D1
@@ -62,9 +67,10 @@ export type TransactionResult = (
 ) & {
 	/**
 	 * The next message's group went out behind this data (`following`), its transaction begun: the
-	 * transcript line its commands start at (that message's own dialogue starts there). Else null.
+	 * transcript line its commands start at (that message's own dialogue starts there), and its
+	 * mark, begun then (the same early mark a pipelined group makes). Else null.
 	 */
-	presentedAt: number | null;
+	presented: { at: number; marking?: Promise<void> } | null;
 };
 
 /** RFC 2920 §3.1: with no recipient accepted, a DATA that was accepted anyway is ended at once with a lone dot. */
@@ -72,9 +78,9 @@ const EMPTY_DATA = '.\r\n';
 
 export async function sendTransaction(session: StagedSession, input: TransactionInput): Promise<TransactionResult> {
 	const mark: { pending?: Promise<void> } = {};
-	const ahead: { presentedAt: number | null } = { presentedAt: null };
+	const ahead: Ahead = { presented: null };
 	try {
-		return { ...(await exchange(session, input, mark, ahead)), presentedAt: ahead.presentedAt };
+		return { ...(await exchange(session, input, mark, ahead)), presented: ahead.presented };
 	} finally {
 		// An early mark is settled before the outcome is recorded (the record clears it).
 		await mark.pending?.catch(() => {});
@@ -87,13 +93,14 @@ export function groupLines(envelope: Envelope): string[] {
 	return [mail, ...envelope.recipients.map((address) => `RCPT TO:<${address}>`), 'DATA'];
 }
 
-type Exchanged = Omit<Extract<TransactionResult, { ok: true }>, 'presentedAt'> | Omit<Extract<TransactionResult, { ok: false }>, 'presentedAt'>;
+type Exchanged = Omit<Extract<TransactionResult, { ok: true }>, 'presented'> | Omit<Extract<TransactionResult, { ok: false }>, 'presented'>;
+type Ahead = Pick<TransactionResult, 'presented'>;
 
 async function exchange(
 	session: StagedSession,
 	input: TransactionInput,
 	mark: { pending?: Promise<void> },
-	ahead: { presentedAt: number | null }
+	ahead: Ahead
 ): Promise<Exchanged> {
 	const steps: SmtpTestStep[] = [];
 	const refused: Array<{ address: string; reply: SmtpReply }> = [];
@@ -175,15 +182,19 @@ async function exchange(
  */
 async function presentNext(
 	session: StagedSession,
-	following: Promise<Envelope | null>,
+	following: Promise<Following | null>,
 	answer: Promise<unknown>,
 	replyMs: number,
-	ahead: { presentedAt: number | null }
+	ahead: Ahead
 ): Promise<void> {
 	const next = await Promise.race([following, answer.then(() => null)]);
 	if (!next || !session.isOpen) return;
 	const at = session.transcript.lines.length;
-	if ((await session.pipeline('mail', groupLines(next), replyMs)) === null) ahead.presentedAt = at;
+	if ((await session.pipeline('mail', groupLines(next), replyMs)) !== null) return;
+	const marking = next.beforeData?.();
+	// Awaited by that message's own transaction, before its data; settled here in any case.
+	marking?.catch(() => {});
+	ahead.presented = { at, marking };
 }
 
 /** RFC 5321 §4.5.2: a line starting with "." gets one more; the data ends with CRLF.CRLF. */
