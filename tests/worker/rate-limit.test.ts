@@ -74,8 +74,12 @@ describe('replies', () => {
 		const [a, b] = [boxes[0]!, boxes[1]!];
 		expect((await send(a.id)).status).toBe(202);
 		expect((await send(a.id)).status).toBe(202);
+		const composed = async () => (await env.MAIL_ARCHIVE.list({ prefix: 'outbound/' })).objects.length;
+		const before = await composed();
 		expectLimited(await send(a.id), 'replies through this mailbox');
 		expectLimited(await send(a.id, { token: tokens[0] }), 'replies through this mailbox');
+		// The row and its limits are one write (issue 22): a refused reply's bytes are taken back.
+		expect(await composed()).toBe(before);
 		expect((await send(b.id)).status).toBe(202);
 		expect((await send(a.id, { at: NEXT_WINDOW })).status).toBe(202);
 		// Refused requests queued nothing.

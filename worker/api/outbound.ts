@@ -1,42 +1,61 @@
 /** Outbound mail over HTTP (SPEC §10 "Request" and "Read it"). */
 import { fieldErrors } from '../../src/lib/schema/api-error';
 import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema } from '../../src/lib/schema/outbound';
-import { findMailbox, liftPause } from '../db/mailboxes';
-import { findOutbound, listOutbound, requeueOutbound, toOutboundItem, type StoredOutbound } from '../db/outbound';
+import { liftPause } from '../db/mailboxes';
+import { findOutbound, findReplySender, listOutbound, requeueOutbound, toOutboundItem, type ReplySender, type StoredOutbound } from '../db/outbound';
 import { composedKey } from '../archive/keys';
 import { emlResponse, readMessageContent } from '../archive/originals';
 import { enqueue } from '../jobs/enqueue';
-import { createOutbound, type CreateRefusal } from '../outbound/create';
+import { createOutbound, type CreateResult } from '../outbound/create';
+import { forgetSender, rememberedSender, rememberSender } from '../outbound/senders';
 import { answerFor, HttpError, json, readBody, validationFailed, type RefusalAnswers } from './http';
-import { enforceRateLimits, rateChecks } from './rate-limit';
+import { enforceRateLimits, prepareRateLimits, rateChecks } from './rate-limit';
 import { createdAfter, decodeCursor, pageOf, PAGE_SIZE } from './paging';
 import { scopedMailboxes, type Handler } from './route';
 
 const notFound = () => new HttpError(404, 'not_found', 'No such outbound message (it may be older than 30 days).');
 
 /** Each reason a reply is refused (outbound/create.ts), as its HTTP answer. */
-const CREATE_REFUSED: RefusalAnswers<CreateRefusal> = {
+const CREATE_REFUSED: RefusalAnswers<Extract<CreateResult, { ok: false }>> = {
 	id_taken: () => new HttpError(409, 'id_taken', 'This id belongs to a message from another mailbox; use a new UUID.'),
-	invalid: ({ fields }) => validationFailed(fields)
+	invalid: ({ fields }) => validationFailed(fields),
+	sender_changed: () => new HttpError(409, 'mailbox_changed', 'The mailbox changed while the reply was being stored; send it again.')
 };
 
 /**
  * `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the
- * first. Rate-limited per mailbox and per API key before the body (up to 28 MiB) is read.
+ * first. Issue 22: after authentication one write, the row and its rate limits in one D1 batch
+ * beside the composed bytes' R2 put, then the queue (the mailbox read first only when this
+ * isolate has not seen it). A client over a limit in this window is refused before its body
+ * (up to 28 MiB) is read; D1 has the last word either way.
  */
 export const create: Handler = async ({ request, services, params, now, principal }) => {
-	// The mailbox and the rate limit at once (issue 22: fewer waits per request); the limit counts by
-	// the id in the path, which is the mailbox's own when it exists (ids match exactly).
-	const [mailbox] = await Promise.all([
-		findMailbox(services.db, params.id!),
-		enforceRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('outbound', principal, params.id!))
-	]);
-	if (!mailbox) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
+	const limits = prepareRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('outbound', principal, params.id!));
+	const count = async () => limits.enforce(await services.db.batch(limits.statements));
+	if (limits.refusedLately) await count();
+	const mailbox = rememberedSender(params.id!) ?? (await readSender(services.db, params.id!));
 	const input = await readBody(request, outboundRequestSchema, MAX_OUTBOUND_BODY_BYTES);
-	const result = await createOutbound(services, { mailbox, request: input, now: now() });
+	// A client's id is looked up before anything is written (a retry answers the first item), so
+	// its limits count first, as a retried request has always been counted.
+	const countedAlready = limits.refusedLately || Boolean(input.id);
+	if (input.id && !limits.refusedLately) await count();
+	let result = await createOutbound(services, { mailbox, request: input, now: now(), admission: countedAlready ? undefined : limits });
+	if (!result.ok && result.reason === 'sender_changed') {
+		// Renamed, readdressed or deleted since it was read: read it again (404 if gone); the limits counted already.
+		forgetSender(mailbox.id);
+		result = await createOutbound(services, { mailbox: await readSender(services.db, params.id!), request: input, now: now() });
+	}
 	if (!result.ok) throw answerFor(CREATE_REFUSED, result);
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
 };
+
+/** The mailbox a reply goes out as, read and remembered; 404 when it does not exist. */
+async function readSender(db: D1Database, mailboxId: string): Promise<ReplySender> {
+	const sender = await findReplySender(db, mailboxId);
+	if (!sender) throw new HttpError(404, 'not_found', 'This mailbox does not exist.');
+	rememberSender(sender);
+	return sender;
+}
 
 /** `GET /api/outbound`: newest first, 50 a page, by keyset cursor. */
 export const list: Handler = async ({ request, services, scope }) => {

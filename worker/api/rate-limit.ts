@@ -10,7 +10,7 @@
  * each check and test is a row already, so ten minutes of them need no counter.
  */
 import type { Principal } from '../auth/authenticate';
-import { take, takeStatement } from '../db/rate-limits';
+import { countedBy, takeStatement, type Take } from '../db/rate-limits';
 import { HttpError } from './http';
 
 export interface RateLimit {
@@ -90,13 +90,30 @@ export function rateChecks(kind: keyof typeof LIMITS_OF, principal: Principal | 
 	return checks;
 }
 
+/** A request's counting, prepared: its takes, their statements (one batch, alone or beside others) and the verdict on their results. */
+export interface PreparedLimits {
+	takes: Take[];
+	statements: D1PreparedStatement[];
+	/** Throws the 429 when any limit was already reached; the results are the statements', in order. */
+	enforce(results: readonly D1Result[]): void;
+	/** Whether this isolate refused one of these counters in its current window already: a client still at it is answered before its body is read. */
+	refusedLately: boolean;
+}
+
 /**
- * Counts the request against each check, in one batch; throws 429 with Retry-After (the
- * seconds until the latest refusing window ends) when any limit was already reached. A
- * request refused by one limit may still have counted against another: the client is over a
- * limit either way, and counting never lets anything past one.
+ * Counters this isolate saw refuse, until their window ends: a runaway client is then refused at
+ * the cost of one batch, without its body read, composed or stored first (api/outbound.ts). Only a
+ * shortcut: D1 decides. Bounded: cleared when this many are remembered.
  */
-export async function enforceRateLimits(context: { db: D1Database; now: () => Date; overrides: string }, checks: readonly RateCheck[]): Promise<void> {
+const MAX_REMEMBERED_REFUSALS = 1000;
+const refusedUntil = new Map<string, number>();
+
+/**
+ * Counts the request against each check. Over a limit: 429 with Retry-After, the seconds until
+ * the latest refusing window ends. A request refused by one limit may still have counted against
+ * another: the client is over a limit either way, and counting never lets anything past one.
+ */
+export function prepareRateLimits(context: { db: D1Database; now: () => Date; overrides: string }, checks: readonly RateCheck[]): PreparedLimits {
 	const at = context.now().getTime();
 	const overrides = parseRateLimitOverrides(context.overrides);
 	const windows = checks.map(({ limit, subject }) => ({
@@ -105,15 +122,28 @@ export async function enforceRateLimits(context: { db: D1Database; now: () => Da
 		bucket: `${limit.name}:${subject}`,
 		start: Math.floor(at / limit.windowMs) * limit.windowMs
 	}));
-	const counted = await take(
-		context.db,
-		windows.map((window) => takeStatement(context.db, window.bucket, window.start, window.limit))
-	);
-	const refused = windows.filter((_, index) => !counted[index]);
-	if (refused.length === 0) return;
-	const retryAfter = Math.max(1, ...refused.map((window) => Math.ceil((window.start + window.windowMs - at) / 1000)));
-	const first = refused[0]!;
-	throw rateLimited(`Too many ${first.says}: at most ${first.limit} a minute. Try again in ${retryAfter} seconds.`, retryAfter);
+	const takes = windows.map((window) => ({ bucket: window.bucket, windowStart: window.start, limit: window.limit }));
+	return {
+		takes,
+		statements: takes.map((take) => takeStatement(context.db, take.bucket, take.windowStart, take.limit)),
+		refusedLately: windows.some((window) => (refusedUntil.get(window.bucket) ?? 0) > at),
+		enforce(results) {
+			const counted = countedBy(results);
+			const refused = windows.filter((_, index) => !counted[index]);
+			if (refused.length === 0) return;
+			if (refusedUntil.size >= MAX_REMEMBERED_REFUSALS) refusedUntil.clear();
+			for (const window of refused) refusedUntil.set(window.bucket, window.start + window.windowMs);
+			const retryAfter = Math.max(1, ...refused.map((window) => Math.ceil((window.start + window.windowMs - at) / 1000)));
+			const first = refused[0]!;
+			throw rateLimited(`Too many ${first.says}: at most ${first.limit} a minute. Try again in ${retryAfter} seconds.`, retryAfter);
+		}
+	};
+}
+
+/** `prepareRateLimits` run alone, in one batch (one transaction). */
+export async function enforceRateLimits(context: { db: D1Database; now: () => Date; overrides: string }, checks: readonly RateCheck[]): Promise<void> {
+	const limits = prepareRateLimits(context, checks);
+	limits.enforce(limits.statements.length > 0 ? await context.db.batch(limits.statements) : []);
 }
 
 /** A limit on recorded work (SMTP tests, mail flow checks): so many per mailbox, and overall, in a window. */

@@ -13,6 +13,7 @@ import type {
 	RefusedRecipient,
 	UnverifiedBounce
 } from '../../src/lib/schema/outbound';
+import { underLimitsCondition, type Take } from './rate-limits';
 import { listFilter } from './statements';
 
 export interface StoredOutbound extends Omit<OutboundDetail, 'html'> {
@@ -123,13 +124,35 @@ export interface NewOutbound {
 	createdAt: string;
 }
 
-/** Stores a new outbound message as `queued`; false when a record with this id already exists. */
-export async function insertOutbound(db: D1Database, m: NewOutbound): Promise<boolean> {
-	const result = await db
+/** What a reply needs of its mailbox (SPEC §10 "The message": the From and the Message-ID's domain). */
+export interface ReplySender {
+	id: string;
+	name: string;
+	address: string;
+}
+
+/** The mailbox a reply goes out as; null when there is none. */
+export async function findReplySender(db: D1Database, mailboxId: string): Promise<ReplySender | null> {
+	return db.prepare('SELECT id, name, address FROM mailboxes WHERE id = ?1').bind(mailboxId).first<ReplySender>();
+}
+
+/** The parameters of the insert below that come before its conditions. */
+const INSERT_PARAMETERS = 19;
+
+/**
+ * Stores a new outbound message as `queued`, in one statement, only when no record has its id,
+ * its mailbox still has the name and address it was composed with (`sender`), and the takes
+ * (db/rate-limits.ts) would count it: run first in the takes' batch, the row and its rate limits
+ * are one write (issue 22). Its result changed one row when it was stored.
+ */
+export function insertOutboundStatement(db: D1Database, m: NewOutbound, sender: ReplySender, takes: readonly Take[]): D1PreparedStatement {
+	const limits = underLimitsCondition(takes, INSERT_PARAMETERS + 4);
+	return db
 		.prepare(
 			'INSERT OR IGNORE INTO outbound (id, mailbox_id, message_id, status, from_name, from_address, to_addresses, cc_addresses, ' +
 				'bcc_addresses, subject, in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at) ' +
-				"VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+				"SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 " +
+				`WHERE EXISTS (SELECT 1 FROM mailboxes WHERE id = ?20 AND name = ?21 AND address = ?22) AND ${limits.sql}`
 		)
 		.bind(
 			m.id,
@@ -150,14 +173,16 @@ export async function insertOutbound(db: D1Database, m: NewOutbound): Promise<bo
 			m.truncated ? 1 : 0,
 			m.size,
 			JSON.stringify(m.metadata),
-			m.createdAt
-		)
-		.run();
-	return result.meta.changes === 1;
+			m.createdAt,
+			sender.id,
+			sender.name,
+			sender.address,
+			...limits.values
+		);
 }
 
 /**
- * The record `insertOutbound` just stored, as `findOutbound` would read it back (a new row is
+ * The record `insertOutboundStatement` just stored, as `findOutbound` would read it back (a new row is
  * `queued` and its other columns have their migration defaults), so the request that wrote it
  * answers without a second query.
  */

@@ -20,10 +20,29 @@ export function takeStatement(db: D1Database, bucket: string, windowStart: numbe
 		.bind(bucket, windowStart, limit);
 }
 
-/** Runs the takes in one batch (one transaction): for each, whether it was counted. */
-export async function take(db: D1Database, statements: D1PreparedStatement[]): Promise<boolean[]> {
-	if (statements.length === 0) return [];
-	const results = await db.batch<{ count: number }>(statements);
+/** One take's figures: the counter, its window's start (ms) and the limit. */
+export interface Take {
+	bucket: string;
+	windowStart: number;
+	limit: number;
+}
+
+/**
+ * SQL that is true exactly when `takeStatement` would count a request for every take (no
+ * counter is at its limit in this window or a later one), its parameters numbered from `first`.
+ * Another statement in the takes' batch (one transaction), run before them, is written only
+ * when they count: a reply's row and its rate limits are one write (issue 22).
+ */
+export function underLimitsCondition(takes: readonly Take[], first: number): { sql: string; values: Array<string | number> } {
+	const conditions = takes.map(
+		(_, index) =>
+			`NOT EXISTS (SELECT 1 FROM rate_limits WHERE bucket = ?${first + 3 * index} AND window_start >= ?${first + 3 * index + 1} AND count >= ?${first + 3 * index + 2})`
+	);
+	return { sql: conditions.join(' AND ') || '1', values: takes.flatMap((take) => [take.bucket, take.windowStart, take.limit]) };
+}
+
+/** For each take's result (run in one batch, one transaction): whether it counted the request. */
+export function countedBy(results: readonly D1Result[]): boolean[] {
 	return results.map((result) => result.results.length === 1);
 }
 

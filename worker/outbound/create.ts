@@ -1,14 +1,16 @@
 /**
  * Accepting a reply (SPEC §10 "Request" and "The message"): thread it from the log, compose it
- * once, keep it, and hand its id to the queue. The row is written first: its primary key
- * decides a retried request (the same client id) atomically, before anything else is stored.
+ * once, keep it, and hand its id to the queue. One conditional insert decides, atomically: the
+ * client's id (a retried request answers the first), the mailbox as composed, the rate limits.
+ * A client's id is stored before its bytes; an id made here beside them (issue 22). The queue
+ * hears of the id only once both are stored.
  */
 import type { OutboundRequest } from '../../src/lib/schema/outbound';
 import { isLogId, MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbound';
 import { isMessageId, parseMessageId } from '../../src/lib/schema/message-id';
-import type { StoredMailbox } from '../db/mailboxes';
 import { findMessage, findMessageByMessageId } from '../db/messages';
-import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertedOutbound, insertOutbound, type NewOutbound, type StoredOutbound } from '../db/outbound';
+import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertedOutbound, insertOutboundStatement, type NewOutbound, type ReplySender, type StoredOutbound } from '../db/outbound';
+import type { Take } from '../db/rate-limits';
 import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { oneLine } from '../mail/header-field';
@@ -30,13 +32,27 @@ export type CreateRefusal =
 	/** Fields that make no message (no subject to be found, too large once encoded). */
 	| { reason: 'invalid'; fields: Record<string, string> };
 
-export type CreateResult = { ok: true; outbound: StoredOutbound; created: boolean } | ({ ok: false } & CreateRefusal);
+export type CreateResult =
+	| { ok: true; outbound: StoredOutbound; created: boolean }
+	| ({ ok: false } & CreateRefusal)
+	/** The mailbox's name or address changed (or it went away) since `mailbox` was read: nothing was stored; read it again. */
+	| { ok: false; reason: 'sender_changed' };
+
+/**
+ * Counters the API's rate limits take in the row's own transaction (api/rate-limit.ts): the row is
+ * written only when every take counts (db/outbound.ts), and `enforce` throws the API's refusal.
+ */
+export interface Admission {
+	takes: readonly Take[];
+	statements: D1PreparedStatement[];
+	enforce(results: readonly D1Result[]): void;
+}
 
 export async function createOutbound(
 	services: Pick<Services, 'db' | 'archive' | 'queues'>,
-	input: { mailbox: StoredMailbox; request: OutboundRequest; now: Date }
+	input: { mailbox: ReplySender; request: OutboundRequest; now: Date; admission?: Admission }
 ): Promise<CreateResult> {
-	const { mailbox, request, now } = input;
+	const { mailbox, request, now, admission } = input;
 	const id = request.id ?? crypto.randomUUID();
 	if (request.id) {
 		const existing = await findOutbound(services.db, id);
@@ -100,27 +116,44 @@ export async function createOutbound(
 		metadata: request.metadata ?? {},
 		createdAt: now.toISOString()
 	};
-	// A client's id may arrive twice at once: its row decides which request's bytes are kept, so they
-	// are written after it. An id made here is this request's alone: row and bytes are written at once.
-	const archiving = request.id ? null : putMessage(services.archive, composedKey(id), composed.raw, messageId);
-	archiving?.catch(() => {});
-	if (!(await insertOutbound(services.db, row))) {
-		// The same client id arrived twice at once: the other request's row stands.
-		const existing = await findOutbound(services.db, id);
-		if (existing) return sameRequest(existing, mailbox.id);
-		throw new Error('outbound row neither inserted nor found');
+	const archive = () => putMessage(services.archive, composedKey(id), composed.raw, messageId);
+	const insert = insertOutboundStatement(services.db, row, mailbox, admission?.takes ?? []);
+	// An id made here is this request's alone: its bytes are written beside its row (issue 22: one
+	// wait). A client's id may arrive twice at once: its row decides whose bytes are kept, so they
+	// are written after it.
+	const [written, archived] = await Promise.allSettled([services.db.batch([insert, ...(admission?.statements ?? [])]), request.id ? null : archive()]);
+	if (written.status === 'rejected') {
+		// Under a client's id the bytes may be another request's (the same id at once): left alone.
+		if (!request.id) await takeBack(services, id, { row: false });
+		throw written.reason;
 	}
-	try {
-		await (archiving ?? putMessage(services.archive, composedKey(id), composed.raw, messageId));
-	} catch (error) {
-		// Without its bytes the row could never be sent: take it back so the help desk's retry starts clean.
-		await deleteOutbound(services.db, [id]).catch(() => {});
-		throw error;
+	const [inserted, ...counted] = written.value;
+	if (inserted!.meta.changes !== 1) {
+		// Not written: over a rate limit, the client's id taken, or the mailbox changed since it was read.
+		if (!request.id) await takeBack(services, id, { row: false });
+		admission?.enforce(counted);
+		const existing = request.id ? await findOutbound(services.db, id) : null;
+		return existing ? sameRequest(existing, mailbox.id) : { ok: false, reason: 'sender_changed' };
 	}
-	// A failed send is not the request's failure: the row is `queued`, and the sweep enqueues it (outbound/sweep.ts).
+	const stored = request.id ? (await Promise.allSettled([archive()]))[0] : archived;
+	if (stored.status === 'rejected') {
+		await takeBack(services, id, { row: true });
+		throw stored.reason;
+	}
+	// Only now, with the row and its bytes stored, may the consumer see the id. A failed send is not
+	// the request's failure: the row is `queued`, and the sweep enqueues it (outbound/sweep.ts).
 	await enqueue(services.queues.replies, [id]);
 	// The answer is the row as written (issue 22: no read-back); the consumer may already be sending it.
 	return { ok: true, outbound: insertedOutbound(row), created: true };
+}
+
+/**
+ * A write of the row or of its bytes failed (or the row was refused): neither is kept, since a row
+ * without its bytes could never be sent and bytes without a row are nobody's, so the help desk's
+ * retry starts clean. Best effort: a failure here must not hide the first one.
+ */
+async function takeBack(services: Pick<Services, 'db' | 'archive'>, id: string, written: { row: boolean }): Promise<void> {
+	await Promise.allSettled([written.row ? deleteOutbound(services.db, [id]) : null, services.archive.delete(composedKey(id))]);
 }
 
 function sameRequest(existing: StoredOutbound, mailboxId: string): CreateResult {
