@@ -23,7 +23,8 @@
 //    50 KB of text, 1 KB of text and GET /api/integrations as the floor, interleaved.
 //
 // Figures are for comparing changes on one machine, not production numbers.
-// Run after `npm run build`: node bench/outbound.mjs [count=100]; `--limited`: SPEC §15's row (bench/outbound-limited.mjs)
+// Run after `npm run build`: node bench/outbound.mjs [count=100]; `--limited`: SPEC §15's row (bench/outbound-limited.mjs);
+// `--latency`: part 2 only, on one wrangler dev (a minute instead of several, for working on the POST)
 // (BENCH_SMOKE=1: 5 replies, 3 latency samples; npm run test:bench)
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -42,7 +43,8 @@ if (process.argv.includes('--limited')) {
 }
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
-const COUNT = Number(process.argv[2] ?? (SMOKE ? 5 : 100));
+const LATENCY_ONLY = process.argv.includes('--latency');
+const COUNT = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? (SMOKE ? 5 : 100));
 const DELAY_MS = 50;
 /** POSTs in flight at once. */
 const CONCURRENCY = 10;
@@ -314,9 +316,9 @@ function followQueueLog(adminToken) {
  * before the SMTP replies start.
  * @param {string} label
  * @param {Record<string, string>} extraVars
- * @param {{ latency: boolean, graph?: boolean }} options
+ * @param {{ latency: boolean, graph?: boolean, throughput?: boolean }} options (`throughput: false`: the latency only)
  */
-async function run(label, extraVars, { latency, graph = false }) {
+async function run(label, extraVars, { latency, graph = false, throughput: sending = true }) {
 	// The API allows 60 replies a minute through one mailbox (worker/api/rate-limit.ts); the bench
 	// measures the queue and the SMTP sessions, so it raises that limit (and the per-key one).
 	const began = performance.now();
@@ -438,7 +440,9 @@ async function run(label, extraVars, { latency, graph = false }) {
 			address: `slow-${label}@bench.example.com`,
 			smtp: { host: '127.0.0.1', port: proxyPort, username: USER, password: PASSWORD, encryption: 'none' }
 		});
-		const result = await throughput(label, slow, () => received.filter((r) => r.from === slow.address).map((r) => r.at), false);
+		const result = sending
+			? await throughput(label, slow, () => received.filter((r) => r.from === slow.address).map((r) => r.at), false)
+			: /** @type {Awaited<ReturnType<typeof throughput>>} */ (/** @type {unknown} */ ({ latency: null }));
 
 		// 2. POST latency, one request at a time: 50 KB (the figure), 1 KB (what does not depend on
 		// the size) and GET /api/integrations (the floor of any request here), interleaved so that
@@ -548,6 +552,34 @@ let batch;
 let single;
 /** @type {Result | undefined} */
 let graph;
+/** Part 2's table: each route's samples, sorted. @param {Record<string, number[]>} latency */
+function printLatency(latency) {
+	console.log('');
+	console.log('route (one request at a time)'.padEnd(48), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
+	for (const [name, values] of Object.entries(latency)) {
+		console.log(
+			name.padEnd(48),
+			String(values.length).padStart(5),
+			pct(values, 50).toFixed(1).padStart(8),
+			pct(values, 95).toFixed(1).padStart(8),
+			(values.at(-1) ?? 0).toFixed(1).padStart(8)
+		);
+	}
+}
+
+if (LATENCY_ONLY) {
+	try {
+		const { smtp: only } = await run('latency', {}, { latency: true, throughput: false });
+		printLatency(only.latency ?? {});
+		console.log(`(load average ${loadStart.toFixed(2)} at the start, ${loadavg()[0]?.toFixed(2)} at the end on ${cpus().length} CPUs)`);
+	} finally {
+		await graphStandIn.close();
+		proxy.close();
+		await new Promise((resolve) => smtp.close(() => resolve(undefined)));
+	}
+	process.exit();
+}
+
 try {
 	const first = await run('batch', {}, { latency: true, graph: true });
 	batch = first.smtp;
@@ -625,17 +657,7 @@ const gapCell = (/** @type {Result} */ r, /** @type {string} */ key) => {
 };
 for (const key of keys) console.log(`  ${key}`.padEnd(56), gapCell(b, key).padStart(24), gapCell(s, key).padStart(24));
 
-console.log('');
-console.log('route (one request at a time)'.padEnd(48), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
-for (const [name, values] of Object.entries(b.latency ?? {})) {
-	console.log(
-		name.padEnd(48),
-		String(values.length).padStart(5),
-		pct(values, 50).toFixed(1).padStart(8),
-		pct(values, 95).toFixed(1).padStart(8),
-		(values.at(-1) ?? 0).toFixed(1).padStart(8)
-	);
-}
+printLatency(b.latency ?? {});
 console.log(
 	`(smtp-server saw ${serverConnections} connections and ${received.length} messages in all; the bench took ${seconds(performance.now() - benchStarted)} ` +
 		`(runs, wrangler dev's start included: graph and batch ${seconds(b.runMs)}, single ${seconds(s.runMs)}); ` +
