@@ -151,6 +151,32 @@ describe('the governor across overlapping invocations', () => {
 	});
 });
 
+describe('replies the queue has not delivered yet (Cloudflare Queues does not promise order)', () => {
+	it('a batch takes along the older replies still waiting, sends them first, and their own queue messages find them sent', async () => {
+		const { mailbox, account } = await limitedMailbox({ concurrent: 2 }, {});
+		const played = playedQueue();
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
+		const replies = await queueReplies(services, mailbox, 3);
+		played.due.length = 0;
+		const answers: string[] = [];
+		const delivered = (reply: StoredOutbound) => ({ body: { id: reply.id }, ack: () => answers.push(`ack ${reply.id}`), retry: () => answers.push(`retry ${reply.id}`) });
+		// The newest arrives first, alone.
+		await consumeOutbound([delivered(replies[2]!)], services);
+		expect(answers).toEqual([`ack ${replies[2]!.id}`]);
+		// Nothing was held back for the older two: no queue message was sent.
+		expect(played.due).toEqual([]);
+		expect((await peerAccount(account)).accepted.map((sent) => sent.messageId)).toEqual(replies.map((reply) => reply.messageId));
+		// The older ones' own queue messages come later: acked, nothing sent again.
+		await consumeOutbound([delivered(replies[0]!), delivered(replies[1]!)], services);
+		expect(answers.slice(1).sort()).toEqual([`ack ${replies[0]!.id}`, `ack ${replies[1]!.id}`].sort());
+		expect((await peerAccount(account)).accepted).toHaveLength(3);
+		for (const reply of replies) {
+			const stored = (await findOutbound(env.DB, reply.id))!;
+			expect({ status: stored.status, attempts: stored.attempts.length }).toEqual({ status: 'sent', attempts: 1 });
+		}
+	});
+});
+
 describe('the SMTP test and the probe take a session slot', () => {
 	it('waits for a slot, then runs; busy when none comes in time', async () => {
 		const { mailbox } = await limitedMailbox({ concurrent: 1 }, { concurrent: 1 });

@@ -25,3 +25,25 @@ export async function olderUnsent(
 		.first<{ status: 'queued' | 'sending' }>();
 	return row?.status ?? null;
 }
+
+/**
+ * The mailbox's replies still waiting for their first turn (`queued`, never held back) that are
+ * older than `newest`, oldest first, at most `limit`: the queue has not delivered them yet.
+ * Uses the index outbound_mailbox_status_created (migration 0006).
+ */
+export async function olderWaiting(
+	db: D1Database,
+	mailboxId: string,
+	newest: { id: string; createdAt: string },
+	except: readonly string[],
+	limit: number
+): Promise<string[]> {
+	const { results } = await db
+		.prepare(
+			"SELECT id FROM outbound WHERE mailbox_id = ?1 AND status = 'queued' AND next_attempt_at IS NULL AND (created_at < ?2 OR (created_at = ?2 AND id < ?3)) " +
+				'AND id NOT IN (SELECT value FROM json_each(?4)) ORDER BY created_at, id LIMIT ?5'
+		)
+		.bind(mailboxId, newest.createdAt, newest.id, JSON.stringify(except), limit)
+		.all<{ id: string }>();
+	return results.map((row) => row.id);
+}

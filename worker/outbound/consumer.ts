@@ -25,6 +25,7 @@ import { checkComposedHeaders } from '../mail/composed-headers';
 import { lookAgainAt, mayHaveArrivedHint } from './lease';
 import { pauseForLimit, pausedUntil } from './pause';
 import { inQueueOrder, pacingFor, type Pacing, type PacingOptions } from './pacing';
+import { olderWaiting } from '../db/outbound-order';
 import type { Services } from '../services';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
@@ -95,9 +96,10 @@ async function sendGroup(
 	}
 	// SPEC §15: a session slot first, and a send from the mailbox's window before each message, oldest first.
 	const pacing = pacingFor(services, mailbox, deps.pacing);
-	group.sort((a, b) => inQueueOrder(a.outbound, b.outbound));
 	const slot = await pacing.session();
 	if (!slot.go) return holdBack(job, pacing, group, now, slot.waitMs);
+	group.push(...(await olderReplies(services.db, mailbox.id, group, now())));
+	group.sort((a, b) => inQueueOrder(a.outbound, b.outbound));
 	try {
 		await sendPaced(services, mailbox, group, now, deps, job, pacing);
 	} finally {
@@ -242,6 +244,26 @@ async function prepare(
 	};
 	return { kind: 'send', message };
 }
+
+/** The most older replies a batch takes along: a full batch (wrangler.toml max_batch_size). */
+const MAX_TAKEN_ALONG = 25;
+
+/**
+ * SPEC §15 sends a mailbox's replies in the order they were queued, and Cloudflare Queues does not
+ * deliver in order: a batch would hold a reply back (seconds, on a delayed queue message) for an
+ * older one the queue has not brought yet. So the batch takes along the mailbox's older replies
+ * still waiting for their first turn, claimed as its own. Their queue messages, when they come,
+ * find them taken (outbound/lease.ts). A claimed one's retry or hold gets a new queue message.
+ */
+async function olderReplies(db: D1Database, mailboxId: string, group: readonly Item[], at: Date): Promise<Item[]> {
+	const newest = group.reduce((latest, item) => (inQueueOrder(item.outbound, latest) > 0 ? item.outbound : latest), group[0]!.outbound);
+	const ids = await olderWaiting(db, mailboxId, newest, group.map((item) => item.outbound.id), MAX_TAKEN_ALONG);
+	const claimed = await Promise.all(ids.map((id) => claimOutbound(db, id, at)));
+	return claimed.filter((outbound) => outbound !== null).map((outbound) => ({ message: takenAlong(outbound.id), outbound }));
+}
+
+/** The queue message of a reply taken along: its own comes later and is answered then, so this one's answer goes nowhere. */
+const takenAlong = (id: string): JobQueueMessage => ({ body: { id }, ack: () => {}, retry: () => {} });
 
 /** Replies the mailbox has no room for: each back on the queue when its turn is expected (SPEC §15). */
 async function holdBack(job: ReplyJob, pacing: Pacing, items: Item[], now: () => Date, atLeastMs?: number): Promise<void> {
