@@ -17,6 +17,9 @@ export const MAX_STORED_HEADER_BYTES = 200_000;
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
 export function cutToBytes(text: string, maxBytes: number): { text: string; truncated: boolean } {
+	// UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair, two units, is 4 bytes):
+	// a text this short fits without being encoded to count (issue 22: a 50 KB reply's text).
+	if (text.length * 3 <= maxBytes) return { text, truncated: false };
 	const bytes = new TextEncoder().encode(text);
 	if (bytes.byteLength <= maxBytes) return { text, truncated: false };
 	let end = maxBytes;
