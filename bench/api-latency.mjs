@@ -5,6 +5,7 @@
 // Run after `npm run build`: node bench/api-latency.mjs [mailboxes=100]
 // (BENCH_SMOKE=1: 5 mailboxes, 3 list reads; npm run test:bench)
 import { startLocalServer } from '../scripts/local-harness.mjs';
+import { printTimings } from './figures.mjs';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const COUNT = Number(process.argv[2] ?? (SMOKE ? 5 : 100));
@@ -53,15 +54,4 @@ try {
 	await server.stop();
 }
 
-const pct = (/** @type {number[]} */ sorted, /** @type {number} */ p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-console.log('route'.padEnd(36), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
-for (const [name, values] of Object.entries(samples)) {
-	const sorted = [...values].sort((a, b) => a - b);
-	console.log(
-		name.padEnd(36),
-		String(sorted.length).padStart(5),
-		pct(sorted, 50).toFixed(1).padStart(8),
-		pct(sorted, 95).toFixed(1).padStart(8),
-		(sorted.at(-1) ?? 0).toFixed(1).padStart(8)
-	);
-}
+printTimings('route', samples, 36);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { ROOT, startLocalServer } from '../scripts/local-harness.mjs';
+import { timingCells } from './figures.mjs';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const ROWS = Number(process.argv[2] ?? (SMOKE ? 1_000 : 100_000));
@@ -395,7 +396,6 @@ try {
 	await server.stop();
 }
 
-const pct = (/** @type {number[]} */ sorted, /** @type {number} */ p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const s = summary;
 console.log(
 	`Seeded ${s.rows} log rows in ${((server.seedMs ?? 0) / 1000).toFixed(1)} s (wrangler d1 execute --file, its start-up included); ` +
@@ -406,21 +406,13 @@ console.log(
 		`${s.senders} senders on ${s.domains} domains; ${s.garbled} garbled, ${s.blank} blank; headers ${s.header_bytes} B on average; ${s.oldest} to ${s.newest}.`
 );
 console.log();
-console.log('case'.padEnd(54), 'rows'.padStart(9), 'n'.padStart(4), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
+console.log('case'.padEnd(54), 'rows'.padStart(9), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
 for (const result of results) {
 	if (!('values' in result)) {
 		console.log(result.name.padEnd(54), `n/a (${result.status})`.padStart(9));
 		continue;
 	}
-	const sorted = [...result.values].sort((a, b) => a - b);
-	console.log(
-		result.name.padEnd(54),
-		result.rows.padStart(9),
-		String(sorted.length).padStart(4),
-		pct(sorted, 50).toFixed(1).padStart(8),
-		pct(sorted, 95).toFixed(1).padStart(8),
-		(sorted.at(-1) ?? 0).toFixed(1).padStart(8)
-	);
+	console.log(result.name.padEnd(54), result.rows.padStart(9), ...timingCells(result.values));
 }
 
 console.log('\nEXPLAIN QUERY PLAN (SCAN messages = reads the whole table)');

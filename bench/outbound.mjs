@@ -33,6 +33,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { startLocalServer } from '../scripts/local-harness.mjs';
+import { percentile, printTimings } from './figures.mjs';
 import { startGraphStandIn } from './outbound-graph.mjs';
 
 // `--limited`: SPEC §15's row instead (bench/outbound-limited.mjs): 100 replies to a provider that
@@ -413,13 +414,13 @@ async function run(label, extraVars, { latency, graph = false, throughput: sendi
 			apiRequests: viaApi ? graphStandIn.requests(slow.address).length : null,
 			/** Graph: access tokens the Worker asked the token endpoint for during the replies. */
 			refreshes: graphStandIn.refreshes() - refreshesBefore,
-			postToSentP50: pct(postToSent, 50),
+			postToSentP50: percentile(postToSent, 50),
 			betweenSessions: seen.betweenSessionsMs,
 			serverMs: seen.serverMs,
 			clientGaps: seen.clientGaps,
 			attempts: items.reduce((n, item) => n + item.attempts.length, 0),
 			attemptMs: attemptMs.reduce((a, b) => a + b, 0),
-			attemptP50: pct([...attemptMs].sort((a, b) => a - b), 50),
+			attemptP50: percentile([...attemptMs].sort((a, b) => a - b), 50),
 			/** @type {Record<string, number[]> | null} */
 			latency: null,
 			/** This server's whole run, wrangler dev's start included. */
@@ -539,7 +540,6 @@ async function allSent(api, mailboxId, count, label) {
 	}
 }
 
-const pct = (/** @type {number[]} */ sorted, /** @type {number} */ p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 // ---------------------------------------------------------------------------------------
 
@@ -555,16 +555,7 @@ let graph;
 /** Part 2's table: each route's samples, sorted. @param {Record<string, number[]>} latency */
 function printLatency(latency) {
 	console.log('');
-	console.log('route (one request at a time)'.padEnd(48), 'n'.padStart(5), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
-	for (const [name, values] of Object.entries(latency)) {
-		console.log(
-			name.padEnd(48),
-			String(values.length).padStart(5),
-			pct(values, 50).toFixed(1).padStart(8),
-			pct(values, 95).toFixed(1).padStart(8),
-			(values.at(-1) ?? 0).toFixed(1).padStart(8)
-		);
-	}
+	printTimings('route (one request at a time)', latency, 48);
 }
 
 if (LATENCY_ONLY) {
