@@ -249,6 +249,31 @@ describe('RFC 2920 §3.1: the next message behind the data of the one before', (
 	});
 });
 
+describe('RFC 5321 §4.5.3.1.10: recipients over the server\'s limit for one transaction', () => {
+	it('go in the next transactions on the same session, each with the message, until every one is accepted', async () => {
+		const to = [1, 2, 3, 4, 5].map((n) => `${unique(`many${n}`)}@customer.example`);
+		const gone = `${unique('gone')}@refused.example`;
+		const raw = compose(to[0]!);
+		const following = compose(`${unique('after')}@customer.example`);
+		const sender = senderTo('twoRecipients');
+		const first: OutgoingMessage = { from: USER, recipients: [...to.slice(0, 2), gone, ...to.slice(2)], raw };
+		const next: OutgoingMessage = { from: USER, recipients: [`${unique('next')}@customer.example`], raw: following };
+		first.following = async () => next;
+		const outcome = await sender.send(first);
+		expect(outcome).toMatchObject({ ok: true, accepted: to, refused: [{ address: gone, code: 550 }] });
+		// The next message is not begun behind a transaction that leaves recipients for another.
+		expect(await sender.send(next)).toMatchObject({ ok: true });
+		await sender.close();
+		const groups = afterLogin(await wireOf(to[0]!))
+			.join('')
+			.split(/(?=MAIL FROM:)/)
+			.map((group) => [...group.matchAll(/RCPT TO:<([^>]+)>/g)].map((match) => match[1]));
+		expect(groups).toEqual([[to[0], to[1], gone, to[2], to[3], to[4]], [to[2], to[3], to[4]], [to[4]], next.recipients]);
+		const arrived = (await (await fetch(`http://127.0.0.1:${ports.control}/received`)).json()) as Array<{ to: string[]; data: string }>;
+		for (const address of to) expect(arrived.filter((mail) => mail.to.includes(address))).toHaveLength(1);
+	});
+});
+
 describe('SIZE (RFC 1870): an oversized message is refused before it is uploaded', () => {
 	it('refuses it as rejected with both sizes, without MAIL FROM; the session sends the next one, declaring its size', async () => {
 		const big = `${unique('big')}@customer.example`;

@@ -262,6 +262,16 @@ export default async function setup(project: TestProject) {
 	await recording('pipelined', { size: 10 * 1024 * 1024 });
 	await recording('unpipelined', { hidePIPELINING: true });
 	await recording('small', { size: SMALL_MESSAGE_BYTES });
+	// Two recipients a transaction, Postfix's words past them (smtpd_recipient_limit, RFC 5321 §4.5.3.1.10).
+	await recording('twoRecipients', {
+		onRcptTo(address, session, callback) {
+			if (address.address.endsWith('@refused.example')) {
+				return callback(Object.assign(new Error('5.1.1 <' + address.address + '>: Recipient address rejected: User unknown in virtual mailbox table'), { responseCode: 550 }));
+			}
+			if (session.envelope.rcptTo.length < 2) return callback();
+			callback(Object.assign(new Error('4.5.3 Error: too many recipients'), { responseCode: 452 }));
+		}
+	});
 	// SPEC §12: only XOAUTH2, and only with an unexpired, unrevoked access token the stand-in issued
 	// to the account logging in. A refusal goes the way Gmail's does: a 334 carrying the error as
 	// JSON, then 535 after the client's empty line.

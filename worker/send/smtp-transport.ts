@@ -14,7 +14,7 @@ import { limitOfReply } from '../smtp/provider-limit';
 import type { SmtpSettings } from '../smtp/settings';
 import { exceedsSize, messageSize, tooLargeHint } from '../smtp/message-size';
 import { StagedSession, type SessionOptions, type StageFailure } from '../smtp/staged-session';
-import { sendTransaction, type Following } from '../smtp/transaction';
+import { sendTransaction, tooManyRecipients, type Following, type TransactionInput, type TransactionResult } from '../smtp/transaction';
 import type { SendTimeouts } from './timeouts';
 import { configAttempt, type OutgoingMessage, type SendAttempt, type SendOutcome, type Transport, type TransportSession } from './transport';
 
@@ -44,6 +44,9 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
 		}
 	};
 }
+
+/** Transactions for recipients a server had no room for (§10 caps a reply at 50 recipients; a server that takes 5 at a time needs 10). */
+const MAX_RECIPIENT_ROUNDS = 10;
 
 /** RFC 5321 §4.1.3: a client with no name greets with its address as a literal. */
 const ADDRESS_LITERAL = '[127.0.0.1]';
@@ -110,31 +113,65 @@ class SmtpTransportSession implements TransportSession {
 			const transcript = session.transcript.lines.slice(linesBefore);
 			return { ok: false, attempt: { stage: 'mail', category: 'rejected', hint: tooLargeHint(tooLarge), temporary: false, transcript, mayHaveArrived: false, refused: [] } };
 		}
-		const result = await sendTransaction(session, {
+		const transaction = {
 			from: message.from,
-			recipients: message.recipients,
 			message: message.raw,
 			limits: { replyMs: Math.min(timeouts.replyMs, left), dataMs: Math.min(timeouts.dataMs, left) },
 			pipelining,
-			size,
+			size
+		};
+		const result = await sendTransaction(session, {
+			...transaction,
+			recipients: message.recipients,
 			groupSent,
 			following: message.following && (async () => envelopeOf((upcoming = await message.following!()), sizeOf, sizeLimit)),
 			beforeData: ahead?.marking ? () => ahead.marking! : message.beforeData
 		});
 		session.steps.push(...result.steps);
-		const transcript = session.transcript.lines.slice(linesBefore);
-		const refused = result.refused.map(({ address, reply }) => this.refusedRecipient(address, reply));
 		if (result.presented && upcoming && this.session.isOpen) this.presented = { message: upcoming, ...result.presented };
 		if (result.ok) {
+			const { accepted, refused: left } = await this.sendToTheRest(transaction, result);
 			const { code, enhancedCode, raw } = result.reply;
-			return { ok: true, code, enhancedCode, serverMessage: raw, accepted: result.accepted, refused, transcript };
+			const refused = left.map(({ address, reply }) => this.refusedRecipient(address, reply));
+			return { ok: true, code, enhancedCode, serverMessage: raw, accepted, refused, transcript: session.transcript.lines.slice(linesBefore) };
 		}
+		const transcript = session.transcript.lines.slice(linesBefore);
+		const refused = result.refused.map(({ address, reply }) => this.refusedRecipient(address, reply));
 		const attempt = explain(session, { stage: result.stage, failure: result.failure }, { dataSent: result.dataSent, transcript, refused });
-		// A refusal leaves the dialogue in step: RSET before the next message, QUIT at the end. A 421
-		// is the server closing (RFC 5321 §3.8): goodbye now. A timeout or lost connection was dropped.
+		// A timeout or lost connection was dropped already.
+		await this.afterFailure(result);
+		return { ok: false, attempt };
+	}
+
+	/**
+	 * RFC 5321 §4.5.3.1.10: recipients the server had no room for in the transaction (452) get the
+	 * same message in the next one on this session, until none is left or a round gets nowhere;
+	 * what is still refused then is listed with the server's words.
+	 */
+	private async sendToTheRest(
+		transaction: Omit<TransactionInput, 'recipients'>,
+		first: { accepted: string[]; refused: Array<{ address: string; reply: SmtpReply }> }
+	): Promise<{ accepted: string[]; refused: Array<{ address: string; reply: SmtpReply }> }> {
+		let { accepted, refused } = first;
+		for (let round = 0; round < MAX_RECIPIENT_ROUNDS; round++) {
+			const over = refused.filter(({ reply }) => tooManyRecipients(reply)).map(({ address }) => address);
+			if (over.length === 0 || !this.session.isOpen) break;
+			const next = await sendTransaction(this.session, { ...transaction, recipients: over });
+			this.session.steps.push(...next.steps);
+			if (!next.ok) {
+				await this.afterFailure(next);
+				break;
+			}
+			accepted = [...accepted, ...next.accepted];
+			refused = [...refused.filter(({ address }) => !over.includes(address)), ...next.refused];
+		}
+		return { accepted, refused };
+	}
+
+	/** A refusal leaves the dialogue in step: RSET before the next message, QUIT at the end. A 421 is the server closing (RFC 5321 §3.8): goodbye now. */
+	private async afterFailure(result: Extract<TransactionResult, { ok: false }>): Promise<void> {
 		if (result.failure.kind === 'reply' && result.failure.reply.code === 421) await this.close();
 		else this.unfinished = !result.ended;
-		return { ok: false, attempt };
 	}
 
 	close(): Promise<void> {

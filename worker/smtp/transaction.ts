@@ -73,6 +73,15 @@ export type TransactionResult = (
 	presented: { at: number; marking?: Promise<void> } | null;
 };
 
+/**
+ * RFC 5321 §4.5.3.1.10: a server out of recipients for one transaction answers 452 (RFC 3463
+ * 4.5.3, "too many recipients"); the client sends to the accepted ones and gives the rest a
+ * transaction of their own.
+ */
+export function tooManyRecipients(reply: SmtpReply): boolean {
+	return reply.code === 452 && (reply.enhancedCode === '4.5.3' || /too many recipients/i.test(reply.text));
+}
+
 /** RFC 2920 §3.1: with no recipient accepted, a DATA that was accepted anyway is ended at once with a lone dot. */
 const EMPTY_DATA = '.\r\n';
 
@@ -167,7 +176,8 @@ async function exchange(
 	const written = await session.data(stuffDots(input.message), dataMs);
 	if (written) return fail('data', written, true);
 	const answer = session.next('data', dataMs);
-	if (following) await presentNext(session, following, answer, replyMs, ahead);
+	// Recipients over the server's limit go next in a transaction of their own: nothing is presented.
+	if (following && !refused.some(({ reply }) => tooManyRecipients(reply))) await presentNext(session, following, answer, replyMs, ahead);
 	const sent = await answer;
 	if ('failure' in sent) return fail('data', sent.failure, true);
 	// RFC 5321 §4.1.1.4: whatever its code, the reply to the data ends the transaction.
