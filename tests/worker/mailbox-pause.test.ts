@@ -102,6 +102,27 @@ describe('SPEC §15: each limit answer defers the reply and pauses the mailbox',
 	});
 });
 
+describe('SPEC §15: the sending test meets a limit too', () => {
+	it('with the saved settings it pauses the mailbox with the words; with settings typed into the form it does not', async () => {
+		const answer: ScriptedAnswer = { at: 'mail', code: 451, text: '4.7.500 Server busy. Please try again later from [203.0.113.5]. (S77714)' };
+		const mailbox = await scriptedMailbox([answer, answer]);
+		const typed = await call('POST', '/api/smtp-test', {
+			body: { mailboxId: mailbox.id, smtp: { host: '127.0.0.1', port: ports.scripted, username: mailbox.smtp.username, password: PASSWORD, encryption: 'none' }, to: 'someone@customer.example' }
+		});
+		expect(typed.status, typed.text).toBe(200);
+		expect(typed.body).toMatchObject({ ok: false, limit: { kind: 'rate' } });
+		expect((await call<Mailbox>('GET', `/api/mailboxes/${mailbox.id}`)).body.smtp.pausedUntil).toBeNull();
+		const started = Date.now();
+		const saved = await call('POST', `/api/mailboxes/${mailbox.id}/smtp-test`, { body: { to: 'someone@customer.example' } });
+		expect(saved.status, saved.text).toBe(200);
+		expect(saved.body).toMatchObject({ ok: false, code: 451, limit: { kind: 'rate', retryAfterSeconds: MINUTE } });
+		const paused = (await call<Mailbox>('GET', `/api/mailboxes/${mailbox.id}`)).body;
+		expect(Date.parse(paused.smtp.pausedUntil!)).toBeGreaterThanOrEqual(started + MINUTE * 1000 - 1_000);
+		expect(paused.smtp.pauseReason).toContain('4.7.500 Server busy');
+		expect(paused.version).toBe(mailbox.version);
+	});
+});
+
 describe('SPEC §15: a paused mailbox', () => {
 	it('keeps its other replies waiting untried, counts the deferral apart from failures, and sends them all after the pause', async () => {
 		const mailbox = await scriptedMailbox([{ at: 'data', code: 554, text: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message' }]);

@@ -16,6 +16,7 @@ import { ehloNameFor } from '../smtp/ehlo-name';
 import { TOTAL_BUDGET_MS } from '../send/timeouts';
 import { issueTestToken } from '../send/test-token';
 import { HttpError, json, readBody, validationFailed } from './http';
+import { pauseForLimit } from '../outbound/pause';
 import { enforceRecentLimit, type RecentLimit } from './rate-limit';
 import type { Handler, RouteContext } from './route';
 import type { Services } from '../services';
@@ -200,6 +201,8 @@ async function run(
 			...outcome
 		};
 		await db.insertSmtpTest(services.db, result);
+		// SPEC §15: a limit answer to the saved settings pauses the mailbox, as it would a reply's.
+		if (outcome.limit && test.mailbox && test.settings === 'saved') await pauseForLimit(services.db, test.mailbox.id, outcome, startedAt);
 		const receipt = result.ok && test.receiptFor ? await sealTestReceipt(services, result.id, test.receiptFor) : undefined;
 		return json(receipt ? { ...result, receipt } : result);
 	} finally {

@@ -14,6 +14,7 @@ import { ehloNameFor } from '../smtp/ehlo-name';
 import { INTERACTIVE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
 import type { Transport } from '../send/transport';
+import { pauseForLimit } from '../outbound/pause';
 import { PROBE_HEADER } from './recognise';
 import type { Services } from '../services';
 
@@ -46,6 +47,8 @@ export async function sendProbe(
 	// QUIT after a refusal too (a lost connection was dropped already).
 	await sender.close();
 	await slot?.release();
+	// SPEC §15: the provider's limit answer pauses the mailbox, whoever met it.
+	if (!sent.ok && sent.attempt.limit) await pauseForLimit(services.db, mailbox.id, sent.attempt, started);
 	if (!sent.ok) {
 		// The probe keeps the SMTP test's fields, not the transcript.
 		const smtp = failedPayload(sent.attempt, durationMs);

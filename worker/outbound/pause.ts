@@ -14,9 +14,15 @@ export function pausedUntil(mailbox: Pick<StoredMailbox, 'pause'>, now: Date): D
 /**
  * Pauses the mailbox for a limit answer: until the provider's Retry-After, else the limit's own
  * wait (a minute, or an hour for a daily quota), from when the attempt started, the same time the
- * attempt's `nextAttemptAt` is no earlier than. The reason is the provider's words.
+ * attempt's `nextAttemptAt` is no earlier than. The reason is the provider's words. The
+ * sending test (with the saved settings) and the probe pause it too: the provider said the same.
  */
-export async function pauseForLimit(db: D1Database, mailboxId: string, attempt: SendAttempt, started: Date): Promise<Date> {
+export async function pauseForLimit(
+	db: D1Database,
+	mailboxId: string,
+	attempt: Pick<SendAttempt, 'retryAfterSeconds' | 'limit' | 'serverMessage' | 'hint'>,
+	started: Date
+): Promise<Date> {
 	const seconds = waitAskedSeconds(attempt) ?? 0;
 	const until = new Date(started.getTime() + seconds * 1000);
 	await pauseMailbox(db, mailboxId, until.getTime(), attempt.serverMessage ?? attempt.hint);
