@@ -54,6 +54,14 @@ describe('bodies in legacy charsets and transfer encodings', () => {
 		expect(detail.encodingFindings).toEqual([]);
 	});
 
+	it('decodes a UTF-7 body (unicode-1-1-utf-7, which the platform cannot decode) instead of showing it encoded', async () => {
+		// "Grüße, my order <A-17> & the invoice +1" in UTF-7 (RFC 2152): ü ß < > & + are encoded.
+		const detail = await store(build({ parts: [{ contentType: 'text/plain; charset=unicode-1-1-utf-7', transferEncoding: '7bit', body: 'Gr+APwA3w-e, my order +ADw-A-17+AD4- +ACY- the invoice +-1' }] }));
+		expect(detail.text.trim()).toBe('Grüße, my order <A-17> & the invoice +1');
+		expect(detail.encoding).toEqual({ charsets: ['unicode-1-1-utf-7'], garbled: false, blank: false });
+		expect(detail.encodingFindings).toEqual([]);
+	});
+
 	it('decodes a base64 Shift_JIS body', async () => {
 		// 注文がまだ届きません。 in Shift_JIS: 92 8d 95 b6 82 aa 82 dc 82 be 93 cd 82 ab 82 dc 82 b9 82 f1 81 42
 		const detail = await store(build({ parts: [{ contentType: 'text/plain; charset=Shift_JIS', transferEncoding: 'base64', body: 'ko2VtoKqgtyCvpPNgquC3IK5gvGBQg==\n' }] }));
