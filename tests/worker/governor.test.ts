@@ -177,6 +177,33 @@ describe('replies the queue has not delivered yet (Cloudflare Queues does not pr
 	});
 });
 
+describe('a reply whose lease ran out while it waited its turn', () => {
+	it('is not sent by the invocation that lost it: another attempt has it', async () => {
+		// One send per (shortened) window: the second reply waits its turn inside the invocation.
+		const { mailbox, account } = await limitedMailbox({ concurrent: 1, perMinute: 1 }, {});
+		const played = playedQueue();
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
+		const [first, second] = await queueReplies(services, mailbox, 2);
+		played.due.length = 0;
+		let tampered = false;
+		const sleep = async (ms: number) => {
+			if (!tampered) {
+				// Meanwhile the lease ran out and the sweep put the reply back on the queue (outbound/lease.ts).
+				tampered = true;
+				await env.DB.prepare("UPDATE outbound SET status = 'queued', claimed_at = NULL WHERE id = ?1").bind(second!.id).run();
+			}
+			await new Promise((resolve) => setTimeout(resolve, ms));
+		};
+		const answers: string[] = [];
+		const messages = [first!, second!].map((reply) => ({ body: { id: reply.id }, ack: () => answers.push('ack'), retry: () => answers.push('retry') }));
+		await consumeOutbound(messages, services, { pacing: { rateWindowMs: 500, sleep } });
+		expect(tampered).toBe(true);
+		expect((await peerAccount(account)).accepted.map((sent) => sent.messageId)).toEqual([first!.messageId]);
+		const lost = (await findOutbound(env.DB, second!.id))!;
+		expect({ status: lost.status, attempts: lost.attempts.length }).toEqual({ status: 'queued', attempts: 0 });
+	});
+});
+
 describe('the SMTP test and the probe take a session slot', () => {
 	it('waits for a slot, then runs; busy when none comes in time', async () => {
 		const { mailbox } = await limitedMailbox({ concurrent: 1 }, { concurrent: 1 });

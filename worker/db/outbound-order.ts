@@ -47,3 +47,16 @@ export async function olderWaiting(
 		.all<{ id: string }>();
 	return results.map((row) => row.id);
 }
+
+/**
+ * Renews this consumer's claim when a reply's turn to leave comes (it may have waited behind the
+ * batch's others): true while the claim is still the one made at `claimedAt`; false when the
+ * lease ran out meanwhile and the row was recovered or claimed again (then it is not sent here).
+ */
+export async function renewClaim(db: D1Database, outbound: { id: string; claimedAt: string | null }, at: Date): Promise<boolean> {
+	const row = await db
+		.prepare("UPDATE outbound SET claimed_at = ?3 WHERE id = ?1 AND status = 'sending' AND claimed_at = ?2 RETURNING id")
+		.bind(outbound.id, outbound.claimedAt, at.toISOString())
+		.first<{ id: string }>();
+	return row !== null;
+}

@@ -25,7 +25,7 @@ import { checkComposedHeaders } from '../mail/composed-headers';
 import { lookAgainAt, mayHaveArrivedHint } from './lease';
 import { pauseForLimit, pausedUntil } from './pause';
 import { inQueueOrder, pacingFor, type Pacing, type PacingOptions } from './pacing';
-import { olderWaiting } from '../db/outbound-order';
+import { olderWaiting, renewClaim } from '../db/outbound-order';
 import type { Services } from '../services';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
@@ -153,6 +153,7 @@ async function sendPaced(
 				await holdBack(job, pacing, group.slice(index), now);
 				break;
 			}
+			if (prepared.kind === 'lost') continue;
 			// The attempt starts when its own send does (a reply made ready ahead waited for the one before).
 			const started = now();
 			if (prepared.kind === 'fail') {
@@ -194,11 +195,13 @@ async function sendPaced(
 	}
 }
 
-/** A reply made ready to leave: its message, or why it fails at once, or held back (no turn). */
+/** A reply made ready to leave: its message, or why it fails at once, or held back (no turn), or no longer ours. */
 type Prepared =
 	| { kind: 'send'; message: OutgoingMessage }
 	| { kind: 'fail'; hint: string }
-	| { kind: 'hold' };
+	| { kind: 'hold' }
+	/** Its lease ran out while it waited and the row was taken back: another attempt has it. */
+	| { kind: 'lost' };
 
 /**
  * Makes `group[index]` ready: its turn (after the reply before it in this batch, which may still
@@ -219,6 +222,8 @@ async function prepare(
 		group.slice(0, index).map((item) => item.outbound)
 	);
 	if (!turn.go) return { kind: 'hold' };
+	// Its lease counts from now: it may have waited behind the batch's others (SENDING_LEASE_MS).
+	if (!(await renewClaim(services.db, outbound, now()))) return { kind: 'lost' };
 	const raw = await readComposed(services.archive, composedKey(outbound.id));
 	if (raw === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };
 	const unsafe = checkComposedHeaders(raw);
