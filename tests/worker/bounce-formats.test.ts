@@ -4,15 +4,15 @@
  * and reports labelled UTF-7 (bounce-format-cases.ts). Through the email() handler, each is
  * matched to a real reply in bounce-inbound.test.ts.
  */
-import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import { bounceHint, recognizeBounce } from '../../worker/inbound/bounce';
+import { parseMail } from '../../worker/inbound/parse-mail';
 import { decodeUtf7 } from '../../worker/mail/utf7';
 import { formatCases as cases, formatFixture as fixture, formatFixtures as fixtures, imailInUtf7, pureReport as pure } from './bounce-format-cases';
 
 async function recognize(raw: string, envelopeFrom = '') {
-	// The email() handler parses this way.
-	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
+	// As the email() handler parses it.
+	const parsed = await parseMail(raw);
 	return recognizeBounce({ raw: new TextEncoder().encode(raw), parsed, envelopeFrom });
 }
 

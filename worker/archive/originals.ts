@@ -9,6 +9,7 @@ import { readBodyText } from '../mail/body-text';
 import { readHeaderBlock } from '../mail/header-block';
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { partBytes } from './parts';
+import { parseMail } from '../inbound/parse-mail';
 
 /** Keeps a whole message under `key` (archive/keys.ts), its Message-ID beside it for an operator browsing the bucket. */
 export async function putMessage(bucket: R2Bucket, key: string, raw: Uint8Array | string, messageId: string): Promise<void> {
@@ -42,7 +43,8 @@ export async function readMessageContent(bucket: R2Bucket, key: string, options:
 	const raw = new Uint8Array(await object.arrayBuffer());
 	const headers = readHeaderBlock(raw);
 	if (options.headersOnly) return { headers };
-	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
+	// Parsed as the log row's text was (a UTF-7 text decoded), so the whole text reads as its cut copy did.
+	const parsed = await parseMail(raw);
 	const body = readBodyText(parsed);
 	return {
 		headers,

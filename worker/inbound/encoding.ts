@@ -117,7 +117,7 @@ function diagnosePart(part: TextPart): { finding: string; garbled: boolean } | n
 	// eslint-disable-next-line no-control-regex
 	if (!/[^\x00-\x7f]/.test(sample)) {
 		// Plain ASCII reads the same in every charset mail uses, so even a bogus label is harmless.
-		// UTF-7 is ASCII by design and decoded where it is read (utf7-text.ts): nothing to say.
+		// UTF-7 is ASCII by design and decoded where it is parsed (parse-mail.ts): nothing to say.
 		if (part.charset && !isKnownCharset(part.charset) && !isUtf7Label(part.charset)) {
 			return { finding: `${part.type} declares an unknown charset '${part.charset}'; harmless here because the part is plain ASCII.`, garbled: false };
 		}

@@ -6,7 +6,7 @@
  * when the log cannot be written, so Email Routing retries or bounces instead of the message
  * vanishing.
  */
-import PostalMime, { type Email } from 'postal-mime';
+import type { Email } from 'postal-mime';
 import type { FlowCheck } from '../../src/lib/schema/flow-check';
 import { findWebhookTarget, type WebhookTarget } from '../db/integrations';
 import { findMailboxByAddress, type StoredMailbox } from '../db/mailboxes';
@@ -34,7 +34,7 @@ import { notChecked, notForwarded, refusedRow, toRow, type RowInput } from './lo
 import { applyDmarcPolicy } from './policy';
 import { storeMessage } from './store-message';
 import { decideVerdict, isAlias, type InboundVerdict } from './verdict';
-import { utf7Text } from './utf7-text';
+import { parseMail } from './parse-mail';
 import type { Services } from '../services';
 
 /** Shown as the receiving host in authentication comments. */
@@ -148,9 +148,7 @@ export async function handleInbound(message: InboundMessage, services: Services,
 
 async function readMessage(stream: ReadableStream<Uint8Array>): Promise<ReadMessage> {
 	const raw = new Uint8Array(await new Response(stream).arrayBuffer());
-	const parsed = await PostalMime.parse(raw, { rfc822Attachments: true });
-	// SPEC §15: a text in UTF-7 is decoded for every reader (postal-mime leaves it encoded).
-	parsed.text = utf7Text(raw, parsed) ?? parsed.text;
+	const parsed = await parseMail(raw);
 	const headerBlock = readHeaderBlock(raw);
 	return {
 		raw,

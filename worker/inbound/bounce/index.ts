@@ -6,7 +6,7 @@
  * - plain.ts: the many text bounces that are not (qmail, Yahoo, older Postfix, Sendmail,
  *   Exchange, Exim and Gmail), with the shapes of exchange-ims.ts (Exchange 5.5-2003),
  *   dragonfly-gmx.ts, imail.ts and the statuses qmail.ts reads from qmail's words (SPEC §15);
- *   notice-text.ts decodes a notice written in UTF-7;
+ *   a notice written in UTF-7 arrives decoded (inbound/parse-mail.ts);
  * - ids.ts: which message a bounce returns; hints.ts: a plain-language hint per recipient.
  *
  * A person forwarding a bounce, an auto-reply and a customer who writes "undeliverable" are

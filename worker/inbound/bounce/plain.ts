@@ -13,7 +13,6 @@ import { addressesOf, cleanAddress, collapse, firstMatch } from './fields';
 import { bounceHint, enhancedCode, REPLY_CODE } from './hints';
 import { collectIds, returnedIds } from './ids';
 import { IMAIL_RECIPIENT, imailStatus } from './imail';
-import { noticeText } from './notice-text';
 import { qmailStatus } from './qmail';
 import { isDelayOnly, MAX_NOTICE_CHARS, MAX_REPORT_RECIPIENTS, type BounceRecipientReport, type BounceReport, type ReportSource } from './report';
 
@@ -73,7 +72,8 @@ const DELAY_TEXT = /has not yet been delivered|still being retried|THIS IS A WAR
 /** The report of a plain-text bounce, or null when the words are not a bounce's or no id says which message it returns. */
 export function readPlainBounce(source: ReportSource): BounceReport | null {
 	const { parsed } = source;
-	const body = noticeText(source) ?? parsed.text ?? (parsed.html ? (source.htmlLines ?? htmlToText(parsed.html, { mode: 'lines' })) : '');
+	// A notice in UTF-7 is decoded already (inbound/parse-mail.ts).
+	const body = parsed.text ?? (parsed.html ? (source.htmlLines ?? htmlToText(parsed.html, { mode: 'lines' })) : '');
 	const text = body.slice(0, MAX_NOTICE_CHARS).replace(/\r\n?/g, '\n');
 	const subject = parsed.subject ?? '';
 	if (!BOUNCE_SUBJECT.test(subject) && !BOUNCE_TEXT.test(text)) return null;
