@@ -237,18 +237,22 @@ export default async function setup(project: TestProject) {
 	// Issue 22: peers that keep every chunk the client wrote, per connection, so a test sees which
 	// commands travelled together (RFC 2920), whether RSET and QUIT were said, and the EHLO name.
 	// `pipelined` offers PIPELINING (smtp-server's default) and SIZE of 10 MiB; `unpipelined` hides
-	// PIPELINING; `small` takes at most SMALL_MESSAGE_BYTES (RFC 1870 SIZE). Each refuses senders at
-	// blocked.example and recipients at refused.example.
+	// PIPELINING; `small` takes at most SMALL_MESSAGE_BYTES (RFC 1870 SIZE); `twoRecipients` takes two
+	// recipients a transaction, with Postfix's words past them (smtpd_recipient_limit, RFC 5321
+	// §4.5.3.1.10). Each refuses senders at blocked.example and recipients at refused.example.
 	const wire: Array<{ server: string; connection: number; chunks: string[] }> = [];
-	const recording = async (name: string, options: Partial<SMTPServerOptions>) => {
+	const recording = async (name: string, options: Partial<SMTPServerOptions>, recipientsPerTransaction = Number.POSITIVE_INFINITY) => {
 		const server = await smtp(name, {
 			onMailFrom(address, _session, callback) {
 				if (!address.address.endsWith('@blocked.example')) return callback();
 				callback(Object.assign(new Error('5.7.1 <' + address.address + '>: Sender address rejected: not owned by user'), { responseCode: 553 }));
 			},
-			onRcptTo(address, _session, callback) {
-				if (!address.address.endsWith('@refused.example')) return callback();
-				callback(Object.assign(new Error('5.1.1 <' + address.address + '>: Recipient address rejected: User unknown in virtual mailbox table'), { responseCode: 550 }));
+			onRcptTo(address, session, callback) {
+				if (address.address.endsWith('@refused.example')) {
+					return callback(Object.assign(new Error('5.1.1 <' + address.address + '>: Recipient address rejected: User unknown in virtual mailbox table'), { responseCode: 550 }));
+				}
+				if (session.envelope.rcptTo.length < recipientsPerTransaction) return callback();
+				callback(Object.assign(new Error('4.5.3 Error: too many recipients'), { responseCode: 452 }));
 			},
 			...options
 		});
@@ -262,16 +266,7 @@ export default async function setup(project: TestProject) {
 	await recording('pipelined', { size: 10 * 1024 * 1024 });
 	await recording('unpipelined', { hidePIPELINING: true });
 	await recording('small', { size: SMALL_MESSAGE_BYTES });
-	// Two recipients a transaction, Postfix's words past them (smtpd_recipient_limit, RFC 5321 §4.5.3.1.10).
-	await recording('twoRecipients', {
-		onRcptTo(address, session, callback) {
-			if (address.address.endsWith('@refused.example')) {
-				return callback(Object.assign(new Error('5.1.1 <' + address.address + '>: Recipient address rejected: User unknown in virtual mailbox table'), { responseCode: 550 }));
-			}
-			if (session.envelope.rcptTo.length < 2) return callback();
-			callback(Object.assign(new Error('4.5.3 Error: too many recipients'), { responseCode: 452 }));
-		}
-	});
+	await recording('twoRecipients', {}, 2);
 	// SPEC §12: only XOAUTH2, and only with an unexpired, unrevoked access token the stand-in issued
 	// to the account logging in. A refusal goes the way Gmail's does: a 334 carrying the error as
 	// JSON, then 535 after the client's empty line.

@@ -10,7 +10,7 @@
  * each check and test is a row already, so ten minutes of them need no counter.
  */
 import type { Principal } from '../auth/authenticate';
-import { countedBy, takeStatement, type Take } from '../db/rate-limits';
+import { countedBy, takeStatement, type Admission } from '../db/rate-limits';
 import { HttpError } from './http';
 
 export interface RateLimit {
@@ -90,12 +90,8 @@ export function rateChecks(kind: keyof typeof LIMITS_OF, principal: Principal | 
 	return checks;
 }
 
-/** A request's counting, prepared: its takes, their statements (one batch, alone or beside others) and the verdict on their results. */
-export interface PreparedLimits {
-	takes: Take[];
-	statements: D1PreparedStatement[];
-	/** Throws the 429 when any limit was already reached; the results are the statements', in order. */
-	enforce(results: readonly D1Result[]): void;
+/** A request's counting, prepared (`enforce` throws the 429 with Retry-After). */
+export interface PreparedLimits extends Admission {
 	/** Whether this isolate refused one of these counters in its current window already: a client still at it is answered before its body is read. */
 	refusedLately: boolean;
 }

@@ -41,6 +41,17 @@ export function underLimitsCondition(takes: readonly Take[], first: number): { s
 	return { sql: conditions.join(' AND ') || '1', values: takes.flatMap((take) => [take.bucket, take.windowStart, take.limit]) };
 }
 
+/**
+ * A request's takes, prepared to run in one batch, alone or behind a statement they admit
+ * (`underLimitsCondition`): their statements, and `enforce`, which throws the caller's refusal
+ * when a take's result (in the statements' order) did not count.
+ */
+export interface Admission {
+	takes: readonly Take[];
+	statements: D1PreparedStatement[];
+	enforce(results: readonly D1Result[]): void;
+}
+
 /** For each take's result (run in one batch, one transaction): whether it counted the request. */
 export function countedBy(results: readonly D1Result[]): boolean[] {
 	return results.map((result) => result.results.length === 1);

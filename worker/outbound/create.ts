@@ -10,7 +10,7 @@ import { isLogId, MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbou
 import { isMessageId, parseMessageId } from '../../src/lib/schema/message-id';
 import { findMessage, findMessageByMessageId } from '../db/messages';
 import { deleteOutbound, findOutbound, findOutboundByMessageIds, insertedOutbound, insertOutboundStatement, type NewOutbound, type ReplySender, type StoredOutbound } from '../db/outbound';
-import type { Take } from '../db/rate-limits';
+import type { Admission } from '../db/rate-limits';
 import { cutToBytes, MAX_STORED_HEADER_BYTES, MAX_STORED_HTML_BYTES, MAX_STORED_TEXT_BYTES } from '../mail/byte-budgets';
 import { sanitizeHtml } from '../mail/sanitize-html';
 import { oneLine } from '../mail/header-field';
@@ -38,19 +38,15 @@ export type CreateResult =
 	/** The mailbox's name or address changed (or it went away) since `mailbox` was read: nothing was stored; read it again. */
 	| { ok: false; reason: 'sender_changed' };
 
-/**
- * Counters the API's rate limits take in the row's own transaction (api/rate-limit.ts): the row is
- * written only when every take counts (db/outbound.ts), and `enforce` throws the API's refusal.
- */
-export interface Admission {
-	takes: readonly Take[];
-	statements: D1PreparedStatement[];
-	enforce(results: readonly D1Result[]): void;
-}
-
 export async function createOutbound(
 	services: Pick<Services, 'db' | 'archive' | 'queues'>,
-	input: { mailbox: ReplySender; request: OutboundRequest; now: Date; admission?: Admission }
+	input: {
+		mailbox: ReplySender;
+		request: OutboundRequest;
+		now: Date;
+		/** The API's rate limits, counted in the row's own batch: the row is written only when every take counts (db/outbound.ts). */
+		admission?: Admission;
+	}
 ): Promise<CreateResult> {
 	const { mailbox, request, now, admission } = input;
 	const id = request.id ?? crypto.randomUUID();

@@ -102,9 +102,7 @@ class SmtpTransportSession implements TransportSession {
 		// With a send budget (the test, the probe), MAIL, RCPT and DATA share what is left of it.
 		const left = timeouts.sendBudgetMs === null ? Number.POSITIVE_INFINITY : Math.max(0, timeouts.sendBudgetMs - (session.now() - session.started));
 		const { pipelining, size: sizeLimit } = session.smtp.capabilities;
-		const sizeOf = (raw: string) => (sizeLimit === null ? undefined : messageSize(raw));
-		const size = sizeOf(message.raw);
-		const tooLarge = size === undefined ? null : exceedsSize(size, sizeLimit);
+		const { size, tooLarge } = measure(message.raw, sizeLimit);
 		this.presented = null;
 		let upcoming: OutgoingMessage | null = null;
 		if (tooLarge) {
@@ -124,7 +122,7 @@ class SmtpTransportSession implements TransportSession {
 			...transaction,
 			recipients: message.recipients,
 			groupSent,
-			following: message.following && (async () => envelopeOf((upcoming = await message.following!()), sizeOf, sizeLimit)),
+			following: message.following && (async () => envelopeOf((upcoming = await message.following!()), sizeLimit)),
 			beforeData: ahead?.marking ? () => ahead.marking! : message.beforeData
 		});
 		session.steps.push(...result.steps);
@@ -214,9 +212,15 @@ function explain(
  * message's data; none when there is no such message or it is over the server's SIZE (then it
  * is refused before any command, in its own send).
  */
-function envelopeOf(next: OutgoingMessage | null, sizeOf: (raw: string) => number | undefined, sizeLimit: number | null): Following | null {
+function envelopeOf(next: OutgoingMessage | null, sizeLimit: number | null): Following | null {
 	if (!next) return null;
-	const size = sizeOf(next.raw);
-	if (size !== undefined && exceedsSize(size, sizeLimit)) return null;
-	return { from: next.from, recipients: next.recipients, size, beforeData: next.beforeData };
+	const { size, tooLarge } = measure(next.raw, sizeLimit);
+	return tooLarge ? null : { from: next.from, recipients: next.recipients, size, beforeData: next.beforeData };
+}
+
+/** RFC 1870: a message's size to declare on MAIL FROM where the server offers SIZE, and whether it is over the server's. */
+function measure(raw: string, sizeLimit: number | null): { size?: number; tooLarge: ReturnType<typeof exceedsSize> } {
+	if (sizeLimit === null) return { tooLarge: null };
+	const size = messageSize(raw);
+	return { size, tooLarge: exceedsSize(size, sizeLimit) };
 }
