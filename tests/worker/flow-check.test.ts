@@ -218,13 +218,13 @@ interface Received {
 	data: string;
 }
 
-async function probeMailbox(domain: string, server = 'outbound', password = PASSWORD) {
+async function probeMailbox(domain: string, server = 'outbound', password = PASSWORD, username = USER) {
 	const integration = await createIntegration();
 	const answer = await call('POST', '/api/mailboxes', {
 		body: mailboxInput(integration.id, {
 			name: 'Acme Support',
 			address: `${unique('support')}@${domain}`,
-			smtp: { host: '127.0.0.1', port: ports[server], username: USER, password, encryption: 'none' }
+			smtp: { host: '127.0.0.1', port: ports[server], username, password, encryption: 'none' }
 		})
 	});
 	expect(answer.status, answer.text).toBe(201);
@@ -361,6 +361,20 @@ describe('the round trip', () => {
 		expect(done.roundTrip).toMatchObject({ result: 'fail', step: 'send_failed', smtp: { ok: false, stage: 'auth', category: 'auth', code: 535 } });
 		expect(done.roundTrip.says).toContain('5.7.8 Username and Password not accepted');
 		expect(JSON.stringify(done)).not.toContain('not-the-password');
+	});
+
+	it('a provider\'s limit answer to the probe pauses the mailbox with the words, as a reply\'s does (SPEC §15)', async () => {
+		// The scripted peer answers this account's first MAIL FROM with Microsoft 365's rate answer.
+		const account = `${unique('desk')}@acme.test`;
+		const text = '4.7.500 Server busy. Please try again later from [203.0.113.5]. (S77714)';
+		await fetch(`http://127.0.0.1:${ports.control}/scripted/${encodeURIComponent(account)}`, { method: 'PUT', body: JSON.stringify([{ at: 'mail', code: 451, text }]) });
+		const mailbox = await probeMailbox(await goodDomain(), 'scripted', PASSWORD, account);
+		const started = await startCheck(mailbox.id);
+		const done = await waitFor(mailbox.id, started.id, (check) => check.status === 'done');
+		expect(done.roundTrip).toMatchObject({ step: 'send_failed', smtp: { ok: false, code: 451, limit: { kind: 'rate' } } });
+		const paused = (await call<{ smtp: { pausedUntil: string | null; pauseReason: string | null } }>('GET', `/api/mailboxes/${mailbox.id}`)).body;
+		expect(Date.parse(paused.smtp.pausedUntil!)).toBeGreaterThan(Date.now());
+		expect(paused.smtp.pauseReason).toContain(text);
 	});
 
 	it('no arrival in 120 seconds: the sweep closes it as failed with the likely causes, naming the MX when it is elsewhere', async () => {
