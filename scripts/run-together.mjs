@@ -17,10 +17,11 @@ const jobs = process.argv.slice(2).map((arg) => {
 });
 const width = Math.max(...jobs.map((job) => job.label.length));
 
-// Lines that name a failure (vitest's "FAIL file > test", "×", an assertion's first line). A job that
-// fails gets them again at the very end, so the tail of a long interleaved log says what broke.
-const FAILURE_LINE = /(\bFAIL\b|×|✗|AssertionError|Error:|Timed out|timed out)/;
-const FAILURES_KEPT = 20;
+// Lines that name a failure (vitest's "FAIL file > test", "×", an assertion's first line, and the
+// "❯ file:line:column" that says where in a test it happened). A job that fails gets them again at
+// the very end, so the tail of a long interleaved log says what broke and where.
+const FAILURE_LINE = /(\bFAIL\b|×|✗|AssertionError|Error:|Timed out|timed out|❯ \S+\.test\.ts:\d+)/;
+const FAILURES_KEPT = 30;
 
 /** Writes `chunk` line by line with the job's label, keeping a partial last line for the next chunk. */
 function prefixer(label, stream, failures) {

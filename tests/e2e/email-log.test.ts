@@ -16,6 +16,7 @@ import {
 	maybeScreenshot,
 	midWordBreaks,
 	scrollWidth,
+	storedKeys,
 	uniqueAddress,
 	useBrowser
 } from './helpers';
@@ -282,6 +283,7 @@ describe('email log', () => {
 		await field(page, 'Mailbox').selectOption(desk.id);
 		await apply(page);
 		await expectRows(page, [quarantined.logId, rejected.logId, accepted.logId]);
+		await expect.poll(async () => (await storedKeys(page, 'mailgate-log', 'pages')).some((key) => key.includes(desk.id))).toBe(true);
 
 		await context.setOffline(true);
 		await page.reload();

@@ -351,6 +351,32 @@ export function readLogCache(page: Page): Promise<Record<'pages' | 'messages' | 
 	});
 }
 
+/**
+ * The keys of what `store` of the app's IndexedDB `database` holds ([] before the app created it).
+ * The app keeps its copy of a page after showing it, so a test that goes offline right after
+ * seeing a page waits for the copy first, as a person reloading a second later would find it.
+ */
+export function storedKeys(page: Page, database: string, store: string): Promise<string[]> {
+	return page.evaluate(
+		async ({ database, store }) => {
+			if (!(await indexedDB.databases()).some((info) => info.name === database)) return [];
+			const done = <T>(request: IDBRequest<T> | IDBOpenDBRequest) =>
+				new Promise<T>((resolve, reject) => {
+					request.onsuccess = () => resolve(request.result as T);
+					request.onerror = () => reject(request.error);
+				});
+			const db = await done<IDBDatabase>(indexedDB.open(database));
+			try {
+				if (!db.objectStoreNames.contains(store)) return [];
+				return (await done<IDBValidKey[]>(db.transaction(store).objectStore(store).getAllKeys())).map(String);
+			} finally {
+				db.close();
+			}
+		},
+		{ database, store }
+	);
+}
+
 /** A reply kept on this device (IndexedDB `mailgate-replies`, src/lib/offline/replies.ts), as the tests look at it. */
 export interface StoredReply {
 	id: string;

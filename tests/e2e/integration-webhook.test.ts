@@ -23,6 +23,7 @@ import {
 	newPage,
 	scrollWidth,
 	signIn,
+	storedKeys,
 	syncBadge,
 	useBrowser
 } from './helpers';
@@ -265,6 +266,9 @@ describe('integration page: webhook and API keys', () => {
 		await openIntegration(page, integration.name);
 		await delivery(page, '[data-type="webhook.test"]').waitFor();
 		await page.getByRole('row').filter({ hasText: 'Freshdesk' }).waitFor();
+		for (const store of ['deliveries', 'keys']) {
+			await expect.poll(() => storedKeys(page, 'mailgate-integrations', store)).toContain(integration.id);
+		}
 
 		await context.setOffline(true);
 		await page.reload();
