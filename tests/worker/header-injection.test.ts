@@ -146,7 +146,14 @@ describe('an inbound Message-ID cannot write into a reply (end to end)', () => {
 		const answer = await post(mailbox.id, { to: ['alice@customer.example'], text: 'Hello.\n.\r\nMAIL FROM:<x@y>\r\n', inReplyTo: item.id });
 		expect(answer.status, answer.text).toBe(202);
 		const data = await sentBytes(answer.body.id, answer.body.messageId);
-		expectOurs(data);
+		const bodyAt = data.indexOf('\r\n\r\n') + 4;
+		expectOurs(data.slice(0, bodyAt));
+		// The help desk's own text travels as it is (7bit): the bare LF became CRLF, the lone dot went
+		// dot-stuffed and came back a line of the text, and its MAIL FROM is words in it, never a command.
+		expect(data).not.toMatch(/(?<!\r)\n|\r(?!\n)/);
+		expect(data.slice(bodyAt)).toBe('Hello.\r\n.\r\nMAIL FROM:<x@y>\r\n\r\n');
+		const received = (await (await fetch(`http://127.0.0.1:${ports.control}/received`)).json()) as Received[];
+		expect(received.filter((r) => r.from === 'x@y' || r.to.includes('victim@victim.example'))).toEqual([]);
 		// The thread's valid ids survive, the rest is dropped.
 		expect(data).toMatch(/^References: <ok-1@customer\.example>\r\n/m);
 	});

@@ -8,6 +8,7 @@
  * line ends (RFC 2046 §4.1.1); and the answer to POST /outbound built from the row it wrote.
  */
 import { env } from 'cloudflare:test';
+import PostalMime from 'postal-mime';
 import { describe, expect, it, vi } from 'vitest';
 import { outboundRequestSchema, type OutboundItem } from '../../src/lib/schema/outbound';
 import { findMailbox } from '../../worker/db/mailboxes';
@@ -333,27 +334,55 @@ describe('EHLO (RFC 5321 §4.1.3): a name, not a bare address', () => {
 	});
 });
 
-describe('composed text parts (RFC 2046 §4.1.1)', () => {
-	it('end every line with CRLF inside the base64, whatever the help desk sent', () => {
-		const raw = composeMessage({
+describe('composed text parts (RFC 2046 §4.1.1, RFC 2045 §6)', () => {
+	const composed = (text: string, html?: string) =>
+		composeMessage({
 			from: { name: '', address: USER },
 			to: ['a@customer.example'],
 			cc: [],
 			subject: 'Lines',
-			text: 'one\ntwo\r\nthree\rfour\n\nfive',
-			html: '<p>one</p>\n<p>two</p>',
+			text,
+			html,
 			attachments: [],
 			messageId: `${unique('crlf')}@acme.test`,
 			inReplyTo: null,
 			references: [],
 			date: new Date()
 		}).raw;
-		const part = (type: string) => {
-			const body = new RegExp(`Content-Type: ${type}[^]*?\\r\\n\\r\\n([A-Za-z0-9+/=\\r\\n]+?)\\r\\n\\r\\n`).exec(raw)?.[1] ?? '';
-			return new TextDecoder().decode(Uint8Array.from(atob(body.replace(/\r\n/g, '')), (c) => c.charCodeAt(0)));
-		};
-		expect(part('text/plain')).toBe('one\r\ntwo\r\nthree\r\nfour\r\n\r\nfive');
-		expect(part('text/html')).toBe('<p>one</p>\r\n<p>two</p>');
+	/** A part's Content-Transfer-Encoding and its body as it travels. */
+	const part = (raw: string, type: string) => {
+		const found = new RegExp(`Content-Type: ${type}; charset=UTF-8\\r\\nContent-Transfer-Encoding: ([\\w-]+)\\r\\n\\r\\n([^]*?)\\r\\n(?:\\r\\n--|$)`).exec(raw);
+		return { encoding: found?.[1], body: found?.[2] ?? '' };
+	};
+	const everyLine = (raw: string) => raw.split('\r\n');
+
+	it('end every line with CRLF, whatever the help desk sent; ASCII text travels as it is (7bit)', async () => {
+		const raw = composed('one\ntwo\r\nthree\rfour\n\nfive\n.\nsix', '<p>one</p>\n<p>two</p>');
+		expect(part(raw, 'text/plain')).toEqual({ encoding: '7bit', body: 'one\r\ntwo\r\nthree\r\nfour\r\n\r\nfive\r\n.\r\nsix' });
+		expect(part(raw, 'text/html')).toEqual({ encoding: '7bit', body: '<p>one</p>\r\n<p>two</p>' });
+		expect(raw).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
+		expect((await PostalMime.parse(raw)).text?.trimEnd()).toBe('one\ntwo\nthree\nfour\n\nfive\n.\nsix');
+	});
+
+	it('mostly Latin text as quoted-printable, other scripts as base64, a line over 998 characters never as it is; each reads back the same', async () => {
+		const french = 'Bonjour, votre commande est partie aujourd’hui ; le numéro de suivi arrive bientôt. '.repeat(40).trim();
+		const japanese = '日本語のお問い合わせありがとうございます。'.repeat(20);
+		const long = 'word '.repeat(400).trim();
+		for (const [text, encoding] of [
+			[french, 'quoted-printable'],
+			[japanese, 'base64'],
+			[long, 'quoted-printable']
+		] as const) {
+			const raw = composed(text);
+			expect(part(raw, 'text/plain').encoding, text.slice(0, 20)).toBe(encoding);
+			// RFC 2045 §6.7-6.8: no encoded line over 76; RFC 5322 §2.1.1: none over 998 anywhere.
+			expect(Math.max(...everyLine(part(raw, 'text/plain').body).map((line) => line.length))).toBeLessThanOrEqual(76);
+			expect(Math.max(...everyLine(raw).map((line) => line.length))).toBeLessThanOrEqual(998);
+			expect((await PostalMime.parse(raw)).text?.trimEnd()).toBe(text);
+		}
+		// The smaller of the two: quoted-printable for French is smaller than base64 would be; base64 for Japanese than quoted-printable.
+		expect(part(composed(french), 'text/plain').body.length).toBeLessThan((new TextEncoder().encode(french).length * 4) / 3);
+		expect(part(composed(japanese), 'text/plain').body.length).toBeLessThan(new TextEncoder().encode(japanese).length * 3);
 	});
 });
 
