@@ -4,7 +4,9 @@
  * server the global setup started (tests/worker/doh-server.ts). Each test file publishes its own
  * random zone, so files never see each other's DNS.
  */
+/// <reference path="../../worker/libqp.d.ts" />
 import { randomBytes, randomUUID } from 'node:crypto';
+import libqp from 'libqp';
 import { inject } from 'vitest';
 import { baseUrl, callApi, seedIntegration } from './helpers';
 import { PEER_ACCOUNT, PEER_PASSWORD, type ReceivedMail } from './smtp-peer';
@@ -88,11 +90,13 @@ export async function receivedWithSubject(subject: string): Promise<ReceivedMail
 	return (await receivedMail()).filter((mail) => headerOf(mail, 'Subject') === subject);
 }
 
-/** The text of a received single-part message, its transfer encoding (base64 or none) undone. */
+/** The text of a received single-part message, its transfer encoding (base64, quoted-printable or none) undone. */
 export function bodyOf(mail: ReceivedMail): string {
 	const [, ...rest] = mail.data.split(/\r?\n\r?\n/);
 	const body = rest.join('\r\n\r\n');
-	return headerOf(mail, 'Content-Transfer-Encoding')?.toLowerCase() === 'base64' ? Buffer.from(body, 'base64').toString('utf8') : body;
+	const encoding = headerOf(mail, 'Content-Transfer-Encoding')?.toLowerCase();
+	if (encoding === 'base64') return Buffer.from(body, 'base64').toString('utf8');
+	return encoding === 'quoted-printable' ? libqp.decode(body).toString('utf8') : body;
 }
 
 /** One header field of a received message, unfolded; undefined when absent. */

@@ -1,15 +1,17 @@
 /**
- * Accepting a reply in one write (issue 22): the row and its rate limits in one D1 batch beside
- * the composed bytes, with the mailbox this isolate remembers. Through the real router, D1 and
- * R2; the queue is a recording stand-in, so nothing is sent. What must hold: a renamed or
- * deleted mailbox is never replied from as it was, a failed write leaves neither a row nor bytes,
- * and the queue hears of a reply only once both are stored.
+ * Accepting a reply in one write (issue 22): the row, its composed message (up to 128 KiB) and its
+ * rate limits in one D1 batch, a larger message's bytes in R2 beside it, with the mailbox this
+ * isolate remembers. Through the real router, D1 and R2; the queue is a recording stand-in, so
+ * nothing is sent. What must hold: a renamed or deleted mailbox is never replied from as it was,
+ * a failed write leaves neither a row nor bytes, and the queue hears of a reply only once both
+ * are stored.
  */
 import { env } from 'cloudflare:test';
 import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import { handleApi } from '../../worker/api/router';
 import { composedKey } from '../../worker/archive/keys';
+import { INLINE_COMPOSED_BYTES } from '../../worker/outbound/composed';
 import { servicesFrom, type Services } from '../../worker/services';
 import { ORIGIN, TOKEN, call, createMailbox } from './helpers';
 
@@ -37,6 +39,16 @@ async function post(mailboxId: string, services: Services, body: Record<string, 
 const rows = async (mailboxId: string) =>
 	(await env.DB.prepare('SELECT id FROM outbound WHERE mailbox_id = ?1').bind(mailboxId).all<{ id: string }>()).results.map((row) => row.id);
 const composedObjects = async () => (await env.MAIL_ARCHIVE.list({ prefix: composedKey('') })).objects.length;
+/** What the row keeps of its composed message (migration 0018): null once it is in R2, or when it never was in the row. */
+const composedInRow = async (id: string) =>
+	(await env.DB.prepare('SELECT composed FROM outbound WHERE id = ?1').bind(id).first<{ composed: string | null }>())?.composed ?? null;
+/** A reply whose composed message is over INLINE_COMPOSED_BYTES: its bytes go to R2 at once. */
+const large = { to: ['customer@example.org'], subject: 'Your invoice', text: 'Line of the invoice.\r\n'.repeat(Math.ceil((INLINE_COMPOSED_BYTES + 1024) / 22)) };
+/** An R2 bucket that refuses every write (an outage); reads and deletes reach the real one. */
+const refusingWrites = () =>
+	new Proxy(env.MAIL_ARCHIVE, {
+		get: (target, name) => (name === 'put' ? async () => Promise.reject(new Error('R2 is unavailable')) : Reflect.get(target, name).bind(target))
+	}) as R2Bucket;
 
 describe('POST /api/mailboxes/:id/outbound in one write', () => {
 	it('replies from a renamed mailbox under its new name, and answers 404 once it is gone, though this isolate saw it before', async () => {
@@ -53,24 +65,45 @@ describe('POST /api/mailboxes/:id/outbound in one write', () => {
 		const second = await post(mailbox.id, services);
 		expect(second.status).toBe(202);
 		expect(second.body.from.name).toBe('Acme Help');
-		const stored = await env.MAIL_ARCHIVE.get(composedKey(second.body.id));
-		expect((await PostalMime.parse(await stored!.arrayBuffer())).from).toMatchObject({ name: 'Acme Help', address: mailbox.address });
-		// The attempt composed under the old name left no bytes behind.
-		expect(await composedObjects()).toBe(objects + 1);
+		const stored = await composedInRow(second.body.id);
+		expect((await PostalMime.parse(stored!)).from).toMatchObject({ name: 'Acme Help', address: mailbox.address });
+		// The attempt composed under the old name left nothing behind: no row, no bytes.
+		expect((await rows(mailbox.id)).sort()).toEqual([first.body.id, second.body.id].sort());
+		expect(await composedObjects()).toBe(objects);
 		expect(sent).toEqual([first.body.id, second.body.id]);
 
 		expect((await call('DELETE', `/api/mailboxes/${mailbox.id}`)).status).toBe(204);
 		expect((await post(mailbox.id, services)).status).toBe(404);
-		expect(await composedObjects()).toBe(objects + 1);
+		expect(await composedObjects()).toBe(objects);
 		expect(sent).toHaveLength(2);
 	});
 
-	it('keeps neither a row nor bytes when the archive write fails, and tells the queue nothing', async () => {
+	it('keeps a message up to 128 KiB in its row, written once: R2 is not written; the raw message reads from the row', async () => {
 		const { sent, queue } = recordingQueue();
 		const mailbox = await createMailbox();
 		const base = servicesFrom(env);
-		const failing = { put: async () => Promise.reject(new Error('R2 is unavailable')), delete: (key: string) => env.MAIL_ARCHIVE.delete(key) };
-		const answer = await post(mailbox.id, { ...base, archive: failing as unknown as R2Bucket, queues: { ...base.queues, replies: queue } });
+		const objects = await composedObjects();
+		const text = `${'Tracking follows. '.repeat(5_000)}The end.`;
+		const answer = await post(mailbox.id, { ...base, archive: refusingWrites(), queues: { ...base.queues, replies: queue } }, { to: ['customer@example.org'], subject: 'Kept in its row', text });
+		expect(answer.status).toBe(202);
+		expect(sent).toEqual([answer.body.id]);
+		expect(await composedObjects()).toBe(objects);
+		const kept = await composedInRow(answer.body.id);
+		expect(kept).toContain(`Message-ID: <${answer.body.messageId}>`);
+		expect(new TextEncoder().encode(kept!).byteLength).toBeLessThanOrEqual(INLINE_COMPOSED_BYTES);
+
+		const raw = await call('GET', `/api/outbound/${answer.body.id}/raw`);
+		expect(raw.status).toBe(200);
+		expect(raw.text).toBe(kept);
+		expect(raw.headers.get('content-length')).toBe(String(new TextEncoder().encode(kept!).byteLength));
+		expect((await PostalMime.parse(raw.text)).text?.trimEnd()).toBe(text);
+	});
+
+	it('keeps neither a row nor bytes when the archive write of a larger message fails, and tells the queue nothing', async () => {
+		const { sent, queue } = recordingQueue();
+		const mailbox = await createMailbox();
+		const base = servicesFrom(env);
+		const answer = await post(mailbox.id, { ...base, archive: refusingWrites(), queues: { ...base.queues, replies: queue } }, large);
 		expect(answer.status).toBe(500);
 		expect(await rows(mailbox.id)).toEqual([]);
 		expect(sent).toEqual([]);
@@ -81,14 +114,23 @@ describe('POST /api/mailboxes/:id/outbound in one write', () => {
 		const mailbox = await createMailbox();
 		const base = servicesFrom(env);
 		const objects = await composedObjects();
-		// A D1 that fails every batch (an outage): the bytes written beside the row are taken back.
+		// A D1 that fails every batch (an outage): the bytes of a larger message, written beside the row, are taken back.
 		const db = new Proxy(env.DB, {
 			get: (target, name) => (name === 'batch' ? async () => Promise.reject(new Error('D1 is unavailable')) : Reflect.get(target, name).bind(target))
 		});
-		const answer = await post(mailbox.id, { ...base, db, queues: { ...base.queues, replies: queue } });
-		expect(answer.status).toBe(500);
+		for (const body of [large, undefined]) {
+			const answer = await post(mailbox.id, { ...base, db, queues: { ...base.queues, replies: queue } }, body);
+			expect(answer.status).toBe(500);
+		}
 		expect(await composedObjects()).toBe(objects);
 		expect(await rows(mailbox.id)).toEqual([]);
 		expect(sent).toEqual([]);
+
+		// With D1 back, the larger message's bytes are in R2 and not in its row.
+		const answer = await post(mailbox.id, { ...base, queues: { ...base.queues, replies: queue } }, large);
+		expect(answer.status).toBe(202);
+		expect(await composedObjects()).toBe(objects + 1);
+		expect(await composedInRow(answer.body.id)).toBeNull();
+		expect((await call('GET', `/api/outbound/${answer.body.id}/raw`)).text).toBe(await (await env.MAIL_ARCHIVE.get(composedKey(answer.body.id)))!.text());
 	});
 });

@@ -7,8 +7,9 @@
 import { createMessageBatch, env } from 'cloudflare:test';
 import PostalMime from 'postal-mime';
 import { describe, expect, it, vi } from 'vitest';
-import type { OutboundItem } from '../../src/lib/schema/outbound';
-import { listOutboundQuery } from '../../worker/db/outbound';
+import { outboundRequestSchema, type OutboundItem } from '../../src/lib/schema/outbound';
+import { findReplySender, listOutboundQuery } from '../../worker/db/outbound';
+import { createOutbound } from '../../worker/outbound/create';
 import { consumeOutbound } from '../../worker/outbound/consumer';
 import { SENDING_LEASE_MS } from '../../worker/outbound/lease';
 import { sweepOutbound } from '../../worker/outbound/sweep';
@@ -81,6 +82,10 @@ async function waitFor(id: string, done: (item: OutboundItem) => boolean, timeou
 
 const settled = (item: OutboundItem) => !['queued', 'sending'].includes(item.status);
 
+/** What the row keeps of its composed message (migration 0018): null once the consumer put it in R2. */
+const composedInRow = async (id: string) =>
+	(await env.DB.prepare('SELECT composed FROM outbound WHERE id = ?1').bind(id).first<{ composed: string | null }>())?.composed ?? null;
+
 describe('POST /api/mailboxes/:id/outbound', () => {
 	it('sends a reply as "Mailbox name" <address>, threaded from the log, exactly the stored bytes', async () => {
 		const mailbox = await mailboxOn('outbound', { name: 'Équipe Support Ünited' });
@@ -137,6 +142,9 @@ describe('POST /api/mailboxes/:id/outbound', () => {
 		expect(raw.headers.get('content-disposition')).toContain(`${sent.messageId}.eml`);
 		// Byte for byte: what the peer got (dots unstuffed by smtp-server) is what /raw gives.
 		expect(delivered!.data).toBe(raw.text);
+		// Kept in its row until the consumer took it (issue 22), in R2 now for the 30 days.
+		expect(await composedInRow(sent.id)).toBeNull();
+		expect(await (await env.MAIL_ARCHIVE.get(`outbound/${sent.id}`))!.text()).toBe(raw.text);
 
 		const parsed = await PostalMime.parse(raw.text);
 		expect(parsed.from).toEqual({ name: 'Équipe Support Ünited', address: mailbox.address });
@@ -518,6 +526,33 @@ describe('reading and listing', () => {
 		expect(health.body.items).toEqual([
 			expect.objectContaining({ mailboxId: mailbox.id, outbound: { last24h: { sent: 0, failed: 3, bounced: 0, limitDeferred: 0 }, last30d: { sent: 0, failed: 3, bounced: 0, limitDeferred: 0 }, lastSentAt: null } })
 		]);
+	});
+});
+
+describe('a composed message kept in its row (issue 22)', () => {
+	it('leaves when R2 cannot take it yet, and the row keeps it: /raw still gives the bytes that left', async () => {
+		const mailbox = await mailboxOn('outbound');
+		const base = servicesFrom(env);
+		const archive = new Proxy(env.MAIL_ARCHIVE, {
+			get: (target, name) => (name === 'put' ? async () => Promise.reject(new Error('R2 is unavailable')) : Reflect.get(target, name).bind(target))
+		}) as R2Bucket;
+		// The real queue hears nothing: this test is the consumer's only invocation.
+		const services = { ...base, archive, queues: { ...base.queues, replies: { sendBatch: async () => {} } as unknown as Queue } };
+		const sender = (await findReplySender(env.DB, mailbox.id))!;
+		const request = outboundRequestSchema.parse({ to: ['alice@customer.example'], subject: 'Kept', text: 'Still on its way.' });
+		const created = await createOutbound(services, { mailbox: sender, request, now: new Date() });
+		if (!created.ok) throw new Error(JSON.stringify(created));
+		const kept = await composedInRow(created.outbound.id);
+		expect(kept).not.toBeNull();
+
+		await consumeOutbound([{ body: { id: created.outbound.id }, ack: () => {}, retry: () => {} }], services);
+		const item = (await call<OutboundItem>('GET', `/api/outbound/${created.outbound.id}`)).body;
+		expect(item.status, JSON.stringify(item.attempts)).toBe('sent');
+		const [delivered] = await receivedFor(created.outbound.messageId);
+		expect(delivered!.data).toBe(kept);
+		expect(await composedInRow(created.outbound.id)).toBe(kept);
+		expect(await env.MAIL_ARCHIVE.head(`outbound/${created.outbound.id}`)).toBeNull();
+		expect((await call('GET', `/api/outbound/${created.outbound.id}/raw`)).text).toBe(kept);
 	});
 });
 

@@ -3,9 +3,10 @@ import { fieldErrors } from '../../src/lib/schema/api-error';
 import { MAX_OUTBOUND_BODY_BYTES, outboundListQuerySchema, outboundRequestSchema } from '../../src/lib/schema/outbound';
 import { liftPause } from '../db/mailboxes';
 import { findOutbound, findReplySender, listOutbound, requeueOutbound, toOutboundItem, type ReplySender, type StoredOutbound } from '../db/outbound';
-import { composedKey } from '../archive/keys';
-import { emlResponse, readMessageContent } from '../archive/originals';
 import { enqueue } from '../jobs/enqueue';
+import { composedKey } from '../archive/keys';
+import { readMessageContent } from '../archive/originals';
+import { composedEml } from '../outbound/composed';
 import { createOutbound, type CreateResult } from '../outbound/create';
 import { forgetSender, rememberedSender, rememberSender } from '../outbound/senders';
 import { answerFor, HttpError, json, readBody, validationFailed, type RefusalAnswers } from './http';
@@ -24,12 +25,12 @@ const CREATE_REFUSED: RefusalAnswers<Extract<CreateResult, { ok: false }>> = {
 
 /**
  * `POST /api/mailboxes/:id/outbound`: 202 with the item, `queued`; a retried request returns the
- * first. Issue 22: after authentication one write, the row and its rate limits in one D1 batch
- * beside the composed bytes' R2 put, then the queue (the mailbox read first only when this
- * isolate has not seen it). A client over a limit in this window is refused before its body
+ * first. Issue 22: after authentication one write, the row, its composed message and its rate
+ * limits in one D1 batch (a message over 128 KiB to R2 beside it), then the queue, told after the
+ * answer (the mailbox read first only when this isolate has not seen it). A client over a limit in this window is refused before its body
  * (up to 28 MiB) is read; D1 has the last word either way.
  */
-export const create: Handler = async ({ request, services, params, now, principal }) => {
+export const create: Handler = async ({ request, services, params, now, principal, waitUntil }) => {
 	const limits = prepareRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('outbound', principal, params.id!));
 	const count = async () => limits.enforce(await services.db.batch(limits.statements));
 	if (limits.refusedLately) await count();
@@ -39,11 +40,11 @@ export const create: Handler = async ({ request, services, params, now, principa
 	// its limits count first, as a retried request has always been counted.
 	const countedAlready = limits.refusedLately || Boolean(input.id);
 	if (input.id && !limits.refusedLately) await count();
-	let result = await createOutbound(services, { mailbox, request: input, now: now(), admission: countedAlready ? undefined : limits });
+	let result = await createOutbound(services, { mailbox, request: input, now: now(), admission: countedAlready ? undefined : limits, afterAnswer: waitUntil });
 	if (!result.ok && result.reason === 'sender_changed') {
 		// Renamed, readdressed or deleted since it was read: read it again (404 if gone); the limits counted already.
 		forgetSender(mailbox.id);
-		result = await createOutbound(services, { mailbox: await readSender(services.db, params.id!), request: input, now: now() });
+		result = await createOutbound(services, { mailbox: await readSender(services.db, params.id!), request: input, now: now(), afterAnswer: waitUntil });
 	}
 	if (!result.ok) throw answerFor(CREATE_REFUSED, result);
 	return json(toOutboundItem(result.outbound), 202, { location: `/api/outbound/${result.outbound.id}` });
@@ -78,7 +79,7 @@ export const list: Handler = async ({ request, services, scope }) => {
 export const read: Handler = async ({ services, params }) => {
 	const outbound = await findOutbound(services.db, params.id!);
 	if (!outbound) throw notFound();
-	// D1 holds a cut copy; the composed message has it all.
+	// D1 holds a cut copy; the composed message has it all (in R2: a row keeps none whose content it cut, outbound/composed.ts).
 	const whole = outbound.truncated ? await readMessageContent(services.archive, composedKey(outbound.id)) : null;
 	const { headers, text, html } = { ...outbound, ...whole };
 	return json({ ...toOutboundItem(outbound), text, html, headers, attachments: outbound.attachments });
@@ -89,7 +90,7 @@ export const raw: Handler = async ({ services, params, now, principal }) => {
 	const outbound = await findOutbound(services.db, params.id!);
 	if (!outbound) throw notFound();
 	await enforceRateLimits({ db: services.db, now, overrides: services.config.rateLimits }, rateChecks('download', principal, outbound.mailboxId));
-	const eml = await emlResponse(services.archive, composedKey(outbound.id), outbound.messageId);
+	const eml = await composedEml(services, outbound);
 	if (!eml) throw new HttpError(404, 'not_found', 'The composed message is no longer in the archive.');
 	return eml;
 };

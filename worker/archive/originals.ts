@@ -73,11 +73,20 @@ export async function readOriginalAttachment(
 /** `GET …/raw`: the archived message byte for byte, as a download named `<name>.eml`; null when it is gone. */
 export async function emlResponse(bucket: R2Bucket, key: string, name: string): Promise<Response | null> {
 	const object = await bucket.get(key);
-	if (!object) return null;
-	return new Response(object.body, {
+	return object ? eml(object.body, object.size, name) : null;
+}
+
+/** `emlResponse` of a message at hand (a reply's composed message its row still keeps, outbound/composed.ts). */
+export function emlOf(raw: string, name: string): Response {
+	const bytes = new TextEncoder().encode(raw);
+	return eml(bytes, bytes.byteLength, name);
+}
+
+function eml(body: ReadableStream | Uint8Array, size: number, name: string): Response {
+	return new Response(body, {
 		headers: {
 			'content-type': 'message/rfc822',
-			'content-length': String(object.size),
+			'content-length': String(size),
 			'content-disposition': `attachment; filename="${safeFileName(name)}.eml"`,
 			'cache-control': 'no-store',
 			'x-content-type-options': 'nosniff'

@@ -145,13 +145,20 @@ const INSERT_PARAMETERS = 19;
  * (db/rate-limits.ts) would count it: run first in the takes' batch, the row and its rate limits
  * are one write (issue 22). Its result changed one row when it was stored.
  */
-export function insertOutboundStatement(db: D1Database, m: NewOutbound, sender: ReplySender, takes: readonly Take[]): D1PreparedStatement {
-	const limits = underLimitsCondition(takes, INSERT_PARAMETERS + 4);
+export function insertOutboundStatement(
+	db: D1Database,
+	m: NewOutbound,
+	sender: ReplySender,
+	takes: readonly Take[],
+	/** The composed message when the row keeps it until the consumer has put it in R2 (outbound/composed.ts), else null. */
+	composed: string | null
+): D1PreparedStatement {
+	const limits = underLimitsCondition(takes, INSERT_PARAMETERS + 5);
 	return db
 		.prepare(
 			'INSERT OR IGNORE INTO outbound (id, mailbox_id, message_id, status, from_name, from_address, to_addresses, cc_addresses, ' +
-				'bcc_addresses, subject, in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at) ' +
-				"SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 " +
+				'bcc_addresses, subject, in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at, composed) ' +
+				"SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?23 " +
 				`WHERE EXISTS (SELECT 1 FROM mailboxes WHERE id = ?20 AND name = ?21 AND address = ?22) AND ${limits.sql}`
 		)
 		.bind(
@@ -177,6 +184,7 @@ export function insertOutboundStatement(db: D1Database, m: NewOutbound, sender: 
 			sender.id,
 			sender.name,
 			sender.address,
+			composed,
 			...limits.values
 		);
 }
@@ -201,6 +209,16 @@ export function insertedOutbound(m: NewOutbound): StoredOutbound {
 		claimedAt: null,
 		dataStartedAt: null
 	};
+}
+
+/** The composed message the row keeps (0018: until the consumer has put it in R2); null when it is in R2 (or there is no such row). */
+export async function findComposedInRow(db: D1Database, id: string): Promise<string | null> {
+	return (await db.prepare('SELECT composed FROM outbound WHERE id = ?1').bind(id).first<{ composed: string | null }>())?.composed ?? null;
+}
+
+/** The row no longer keeps its composed message: it is in R2 now. */
+export async function dropComposedFromRow(db: D1Database, id: string): Promise<void> {
+	await db.prepare('UPDATE outbound SET composed = NULL WHERE id = ?1 AND composed IS NOT NULL').bind(id).run();
 }
 
 export async function findOutbound(db: D1Database, id: string): Promise<StoredOutbound | null> {

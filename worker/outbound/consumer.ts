@@ -19,14 +19,13 @@ import { ehloNameFor } from '../smtp/ehlo-name';
 import { QUEUE_TIMEOUTS } from '../send/timeouts';
 import { acceptedPayload, failedPayload } from '../send/payload';
 import { waitAskedSeconds, type OutgoingMessage, type SendAttempt, type Transport } from '../send/transport';
-import { composedKey } from '../archive/keys';
-import { readComposed } from '../archive/originals';
 import { checkComposedHeaders } from '../mail/composed-headers';
 import { lookAgainAt, mayHaveArrivedHint } from './lease';
 import { pauseForLimit, pausedUntil } from './pause';
 import { inQueueOrder, pacingFor, type Pacing, type PacingOptions } from './pacing';
 import { olderWaiting, renewClaim } from '../db/outbound-order';
 import type { Services } from '../services';
+import { moveComposedToArchive, readComposedReply } from './composed';
 
 /** Lines of the dialogue kept per attempt: enough to see every step, bounded for the D1 row. */
 const MAX_TRANSCRIPT_LINES = 60;
@@ -224,8 +223,11 @@ async function prepare(
 	if (!turn.go) return { kind: 'hold' };
 	// Its lease counts from now: it may have waited behind the batch's others (SENDING_LEASE_MS).
 	if (!(await renewClaim(services.db, outbound, now()))) return { kind: 'lost' };
-	const raw = await readComposed(services.archive, composedKey(outbound.id));
-	if (raw === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };
+	const composed = await readComposedReply(services, outbound.id);
+	if (composed === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };
+	const { raw } = composed;
+	// Kept in its row since POST (outbound/composed.ts): into R2 now, for the 30 days after it leaves.
+	if (composed.inRow) await moveComposedToArchive(services, outbound, raw);
 	const unsafe = checkComposedHeaders(raw);
 	if (unsafe) {
 		return {

@@ -2,8 +2,9 @@
  * Accepting a reply (SPEC §10 "Request" and "The message"): thread it from the log, compose it
  * once, keep it, and hand its id to the queue. One conditional insert decides, atomically: the
  * client's id (a retried request answers the first), the mailbox as composed, the rate limits.
- * A client's id is stored before its bytes; an id made here beside them (issue 22). The queue
- * hears of the id only once both are stored.
+ * A composed message up to INLINE_COMPOSED_BYTES is part of that insert (outbound/composed.ts);
+ * a larger one goes to R2, after a client's id is stored, beside an id made here (issue 22). The
+ * queue hears of the id only once both are stored.
  */
 import type { OutboundRequest } from '../../src/lib/schema/outbound';
 import { isLogId, MAX_OUTBOUND_MESSAGE_BYTES } from '../../src/lib/schema/outbound';
@@ -20,6 +21,7 @@ import { composeMessage } from '../mail/compose';
 import { enqueue } from '../jobs/enqueue';
 import { composedKey } from '../archive/keys';
 import { putMessage } from '../archive/originals';
+import { INLINE_COMPOSED_BYTES } from './composed';
 import type { Services } from '../services';
 
 /** RFC 5322 §3.6.4 advises keeping References short; the oldest ids after the first are dropped past this. */
@@ -46,9 +48,11 @@ export async function createOutbound(
 		now: Date;
 		/** The API's rate limits, counted in the row's own batch: the row is written only when every take counts (db/outbound.ts). */
 		admission?: Admission;
+		/** Where the queue's send goes on after the answer (the request's waitUntil); without it, it is awaited. */
+		afterAnswer?: (promise: Promise<unknown>) => void;
 	}
 ): Promise<CreateResult> {
-	const { mailbox, request, now, admission } = input;
+	const { mailbox, request, now, admission, afterAnswer } = input;
 	const id = request.id ?? crypto.randomUUID();
 	if (request.id) {
 		const existing = await findOutbound(services.db, id);
@@ -112,33 +116,40 @@ export async function createOutbound(
 		metadata: request.metadata ?? {},
 		createdAt: now.toISOString()
 	};
+	// Issue 22: a message up to INLINE_COMPOSED_BYTES goes into its row, one write; the consumer puts
+	// it in R2. Not one whose row is a cut copy: its whole content is read from R2 (api/outbound.ts).
+	const inRow = composed.size <= INLINE_COMPOSED_BYTES && !row.truncated;
 	const archive = () => putMessage(services.archive, composedKey(id), composed.raw, messageId);
-	const insert = insertOutboundStatement(services.db, row, mailbox, admission?.takes ?? []);
-	// An id made here is this request's alone: its bytes are written beside its row (issue 22: one
-	// wait). A client's id may arrive twice at once: its row decides whose bytes are kept, so they
+	const insert = insertOutboundStatement(services.db, row, mailbox, admission?.takes ?? [], inRow ? composed.raw : null);
+	// A larger one under an id made here is this request's alone: its bytes are written beside its
+	// row. A client's id may arrive twice at once: its row decides whose bytes are kept, so they
 	// are written after it.
-	const [written, archived] = await Promise.allSettled([services.db.batch([insert, ...(admission?.statements ?? [])]), request.id ? null : archive()]);
+	const archivedBeside = !inRow && !request.id;
+	const [written, archived] = await Promise.allSettled([services.db.batch([insert, ...(admission?.statements ?? [])]), archivedBeside ? archive() : null]);
 	if (written.status === 'rejected') {
 		// Under a client's id the bytes may be another request's (the same id at once): left alone.
-		if (!request.id) await takeBack(services, id, { row: false });
+		if (archivedBeside) await takeBack(services, id, { row: false });
 		throw written.reason;
 	}
 	const [inserted, ...counted] = written.value;
 	if (inserted!.meta.changes !== 1) {
 		// Not written: over a rate limit, the client's id taken, or the mailbox changed since it was read.
-		if (!request.id) await takeBack(services, id, { row: false });
+		if (archivedBeside) await takeBack(services, id, { row: false });
 		admission?.enforce(counted);
 		const existing = request.id ? await findOutbound(services.db, id) : null;
 		return existing ? sameRequest(existing, mailbox.id) : { ok: false, reason: 'sender_changed' };
 	}
-	const stored = request.id ? (await Promise.allSettled([archive()]))[0] : archived;
-	if (stored.status === 'rejected') {
+	const stored = inRow ? null : archivedBeside ? archived : (await Promise.allSettled([archive()]))[0];
+	if (stored?.status === 'rejected') {
 		await takeBack(services, id, { row: true });
 		throw stored.reason;
 	}
-	// Only now, with the row and its bytes stored, may the consumer see the id. A failed send is not
-	// the request's failure: the row is `queued`, and the sweep enqueues it (outbound/sweep.ts).
-	await enqueue(services.queues.replies, [id]);
+	// Only now, with the row and its bytes stored, may the consumer see the id. The send is not the
+	// request's to wait for (issue 22): a failed or lost one leaves the row `queued`, and the sweep
+	// enqueues it (outbound/sweep.ts), so the answer does not wait on the queue.
+	const enqueued = enqueue(services.queues.replies, [id]);
+	if (afterAnswer) afterAnswer(enqueued);
+	else await enqueued;
 	// The answer is the row as written (issue 22: no read-back); the consumer may already be sending it.
 	return { ok: true, outbound: insertedOutbound(row), created: true };
 }

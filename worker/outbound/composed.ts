@@ -1,0 +1,48 @@
+/**
+ * Where a reply's composed message lives (SPEC §10 "The message": exactly the bytes that leave,
+ * kept 30 days). Issue 22: `POST /outbound` writes once, so a message up to INLINE_COMPOSED_BYTES
+ * goes into its own row (migration 0018) in the row's D1 batch, and the reply consumer puts it in
+ * R2 when it first takes the reply, then clears the row's copy; a larger one is put in R2 by the
+ * request itself. At every moment one of the two holds it (the put comes before the clearing),
+ * and every reader here looks in the row first. A row never keeps the message of a reply whose
+ * text, HTML or header block it had to cut, so the whole content of a cut row is read from R2.
+ */
+import { composedKey } from '../archive/keys';
+import { emlOf, emlResponse, putMessage, readComposed } from '../archive/originals';
+import { dropComposedFromRow, findComposedInRow } from '../db/outbound';
+import type { Services } from '../services';
+
+/**
+ * The largest composed message kept in its row until the consumer takes it: a reply with text and
+ * HTML but no sizeable attachment (D1 keeps up to 2 MB a row; the row holds the text as well).
+ */
+export const INLINE_COMPOSED_BYTES = 128 * 1024;
+
+type Stores = Pick<Services, 'db' | 'archive'>;
+
+/** The composed message, and whether it is still in the row; null when neither holds it (past retention). */
+export async function readComposedReply(services: Stores, id: string): Promise<{ raw: string; inRow: boolean } | null> {
+	const inRow = await findComposedInRow(services.db, id);
+	if (inRow !== null) return { raw: inRow, inRow: true };
+	const archived = await readComposed(services.archive, composedKey(id));
+	return archived === null ? null : { raw: archived, inRow: false };
+}
+
+/**
+ * Puts the row's copy in R2 and then clears it. A failure is only logged: the row keeps its copy,
+ * so the reply still leaves, and its next attempt (or retry) tries again.
+ */
+export async function moveComposedToArchive(services: Stores, outbound: { id: string; messageId: string }, raw: string): Promise<void> {
+	try {
+		await putMessage(services.archive, composedKey(outbound.id), raw, outbound.messageId);
+		await dropComposedFromRow(services.db, outbound.id);
+	} catch (error) {
+		console.error('composed_archive_failed', { outboundId: outbound.id, error: error instanceof Error ? error.message : String(error) });
+	}
+}
+
+/** `GET /api/outbound/:id/raw`: the composed message as `<Message-ID>.eml`; null when it is gone. */
+export async function composedEml(services: Stores, outbound: { id: string; messageId: string }): Promise<Response | null> {
+	const inRow = await findComposedInRow(services.db, outbound.id);
+	return inRow !== null ? emlOf(inRow, outbound.messageId) : emlResponse(services.archive, composedKey(outbound.id), outbound.messageId);
+}
