@@ -177,6 +177,32 @@ describe('replies the queue has not delivered yet (Cloudflare Queues does not pr
 	});
 });
 
+describe('a held reply whose queue message is lost', () => {
+	it('is taken along by a newer reply once its time has passed, so the newer one does not wait for the sweep; one held until later still holds it', async () => {
+		const { mailbox, account } = await limitedMailbox({ concurrent: 2 }, {});
+		const played = playedQueue();
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
+		const replies = await queueReplies(services, mailbox, 3);
+		played.due.length = 0;
+		const heldUntil = (reply: StoredOutbound, at: Date) => env.DB.prepare('UPDATE outbound SET next_attempt_at = ?2 WHERE id = ?1').bind(reply.id, at.toISOString()).run();
+		const delivered = (reply: StoredOutbound) => ({ body: { id: reply.id }, ack: () => {}, retry: () => {} });
+
+		// Held until a minute from now (its mailbox had no room before then): the newer two wait behind it.
+		await heldUntil(replies[0]!, new Date(Date.now() + 60_000));
+		await consumeOutbound([delivered(replies[2]!)], services);
+		expect((await peerAccount(account)).accepted).toEqual([]);
+		expect(played.due.map((due) => due.id).sort()).toEqual([replies[1]!.id, replies[2]!.id].sort());
+		played.due.length = 0;
+
+		// Their times have passed and the oldest's queue message never came: the newest's next turn sends all three, in order.
+		for (const reply of replies.slice(0, 2)) await heldUntil(reply, new Date(Date.now() - 1_000));
+		await consumeOutbound([delivered(replies[2]!)], services);
+		expect((await peerAccount(account)).accepted.map((sent) => sent.messageId)).toEqual(replies.map((reply) => reply.messageId));
+		expect(played.due).toEqual([]);
+		for (const reply of replies) expect((await findOutbound(env.DB, reply.id))!.status).toBe('sent');
+	});
+});
+
 describe('a reply whose lease ran out while it waited its turn', () => {
 	it('is not sent by the invocation that lost it: another attempt has it', async () => {
 		// One send per (shortened) window: the second reply waits its turn inside the invocation.

@@ -27,23 +27,25 @@ export async function olderUnsent(
 }
 
 /**
- * The mailbox's replies still waiting for their first turn (`queued`, never held back) that are
- * older than `newest`, oldest first, at most `limit`: the queue has not delivered them yet.
- * Uses the index outbound_mailbox_status_created (migration 0006).
+ * The mailbox's `queued` replies older than `newest` that may leave now, oldest first, at most
+ * `limit`: never held back (the queue has not delivered them yet), or held back until a time
+ * that has passed (their queue message is late or lost). One held until later stays: its
+ * mailbox had no room before then. Uses the index outbound_mailbox_status_created (migration 0006).
  */
 export async function olderWaiting(
 	db: D1Database,
 	mailboxId: string,
 	newest: { id: string; createdAt: string },
 	except: readonly string[],
-	limit: number
+	limit: number,
+	now: Date
 ): Promise<string[]> {
 	const { results } = await db
 		.prepare(
-			"SELECT id FROM outbound WHERE mailbox_id = ?1 AND status = 'queued' AND next_attempt_at IS NULL AND (created_at < ?2 OR (created_at = ?2 AND id < ?3)) " +
-				'AND id NOT IN (SELECT value FROM json_each(?4)) ORDER BY created_at, id LIMIT ?5'
+			"SELECT id FROM outbound WHERE mailbox_id = ?1 AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?6) " +
+				'AND (created_at < ?2 OR (created_at = ?2 AND id < ?3)) AND id NOT IN (SELECT value FROM json_each(?4)) ORDER BY created_at, id LIMIT ?5'
 		)
-		.bind(mailboxId, newest.createdAt, newest.id, JSON.stringify(except), limit)
+		.bind(mailboxId, newest.createdAt, newest.id, JSON.stringify(except), limit, now.toISOString())
 		.all<{ id: string }>();
 	return results.map((row) => row.id);
 }

@@ -259,12 +259,14 @@ const MAX_TAKEN_ALONG = 25;
  * SPEC §15 sends a mailbox's replies in the order they were queued, and Cloudflare Queues does not
  * deliver in order: a batch would hold a reply back (seconds, on a delayed queue message) for an
  * older one the queue has not brought yet. So the batch takes along the mailbox's older replies
- * still waiting for their first turn, claimed as its own. Their queue messages, when they come,
- * find them taken (outbound/lease.ts). A claimed one's retry or hold gets a new queue message.
+ * still waiting for their first turn, or held back until a time now past (a held reply whose
+ * queue message is lost would otherwise hold the newer ones until the sweep), claimed as its own.
+ * Their queue messages, when they come, find them taken (outbound/lease.ts). A claimed one's
+ * retry or hold gets a new queue message.
  */
 async function olderReplies(db: D1Database, mailboxId: string, group: readonly Item[], at: Date): Promise<Item[]> {
 	const newest = group.reduce((latest, item) => (inQueueOrder(item.outbound, latest) > 0 ? item.outbound : latest), group[0]!.outbound);
-	const ids = await olderWaiting(db, mailboxId, newest, group.map((item) => item.outbound.id), MAX_TAKEN_ALONG);
+	const ids = await olderWaiting(db, mailboxId, newest, group.map((item) => item.outbound.id), MAX_TAKEN_ALONG, at);
 	const claimed = await Promise.all(ids.map((id) => claimOutbound(db, id, at)));
 	return claimed.filter((outbound) => outbound !== null).map((outbound) => ({ message: takenAlong(outbound.id), outbound }));
 }
