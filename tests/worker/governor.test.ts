@@ -9,7 +9,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { outboundRequestSchema } from '../../src/lib/schema/outbound';
 import { findMailbox, type StoredMailbox } from '../../worker/db/mailboxes';
-import { findOutbound, type StoredOutbound } from '../../worker/db/outbound';
+import { claimOutbound, findOutbound, type StoredOutbound } from '../../worker/db/outbound';
+import { finishAttempt } from '../../worker/outbound/status';
 import { busyAttempt, takeInteractiveSlot } from '../../worker/governor/interactive-slot';
 import { limitsFor, SEND_MARGIN_MS } from '../../worker/governor/limits';
 import { createOutbound } from '../../worker/outbound/create';
@@ -227,6 +228,23 @@ describe('a reply whose lease ran out while it waited its turn', () => {
 		expect((await peerAccount(account)).accepted.map((sent) => sent.messageId)).toEqual([first!.messageId]);
 		const lost = (await findOutbound(env.DB, second!.id))!;
 		expect({ status: lost.status, attempts: lost.attempts.length }).toEqual({ status: 'queued', attempts: 0 });
+	});
+
+	it('is not recorded by the invocation that lost it: a pause putting it back does not undo the new claim or its send', async () => {
+		const { mailbox } = await limitedMailbox({ concurrent: 1 }, {});
+		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: playedQueue().queue } };
+		const [reply] = await queueReplies(services, mailbox, 1);
+		const stale = (await claimOutbound(env.DB, reply!.id, new Date(Date.now() - 10 * 60_000)))!;
+		// Its lease ran out; the sweep put it back and another invocation claimed it again.
+		await env.DB.prepare("UPDATE outbound SET status = 'queued', claimed_at = NULL WHERE id = ?1").bind(reply!.id).run();
+		const current = (await claimOutbound(env.DB, reply!.id, new Date()))!;
+		// The first invocation, paused by a limit answer to an earlier reply, puts its batch back.
+		await finishAttempt(services, stale, { status: 'queued', attempt: null, nextAttemptAt: new Date(Date.now() + 60_000).toISOString() });
+		expect((await findOutbound(env.DB, reply!.id))!).toMatchObject({ status: 'sending', claimedAt: current.claimedAt });
+		// The invocation that holds it records its send.
+		const attempt = { at: new Date().toISOString(), ok: true, stage: 'data', category: null, hint: 'Accepted by the server.', code: 250, durationMs: 5 } as const;
+		await finishAttempt(services, current, { status: 'sent', attempt, sentAt: new Date().toISOString() });
+		expect((await findOutbound(env.DB, reply!.id))!).toMatchObject({ status: 'sent', attempts: [expect.objectContaining({ ok: true })] });
 	});
 });
 

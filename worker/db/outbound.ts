@@ -297,22 +297,25 @@ export interface AttemptOutcome {
 export const MAX_KEPT_ATTEMPTS = 30;
 
 /** Ends an attempt this consumer owns (status `sending`): the new status and the attempt record. */
-export function finishAttemptStatement(db: D1Database, id: string, outcome: AttemptOutcome): D1PreparedStatement {
+export function finishAttemptStatement(db: D1Database, outbound: { id: string; claimedAt: string | null }, outcome: AttemptOutcome): D1PreparedStatement {
 	return db
 		.prepare(
 			'UPDATE outbound SET status = ?2, sent_at = coalesce(?3, sent_at), next_attempt_at = ?4, ' +
 				"attempts = CASE WHEN ?5 IS NULL THEN attempts ELSE json_insert(CASE WHEN json_array_length(attempts) >= ?7 THEN json_remove(attempts, '$[0]') ELSE attempts END, '$[#]', json(?5)) END, " +
 				'refused = coalesce(?6, refused), claimed_at = NULL, data_started_at = NULL ' +
-				"WHERE id = ?1 AND status = 'sending'"
+				// Only under the claim the attempt was made with: one whose lease ran out and that another
+				// invocation claimed again is that one's to record (a pause putting it back would undo a send).
+				"WHERE id = ?1 AND status = 'sending' AND claimed_at IS ?8"
 		)
 		.bind(
-			id,
+			outbound.id,
 			outcome.status,
 			outcome.sentAt ?? null,
 			outcome.nextAttemptAt ?? null,
 			outcome.attempt ? JSON.stringify(outcome.attempt) : null,
 			outcome.refused ? JSON.stringify(outcome.refused) : null,
-			MAX_KEPT_ATTEMPTS
+			MAX_KEPT_ATTEMPTS,
+			outbound.claimedAt
 		);
 }
 

@@ -36,7 +36,7 @@ export async function finishAttempt(services: Pick<Services, 'db' | 'queues'>, o
 		nextAttemptAt: outcome.nextAttemptAt ?? null,
 		refused: outcome.refused ?? outbound.refused
 	});
-	await commit(services, outbound, finishAttemptStatement(services.db, outbound.id, outcome), item);
+	await commit(services, outbound, finishAttemptStatement(services.db, outbound, outcome), item);
 }
 
 /** A bounce for a sent message (apply-bounce.ts). */
