@@ -9,6 +9,7 @@ import { env } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it, vi } from 'vitest';
 import type { OutboundItem } from '../../src/lib/schema/outbound';
+import { claimEvent, finishEventAttempt, touchEvent } from '../../worker/db/webhooks';
 import { consumeWebhooks } from '../../worker/webhooks/consumer';
 import { signWebhook } from '../../worker/webhooks/sign';
 import { sweepWebhooks } from '../../worker/webhooks/sweep';
@@ -271,6 +272,26 @@ describe('delivery', () => {
 		await consumeWebhooks([{ body: { id: waiting.id }, ack: () => {}, retry: () => {} }], servicesFrom(env), { now: () => new Date(Date.parse(scheduled) + 1_000) });
 		expect(await receivedAt(path)).toHaveLength(2);
 		expect((await deliveries()).filter((d: { id: string }) => d.id === waiting.id)).toHaveLength(1);
+	});
+
+	it('records an attempt only under its claim: a late answer to a consumer whose lease ran out does not undo a delivery made since', async () => {
+		const path = `/ok/${unique('late')}`;
+		const { integration } = await setup(path);
+		const test = await call('POST', `/api/integrations/${integration.id}/webhook-test`);
+		expect(test.body.ok).toBe(true);
+		const id = test.body.id as string;
+		const attempt = (status: number) => ({ at: new Date().toISOString(), status, durationMs: 5, response: status === 200 ? 'ok' : 'busy' });
+		// A retry of it is claimed, and that consumer stalls past its lease: the sweep takes it back and another claims it.
+		await env.DB.prepare("UPDATE webhook_events SET status = 'pending', next_attempt_at = NULL WHERE id = ?1").bind(id).run();
+		const stale = (await claimEvent(env.DB, id, new Date(Date.now() - 10 * 60_000)))!;
+		await touchEvent(env.DB, id, new Date(Date.now() - 1_000).toISOString());
+		const current = (await claimEvent(env.DB, id, new Date()))!;
+		await finishEventAttempt(env.DB, current, { status: 'delivered', attempt: attempt(200), nextAttemptAt: null });
+		// The stalled consumer's answer comes at last: a 500, which would have made it pending again.
+		await finishEventAttempt(env.DB, stale, { status: 'pending', attempt: attempt(500), nextAttemptAt: new Date(Date.now() + 30_000).toISOString() });
+		const [delivery] = (await call('GET', `/api/integrations/${integration.id}/webhook-deliveries`)).body.items.filter((item: { id: string }) => item.id === id);
+		expect(delivery).toMatchObject({ status: 'delivered', nextAttemptAt: null });
+		expect(delivery.attempts.map((a: { status: number }) => a.status)).toEqual([200, 200]);
 	});
 
 	it('records a timeout as a failed attempt after 10 seconds', async () => {

@@ -54,7 +54,7 @@ export const sendTest: Handler = async (context) => {
 	const attempt = await attemptDelivery(services, event);
 	const ok = attempt.status !== null && attempt.status >= 200 && attempt.status <= 299;
 	// A test is never retried by itself: the admin sees the answer and sends another.
-	await finishEventAttempt(services.db, event.id, { status: ok ? 'delivered' : 'failed', attempt, nextAttemptAt: null });
+	await finishEventAttempt(services.db, { id: event.id, claimedAt: null }, { status: ok ? 'delivered' : 'failed', attempt, nextAttemptAt: null });
 	return json({ ok, id: event.id, attempt });
 };
 

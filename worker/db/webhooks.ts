@@ -103,18 +103,23 @@ export async function claimEvent(db: D1Database, id: string, at: Date): Promise<
 	return row ? toEvent(row) : null;
 }
 
-/** Ends an attempt this consumer owns: delivered, pending again with its next time, or failed. */
+/**
+ * Ends an attempt this consumer owns: delivered, pending again with its next time, or failed. Only
+ * under the claim it was made with (`claimedAt`; null for the test event, sent without a claim):
+ * one whose lease ran out and that the sweep or another consumer took again is theirs to record,
+ * so a late answer never turns a delivered event back into a failed or pending one.
+ */
 export async function finishEventAttempt(
 	db: D1Database,
-	id: string,
+	event: { id: string; claimedAt: string | null },
 	outcome: { status: 'delivered' | 'pending' | 'failed'; attempt: WebhookAttempt; nextAttemptAt: string | null }
 ): Promise<void> {
 	await db
 		.prepare(
 			"UPDATE webhook_events SET status = ?2, attempts = json_insert(attempts, '$[#]', json(?3)), next_attempt_at = ?4, " +
-				"claimed_at = NULL, delivered_at = CASE WHEN ?2 = 'delivered' THEN ?5 ELSE delivered_at END WHERE id = ?1"
+				"claimed_at = NULL, delivered_at = CASE WHEN ?2 = 'delivered' THEN ?5 ELSE delivered_at END WHERE id = ?1 AND claimed_at IS ?6"
 		)
-		.bind(id, outcome.status, JSON.stringify(outcome.attempt), outcome.nextAttemptAt, outcome.attempt.at)
+		.bind(event.id, outcome.status, JSON.stringify(outcome.attempt), outcome.nextAttemptAt, outcome.attempt.at, event.claimedAt)
 		.run();
 }
 

@@ -27,7 +27,7 @@ function webhookJob(services: Pick<Services, 'db' | 'queues' | 'config'>, now: (
 		},
 		verdict: (attempt) => (delivered(attempt) ? 'succeeded' : 'temporary'),
 		record: (event, attempt, settlement) =>
-			finishEventAttempt(services.db, event.id, {
+			finishEventAttempt(services.db, event, {
 				status: settlement.kind === 'done' ? 'delivered' : settlement.kind === 'retry' ? 'pending' : 'failed',
 				attempt,
 				nextAttemptAt: settlement.kind === 'retry' ? settlement.at.toISOString() : null
