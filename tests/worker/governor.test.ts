@@ -63,6 +63,18 @@ function playedQueue() {
 	return { due, queue: queue as unknown as Queue };
 }
 
+/**
+ * `count` replies of the mailbox, queued through services whose replies queue the test plays;
+ * what creating them put on that queue is cleared, so `played.due` holds only what the consumer puts back.
+ */
+async function repliesOn(mailbox: StoredMailbox, count: number) {
+	const played = playedQueue();
+	const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
+	const replies = await queueReplies(services, mailbox, count);
+	played.due.length = 0;
+	return { played, services, replies };
+}
+
 async function queueReplies(services: Services, mailbox: StoredMailbox, count: number): Promise<StoredOutbound[]> {
 	const replies: StoredOutbound[] = [];
 	const start = Date.now();
@@ -105,10 +117,7 @@ async function playQueue(services: Services, played: ReturnType<typeof playedQue
 describe('the governor across overlapping invocations', () => {
 	it('keeps to the sessions and the rate, without a refusal, each reply sent once, in order, the held ones untried', async () => {
 		const { mailbox, account } = await limitedMailbox({ concurrent: 2, perMinute: 3 }, { concurrent: 2, perWindow: 3, windowMs: WINDOW_MS });
-		const played = playedQueue();
-		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
-		const replies = await queueReplies(services, mailbox, 12);
-		played.due.length = 0;
+		const { played, services, replies } = await repliesOn(mailbox, 12);
 		const started = Date.now();
 		// Four invocations at once, each with every fourth reply: more than the mailbox's two sessions.
 		const batches = [0, 1, 2, 3].map((k) => replies.filter((_, i) => i % 4 === k).map((reply) => reply.id));
@@ -136,10 +145,7 @@ describe('the governor across overlapping invocations', () => {
 
 	it('a session the mailbox has not got is not opened: the batch waits, queued, without an attempt', async () => {
 		const { mailbox, account } = await limitedMailbox({ concurrent: 1 }, { concurrent: 1 });
-		const played = playedQueue();
-		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
-		const [reply] = await queueReplies(services, mailbox, 1);
-		played.due.length = 0;
+		const { played, services, replies: [reply] } = await repliesOn(mailbox, 1);
 		const holder = 'another-invocation';
 		expect(await services.governor.acquireSession(mailbox.id, { holder, limits: limitsFor(mailbox), leaseMs: 60_000 })).toEqual({ go: true });
 		await consumeOutbound([{ body: { id: reply!.id }, ack: () => {}, retry: () => {} }], services);
@@ -155,10 +161,7 @@ describe('the governor across overlapping invocations', () => {
 describe('replies the queue has not delivered yet (Cloudflare Queues does not promise order)', () => {
 	it('a batch takes along the older replies still waiting, sends them first, and their own queue messages find them sent', async () => {
 		const { mailbox, account } = await limitedMailbox({ concurrent: 2 }, {});
-		const played = playedQueue();
-		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
-		const replies = await queueReplies(services, mailbox, 3);
-		played.due.length = 0;
+		const { played, services, replies } = await repliesOn(mailbox, 3);
 		const answers: string[] = [];
 		const delivered = (reply: StoredOutbound) => ({ body: { id: reply.id }, ack: () => answers.push(`ack ${reply.id}`), retry: () => answers.push(`retry ${reply.id}`) });
 		// The newest arrives first, alone.
@@ -181,10 +184,7 @@ describe('replies the queue has not delivered yet (Cloudflare Queues does not pr
 describe('a held reply whose queue message is lost', () => {
 	it('is taken along by a newer reply once its time has passed, so the newer one does not wait for the sweep; one held until later still holds it', async () => {
 		const { mailbox, account } = await limitedMailbox({ concurrent: 2 }, {});
-		const played = playedQueue();
-		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
-		const replies = await queueReplies(services, mailbox, 3);
-		played.due.length = 0;
+		const { played, services, replies } = await repliesOn(mailbox, 3);
 		const heldUntil = (reply: StoredOutbound, at: Date) => env.DB.prepare('UPDATE outbound SET next_attempt_at = ?2 WHERE id = ?1').bind(reply.id, at.toISOString()).run();
 		const delivered = (reply: StoredOutbound) => ({ body: { id: reply.id }, ack: () => {}, retry: () => {} });
 
@@ -208,10 +208,7 @@ describe('a reply whose lease ran out while it waited its turn', () => {
 	it('is not sent by the invocation that lost it: another attempt has it', async () => {
 		// One send per (shortened) window: the second reply waits its turn inside the invocation.
 		const { mailbox, account } = await limitedMailbox({ concurrent: 1, perMinute: 1 }, {});
-		const played = playedQueue();
-		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: played.queue } };
-		const [first, second] = await queueReplies(services, mailbox, 2);
-		played.due.length = 0;
+		const { services, replies: [first, second] } = await repliesOn(mailbox, 2);
 		let tampered = false;
 		const sleep = async (ms: number) => {
 			if (!tampered) {
@@ -232,8 +229,7 @@ describe('a reply whose lease ran out while it waited its turn', () => {
 
 	it('is not recorded by the invocation that lost it: a pause putting it back does not undo the new claim or its send', async () => {
 		const { mailbox } = await limitedMailbox({ concurrent: 1 }, {});
-		const services = { ...servicesFrom(env), queues: { ...servicesFrom(env).queues, replies: playedQueue().queue } };
-		const [reply] = await queueReplies(services, mailbox, 1);
+		const { services, replies: [reply] } = await repliesOn(mailbox, 1);
 		const stale = (await claimOutbound(env.DB, reply!.id, new Date(Date.now() - 10 * 60_000)))!;
 		// Its lease ran out; the sweep put it back and another invocation claimed it again.
 		await env.DB.prepare("UPDATE outbound SET status = 'queued', claimed_at = NULL WHERE id = ?1").bind(reply!.id).run();

@@ -52,17 +52,19 @@ export async function olderWaiting(
 
 /**
  * Renews this consumer's claim when a reply's turn to leave comes (it may have waited behind the
- * batch's others): true while the claim is still the one made at `claimedAt`, which then becomes
- * `at` (the record of its outcome is written only under it, db/outbound.ts finishAttemptStatement);
- * false when the lease ran out meanwhile and the row was recovered or claimed again (then it is
- * not sent here).
+ * batch's others), while the claim is still the one made at `claimedAt`, which then becomes `at`
+ * (the record of its outcome is written only under it, db/outbound.ts finishAttemptStatement).
+ * Answers with the composed message the row still keeps (null when it is in R2, outbound/composed.ts),
+ * read in the same statement; null when the lease ran out meanwhile and the row was recovered or
+ * claimed again (then it is not sent here).
  */
-export async function renewClaim(db: D1Database, outbound: { id: string; claimedAt: string | null }, at: Date): Promise<boolean> {
+export async function renewClaim(db: D1Database, outbound: { id: string; claimedAt: string | null }, at: Date): Promise<{ composedInRow: string | null } | null> {
 	const renewed = at.toISOString();
 	const row = await db
-		.prepare("UPDATE outbound SET claimed_at = ?3 WHERE id = ?1 AND status = 'sending' AND claimed_at = ?2 RETURNING id")
+		.prepare("UPDATE outbound SET claimed_at = ?3 WHERE id = ?1 AND status = 'sending' AND claimed_at = ?2 RETURNING composed")
 		.bind(outbound.id, outbound.claimedAt, renewed)
-		.first<{ id: string }>();
-	if (row) outbound.claimedAt = renewed;
-	return row !== null;
+		.first<{ composed: string | null }>();
+	if (!row) return null;
+	outbound.claimedAt = renewed;
+	return { composedInRow: row.composed };
 }

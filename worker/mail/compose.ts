@@ -12,7 +12,7 @@
 import { createMimeMessage } from 'mimetext/browser';
 import { isMessageId } from '../../src/lib/schema/message-id';
 import libqp from 'libqp';
-import { textToBase64 } from './base64';
+import { bytesToBase64, textToBase64 } from './base64';
 
 export interface ComposeInput {
 	from: { name: string; address: string };
@@ -169,7 +169,7 @@ function textBody(text: string): { data: string; encoding: '7bit' | 'quoted-prin
 	let escaped = 0;
 	for (const byte of bytes) if (byte > 0x7e || byte === 0x3d || (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d)) escaped++;
 	if (escaped * 6 < bytes.length) return { data: libqp.wrap(libqp.encode(bytes), QP_LINE), encoding: 'quoted-printable' };
-	return { data: wrapBase64(textToBase64(canonical)), encoding: 'base64' };
+	return { data: wrapBase64(bytesToBase64(bytes)), encoding: 'base64' };
 }
 
 function wrapBase64(base64: string): string {

@@ -20,12 +20,12 @@ export const INLINE_COMPOSED_BYTES = 128 * 1024;
 
 type Stores = Pick<Services, 'db' | 'archive'>;
 
-/** The composed message, and whether it is still in the row; null when neither holds it (past retention). */
-export async function readComposedReply(services: Stores, id: string): Promise<{ raw: string; inRow: boolean } | null> {
-	const inRow = await findComposedInRow(services.db, id);
-	if (inRow !== null) return { raw: inRow, inRow: true };
-	const archived = await readComposed(services.archive, composedKey(id));
-	return archived === null ? null : { raw: archived, inRow: false };
+/**
+ * The composed message: the row's copy (`inRow`, as the consumer's claim read it), else R2's;
+ * null when neither holds it (past retention).
+ */
+export async function readComposedReply(services: Stores, id: string, inRow: string | null): Promise<string | null> {
+	return inRow ?? readComposed(services.archive, composedKey(id));
 }
 
 /**

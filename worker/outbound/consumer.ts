@@ -222,12 +222,12 @@ async function prepare(
 	);
 	if (!turn.go) return { kind: 'hold' };
 	// Its lease counts from now: it may have waited behind the batch's others (SENDING_LEASE_MS).
-	if (!(await renewClaim(services.db, outbound, now()))) return { kind: 'lost' };
-	const composed = await readComposedReply(services, outbound.id);
-	if (composed === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };
-	const { raw } = composed;
+	const claim = await renewClaim(services.db, outbound, now());
+	if (!claim) return { kind: 'lost' };
+	const raw = await readComposedReply(services, outbound.id, claim.composedInRow);
+	if (raw === null) return { kind: 'fail', hint: 'The composed message is no longer in the archive (it is kept 30 days). Send the reply again from the help desk.' };
 	// Kept in its row since POST (outbound/composed.ts): into R2 now, for the 30 days after it leaves.
-	if (composed.inRow) await moveComposedToArchive(services, outbound, raw);
+	if (claim.composedInRow !== null) await moveComposedToArchive(services, outbound, raw);
 	const unsafe = checkComposedHeaders(raw);
 	if (unsafe) {
 		return {
