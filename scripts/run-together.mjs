@@ -4,8 +4,13 @@
 // `npm test` uses it for the Worker suite beside the browser suite (then the bench smoke):
 // the browser tests mostly wait (wrangler dev, Chromium, one page at a time) and the Worker
 // suite keeps about one core busy, so together they take about as long as the longer of the two.
+// A job that prints nothing for RUN_TOGETHER_STALL_SECONDS (300) is hung: it is stopped with what
+// it started, the log names the test files it never reported and the processes still running,
+// and it runs once more (a job that failed is never run again).
 // Usage: node scripts/run-together.mjs "label=command" "label=command" …
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 
 const jobs = process.argv.slice(2).map((arg) => {
 	const split = arg.indexOf('=');
@@ -23,13 +28,34 @@ const width = Math.max(...jobs.map((job) => job.label.length));
 const FAILURE_LINE = /(\bFAIL\b|×|✗|AssertionError|Error:|Timed out|timed out|❯ \S+\.test\.ts:\d+)/;
 const FAILURES_KEPT = 30;
 
+/**
+ * A job that prints nothing for this long is stopped (its whole process group) and counted as
+ * failed, with the test files it never reported: a hang (a test runtime that stopped answering)
+ * then ends the run in minutes with its place named, instead of holding CI until its own limit.
+ * The longest quiet stretch of a healthy run is one browser test file (under a minute).
+ */
+const STALL_MS = Number(process.env.RUN_TOGETHER_STALL_SECONDS ?? 300) * 1000;
+const TEST_FILE = /\btests\/[\w./-]+\.test\.ts\b/g;
+
+/** Test files under the folders a job's output named that it never named itself (not reported). */
+function unreported(named) {
+	const folders = new Set([...named].map((file) => path.dirname(file)));
+	const all = [...folders].flatMap((folder) =>
+		readdirSync(folder, { recursive: true, encoding: 'utf8' })
+			.filter((file) => file.endsWith('.test.ts'))
+			.map((file) => path.join(folder, file).split(path.sep).join('/'))
+	);
+	return [...new Set(all)].filter((file) => !named.has(file)).sort();
+}
+
 /** Writes `chunk` line by line with the job's label, keeping a partial last line for the next chunk. */
-function prefixer(label, stream, failures) {
+function prefixer(label, stream, failures, named) {
 	let partial = '';
 	const emit = (line) => {
 		stream.write(`[${label.padEnd(width)}] ${line}\n`);
 		// eslint-disable-next-line no-control-regex
 		const plain = line.replace(/\u001b\[[0-9;]*m/g, '').trim();
+		for (const file of plain.match(TEST_FILE) ?? []) named.add(file);
 		if (FAILURE_LINE.test(plain) && failures.length < FAILURES_KEPT) failures.push(plain.slice(0, 300));
 	};
 	return {
@@ -45,24 +71,69 @@ function prefixer(label, stream, failures) {
 }
 
 const started = performance.now();
+
+/** Runs `command` once; resolves with how it ended, `stalled` when the watchdog stopped it. */
+function runOnce(label, command) {
+	return new Promise((resolve) => {
+		// Its own process group (detached), so a stall stops it with everything it started.
+		const child = spawn(command, { shell: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+		const failures = [];
+		const named = new Set();
+		const out = prefixer(label, process.stdout, failures, named);
+		const err = prefixer(label, process.stderr, failures, named);
+		let heard = performance.now();
+		let stalled = false;
+		let ended = false;
+		const end = (code, signal) => {
+			if (ended) return;
+			ended = true;
+			clearInterval(watch);
+			out.end();
+			err.end();
+			resolve({ code, signal, stalled, failures });
+		};
+		child.stdout.on('data', (chunk) => ((heard = performance.now()), out.write(String(chunk))));
+		child.stderr.on('data', (chunk) => ((heard = performance.now()), err.write(String(chunk))));
+		const watch = setInterval(() => {
+			if (stalled || performance.now() - heard < STALL_MS) return;
+			stalled = true;
+			const line = `no output for ${STALL_MS / 1000} s: stopped. Test files it had not reported: ${unreported(named).join(', ') || 'none'}`;
+			failures.push(line);
+			err.write(`${line}\n`);
+			// What was still running, for the log: which runtime hung, and for how long.
+			const ps = spawnSync('ps', ['-o', 'pid,stat,etime,rss,args', '-g', String(child.pid)], { encoding: 'utf8' });
+			for (const row of (ps.stdout ?? '').split('\n').filter(Boolean)) err.write(`  ${row.slice(0, 200)}\n`);
+			try {
+				process.kill(-child.pid, 'SIGKILL');
+			} catch {
+				child.kill('SIGKILL');
+			}
+			// A process outside the group may still hold the pipes open: do not wait on it.
+			setTimeout(() => end(null, 'SIGKILL'), 10_000).unref();
+		}, 5_000);
+		child.on('close', end);
+	});
+}
+
+/**
+ * Each job; one that stalled (printed nothing for STALL_MS, so it was hung, not failing) runs
+ * once more, said in the log and in its last line. A job that failed is never run again.
+ */
 const results = await Promise.all(
-	jobs.map(
-		({ label, command }) =>
-			new Promise((resolve) => {
-				const child = spawn(command, { shell: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
-				const failures = [];
-				const out = prefixer(label, process.stdout, failures);
-				const err = prefixer(label, process.stderr, failures);
-				child.stdout.on('data', (chunk) => out.write(String(chunk)));
-				child.stderr.on('data', (chunk) => err.write(String(chunk)));
-				child.on('close', (code, signal) => {
-					out.end();
-					err.end();
-					const seconds = ((performance.now() - started) / 1000).toFixed(1);
-					resolve({ label, ok: code === 0, said: signal ? `stopped by ${signal}` : `exit ${code}`, seconds, failures });
-				});
-			})
-	)
+	jobs.map(async ({ label, command }) => {
+		let run = await runOnce(label, command);
+		let note = '';
+		if (run.stalled) {
+			const first = run.failures.at(-1);
+			process.stderr.write(`[${label.padEnd(width)}] running it again, once: the first run hung (${first})\n`);
+			run = await runOnce(label, command);
+			run.failures.unshift(`first run: ${first}`);
+			note = ', on its second run after the first hung';
+		}
+		const seconds = ((performance.now() - started) / 1000).toFixed(1);
+		const said = run.stalled ? `stopped after ${STALL_MS / 1000} s without output` : run.signal ? `stopped by ${run.signal}` : `exit ${run.code}`;
+		return { label, ok: run.code === 0 && !run.stalled, said: said + note, seconds, failures: run.failures };
+	})
 );
 for (const { label, ok, failures } of results) {
 	if (ok || failures.length === 0) continue;
