@@ -73,6 +73,11 @@ export default defineConfig(async () => {
 					test: {
 						name: 'worker',
 						include: [WORKER_TESTS],
+						// One file at a time, as vitest chooses on 2 cores (CPUs - 1), on any machine: the files
+						// share the global setups' loopback peers, and some tests change the OAuth stand-in's
+						// settings for everyone (deny, signInAs, scripted API answers, its refresh count). Run
+						// side by side (`--maxWorkers=4`), api-send.test.ts met oauth.test.ts's wrong account.
+						maxWorkers: 1,
 						exclude: PURE_TESTS,
 						setupFiles: ['tests/worker/setup.ts'],
 						globalSetup: ['tests/worker/global-setup.ts', 'tests/worker/smtp-servers.ts', 'tests/worker/doh-server.ts', 'tests/worker/webhook-receiver.ts']
