@@ -11,7 +11,9 @@ import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import { handleApi } from '../../worker/api/router';
 import { composedKey } from '../../worker/archive/keys';
-import { INLINE_COMPOSED_BYTES } from '../../worker/outbound/composed';
+import { findComposedInRow } from '../../worker/db/outbound';
+import { composeMessage, encodedText } from '../../worker/mail/compose';
+import { INLINE_COMPOSED_BYTES, rowCopy, wholeComposed } from '../../worker/outbound/composed';
 import { servicesFrom, type Services } from '../../worker/services';
 import { ORIGIN, TOKEN, call, createMailbox } from './helpers';
 
@@ -39,9 +41,11 @@ async function post(mailboxId: string, services: Services, body: Record<string, 
 const rows = async (mailboxId: string) =>
 	(await env.DB.prepare('SELECT id FROM outbound WHERE mailbox_id = ?1').bind(mailboxId).all<{ id: string }>()).results.map((row) => row.id);
 const composedObjects = async () => (await env.MAIL_ARCHIVE.list({ prefix: composedKey('') })).objects.length;
-/** What the row keeps of its composed message (migration 0018): null once it is in R2, or when it never was in the row. */
-const composedInRow = async (id: string) =>
-	(await env.DB.prepare('SELECT composed FROM outbound WHERE id = ?1').bind(id).first<{ composed: string | null }>())?.composed ?? null;
+/** The composed message as the row keeps it (migrations 0018, 0019), made whole: null once it is in R2, or when it never was in the row. */
+const composedInRow = async (id: string) => {
+	const copy = await findComposedInRow(env.DB, id);
+	return copy && wholeComposed(copy);
+};
 /** A reply whose composed message is over INLINE_COMPOSED_BYTES: its bytes go to R2 at once. */
 const large = { to: ['customer@example.org'], subject: 'Your invoice', text: 'Line of the invoice.\r\n'.repeat(Math.ceil((INLINE_COMPOSED_BYTES + 1024) / 22)) };
 /** An R2 bucket that refuses every write (an outage); reads and deletes reach the real one. */
@@ -91,6 +95,11 @@ describe('POST /api/mailboxes/:id/outbound in one write', () => {
 		const kept = await composedInRow(answer.body.id);
 		expect(kept).toContain(`Message-ID: <${answer.body.messageId}>`);
 		expect(new TextEncoder().encode(kept!).byteLength).toBeLessThanOrEqual(INLINE_COMPOSED_BYTES);
+		// Migration 0019: the row's copy leaves out the text part's body, which its text column holds.
+		const copy = (await findComposedInRow(env.DB, answer.body.id))!;
+		expect(copy.text).toBe(text);
+		expect(copy.composed).not.toContain('Tracking follows.');
+		expect(copy.composed.length).toBe(kept!.length - encodedText(text).length);
 
 		const raw = await call('GET', `/api/outbound/${answer.body.id}/raw`);
 		expect(raw.status).toBe(200);
@@ -132,5 +141,46 @@ describe('POST /api/mailboxes/:id/outbound in one write', () => {
 		expect(await composedObjects()).toBe(objects + 1);
 		expect(await composedInRow(answer.body.id)).toBeNull();
 		expect((await call('GET', `/api/outbound/${answer.body.id}/raw`)).text).toBe(await (await env.MAIL_ARCHIVE.get(composedKey(answer.body.id)))!.text());
+	});
+});
+
+describe("a row's copy of its composed message (migration 0019)", () => {
+	const compose = (text: string, more: { html?: string; attachments?: Array<{ filename: string; contentType: string; content: string }> } = {}) =>
+		composeMessage({
+			from: { name: 'Acme Support', address: 'support@acme.test' },
+			to: ['customer@example.org'],
+			cc: [],
+			subject: 'Re: Order',
+			text,
+			html: more.html,
+			attachments: more.attachments ?? [],
+			messageId: `${crypto.randomUUID()}@acme.test`,
+			inReplyTo: null,
+			references: [],
+			date: new Date()
+		});
+
+	it('leaves out the text part\'s body and puts it back byte for byte: 7bit, quoted-printable, base64, alone or beside HTML and attachments', () => {
+		const cases: Array<[string, Parameters<typeof compose>[0], Parameters<typeof compose>[1]]> = [
+			['7bit, the whole message', 'Thanks for writing.\nWe shipped it.', {}],
+			['7bit beside HTML', 'Hello\r\n.\r\nBye', { html: '<p>Hello</p>' }],
+			['quoted-printable', 'Grüße aus Köln, votre numéro arrive. '.repeat(30), {}],
+			['base64 with an attachment', '日本語のお問い合わせありがとうございます。'.repeat(10), { attachments: [{ filename: 'a.txt', contentType: 'text/plain', content: btoa('attached') }] }],
+			['a text that is also in the HTML', 'Same words', { html: 'Same words' }]
+		];
+		for (const [name, text, more] of cases) {
+			const composed = compose(text, more);
+			const copy = rowCopy(composed, text);
+			expect(copy.textAt, name).not.toBeNull();
+			expect(copy.composed.length, name).toBe(composed.raw.length - encodedText(text).length);
+			expect(wholeComposed(copy), name).toBe(composed.raw);
+		}
+	});
+
+	it('keeps the message whole when the text given is not the one it was composed from', () => {
+		const composed = compose('The whole reply, as the help desk wrote it.');
+		const copy = rowCopy(composed, 'Another reply altogether');
+		expect(copy).toEqual({ composed: composed.raw, textAt: null, text: 'Another reply altogether' });
+		expect(wholeComposed(copy)).toBe(composed.raw);
 	});
 });

@@ -8,7 +8,8 @@ import { createMessageBatch, env } from 'cloudflare:test';
 import PostalMime from 'postal-mime';
 import { describe, expect, it, vi } from 'vitest';
 import { outboundRequestSchema, type OutboundItem } from '../../src/lib/schema/outbound';
-import { findReplySender, listOutboundQuery } from '../../worker/db/outbound';
+import { findComposedInRow, findReplySender, listOutboundQuery } from '../../worker/db/outbound';
+import { wholeComposed } from '../../worker/outbound/composed';
 import { createOutbound } from '../../worker/outbound/create';
 import { consumeOutbound } from '../../worker/outbound/consumer';
 import { SENDING_LEASE_MS } from '../../worker/outbound/lease';
@@ -82,9 +83,11 @@ async function waitFor(id: string, done: (item: OutboundItem) => boolean, timeou
 
 const settled = (item: OutboundItem) => !['queued', 'sending'].includes(item.status);
 
-/** What the row keeps of its composed message (migration 0018): null once the consumer put it in R2. */
-const composedInRow = async (id: string) =>
-	(await env.DB.prepare('SELECT composed FROM outbound WHERE id = ?1').bind(id).first<{ composed: string | null }>())?.composed ?? null;
+/** The composed message as the row keeps it (migrations 0018, 0019), made whole: null once the consumer put it in R2. */
+const composedInRow = async (id: string) => {
+	const copy = await findComposedInRow(env.DB, id);
+	return copy && wholeComposed(copy);
+};
 
 describe('POST /api/mailboxes/:id/outbound', () => {
 	it('sends a reply as "Mailbox name" <address>, threaded from the log, exactly the stored bytes', async () => {

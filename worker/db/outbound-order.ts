@@ -3,6 +3,7 @@
  * them. Before a reply takes its turn, the consumer asks whether an older reply of the mailbox
  * is still to leave. Uses the index outbound_mailbox_status_created (migration 0006).
  */
+import { ROW_COMPOSED_COLUMNS, rowComposedOf, type RowComposed } from './outbound';
 
 /**
  * The status of an older reply of the mailbox that has not left yet: `queued` (held back or not
@@ -58,13 +59,13 @@ export async function olderWaiting(
  * read in the same statement; null when the lease ran out meanwhile and the row was recovered or
  * claimed again (then it is not sent here).
  */
-export async function renewClaim(db: D1Database, outbound: { id: string; claimedAt: string | null }, at: Date): Promise<{ composedInRow: string | null } | null> {
+export async function renewClaim(db: D1Database, outbound: { id: string; claimedAt: string | null }, at: Date): Promise<{ composedInRow: RowComposed | null } | null> {
 	const renewed = at.toISOString();
 	const row = await db
-		.prepare("UPDATE outbound SET claimed_at = ?3 WHERE id = ?1 AND status = 'sending' AND claimed_at = ?2 RETURNING composed")
+		.prepare(`UPDATE outbound SET claimed_at = ?3 WHERE id = ?1 AND status = 'sending' AND claimed_at = ?2 RETURNING ${ROW_COMPOSED_COLUMNS}`)
 		.bind(outbound.id, outbound.claimedAt, renewed)
-		.first<{ composed: string | null }>();
+		.first<{ composed: string | null; composed_text_at: number | null; text: string }>();
 	if (!row) return null;
 	outbound.claimedAt = renewed;
-	return { composedInRow: row.composed };
+	return { composedInRow: rowComposedOf(row) };
 }

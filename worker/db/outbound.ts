@@ -150,15 +150,15 @@ export function insertOutboundStatement(
 	m: NewOutbound,
 	sender: ReplySender,
 	takes: readonly Take[],
-	/** The composed message when the row keeps it until the consumer has put it in R2 (outbound/composed.ts), else null. */
-	composed: string | null
+	/** The row's copy of the composed message until the consumer has put it in R2 (outbound/composed.ts), else null. */
+	composed: RowComposed | null
 ): D1PreparedStatement {
-	const limits = underLimitsCondition(takes, INSERT_PARAMETERS + 5);
+	const limits = underLimitsCondition(takes, INSERT_PARAMETERS + 6);
 	return db
 		.prepare(
 			'INSERT OR IGNORE INTO outbound (id, mailbox_id, message_id, status, from_name, from_address, to_addresses, cc_addresses, ' +
-				'bcc_addresses, subject, in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at, composed) ' +
-				"SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?23 " +
+				'bcc_addresses, subject, in_reply_to, reply_to_log_id, text, html, headers, attachments, truncated, size, metadata, created_at, composed, composed_text_at) ' +
+				"SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?23, ?24 " +
 				`WHERE EXISTS (SELECT 1 FROM mailboxes WHERE id = ?20 AND name = ?21 AND address = ?22) AND ${limits.sql}`
 		)
 		.bind(
@@ -184,7 +184,8 @@ export function insertOutboundStatement(
 			sender.id,
 			sender.name,
 			sender.address,
-			composed,
+			composed?.composed ?? null,
+			composed?.textAt ?? null,
 			...limits.values
 		);
 }
@@ -211,14 +212,33 @@ export function insertedOutbound(m: NewOutbound): StoredOutbound {
 	};
 }
 
-/** The composed message the row keeps (0018: until the consumer has put it in R2); null when it is in R2 (or there is no such row). */
-export async function findComposedInRow(db: D1Database, id: string): Promise<string | null> {
-	return (await db.prepare('SELECT composed FROM outbound WHERE id = ?1').bind(id).first<{ composed: string | null }>())?.composed ?? null;
+/**
+ * A row's copy of its composed message (0018, until the consumer has put it in R2): `composed`,
+ * which leaves out the text part's body when `textAt` is set (0019; it goes back at that offset,
+ * encoded from `text`, outbound/composed.ts).
+ */
+export interface RowComposed {
+	composed: string;
+	textAt: number | null;
+	text: string;
+}
+
+/** The columns a row's copy is read from, in a SELECT or a RETURNING. */
+export const ROW_COMPOSED_COLUMNS = 'composed, composed_text_at, text';
+
+/** The row's copy as read with ROW_COMPOSED_COLUMNS; null when it keeps none (it is in R2). */
+export function rowComposedOf(row: { composed: string | null; composed_text_at: number | null; text: string } | null): RowComposed | null {
+	return row?.composed == null ? null : { composed: row.composed, textAt: row.composed_text_at, text: row.text };
+}
+
+/** The row's copy of its composed message; null when it is in R2 (or there is no such row). */
+export async function findComposedInRow(db: D1Database, id: string): Promise<RowComposed | null> {
+	return rowComposedOf(await db.prepare(`SELECT ${ROW_COMPOSED_COLUMNS} FROM outbound WHERE id = ?1`).bind(id).first());
 }
 
 /** The row no longer keeps its composed message: it is in R2 now. */
 export async function dropComposedFromRow(db: D1Database, id: string): Promise<void> {
-	await db.prepare('UPDATE outbound SET composed = NULL WHERE id = ?1 AND composed IS NOT NULL').bind(id).run();
+	await db.prepare('UPDATE outbound SET composed = NULL, composed_text_at = NULL WHERE id = ?1 AND composed IS NOT NULL').bind(id).run();
 }
 
 export async function findOutbound(db: D1Database, id: string): Promise<StoredOutbound | null> {

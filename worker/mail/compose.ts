@@ -36,6 +36,11 @@ export interface ComposedMessage {
 	/** The header section, as sent. */
 	headers: string;
 	size: number;
+	/**
+	 * Where in `raw` the text part's body (`encodedText(input.text)`) starts, so a copy can leave it
+	 * out and put it back from the text (outbound/composed.ts); null if it could not be told apart.
+	 */
+	textBodyAt: number | null;
 }
 
 /** RFC 2045 §6.8: encoded lines are at most 76 characters. */
@@ -66,7 +71,8 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 		if (field.name === 'Subject') field.dump = () => encodeWords(input.subject, 'Subject: '.length);
 	}
 
-	message.addMessage({ contentType: 'text/plain', ...textBody(input.text) });
+	const text = textBody(input.text);
+	message.addMessage({ contentType: 'text/plain', ...text });
 	if (input.html) message.addMessage({ contentType: 'text/html', ...textBody(input.html) });
 	for (const attachment of input.attachments) {
 		message.addAttachment({
@@ -79,7 +85,12 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 
 	const raw = message.asRaw() + CRLF;
 	const end = raw.indexOf(CRLF + CRLF);
-	return { raw, headers: raw.slice(0, end + CRLF.length), size: new TextEncoder().encode(raw).byteLength };
+	// The text part's header lines as mimetext writes them (the whole message's own, when it is
+	// nothing but text); its first appearance is that part, since a header field holds no blank line.
+	const partHead = `Content-Type: text/plain; charset=UTF-8${CRLF}Content-Transfer-Encoding: ${text.encoding}${CRLF}${CRLF}`;
+	const found = raw.indexOf(partHead);
+	const textBodyAt = found >= 0 && raw.startsWith(text.data, found + partHead.length) ? found + partHead.length : null;
+	return { raw, headers: raw.slice(0, end + CRLF.length), size: new TextEncoder().encode(raw).byteLength, textBodyAt };
 }
 
 // eslint-disable-next-line no-control-regex
@@ -171,6 +182,9 @@ function textBody(text: string): { data: string; encoding: '7bit' | 'quoted-prin
 	if (escaped * 6 < bytes.length) return { data: libqp.wrap(libqp.encode(bytes), QP_LINE), encoding: 'quoted-printable' };
 	return { data: wrapBase64(bytesToBase64(bytes)), encoding: 'base64' };
 }
+
+/** A text part's body exactly as composeMessage writes it for `text` (the same every time). */
+export const encodedText = (text: string): string => textBody(text).data;
 
 function wrapBase64(base64: string): string {
 	const lines: string[] = [];

@@ -6,10 +6,12 @@
  * request itself. At every moment one of the two holds it (the put comes before the clearing),
  * and every reader here looks in the row first. A row never keeps the message of a reply whose
  * text, HTML or header block it had to cut, so the whole content of a cut row is read from R2.
+ * The row's copy leaves out the text part's body, which its `text` column holds (rowCopy).
  */
 import { composedKey } from '../archive/keys';
 import { emlOf, emlResponse, putMessage, readComposed } from '../archive/originals';
-import { dropComposedFromRow, findComposedInRow } from '../db/outbound';
+import { dropComposedFromRow, findComposedInRow, type RowComposed } from '../db/outbound';
+import { encodedText, type ComposedMessage } from '../mail/compose';
 import type { Services } from '../services';
 
 /**
@@ -21,11 +23,31 @@ export const INLINE_COMPOSED_BYTES = 128 * 1024;
 type Stores = Pick<Services, 'db' | 'archive'>;
 
 /**
+ * What the row keeps of a composed message (migration 0019): the message without its text part's
+ * body, which the row's `text` holds already and which goes back encoded exactly as it was, so the
+ * request's one write does not carry the text twice. Whole when the body cannot be told apart or
+ * the text would not come back byte for byte (never the case for a text the row keeps uncut).
+ */
+export function rowCopy(composed: ComposedMessage, text: string): RowComposed {
+	const at = composed.textBodyAt;
+	if (at === null) return { composed: composed.raw, textAt: null, text };
+	const body = encodedText(text);
+	const kept = { composed: composed.raw.slice(0, at) + composed.raw.slice(at + body.length), textAt: at, text };
+	return wholeComposed(kept) === composed.raw ? kept : { composed: composed.raw, textAt: null, text };
+}
+
+/** The composed message from the row's copy: its text part's body put back where it was left out. */
+export function wholeComposed(copy: RowComposed): string {
+	if (copy.textAt === null) return copy.composed;
+	return copy.composed.slice(0, copy.textAt) + encodedText(copy.text) + copy.composed.slice(copy.textAt);
+}
+
+/**
  * The composed message: the row's copy (`inRow`, as the consumer's claim read it), else R2's;
  * null when neither holds it (past retention).
  */
-export async function readComposedReply(services: Stores, id: string, inRow: string | null): Promise<string | null> {
-	return inRow ?? readComposed(services.archive, composedKey(id));
+export async function readComposedReply(services: Stores, id: string, inRow: RowComposed | null): Promise<string | null> {
+	return inRow ? wholeComposed(inRow) : readComposed(services.archive, composedKey(id));
 }
 
 /**
@@ -44,5 +66,5 @@ export async function moveComposedToArchive(services: Stores, outbound: { id: st
 /** `GET /api/outbound/:id/raw`: the composed message as `<Message-ID>.eml`; null when it is gone. */
 export async function composedEml(services: Stores, outbound: { id: string; messageId: string }): Promise<Response | null> {
 	const inRow = await findComposedInRow(services.db, outbound.id);
-	return inRow !== null ? emlOf(inRow, outbound.messageId) : emlResponse(services.archive, composedKey(outbound.id), outbound.messageId);
+	return inRow ? emlOf(wholeComposed(inRow), outbound.messageId) : emlResponse(services.archive, composedKey(outbound.id), outbound.messageId);
 }

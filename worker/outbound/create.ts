@@ -21,7 +21,7 @@ import { composeMessage } from '../mail/compose';
 import { enqueue } from '../jobs/enqueue';
 import { composedKey } from '../archive/keys';
 import { putMessage } from '../archive/originals';
-import { INLINE_COMPOSED_BYTES } from './composed';
+import { INLINE_COMPOSED_BYTES, rowCopy } from './composed';
 import type { Services } from '../services';
 
 /** RFC 5322 §3.6.4 advises keeping References short; the oldest ids after the first are dropped past this. */
@@ -120,7 +120,7 @@ export async function createOutbound(
 	// it in R2. Not one whose row is a cut copy: its whole content is read from R2 (api/outbound.ts).
 	const inRow = composed.size <= INLINE_COMPOSED_BYTES && !row.truncated;
 	const archive = () => putMessage(services.archive, composedKey(id), composed.raw, messageId);
-	const insert = insertOutboundStatement(services.db, row, mailbox, admission?.takes ?? [], inRow ? composed.raw : null);
+	const insert = insertOutboundStatement(services.db, row, mailbox, admission?.takes ?? [], inRow ? rowCopy(composed, row.text) : null);
 	// A larger one under an id made here is this request's alone: its bytes are written beside its
 	// row. A client's id may arrive twice at once: its row decides whose bytes are kept, so they
 	// are written after it.
