@@ -251,9 +251,44 @@ describe('integration page: webhook and API keys', () => {
 		await row.getByRole('button', { name: 'Revoke Zendesk production' }).click();
 		const dialog = page.getByRole('dialog', { name: 'Revoke “Zendesk production”?' });
 		await dialog.getByRole('button', { name: 'Revoke key' }).click();
-		await row.waitFor({ state: 'detached' });
+		// Once failed on CI with the row still there after 10 s: a failure now says what the page showed.
+		await row.waitFor({ state: 'detached' }).catch(async (error: Error) => {
+			const open = await dialog.isVisible();
+			throw new Error(`${error.message}\nThe API keys panel: ${await keys.innerText()}\nThe dialog: ${open ? await dialog.innerText() : 'closed'}`);
+		});
 		await keys.getByText('The key “Zendesk production” is revoked').waitFor();
 		expect(await withKey()).toBe(401);
+		await context.close();
+	});
+
+	it('a key created while the list is still loading stays listed, beside the keys the server had', async () => {
+		const { integration } = await seedDesk('Slow list desk');
+		expect((await callApi('POST', `/api/integrations/${integration.id}/keys`, { name: 'Older key' })).status).toBe(201);
+		const { context, page } = await newPage(browser.current);
+		await signIn(page);
+		// The lists asked for on opening are read on the server now, before the create, and reach the page after it.
+		let release = () => {};
+		const held = new Promise<void>((resolve) => (release = resolve));
+		let read = () => {};
+		const readOnServer = new Promise<void>((resolve) => (read = resolve));
+		let holding = true;
+		await page.route(`**/api/integrations/${integration.id}/keys`, async (route) => {
+			if (route.request().method() !== 'GET' || !holding) return route.continue();
+			const response = await route.fetch();
+			read();
+			await held;
+			await route.fulfill({ response });
+		});
+		await openIntegration(page, integration.name);
+		const keys = page.getByRole('region', { name: 'API keys' });
+		await readOnServer;
+		await field(page, 'Key name').fill('Created meanwhile');
+		await keys.getByRole('button', { name: 'Create key' }).click();
+		await keys.getByText('Copy it now: you won’t see it again.').waitFor();
+		holding = false;
+		release();
+		await keys.getByRole('row').filter({ hasText: 'Older key' }).waitFor();
+		expect(await keys.getByRole('row').filter({ hasText: 'Created meanwhile' }).count()).toBe(1);
 		await context.close();
 	});
 
