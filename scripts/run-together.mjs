@@ -22,11 +22,16 @@ const jobs = process.argv.slice(2).map((arg) => {
 });
 const width = Math.max(...jobs.map((job) => job.label.length));
 
-// Lines that name a failure (vitest's "FAIL file > test", "×", an assertion's first line, and the
+// Lines that name a failure (vitest's "FAIL file > test", "×", an error's first line such as
+// "AssertionError:" but not a logged field like "providerError:", and the
 // "❯ file:line:column" that says where in a test it happened). A job that fails gets them again at
 // the very end, so the tail of a long interleaved log says what broke and where.
-const FAILURE_LINE = /(\bFAIL\b|×|✗|AssertionError|Error:|Timed out|timed out|❯ \S+\.test\.ts:\d+)/;
+const FAILURE_LINE = /(\bFAIL\b|×|✗|\b(?:[A-Z]\w*)?Error:|Timed out|timed out|❯ \S+\.test\.ts:\d+)/;
 const FAILURES_KEPT = 30;
+/** vitest's own lines for a failed test (and where it failed): printed before any error line a runtime logged. */
+const TEST_FAILURE_LINE = /(\bFAIL\b|×|✗|❯ \S+\.test\.ts:\d+)/;
+/** Lines collected per job, of which the first FAILURES_KEPT are printed, vitest's first. */
+const FAILURES_COLLECTED = 500;
 
 /**
  * A job that prints nothing for this long is stopped (its whole process group) and counted as
@@ -56,7 +61,7 @@ function prefixer(label, stream, failures, named) {
 		// eslint-disable-next-line no-control-regex
 		const plain = line.replace(/\u001b\[[0-9;]*m/g, '').trim();
 		for (const file of plain.match(TEST_FILE) ?? []) named.add(file);
-		if (FAILURE_LINE.test(plain) && failures.length < FAILURES_KEPT) failures.push(plain.slice(0, 300));
+		if (FAILURE_LINE.test(plain) && failures.length < FAILURES_COLLECTED) failures.push(plain.slice(0, 300));
 	};
 	return {
 		write(chunk) {
@@ -83,6 +88,8 @@ function runOnce(label, command) {
 		const err = prefixer(label, process.stderr, failures, named);
 		let heard = performance.now();
 		let stalled = false;
+		/** What the watchdog said when it stopped the job. */
+		let stallLine = '';
 		let ended = false;
 		const end = (code, signal) => {
 			if (ended) return;
@@ -90,16 +97,16 @@ function runOnce(label, command) {
 			clearInterval(watch);
 			out.end();
 			err.end();
-			resolve({ code, signal, stalled, failures });
+			resolve({ code, signal, stalled, stallLine, failures });
 		};
 		child.stdout.on('data', (chunk) => ((heard = performance.now()), out.write(String(chunk))));
 		child.stderr.on('data', (chunk) => ((heard = performance.now()), err.write(String(chunk))));
 		const watch = setInterval(() => {
 			if (stalled || performance.now() - heard < STALL_MS) return;
 			stalled = true;
-			const line = `no output for ${STALL_MS / 1000} s: stopped. Test files it had not reported: ${unreported(named).join(', ') || 'none'}`;
-			failures.push(line);
-			err.write(`${line}\n`);
+			stallLine = `no output for ${STALL_MS / 1000} s: stopped. Test files it had not reported: ${unreported(named).join(', ') || 'none'}`;
+			failures.push(stallLine);
+			err.write(`${stallLine}\n`);
 			// What was still running, for the log: which runtime hung, and for how long.
 			const ps = spawnSync('ps', ['-o', 'pid,stat,etime,rss,args', '-g', String(child.pid)], { encoding: 'utf8' });
 			for (const row of (ps.stdout ?? '').split('\n').filter(Boolean)) err.write(`  ${row.slice(0, 200)}\n`);
@@ -124,7 +131,7 @@ const results = await Promise.all(
 		let run = await runOnce(label, command);
 		let note = '';
 		if (run.stalled) {
-			const first = run.failures.at(-1);
+			const first = run.stallLine;
 			process.stderr.write(`[${label.padEnd(width)}] running it again, once: the first run hung (${first})\n`);
 			run = await runOnce(label, command);
 			run.failures.unshift(`first run: ${first}`);
@@ -138,7 +145,9 @@ const results = await Promise.all(
 for (const { label, ok, failures } of results) {
 	if (ok || failures.length === 0) continue;
 	console.log(`--- ${label}: lines that name a failure (first ${FAILURES_KEPT}) ---`);
-	for (const line of failures) console.log(`  ${line}`);
+	const leading = (line) => TEST_FAILURE_LINE.test(line) || /^(first run: )?no output for /.test(line);
+	const first = [...failures.filter(leading), ...failures.filter((line) => !leading(line))];
+	for (const line of first.slice(0, FAILURES_KEPT)) console.log(`  ${line}`);
 }
 for (const { label, ok, said, seconds } of results) console.log(`${ok ? 'ok  ' : 'FAIL'} ${label} (${said}, ${seconds} s)`);
 process.exit(results.every((result) => result.ok) ? 0 : 1);
