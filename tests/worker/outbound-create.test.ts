@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { handleApi } from '../../worker/api/router';
 import { composedKey } from '../../worker/archive/keys';
 import { findComposedInRow } from '../../worker/db/outbound';
-import { composeMessage, encodedText } from '../../worker/mail/compose';
+import { composeMessage, encodedText, type TextEncoding } from '../../worker/mail/compose';
 import { INLINE_COMPOSED_BYTES, rowCopy, wholeComposed } from '../../worker/outbound/composed';
 import { servicesFrom, type Services } from '../../worker/services';
 import { ORIGIN, TOKEN, call, createMailbox } from './helpers';
@@ -99,7 +99,9 @@ describe('POST /api/mailboxes/:id/outbound in one write', () => {
 		const copy = (await findComposedInRow(env.DB, answer.body.id))!;
 		expect(copy.text).toBe(text);
 		expect(copy.composed).not.toContain('Tracking follows.');
-		expect(copy.composed.length).toBe(kept!.length - encodedText(text).length);
+		// One line of 90 KB, so quoted-printable (RFC 5322 §2.1.1: no line over 998 characters as it is).
+		expect(copy.composed).toContain('Content-Transfer-Encoding: quoted-printable\r\n\r\n');
+		expect(copy.composed.length).toBe(kept!.length - encodedText(text, 'quoted-printable').length);
 
 		const raw = await call('GET', `/api/outbound/${answer.body.id}/raw`);
 		expect(raw.status).toBe(200);
@@ -172,7 +174,8 @@ describe("a row's copy of its composed message (migration 0019)", () => {
 			const composed = compose(text, more);
 			const copy = rowCopy(composed, text);
 			expect(copy.textAt, name).not.toBeNull();
-			expect(copy.composed.length, name).toBe(composed.raw.length - encodedText(text).length);
+			const encoding = /Content-Type: text\/plain; charset=UTF-8\r\nContent-Transfer-Encoding: ([\w-]+)/.exec(composed.raw)![1] as TextEncoding;
+			expect(copy.composed.length, name).toBe(composed.raw.length - encodedText(text, encoding).length);
 			expect(wholeComposed(copy), name).toBe(composed.raw);
 		}
 	});

@@ -37,8 +37,8 @@ export interface ComposedMessage {
 	headers: string;
 	size: number;
 	/**
-	 * Where in `raw` the text part's body (`encodedText(input.text)`) starts, so a copy can leave it
-	 * out and put it back from the text (outbound/composed.ts); null if it could not be told apart.
+	 * Where in `raw` the text part's body (`encodedText(input.text, …)`) starts, so a copy can leave
+	 * it out and put it back from the text (outbound/composed.ts); null if it could not be told apart.
 	 */
 	textBodyAt: number | null;
 }
@@ -173,18 +173,32 @@ const SEVEN_BIT_TEXT = /^[\t\x20-\x7e\r\n]*$/;
  * as itself and is the smaller), else base64 (other scripts). Base64 for ASCII text is a third
  * larger and what spam filters score as disguised text (SpamAssassin MIME_BASE64_TEXT).
  */
-function textBody(text: string): { data: string; encoding: '7bit' | 'quoted-printable' | 'base64' } {
+function textBody(text: string): { data: string; encoding: TextEncoding } {
 	const canonical = canonicalLines(text);
 	if (SEVEN_BIT_TEXT.test(canonical) && canonical.split(CRLF).every((line) => line.length <= MAX_LINE)) return { data: canonical, encoding: '7bit' };
 	const bytes = new TextEncoder().encode(canonical);
 	let escaped = 0;
 	for (const byte of bytes) if (byte > 0x7e || byte === 0x3d || (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d)) escaped++;
-	if (escaped * 6 < bytes.length) return { data: libqp.wrap(libqp.encode(bytes), QP_LINE), encoding: 'quoted-printable' };
-	return { data: wrapBase64(bytesToBase64(bytes)), encoding: 'base64' };
+	const encoding = escaped * 6 < bytes.length ? 'quoted-printable' : 'base64';
+	return { data: encodeBytes(bytes, encoding), encoding };
 }
 
-/** A text part's body exactly as composeMessage writes it for `text` (the same every time). */
-export const encodedText = (text: string): string => textBody(text).data;
+export type TextEncoding = '7bit' | 'quoted-printable' | 'base64';
+
+function encodeBytes(bytes: Uint8Array, encoding: 'quoted-printable' | 'base64'): string {
+	return encoding === 'quoted-printable' ? libqp.wrap(libqp.encode(bytes), QP_LINE) : wrapBase64(bytesToBase64(bytes));
+}
+
+/**
+ * A text part's body exactly as composeMessage writes it for `text` in `encoding` (the one its
+ * part header names): a row keeps a queued reply without it (outbound/composed.ts), so these
+ * encoders must give the same bytes for the same text from one version to the next; which
+ * encoding a text gets may change, since the kept copy says which one it got.
+ */
+export function encodedText(text: string, encoding: TextEncoding): string {
+	const canonical = canonicalLines(text);
+	return encoding === '7bit' ? canonical : encodeBytes(new TextEncoder().encode(canonical), encoding);
+}
 
 function wrapBase64(base64: string): string {
 	const lines: string[] = [];

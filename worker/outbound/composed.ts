@@ -11,7 +11,7 @@
 import { composedKey } from '../archive/keys';
 import { emlOf, emlResponse, putMessage, readComposed } from '../archive/originals';
 import { dropComposedFromRow, findComposedInRow, type RowComposed } from '../db/outbound';
-import { encodedText, type ComposedMessage } from '../mail/compose';
+import { encodedText, type ComposedMessage, type TextEncoding } from '../mail/compose';
 import type { Services } from '../services';
 
 /**
@@ -30,16 +30,28 @@ type Stores = Pick<Services, 'db' | 'archive'>;
  */
 export function rowCopy(composed: ComposedMessage, text: string): RowComposed {
 	const at = composed.textBodyAt;
-	if (at === null) return { composed: composed.raw, textAt: null, text };
-	const body = encodedText(text);
+	const encoding = at === null ? null : partEncoding(composed.raw, at);
+	if (at === null || encoding === null) return { composed: composed.raw, textAt: null, text };
+	const body = encodedText(text, encoding);
 	const kept = { composed: composed.raw.slice(0, at) + composed.raw.slice(at + body.length), textAt: at, text };
 	return wholeComposed(kept) === composed.raw ? kept : { composed: composed.raw, textAt: null, text };
 }
 
-/** The composed message from the row's copy: its text part's body put back where it was left out. */
+/**
+ * The composed message from the row's copy: its text part's body put back where it was left out,
+ * in the encoding its part header names (so a later rule for choosing one does not change it).
+ */
 export function wholeComposed(copy: RowComposed): string {
 	if (copy.textAt === null) return copy.composed;
-	return copy.composed.slice(0, copy.textAt) + encodedText(copy.text) + copy.composed.slice(copy.textAt);
+	const encoding = partEncoding(copy.composed, copy.textAt);
+	if (encoding === null) throw new Error('The composed copy in the row has no text part header before its text');
+	return copy.composed.slice(0, copy.textAt) + encodedText(copy.text, encoding) + copy.composed.slice(copy.textAt);
+}
+
+/** The Content-Transfer-Encoding of the part whose body starts at `at` (its header block ends there). */
+function partEncoding(raw: string, at: number): TextEncoding | null {
+	const found = /Content-Transfer-Encoding: (7bit|quoted-printable|base64)\r\n\r\n$/.exec(raw.slice(Math.max(0, at - 64), at));
+	return found ? (found[1] as TextEncoding) : null;
 }
 
 /**
