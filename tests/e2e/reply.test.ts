@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, PHONE, callApi, field, installedPage, maybeScreenshot, newPage, readReplies, scrollWidth, signIn, unique, useBrowser } from './helpers';
+import { DESKTOP, PHONE, callApi, field, installedPage, maybeScreenshot, newPage, readReplies, scrollWidth, signIn, storedKeys, unique, useBrowser } from './helpers';
 import { seedHeldMailbox, startHeldPeer, type HeldPeer } from './held-peer';
 import { bodyOf, deliverMail, headerOf, publishZone, receivedWithSubject, seedPeerMailbox } from './mail';
 
@@ -129,9 +129,11 @@ describe('Reply from the message page', () => {
 		const subject = unique('Broken zipper');
 		const inbound = await deliverMail({ from: `bob@${zone.pass}`, to: desk.address, subject });
 		const { context, page } = await installedPage(browser.current);
-		// Opened online once, so the message is on this device.
+		// Opened online once, so the message is on this device (kept just after it shows: waited for,
+		// as a person going offline a second later would find it).
 		await page.goto(`/log/${inbound.logId}`);
 		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
+		await expect.poll(() => storedKeys(page, 'mailgate-log', 'messages')).toContain(inbound.logId);
 
 		await context.setOffline(true);
 		await writeReply(page, inbound.logId, 'Hello Bob, a new one is on its way.');

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addMailboxThroughForm, field, installedPage, mailboxRow, seedIntegration, uniqueAddress, useBrowser } from './helpers';
+import { addMailboxThroughForm, field, installedPage, mailboxRow, seedIntegration, storedKeys, uniqueAddress, useBrowser } from './helpers';
 import { deliverMail, publishZone, seedPeerMailbox } from './mail';
 
 const browser = useBrowser();
@@ -51,9 +51,11 @@ describe('signing out', () => {
 		const subject = `Sign-out ${randomBytes(3).toString('hex')}`;
 		const inbound = await deliverMail({ from: `carol@${zone.pass}`, to: desk.address, subject });
 		const { context, page } = await installedPage(browser.current, { integration: integration.name });
-		// Opened online once, so the message is on this device.
+		// Opened online once, so the message is on this device (kept just after it shows: waited for,
+		// as a person going offline a second later would find it).
 		await page.goto(`/log/${inbound.logId}`);
 		await page.getByRole('heading', { level: 1, name: subject }).waitFor();
+		await expect.poll(() => storedKeys(page, 'mailgate-log', 'messages')).toContain(inbound.logId);
 
 		await context.setOffline(true);
 		// A reply written offline.
