@@ -22,14 +22,13 @@ const jobs = process.argv.slice(2).map((arg) => {
 });
 const width = Math.max(...jobs.map((job) => job.label.length));
 
-// Lines that name a failure (vitest's "FAIL file > test", "×", an error's first line such as
-// "AssertionError:" but not a logged field like "providerError:", and the
-// "❯ file:line:column" that says where in a test it happened). A job that fails gets them again at
-// the very end, so the tail of a long interleaved log says what broke and where.
-const FAILURE_LINE = /(\bFAIL\b|×|✗|\b(?:[A-Z]\w*)?Error:|Timed out|timed out|❯ \S+\.test\.ts:\d+)/;
-const FAILURES_KEPT = 30;
 /** vitest's own lines for a failed test (and where it failed): printed before any error line a runtime logged. */
 const TEST_FAILURE_LINE = /(\bFAIL\b|×|✗|❯ \S+\.test\.ts:\d+)/;
+// Lines that name a failure (vitest's "FAIL file > test", "×", "❯ file:line:column", an error's
+// first line such as "AssertionError:" but not a logged field like "providerError:"). A job that
+// fails gets them again at the very end, so the tail of a long interleaved log says what broke and where.
+const FAILURE_LINE = new RegExp(`${TEST_FAILURE_LINE.source}|\\b(?:[A-Z]\\w*)?Error:|[Tt]imed out`);
+const FAILURES_KEPT = 30;
 /** Lines collected per job, of which the first FAILURES_KEPT are printed, vitest's first. */
 const FAILURES_COLLECTED = 500;
 
@@ -87,8 +86,7 @@ function runOnce(label, command) {
 		const out = prefixer(label, process.stdout, failures, named);
 		const err = prefixer(label, process.stderr, failures, named);
 		let heard = performance.now();
-		let stalled = false;
-		/** What the watchdog said when it stopped the job. */
+		/** What the watchdog said when it stopped the job ('' while it has not). */
 		let stallLine = '';
 		let ended = false;
 		const end = (code, signal) => {
@@ -97,13 +95,12 @@ function runOnce(label, command) {
 			clearInterval(watch);
 			out.end();
 			err.end();
-			resolve({ code, signal, stalled, stallLine, failures });
+			resolve({ code, signal, stalled: stallLine !== '', stallLine, failures });
 		};
 		child.stdout.on('data', (chunk) => ((heard = performance.now()), out.write(String(chunk))));
 		child.stderr.on('data', (chunk) => ((heard = performance.now()), err.write(String(chunk))));
 		const watch = setInterval(() => {
-			if (stalled || performance.now() - heard < STALL_MS) return;
-			stalled = true;
+			if (stallLine || performance.now() - heard < STALL_MS) return;
 			stallLine = `no output for ${STALL_MS / 1000} s: stopped. Test files it had not reported: ${unreported(named).join(', ') || 'none'}`;
 			failures.push(stallLine);
 			err.write(`${stallLine}\n`);

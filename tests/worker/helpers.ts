@@ -2,6 +2,8 @@ import { SELF, env } from 'cloudflare:test';
 import { afterEach, beforeEach, expect, vi, type MockInstance } from 'vitest';
 import type { Integration } from '../../src/lib/schema/integration';
 import type { Mailbox } from '../../src/lib/schema/mailbox';
+import { findComposedInRow, findOutbound, type RowComposed } from '../../worker/db/outbound';
+import { wholeComposed } from '../../worker/outbound/composed';
 
 export const TOKEN = 'test-admin-token-0123456789abcdef';
 export const ORIGIN = 'https://mailgate.test';
@@ -105,4 +107,16 @@ export function expectSecretsNeverLogged(secrets: string[]): void {
 			spy.mockRestore();
 		}
 	});
+}
+
+/** A reply's row's copy of its composed message (migrations 0018, 0019); null once it is in R2, or when it never was in the row. */
+export async function rowCopyOf(id: string): Promise<RowComposed | null> {
+	const outbound = await findOutbound(env.DB, id);
+	return outbound && findComposedInRow(env.DB, outbound);
+}
+
+/** That copy made whole: the composed message as it leaves. */
+export async function composedInRow(id: string): Promise<string | null> {
+	const copy = await rowCopyOf(id);
+	return copy && wholeComposed(copy);
 }

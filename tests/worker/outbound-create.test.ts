@@ -11,11 +11,10 @@ import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import { handleApi } from '../../worker/api/router';
 import { composedKey } from '../../worker/archive/keys';
-import { findComposedInRow } from '../../worker/db/outbound';
 import { composeMessage, encodedText, type TextEncoding } from '../../worker/mail/compose';
 import { INLINE_COMPOSED_BYTES, rowCopy, wholeComposed } from '../../worker/outbound/composed';
 import { servicesFrom, type Services } from '../../worker/services';
-import { ORIGIN, TOKEN, call, createMailbox } from './helpers';
+import { ORIGIN, TOKEN, call, composedInRow, createMailbox, rowCopyOf } from './helpers';
 
 /** The ids sent to the replies queue. */
 function recordingQueue(): { sent: string[]; queue: Queue } {
@@ -41,11 +40,6 @@ async function post(mailboxId: string, services: Services, body: Record<string, 
 const rows = async (mailboxId: string) =>
 	(await env.DB.prepare('SELECT id FROM outbound WHERE mailbox_id = ?1').bind(mailboxId).all<{ id: string }>()).results.map((row) => row.id);
 const composedObjects = async () => (await env.MAIL_ARCHIVE.list({ prefix: composedKey('') })).objects.length;
-/** The composed message as the row keeps it (migrations 0018, 0019), made whole: null once it is in R2, or when it never was in the row. */
-const composedInRow = async (id: string) => {
-	const copy = await findComposedInRow(env.DB, id);
-	return copy && wholeComposed(copy);
-};
 /** A reply whose composed message is over INLINE_COMPOSED_BYTES: its bytes go to R2 at once. */
 const large = { to: ['customer@example.org'], subject: 'Your invoice', text: 'Line of the invoice.\r\n'.repeat(Math.ceil((INLINE_COMPOSED_BYTES + 1024) / 22)) };
 /** An R2 bucket that refuses every write (an outage); reads and deletes reach the real one. */
@@ -96,7 +90,7 @@ describe('POST /api/mailboxes/:id/outbound in one write', () => {
 		expect(kept).toContain(`Message-ID: <${answer.body.messageId}>`);
 		expect(new TextEncoder().encode(kept!).byteLength).toBeLessThanOrEqual(INLINE_COMPOSED_BYTES);
 		// Migration 0019: the row's copy leaves out the text part's body, which its text column holds.
-		const copy = (await findComposedInRow(env.DB, answer.body.id))!;
+		const copy = (await rowCopyOf(answer.body.id))!;
 		expect(copy.text).toBe(text);
 		expect(copy.composed).not.toContain('Tracking follows.');
 		// One line of 90 KB, so quoted-printable (RFC 5322 §2.1.1: no line over 998 characters as it is).

@@ -8,8 +8,7 @@ import { createMessageBatch, env } from 'cloudflare:test';
 import PostalMime from 'postal-mime';
 import { describe, expect, it, vi } from 'vitest';
 import { outboundRequestSchema, type OutboundItem } from '../../src/lib/schema/outbound';
-import { findComposedInRow, findReplySender, listOutboundQuery } from '../../worker/db/outbound';
-import { wholeComposed } from '../../worker/outbound/composed';
+import { findReplySender, listOutboundQuery } from '../../worker/db/outbound';
 import { createOutbound } from '../../worker/outbound/create';
 import { consumeOutbound } from '../../worker/outbound/consumer';
 import { SENDING_LEASE_MS } from '../../worker/outbound/lease';
@@ -17,7 +16,7 @@ import { sweepOutbound } from '../../worker/outbound/sweep';
 import { REPLY_RETRY_DELAYS_SECONDS as RETRY_DELAYS_SECONDS } from '../../worker/jobs/schedule';
 import { deliver } from './deliver';
 import { buildMessage } from './build-message';
-import { call, createIntegration, expectSecretsNeverLogged, mailboxInput, unique } from './helpers';
+import { call, composedInRow, createIntegration, expectSecretsNeverLogged, mailboxInput, unique } from './helpers';
 import { servicesFrom } from '../../worker/services';
 
 const ports = JSON.parse(env.SMTP_TEST_PORTS) as Record<string, number>;
@@ -82,12 +81,6 @@ async function waitFor(id: string, done: (item: OutboundItem) => boolean, timeou
 }
 
 const settled = (item: OutboundItem) => !['queued', 'sending'].includes(item.status);
-
-/** The composed message as the row keeps it (migrations 0018, 0019), made whole: null once the consumer put it in R2. */
-const composedInRow = async (id: string) => {
-	const copy = await findComposedInRow(env.DB, id);
-	return copy && wholeComposed(copy);
-};
 
 describe('POST /api/mailboxes/:id/outbound', () => {
 	it('sends a reply as "Mailbox name" <address>, threaded from the log, exactly the stored bytes', async () => {

@@ -59,13 +59,17 @@ export async function olderWaiting(
  * read in the same statement; null when the lease ran out meanwhile and the row was recovered or
  * claimed again (then it is not sent here).
  */
-export async function renewClaim(db: D1Database, outbound: { id: string; claimedAt: string | null }, at: Date): Promise<{ composedInRow: RowComposed | null } | null> {
+export async function renewClaim(
+	db: D1Database,
+	outbound: { id: string; claimedAt: string | null; text: string },
+	at: Date
+): Promise<{ composedInRow: RowComposed | null } | null> {
 	const renewed = at.toISOString();
 	const row = await db
 		.prepare(`UPDATE outbound SET claimed_at = ?3 WHERE id = ?1 AND status = 'sending' AND claimed_at = ?2 RETURNING ${ROW_COMPOSED_COLUMNS}`)
 		.bind(outbound.id, outbound.claimedAt, renewed)
-		.first<{ composed: string | null; composed_text_at: number | null; text: string }>();
+		.first<{ composed: string | null; composed_text_at: number | null }>();
 	if (!row) return null;
 	outbound.claimedAt = renewed;
-	return { composedInRow: rowComposedOf(row) };
+	return { composedInRow: rowComposedOf(row, outbound.text) };
 }

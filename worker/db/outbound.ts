@@ -223,17 +223,17 @@ export interface RowComposed {
 	text: string;
 }
 
-/** The columns a row's copy is read from, in a SELECT or a RETURNING. */
-export const ROW_COMPOSED_COLUMNS = 'composed, composed_text_at, text';
+/** The columns a row's copy is read from, in a SELECT or a RETURNING (its `text` the caller has read already). */
+export const ROW_COMPOSED_COLUMNS = 'composed, composed_text_at';
 
-/** The row's copy as read with ROW_COMPOSED_COLUMNS; null when it keeps none (it is in R2). */
-export function rowComposedOf(row: { composed: string | null; composed_text_at: number | null; text: string } | null): RowComposed | null {
-	return row?.composed == null ? null : { composed: row.composed, textAt: row.composed_text_at, text: row.text };
+/** The row's copy as read with ROW_COMPOSED_COLUMNS, with the row's `text`; null when it keeps none (it is in R2). */
+export function rowComposedOf(row: { composed: string | null; composed_text_at: number | null } | null, text: string): RowComposed | null {
+	return row?.composed == null ? null : { composed: row.composed, textAt: row.composed_text_at, text };
 }
 
 /** The row's copy of its composed message; null when it is in R2 (or there is no such row). */
-export async function findComposedInRow(db: D1Database, id: string): Promise<RowComposed | null> {
-	return rowComposedOf(await db.prepare(`SELECT ${ROW_COMPOSED_COLUMNS} FROM outbound WHERE id = ?1`).bind(id).first());
+export async function findComposedInRow(db: D1Database, outbound: { id: string; text: string }): Promise<RowComposed | null> {
+	return rowComposedOf(await db.prepare(`SELECT ${ROW_COMPOSED_COLUMNS} FROM outbound WHERE id = ?1`).bind(outbound.id).first(), outbound.text);
 }
 
 /** The row no longer keeps its composed message: it is in R2 now. */

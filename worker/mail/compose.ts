@@ -37,10 +37,10 @@ export interface ComposedMessage {
 	headers: string;
 	size: number;
 	/**
-	 * Where in `raw` the text part's body (`encodedText(input.text, …)`) starts, so a copy can leave
-	 * it out and put it back from the text (outbound/composed.ts); null if it could not be told apart.
+	 * Where in `raw` the text part's body (`encodedText(input.text, encoding)`) starts, so a copy can
+	 * leave it out and put it back from the text (outbound/composed.ts); null if it could not be told apart.
 	 */
-	textBodyAt: number | null;
+	textBody: { at: number; encoding: TextEncoding } | null;
 }
 
 /** RFC 2045 §6.8: encoded lines are at most 76 characters. */
@@ -89,8 +89,9 @@ export function composeMessage(input: ComposeInput): ComposedMessage {
 	// nothing but text); its first appearance is that part, since a header field holds no blank line.
 	const partHead = `Content-Type: text/plain; charset=UTF-8${CRLF}Content-Transfer-Encoding: ${text.encoding}${CRLF}${CRLF}`;
 	const found = raw.indexOf(partHead);
-	const textBodyAt = found >= 0 && raw.startsWith(text.data, found + partHead.length) ? found + partHead.length : null;
-	return { raw, headers: raw.slice(0, end + CRLF.length), size: new TextEncoder().encode(raw).byteLength, textBodyAt };
+	const at = found + partHead.length;
+	const textPart = found >= 0 && raw.startsWith(text.data, at) ? { at, encoding: text.encoding } : null;
+	return { raw, headers: raw.slice(0, end + CRLF.length), size: new TextEncoder().encode(raw).byteLength, textBody: textPart };
 }
 
 // eslint-disable-next-line no-control-regex

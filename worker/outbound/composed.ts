@@ -29,12 +29,11 @@ type Stores = Pick<Services, 'db' | 'archive'>;
  * the text would not come back byte for byte (never the case for a text the row keeps uncut).
  */
 export function rowCopy(composed: ComposedMessage, text: string): RowComposed {
-	const at = composed.textBodyAt;
-	const encoding = at === null ? null : partEncoding(composed.raw, at);
-	if (at === null || encoding === null) return { composed: composed.raw, textAt: null, text };
-	const body = encodedText(text, encoding);
-	const kept = { composed: composed.raw.slice(0, at) + composed.raw.slice(at + body.length), textAt: at, text };
-	return wholeComposed(kept) === composed.raw ? kept : { composed: composed.raw, textAt: null, text };
+	const { raw, textBody: part } = composed;
+	// What wholeComposed puts back is this body, in the encoding the part header before `at` names.
+	const body = part && encodedText(text, part.encoding);
+	if (!part || !body || !raw.startsWith(body, part.at)) return { composed: raw, textAt: null, text };
+	return { composed: raw.slice(0, part.at) + raw.slice(part.at + body.length), textAt: part.at, text };
 }
 
 /**
@@ -76,7 +75,7 @@ export async function moveComposedToArchive(services: Stores, outbound: { id: st
 }
 
 /** `GET /api/outbound/:id/raw`: the composed message as `<Message-ID>.eml`; null when it is gone. */
-export async function composedEml(services: Stores, outbound: { id: string; messageId: string }): Promise<Response | null> {
-	const inRow = await findComposedInRow(services.db, outbound.id);
+export async function composedEml(services: Stores, outbound: { id: string; messageId: string; text: string }): Promise<Response | null> {
+	const inRow = await findComposedInRow(services.db, outbound);
 	return inRow ? emlOf(wholeComposed(inRow), outbound.messageId) : emlResponse(services.archive, composedKey(outbound.id), outbound.messageId);
 }
